@@ -1,0 +1,46 @@
+"""Start the GUI: the window shows first; the engine (and torch) start after the first paint."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+from .context import AppContext
+from .process_start import ms_since_process_start
+
+
+def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Latent Studio")
+    app.setOrganizationName("Latent Studio")
+    window = MainWindow(ctx)
+
+    def shown() -> None:
+        if quit_after_shown:
+            print(f"window-shown-ms: {ms_since_process_start():.0f}", flush=True)
+            QTimer.singleShot(0, app.quit)
+        else:
+            QTimer.singleShot(0, window.attach_engine)
+
+    window.firstPainted.connect(shown)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        window.bridge.detach()
+        ctx.close()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from .cli import main as cli_main
+
+    return cli_main(["gui", *(argv or sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

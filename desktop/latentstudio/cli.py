@@ -1,0 +1,155 @@
+"""`latent-studio`: no arguments opens the window; subcommands work headless."""
+
+from __future__ import annotations
+
+from . import process_start  # noqa: F401  (first import: records the start time as early as possible)
+
+import argparse
+import json
+import logging
+import platform
+import sys
+from importlib import metadata
+from typing import Callable, Optional, Sequence
+
+from .models import MissingModelError, ModelNotFoundError, UnsupportedModelError
+from .models import commands as model_commands
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[argparse.Namespace, "AppContext"], int]  # noqa: F821
+
+# Each module contributes its subcommands through `register(subparsers)`.
+COMMAND_MODULES = [model_commands]
+
+USER_ERRORS = (
+    MissingModelError,
+    ModelNotFoundError,
+    UnsupportedModelError,
+    FileExistsError,
+    FileNotFoundError,
+    ValueError,
+)
+
+PACKAGES = (
+    "latent-studio",
+    "torch",
+    "torchvision",
+    "open-clip-torch",
+    "diffusers",
+    "transformers",
+    "safetensors",
+    "huggingface-hub",
+    "PySide6",
+    "pillow",
+    "numpy",
+)
+
+
+def _versions() -> dict[str, Optional[str]]:
+    versions: dict[str, Optional[str]] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
+    from .engine.device import default_memory_budget, detect_device, system_memory_bytes
+
+    device = detect_device(ctx.settings.device)
+    report = {
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "device": device.to_json(),
+        "memory": {
+            "system_bytes": system_memory_bytes(),
+            "model_budget_bytes": int(ctx.settings.memory_budget_gb * 2**30)
+            or default_memory_budget(device),
+        },
+        "data_home": str(ctx.paths.home),
+        "log_file": str(ctx.log_file),
+        "models": [m.to_json() for m in ctx.registry.list()],
+        "defaults": ctx.registry.defaults(),
+        "settings_problems": ctx.settings.problems,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"Latent Studio {report['versions']['latent-studio']} on {report['platform']}")
+    for name, version in report["versions"].items():
+        print(f"  {name:16} {version or 'not installed'}")
+    print(f"Device:     {device.describe()}")
+    budget = report["memory"]["model_budget_bytes"]
+    print(f"Memory:     {(report['memory']['system_bytes'] or 0) / 2**30:.1f} GiB RAM; "
+          f"model budget {budget / 2**30:.1f} GiB")
+    print(f"Data home:  {ctx.paths.home}")
+    print(f"Log file:   {ctx.log_file}")
+    models = ctx.registry.list()
+    print(f"Models:     {len(models)} installed")
+    defaults = ctx.registry.defaults()
+    for model in models:
+        mark = "*" if defaults.get(model.kind) == model.id else " "
+        print(f"  {mark} {model.kind:9} {model.id} ({model.format}, {model.size_bytes / 2**20:.1f} MiB)")
+    for problem in ctx.settings.problems:
+        print(f"Settings:   {problem}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
+    from .app import run_gui
+
+    return run_gui(ctx, quit_after_shown=args.quit_after_shown)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="latent-studio",
+        description="Search your photos by description, generate images and code — offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_versions()['latent-studio']}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the window (the default)")
+    gui.add_argument(
+        "--quit-after-shown",
+        action="store_true",
+        help="print window-shown-ms (process start to first paint) and exit: a smoke test",
+    )
+    gui.set_defaults(func=cmd_gui)
+
+    doctor = sub.add_parser("doctor", help="versions, device, memory, data home, installed models")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
+
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["gui", *(argv or [])])
+
+    from .context import AppContext
+
+    ctx = AppContext()
+    try:
+        return int(args.func(args, ctx) or 0)
+    except USER_ERRORS as exc:
+        log.info("command failed: %s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""User settings: a versioned JSON file with defaults and validation.
+
+A bad or unknown value never crashes the app: it is replaced by the default and a
+message saying what was wrong is kept in `Settings.problems` (shown in the UI, logged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 1
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be a number")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+        return float(value)
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _string_list(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of strings")
+    return list(value)
+
+
+_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "device": _choice(*DEVICE_CHOICES),
+    "memory_budget_gb": _number(0, 4096),
+    "idle_unload_minutes": _number(0, 24 * 60),
+    "offline_mode": _boolean,
+    "search_min_score": _number(-1, 1),
+    "library_folders": _string_list,
+}
+
+
+@dataclass
+class Settings:
+    """Persisted preferences. `memory_budget_gb == 0` means "pick from the machine"."""
+
+    device: str = "auto"
+    memory_budget_gb: float = 0.0
+    idle_unload_minutes: float = 10.0
+    offline_mode: bool = False
+    search_min_score: float = 0.2
+    library_folders: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"version": SETTINGS_VERSION}
+        for f in fields(self):
+            if f.name != "problems":
+                data[f.name] = getattr(self, f.name)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Settings":
+        settings = cls()
+        if not isinstance(data, dict):
+            settings.problems.append("settings file is not a JSON object; using defaults")
+            return settings
+        version = data.get("version", SETTINGS_VERSION)
+        if version != SETTINGS_VERSION:
+            settings.problems.append(
+                f"settings version {version!r} is not {SETTINGS_VERSION}; known values were kept"
+            )
+        for name, check in _VALIDATORS.items():
+            if name not in data:
+                continue
+            try:
+                setattr(settings, name, check(data[name]))
+            except ValueError as exc:
+                default = getattr(settings, name)
+                settings.problems.append(
+                    f"setting {name!r} = {data[name]!r} {exc}; using the default {default!r}"
+                )
+        return settings
+
+    def update(self, **changes: Any) -> None:
+        """Set values with the same validation as loading; raises ValueError on a bad one."""
+        for name, value in changes.items():
+            if name not in _VALIDATORS:
+                raise ValueError(f"unknown setting {name!r}")
+            try:
+                setattr(self, name, _VALIDATORS[name](value))
+            except ValueError as exc:
+                raise ValueError(f"setting {name!r} {exc}") from None
+
+
+def load_settings(path: Path) -> Settings:
+    if not path.exists():
+        return Settings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        settings = Settings()
+        settings.problems.append(f"could not read {path.name} ({exc}); using defaults")
+    else:
+        settings = Settings.from_json(data)
+    for problem in settings.problems:
+        log.warning("%s", problem)
+    return settings
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write atomically so a crash mid-save never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(settings.to_json(), fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,294 @@
+"""The one inference thread: it owns the device and runs every model job from a priority queue."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from typing import Any, Callable, Optional
+
+from .device import DeviceInfo, detect_device
+from .jobs import (
+    Cancelled,
+    EventCallback,
+    EventKind,
+    JobContext,
+    JobEvent,
+    JobFunction,
+    JobHandle,
+    JobState,
+    Priority,
+)
+from .residency import ModelCache
+
+log = logging.getLogger(__name__)
+
+THREAD_NAME = "latent-inference"
+
+
+class Engine:
+    """Owns the inference thread. Jobs are `fn(ctx)` callables submitted with a priority.
+
+    The device is detected on the engine thread (importing torch there, not on the GUI
+    thread) unless one is given. `models` keeps models resident between jobs.
+    """
+
+    def __init__(
+        self,
+        device: Optional[DeviceInfo] = None,
+        models: Optional[ModelCache] = None,
+        device_preference: str = "auto",
+        idle_tick_s: float = 5.0,
+        models_factory: Optional[Callable[[DeviceInfo], ModelCache]] = None,
+    ):
+        self._device = device
+        self._device_preference = device_preference
+        self._device_ready = threading.Event()
+        if device is not None:
+            self._device_ready.set()
+        self._models = models
+        self._models_factory = models_factory
+        self._idle_tick_s = idle_tick_s
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int, int, JobHandle]] = []  # (priority, order, handle)
+        self._order = itertools.count()
+        self._running: list[JobHandle] = []  # stack: nested while a job runs others in place
+        self._listeners: list[EventCallback] = []
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> "Engine":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
+            self._thread.start()
+        return self
+
+    def shutdown(self, timeout: Optional[float] = 30.0) -> None:
+        """Cancel queued jobs, ask running ones to stop, release models and join the thread."""
+        with self._cond:
+            self._stopping = True
+            queued = [entry[2] for entry in self._queue]
+            self._queue.clear()
+            running = list(self._running)
+            self._cond.notify_all()
+        for handle in queued:
+            handle._cancel_requested.set()
+            self._finish_cancelled(handle)
+        for handle in running:
+            handle._cancel_requested.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("inference thread did not stop within %s s", timeout)
+        elif self._thread is None and self._models is not None:
+            self._models.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> "Engine":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def device(self) -> DeviceInfo:
+        """The device jobs run on; blocks until detection on the engine thread is done."""
+        self._device_ready.wait()
+        assert self._device is not None
+        return self._device
+
+    @property
+    def device_if_ready(self) -> Optional[DeviceInfo]:
+        return self._device if self._device_ready.is_set() else None
+
+    @property
+    def models(self) -> ModelCache:
+        if self._models is None:
+            device = self.device
+            factory = self._models_factory or ModelCache.for_device
+            self._models = factory(device)
+        return self._models
+
+    @property
+    def models_if_ready(self) -> Optional[ModelCache]:
+        """The model cache if it exists yet (it is made on first use, after device detection)."""
+        return self._models
+
+    def submit(
+        self,
+        fn: JobFunction,
+        priority: Priority = Priority.FOREGROUND,
+        name: str = "job",
+        kind: str = "job",
+        on_event: Optional[EventCallback] = None,
+    ) -> JobHandle:
+        handle = JobHandle(self, fn, priority, name, kind)
+        if on_event is not None:
+            handle.subscribe(on_event)
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("the engine is shutting down")
+            self._queue.append((int(priority), next(self._order), handle))
+            self._cond.notify_all()
+        handle._emit(EventKind.QUEUED)
+        self._queue_changed()
+        return handle
+
+    def add_listener(self, callback: EventCallback) -> Callable[[], None]:
+        """Receive every job event and the engine-level events (device ready, queue changed)."""
+        with self._cond:
+            self._listeners.append(callback)
+
+        def remove() -> None:
+            with self._cond:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return remove
+
+    def queued(self) -> list[JobHandle]:
+        """Waiting jobs in the order they will run."""
+        with self._cond:
+            return [entry[2] for entry in sorted(self._queue)]
+
+    def active(self) -> list[JobHandle]:
+        """Running jobs, outermost first (more than one while a job runs another in place)."""
+        with self._cond:
+            return list(self._running)
+
+    def move(self, handle: JobHandle, offset: int) -> bool:
+        """Move a queued job `offset` places among the waiting jobs of its own priority."""
+        with self._cond:
+            same = sorted(e for e in self._queue if e[0] == int(handle.priority))
+            index = next((i for i, e in enumerate(same) if e[2] is handle), None)
+            if index is None:
+                return False
+            target = max(0, min(len(same) - 1, index + offset))
+            if target == index:
+                return False
+            reordered = same[:index] + same[index + 1 :]
+            reordered.insert(target, same[index])
+            orders = sorted(e[1] for e in same)
+            renumbered = {id(e[2]): (e[0], order, e[2]) for e, order in zip(reordered, orders)}
+            self._queue = [renumbered.get(id(e[2]), e) for e in self._queue]
+        self._queue_changed()
+        return True
+
+    # -- engine thread -------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        if self._device is None:
+            try:
+                self._device = detect_device(self._device_preference)
+            except Exception as exc:  # torch missing or broken: still run CPU-only work
+                log.exception("device detection failed")
+                self._device = DeviceInfo.cpu(f"device detection failed: {exc}")
+            self._device_ready.set()
+            self._broadcast(JobEvent(EventKind.DEVICE_READY, None, self._device))
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    if not self._cond.wait(self._idle_tick_s):
+                        break
+                if self._stopping and not self._queue:
+                    break
+                handle = self._pop(lambda priority: True)
+            if handle is None:
+                self._idle_housekeeping()
+                continue
+            self._execute(handle)
+        if self._models is not None:
+            self._models.clear()
+
+    def _pop(self, accept: Callable[[int], bool]) -> Optional[JobHandle]:
+        """Take the most urgent waiting job if `accept(priority)`; caller holds the lock."""
+        if not self._queue:
+            return None
+        entry = min(self._queue)
+        if not accept(entry[0]):
+            return None
+        self._queue.remove(entry)
+        return entry[2]
+
+    def _run_preempting(self, priority: Priority) -> None:
+        """Run, in place, every waiting job more urgent than `priority`."""
+        while True:
+            with self._cond:
+                handle = self._pop(lambda waiting: waiting < int(priority))
+            if handle is None:
+                return
+            self._execute(handle)
+
+    def _execute(self, handle: JobHandle) -> None:
+        if handle.cancel_requested:
+            self._finish_cancelled(handle)
+            return
+        with self._cond:
+            self._running.append(handle)
+        handle._set_state(JobState.RUNNING)
+        handle._emit(EventKind.STARTED)
+        self._queue_changed()
+        ctx = JobContext(self, handle)
+        try:
+            result = handle._fn(ctx)
+        except Cancelled:
+            self._finish_cancelled(handle)
+        except Exception as exc:
+            log.exception("job %r failed", handle.name)
+            handle._finish(JobState.FAILED, error=exc)
+            handle._emit(EventKind.FAILED, exc)
+        else:
+            handle._finish(JobState.FINISHED, result=result)
+            handle._emit(EventKind.FINISHED, result)
+        finally:
+            with self._cond:
+                if handle in self._running:
+                    self._running.remove(handle)
+            self._queue_changed()
+
+    def _idle_housekeeping(self) -> None:
+        if self._models is not None:
+            try:
+                self._models.unload_idle()
+            except Exception:
+                log.exception("idle unload failed")
+
+    # -- shared helpers ------------------------------------------------------------------
+
+    def _cancel(self, handle: JobHandle) -> None:
+        with self._cond:
+            entry = next((e for e in self._queue if e[2] is handle), None)
+            if entry is not None:
+                self._queue.remove(entry)
+        if entry is not None:
+            self._finish_cancelled(handle)
+            self._queue_changed()
+
+    def _finish_cancelled(self, handle: JobHandle) -> None:
+        if handle.done():
+            return
+        handle._finish(JobState.CANCELLED)
+        handle._emit(EventKind.CANCELLED)
+
+    def _queue_changed(self) -> None:
+        self._broadcast(JobEvent(EventKind.QUEUE_CHANGED, None, None))
+
+    def _broadcast(self, event: JobEvent) -> None:
+        with self._cond:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("engine listener failed")
+
+    def run_sync(self, fn: JobFunction, priority: Priority = Priority.FOREGROUND, name: str = "job") -> Any:
+        """Submit and wait: for the CLI and scripts."""
+        return self.submit(fn, priority, name).result()

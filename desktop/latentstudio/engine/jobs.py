@@ -1,0 +1,220 @@
+"""Jobs, their handles and the context a running job talks to the engine through.
+
+Qt-free: events are plain callbacks, called on the engine thread (or on the thread that
+cancels a job still waiting in the queue). The UI re-emits them as Qt signals.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from .device import DeviceInfo
+    from .engine import Engine
+    from .residency import ModelCache
+
+log = logging.getLogger(__name__)
+
+
+class Priority(enum.IntEnum):
+    """Lower runs first. A waiting job of lower value preempts a running one at its checkpoint."""
+
+    INTERACTIVE = 0
+    FOREGROUND = 1
+    BACKGROUND = 2
+
+
+class Cancelled(BaseException):
+    """Raised inside a job at a checkpoint once it is cancelled.
+
+    A BaseException (like asyncio.CancelledError) so that `except Exception` in job code,
+    e.g. around decoding one bad file, never swallows a cancel.
+    """
+
+
+class JobState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def done(self) -> bool:
+        return self in (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
+
+
+class EventKind(enum.Enum):
+    QUEUED = "queued"
+    STARTED = "started"
+    PROGRESS = "progress"
+    PREVIEW = "preview"  # an intermediate image or other picture of the work so far
+    PARTIAL = "partial"  # a piece of output, e.g. streamed tokens
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    # Engine-level events (no handle):
+    DEVICE_READY = "device-ready"
+    QUEUE_CHANGED = "queue-changed"
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: float
+    total: Optional[float] = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> Optional[float]:
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, self.done / self.total))
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    kind: EventKind
+    handle: Optional["JobHandle"] = None
+    payload: Any = None
+
+
+EventCallback = Callable[[JobEvent], None]
+JobFunction = Callable[["JobContext"], Any]
+
+_ids = itertools.count(1)
+
+
+class JobHandle:
+    """Future-like view of a submitted job: result, cancel, state and event subscription."""
+
+    def __init__(self, engine: "Engine", fn: JobFunction, priority: Priority, name: str, kind: str):
+        self.id: int = next(_ids)
+        self.name = name
+        self.kind = kind
+        self.priority = Priority(priority)
+        self._fn = fn
+        self._engine = engine
+        self._state = JobState.QUEUED
+        self._done = threading.Event()
+        self._cancel_requested = threading.Event()
+        self._result: Any = None
+        self._error: Optional[BaseException] = None
+        self._callbacks: list[EventCallback] = []
+        self._lock = threading.Lock()
+        self.progress: Optional[Progress] = None
+
+    def __repr__(self) -> str:
+        return f"<JobHandle #{self.id} {self.name!r} {self._state.value}>"
+
+    @property
+    def state(self) -> JobState:
+        return self._state
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested.is_set()
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        return self._error
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return self._done.wait(timeout)
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        """The job's return value; raises Cancelled, the job's exception, or TimeoutError."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"job {self.name!r} did not finish within {timeout} s")
+        if self._state is JobState.CANCELLED:
+            raise Cancelled(f"job {self.name!r} was cancelled")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def cancel(self) -> None:
+        """Cancel: a queued job never starts; a running one stops at its next checkpoint."""
+        self._cancel_requested.set()
+        self._engine._cancel(self)
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        with self._lock:
+            self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    # -- engine side -------------------------------------------------------------------
+
+    def _emit(self, kind: EventKind, payload: Any = None) -> None:
+        event = JobEvent(kind, self, payload)
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback(event)
+            except Exception:  # a broken listener must not break the job
+                log.exception("job event listener failed for %r", self)
+        self._engine._broadcast(event)
+
+    def _set_state(self, state: JobState) -> None:
+        self._state = state
+
+    def _finish(self, state: JobState, result: Any = None, error: Optional[BaseException] = None) -> None:
+        self._result, self._error = result, error
+        self._state = state
+        self._done.set()
+
+
+class JobContext:
+    """What a running job sees: checkpoints, progress and output events, the device and models."""
+
+    def __init__(self, engine: "Engine", handle: JobHandle):
+        self._engine = engine
+        self.handle = handle
+
+    @property
+    def cancelled(self) -> bool:
+        return self.handle.cancel_requested
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set when the job is cancelled: for stopping criteria and step callbacks."""
+        return self.handle._cancel_requested
+
+    @property
+    def device(self) -> "DeviceInfo":
+        return self._engine.device
+
+    @property
+    def models(self) -> "ModelCache":
+        return self._engine.models
+
+    def checkpoint(self) -> None:
+        """Raise Cancelled if cancelled; otherwise run any waiting higher-priority job here."""
+        if self.cancelled:
+            raise Cancelled(f"job {self.handle.name!r} was cancelled")
+        self._engine._run_preempting(self.handle.priority)
+        if self.cancelled:
+            raise Cancelled(f"job {self.handle.name!r} was cancelled")
+
+    def progress(self, done: float, total: Optional[float] = None, message: str = "") -> None:
+        self.handle.progress = Progress(done, total, message)
+        self.handle._emit(EventKind.PROGRESS, self.handle.progress)
+
+    def preview(self, payload: Any) -> None:
+        self.handle._emit(EventKind.PREVIEW, payload)
+
+    def partial(self, payload: Any) -> None:
+        self.handle._emit(EventKind.PARTIAL, payload)

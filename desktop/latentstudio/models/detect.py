@@ -1,0 +1,144 @@
+"""Tell what a model folder or file is from its content (configs and headers), not its name."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .safetensors_header import InvalidWeightsError, read_header
+
+KINDS = ("clip", "diffusion", "llm")
+PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
+
+
+class UnsupportedModelError(ValueError):
+    """The path is not a model we can load; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class DetectedModel:
+    kind: str
+    format: str  # open_clip_hub | open_clip_checkpoint | diffusers | sd_single_file | transformers
+    variant: Optional[str] = None  # e.g. sd1 / sd2 / sdxl for single-file checkpoints
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+EXPECTED = (
+    "expected one of: an open_clip folder (open_clip_config.json + open_clip_model.safetensors), "
+    "a diffusers folder (model_index.json), a single-file Stable Diffusion .safetensors checkpoint, "
+    "a transformers language-model folder (config.json, tokenizer, .safetensors weights), "
+    "or an open_clip .safetensors checkpoint with its architecture name"
+)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnsupportedModelError(f"{path.name} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise UnsupportedModelError(f"{path.name} is not a JSON object")
+    return data
+
+
+def _check_weights(files: list[Path], what: str) -> None:
+    if not files:
+        raise UnsupportedModelError(f"{what}: no .safetensors weights found")
+    for weights in files:
+        try:
+            read_header(weights)
+        except InvalidWeightsError as exc:
+            raise UnsupportedModelError(str(exc)) from exc
+
+
+def _refuse_pickle(folder: Path, what: str) -> None:
+    pickles = sorted(p.name for p in folder.rglob("*") if p.suffix in PICKLE_SUFFIXES)
+    detail = f" (found only {', '.join(pickles[:3])})" if pickles else ""
+    raise UnsupportedModelError(
+        f"{what}: no .safetensors weights{detail}. Pickle files can run code when loaded, "
+        "so only safetensors weights are imported"
+    )
+
+
+def detect_folder(folder: Path) -> DetectedModel:
+    if (folder / "open_clip_config.json").is_file():
+        config = _read_json(folder / "open_clip_config.json")
+        weights = folder / "open_clip_model.safetensors"
+        if not weights.is_file():
+            _refuse_pickle(folder, "open_clip folder")
+        _check_weights([weights], "open_clip folder")
+        return DetectedModel("clip", "open_clip_hub", details={"model_cfg": "model_cfg" in config})
+    if (folder / "model_index.json").is_file():
+        index = _read_json(folder / "model_index.json")
+        weights = sorted(folder.glob("*/*.safetensors"))
+        if not weights:
+            _refuse_pickle(folder, "diffusers folder")
+        _check_weights(weights, "diffusers folder")
+        return DetectedModel(
+            "diffusion", "diffusers", details={"pipeline": index.get("_class_name", "")}
+        )
+    if (folder / "config.json").is_file():
+        config = _read_json(folder / "config.json")
+        architectures = config.get("architectures") or []
+        if not any(str(a).endswith("ForCausalLM") for a in architectures):
+            raise UnsupportedModelError(
+                f"{folder.name}: config.json describes {architectures or config.get('model_type')!r}, "
+                "not a causal language model (…ForCausalLM)"
+            )
+        tokenizer_files = ("tokenizer.json", "tokenizer.model", "vocab.json")
+        if not any((folder / name).is_file() for name in tokenizer_files):
+            raise UnsupportedModelError(
+                f"{folder.name}: no tokenizer (tokenizer.json, tokenizer.model or vocab.json)"
+            )
+        weights = sorted(folder.glob("*.safetensors"))
+        if not weights:
+            _refuse_pickle(folder, "transformers folder")
+        _check_weights(weights, "transformers folder")
+        return DetectedModel(
+            "llm", "transformers", details={"model_type": config.get("model_type", "")}
+        )
+    raise UnsupportedModelError(f"{folder.name}: unknown model folder; {EXPECTED}")
+
+
+def _sd_variant(keys: set[str]) -> Optional[str]:
+    if not any(k.startswith("model.diffusion_model.") for k in keys):
+        return None
+    if any(k.startswith("conditioner.embedders.1.") for k in keys):
+        return "sdxl"
+    if any(k.startswith("cond_stage_model.model.") for k in keys):
+        return "sd2"
+    return "sd1"
+
+
+def detect_file(path: Path) -> DetectedModel:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise UnsupportedModelError(
+            f"{path.name}: pickle checkpoints (.ckpt/.bin/.pt) can run code when loaded; "
+            "convert it to .safetensors first"
+        )
+    if path.suffix.lower() != ".safetensors":
+        raise UnsupportedModelError(f"{path.name}: not a .safetensors file; {EXPECTED}")
+    try:
+        keys = set(read_header(path))
+    except InvalidWeightsError as exc:
+        raise UnsupportedModelError(str(exc)) from exc
+    variant = _sd_variant(keys)
+    if variant:
+        return DetectedModel("diffusion", "sd_single_file", variant=variant)
+    if "token_embedding.weight" in keys and any(k.startswith("visual.") for k in keys):
+        return DetectedModel("clip", "open_clip_checkpoint")
+    raise UnsupportedModelError(
+        f"{path.name}: its tensors match no known model layout; {EXPECTED}"
+    )
+
+
+def detect_model(path: Path) -> DetectedModel:
+    if path.is_symlink() and not path.exists():
+        raise UnsupportedModelError(f"{path}: broken link")
+    if path.is_dir():
+        return detect_folder(path)
+    if path.is_file():
+        return detect_file(path)
+    raise UnsupportedModelError(f"{path}: no such file or folder")

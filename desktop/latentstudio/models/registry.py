@@ -1,0 +1,314 @@
+"""Installed models: `<models>/<kind>/<id>/` holding `manifest.json` and the model itself.
+
+Installs are atomic: files are copied into a hidden staging folder next to the final
+one and renamed into place with the manifest already written, so an interrupted copy
+never looks like an installed model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+MODEL_DIR = "model"
+DEFAULTS_FILE = "defaults.json"
+KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation"}
+
+
+class ModelNotFoundError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "model not found"
+
+
+class MissingModelError(LookupError):
+    """No model of a kind is installed: the UI shows a card offering download or import."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        super().__init__(
+            f"No {KIND_LABELS.get(kind, kind)} model is installed. "
+            f"Download one from the Models page or import it with "
+            f"`latent-studio models import PATH --kind {kind}`."
+        )
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    id: str
+    kind: str
+    format: str
+    folder: Path
+    entry: str  # path of the model inside `folder` (a folder or a file)
+    source: str
+    size_bytes: int
+    added: str
+    linked: bool = False
+    variant: Optional[str] = None
+    architecture: Optional[str] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        """The model folder or file to hand to a loader."""
+        return self.folder / self.entry
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["folder"] = str(self.folder)
+        data["path"] = str(self.path)
+        return data
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")
+    return slug[:64] or "model"
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ModelRegistry:
+    def __init__(self, root: Path):
+        self.root = root
+
+    # -- queries -------------------------------------------------------------------------
+
+    def list(self, kind: Optional[str] = None) -> list[InstalledModel]:
+        models = []
+        for kind_name in [kind] if kind else KINDS:
+            kind_dir = self.root / kind_name
+            if not kind_dir.is_dir():
+                continue
+            for folder in sorted(kind_dir.iterdir()):
+                if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
+                    continue
+                try:
+                    models.append(self._read_manifest(folder))
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    log.warning("ignoring model folder %s: unreadable manifest (%s)", folder, exc)
+        return models
+
+    def get(self, model_id: str) -> InstalledModel:
+        for model in self.list():
+            if model.id == model_id:
+                return model
+        raise ModelNotFoundError(f"no installed model with id {model_id!r}")
+
+    def defaults(self) -> dict[str, str]:
+        path = self.root / DEFAULTS_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if k in KINDS and isinstance(v, str)}
+
+    def default(self, kind: str) -> Optional[InstalledModel]:
+        installed = self.list(kind)
+        chosen = self.defaults().get(kind)
+        for model in installed:
+            if model.id == chosen:
+                return model
+        return installed[0] if installed else None
+
+    def resolve(self, kind: str, model_id: Optional[str] = None) -> InstalledModel:
+        """The model to use: the given id, else the kind's default; MissingModelError if none."""
+        if model_id:
+            model = self.get(model_id)
+            if model.kind != kind:
+                raise ValueError(f"model {model_id!r} is a {model.kind} model, not {kind}")
+            return model
+        model = self.default(kind)
+        if model is None:
+            raise MissingModelError(kind)
+        return model
+
+    # -- changes -------------------------------------------------------------------------
+
+    def set_default(self, model_id: str) -> InstalledModel:
+        model = self.get(model_id)
+        defaults = self.defaults()
+        defaults[model.kind] = model.id
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+        return model
+
+    def import_path(
+        self,
+        source: Path,
+        kind: Optional[str] = None,
+        model_id: Optional[str] = None,
+        link: bool = False,
+        architecture: Optional[str] = None,
+    ) -> InstalledModel:
+        """Copy (or link) a local model folder or file in, after checking it can be loaded."""
+        source = Path(source).expanduser()
+        detected = detect_model(source)
+        if kind and kind != detected.kind:
+            raise UnsupportedModelError(
+                f"{source.name} is a {detected.kind} model ({detected.format}), not {kind}"
+            )
+        if detected.format == "open_clip_checkpoint" and not architecture:
+            raise UnsupportedModelError(
+                f"{source.name} is a bare open_clip checkpoint: give its architecture name "
+                "(e.g. --arch ViT-B-32)"
+            )
+        name = model_id or slugify(source.stem if source.is_file() else source.name)
+        return self._install(
+            detected,
+            name,
+            source=str(source.resolve()),
+            populate=lambda staging: self._place(source.resolve(), staging, link),
+            linked=link,
+            architecture=architecture,
+            single_file=source.name if source.is_file() else None,
+        )
+
+    def install_staged(
+        self,
+        staged: Path,
+        model_id: str,
+        source: str,
+        extra: Optional[dict[str, Any]] = None,
+    ) -> InstalledModel:
+        """Move a finished, verified download (a folder) into the registry."""
+        detected = detect_model(staged)
+        single = None
+        if staged.is_file():
+            single = staged.name
+        return self._install(
+            detected,
+            model_id,
+            source=source,
+            populate=lambda staging: shutil.move(str(staged), staging / MODEL_DIR / (single or "")),
+            linked=False,
+            single_file=single,
+            extra=extra,
+        )
+
+    def remove(self, model_id: str) -> int:
+        """Delete an installed model; returns the bytes freed (0 for a linked import)."""
+        model = self.get(model_id)
+        freed = 0 if model.linked else model.size_bytes
+        trash = model.folder.with_name(f".removing-{model.folder.name}")
+        os.replace(model.folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        defaults = self.defaults()
+        if defaults.get(model.kind) == model.id:
+            del defaults[model.kind]
+            remaining = self.list(model.kind)
+            if remaining:
+                defaults[model.kind] = remaining[0].id
+            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+        return freed
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _install(
+        self,
+        detected: DetectedModel,
+        model_id: str,
+        source: str,
+        populate: Any,
+        linked: bool,
+        architecture: Optional[str] = None,
+        single_file: Optional[str] = None,
+        extra: Optional[dict[str, Any]] = None,
+    ) -> InstalledModel:
+        model_id = slugify(model_id)
+        if any(m.id == model_id for m in self.list()):
+            raise FileExistsError(f"a model with id {model_id!r} is already installed; choose another id")
+        kind_dir = self.root / detected.kind
+        kind_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".staging-{model_id}-", dir=kind_dir))
+        try:
+            if single_file:
+                (staging / MODEL_DIR).mkdir()
+            populate(staging)
+            entry = f"{MODEL_DIR}/{single_file}" if single_file else MODEL_DIR
+            manifest = {
+                "id": model_id,
+                "kind": detected.kind,
+                "format": detected.format,
+                "entry": entry,
+                "source": source,
+                "size_bytes": _tree_size(staging / entry),
+                "added": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "linked": linked,
+                "variant": detected.variant,
+                "architecture": architecture,
+                "extra": {**detected.details, **(extra or {})},
+            }
+            _write_json_atomic(staging / MANIFEST, manifest)
+            final = kind_dir / model_id
+            os.rename(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if detected.kind not in self.defaults():
+            defaults = self.defaults()
+            defaults[detected.kind] = model_id
+            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+        log.info("installed %s model %s from %s", detected.kind, model_id, source)
+        return self._read_manifest(final)
+
+    @staticmethod
+    def _place(source: Path, staging: Path, link: bool) -> None:
+        target = staging / MODEL_DIR
+        if source.is_file():
+            target = target / source.name
+        if link:
+            target.symlink_to(source, target_is_directory=source.is_dir())
+        elif source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+
+    @staticmethod
+    def _read_manifest(folder: Path) -> InstalledModel:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        entry = str(data.get("entry", MODEL_DIR))
+        # The manifest is a file on disk: never let it point outside its own folder.
+        parts = Path(entry).parts
+        if Path(entry).is_absolute() or ".." in parts or not parts or parts[0] != MODEL_DIR or len(parts) > 2:
+            raise ValueError(f"manifest entry {entry!r} is not inside the model folder")
+        return InstalledModel(
+            id=str(data["id"]),
+            kind=str(data["kind"]),
+            format=str(data["format"]),
+            folder=folder,
+            entry=entry,
+            source=str(data.get("source", "")),
+            size_bytes=int(data.get("size_bytes", 0)),
+            added=str(data.get("added", "")),
+            linked=bool(data.get("linked", False)),
+            variant=data.get("variant"),
+            architecture=data.get("architecture"),
+            extra=dict(data.get("extra") or {}),
+        )

@@ -1,0 +1,119 @@
+"""The Jobs panel: running and queued jobs with progress bars and Cancel buttons."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine import EventKind, JobEvent, JobHandle, JobState, Priority
+from .bridge import EngineBridge
+
+MAX_FINISHED_ROWS = 8
+
+
+class JobRow(QWidget):
+    def __init__(self, handle: JobHandle, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.handle = handle
+        self.setObjectName(f"job-{handle.id}")
+        self.title = QLabel(handle.name)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = QLabel("queued")
+        self.status.setStyleSheet("color: palette(mid);")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy until the first progress event
+        self.bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop this job (a running one stops at its next step)")
+        self.cancel_button.clicked.connect(self._cancel)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.status.setText("cancelling…")
+        self.handle.cancel()
+
+    def apply(self, event: JobEvent) -> None:
+        if event.kind is EventKind.STARTED:
+            self.status.setText("running")
+        elif event.kind is EventKind.PROGRESS:
+            progress = event.payload
+            if progress.total:
+                self.bar.setRange(0, 1000)
+                self.bar.setValue(int(1000 * (progress.fraction or 0)))
+                self.bar.setFormat(f"{progress.done:g} / {progress.total:g}")
+            if progress.message:
+                self.status.setText(progress.message)
+        elif event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+            self.finish(self.handle.state, event.payload)
+
+    def finish(self, state: JobState, payload: object = None) -> None:
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.hide()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if state is JobState.FINISHED else 0)
+        self.bar.setFormat(state.value)
+        text = {JobState.FINISHED: "done", JobState.CANCELLED: "cancelled"}.get(state)
+        if state is JobState.FAILED:
+            text = f"failed: {payload}"
+        self.status.setText(text or state.value)
+
+
+class JobsPanel(QWidget):
+    def __init__(self, bridge: EngineBridge, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.rows: dict[int, JobRow] = {}
+        self._finished: list[int] = []
+        self.empty = QLabel("No jobs. Searches, generations and indexing show here.")
+        self.empty.setWordWrap(True)
+        self._list = QVBoxLayout()
+        self._list.addWidget(self.empty)
+        self._list.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(self._list)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        bridge.jobEvent.connect(self.on_job_event)
+
+    def row_for(self, handle: JobHandle) -> Optional[JobRow]:
+        return self.rows.get(handle.id)
+
+    def on_job_event(self, event: JobEvent) -> None:
+        handle = event.handle
+        # Interactive jobs (queries as you type) answer in a blink: rows would only flicker.
+        if handle is None or handle.priority is Priority.INTERACTIVE:
+            return
+        row = self.rows.get(handle.id)
+        if row is None:
+            row = JobRow(handle)
+            self.rows[handle.id] = row
+            self._list.insertWidget(0, row)
+            self.empty.hide()
+        row.apply(event)
+        if handle.state.done:
+            self._finished.append(handle.id)
+            while len(self._finished) > MAX_FINISHED_ROWS:
+                old = self.rows.pop(self._finished.pop(0), None)
+                if old is not None:
+                    old.deleteLater()

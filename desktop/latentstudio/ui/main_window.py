@@ -1,0 +1,128 @@
+"""The main window: page navigation, status bar (device, queue) and the Jobs panel."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+
+from ..context import AppContext
+from ..engine import DeviceInfo
+from .bridge import EngineBridge
+from .jobs_panel import JobsPanel
+from .model_actions import ModelActions
+from .pages.code_page import CodePage
+from .pages.image_page import ImagePage
+from .pages.models_page import ModelsPage
+from .pages.search_page import SearchPage
+from .pages.settings_page import SettingsPage
+
+PAGES = (("search", "Search"), ("image", "Image"), ("code", "Code"), ("models", "Models"), ("settings", "Settings"))
+
+
+class MainWindow(QMainWindow):
+    firstPainted = Signal()
+
+    def __init__(self, ctx: AppContext, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setWindowTitle("Latent Studio")
+        self.resize(1200, 800)
+        self.bridge = EngineBridge(self)
+        self.model_actions = ModelActions(ctx, self)
+
+        self.pages: dict[str, QWidget] = {
+            "search": SearchPage(ctx, self.bridge, self.model_actions),
+            "image": ImagePage(ctx, self.bridge, self.model_actions),
+            "code": CodePage(ctx, self.bridge, self.model_actions),
+            "models": ModelsPage(ctx, self.bridge, self.model_actions),
+            "settings": SettingsPage(ctx),
+        }
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setFixedWidth(140)
+        self.stack = QStackedWidget()
+        for name, label in PAGES:
+            self.nav.addItem(label)
+            self.stack.addWidget(self.pages[name])
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.jobs_panel = JobsPanel(self.bridge)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("jobs-dock")
+        self.jobs_dock.setWidget(self.jobs_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.jobs_dock)
+
+        self.device_label = QLabel("Device: starting…")
+        self.queue_label = QLabel("Idle")
+        self.statusBar().addWidget(self.device_label, 1)
+        self.statusBar().addPermanentWidget(self.queue_label)
+        self.bridge.deviceReady.connect(self._device_ready)
+        self.bridge.queueChanged.connect(self._queue_changed)
+        for problem in ctx.settings.problems:
+            self.statusBar().showMessage(f"Settings: {problem}", 15000)
+
+        self._painted = False
+        self.installEventFilter(self)
+
+    # -- navigation ----------------------------------------------------------------------
+
+    def show_page(self, name: str) -> QWidget:
+        index = [n for n, _ in PAGES].index(name)
+        self.nav.setCurrentRow(index)
+        return self.pages[name]
+
+    def page(self, name: str) -> QWidget:
+        return self.pages[name]
+
+    # -- engine --------------------------------------------------------------------------
+
+    def attach_engine(self) -> None:
+        """Start the engine (its thread imports torch) and follow its events."""
+        self.bridge.attach(self.ctx.engine)
+
+    def _device_ready(self, device: DeviceInfo) -> None:
+        self.device_label.setText(f"Device: {device.describe()}")
+        self.device_label.setToolTip(device.fallback_reason or "")
+
+    def _queue_changed(self) -> None:
+        engine = self.bridge.engine
+        if engine is None:
+            return
+        running = engine.active()
+        queued = engine.queued()
+        if not running and not queued:
+            self.queue_label.setText("Idle")
+            return
+        text = f"Running: {running[-1].name}" if running else "Starting"
+        if queued:
+            text += f" · {len(queued)} queued"
+        self.queue_label.setText(text)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self and not self._painted and event.type() == QEvent.Type.Paint:
+            self._painted = True
+            self.firstPainted.emit()
+        return super().eventFilter(watched, event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.bridge.detach()
+        super().closeEvent(event)

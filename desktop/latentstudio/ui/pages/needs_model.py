@@ -1,0 +1,66 @@
+"""Base for pages that need a model of one kind: the missing-model card until one is installed."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
+
+from ...context import AppContext
+from ..bridge import EngineBridge
+from ..model_actions import ModelActions
+from ..widgets.missing_model import MissingModelCard
+
+
+class NeedsModelPage(QWidget):
+    """Subclasses set `kind` and implement `build_content()`; `refresh_models()` is called on changes."""
+
+    kind = "clip"
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        bridge: EngineBridge,
+        models: ModelActions,
+        parent: Optional[QWidget] = None,
+    ):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.bridge = bridge
+        self.model_actions = models
+        self.card = MissingModelCard(self.kind)
+        self.card.importRequested.connect(lambda path, kind: models.import_path(path, kind))
+        self.card.openModels.connect(self._open_models_page)
+        models.importStarted.connect(lambda path: self.card.message.setText(f"Importing {path}…"))
+        models.importFailed.connect(lambda text: self.card.message.setText(f"Import failed: {text}"))
+        card_holder = QWidget()
+        card_layout = QVBoxLayout(card_holder)
+        card_layout.addWidget(self.card)
+        card_layout.addStretch(1)
+        self.content = self.build_content()
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(card_holder)
+        self._stack.addWidget(self.content)
+        models.modelsChanged.connect(self.refresh_models)
+        self.refresh_models()
+
+    @property
+    def has_model(self) -> bool:
+        return self.ctx.registry.default(self.kind) is not None
+
+    def build_content(self) -> QWidget:
+        raise NotImplementedError
+
+    def refresh_models(self) -> None:
+        self._stack.setCurrentIndex(1 if self.has_model else 0)
+
+    def _open_models_page(self, kind: str) -> None:
+        window = self.window()
+        if hasattr(window, "show_page"):
+            window.show_page("models")
+
+
+def placeholder(text: str) -> QWidget:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label

@@ -1,0 +1,94 @@
+"""Shared fixtures: offscreen Qt, a fresh data home per test, no leftover threads, tiny models."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pytest
+
+from latentstudio.context import AppContext
+from latentstudio.engine import DeviceInfo, Engine
+from latentstudio.paths import HOME_ENV, Paths
+from tests.support.model_store import tiny_model
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in gpu_items:
+        item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty data home (settings, library, models, logs)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv(HOME_ENV, str(home))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        leftover = [
+            t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon
+        ] + [
+            t for t in threading.enumerate() if t not in before and t.is_alive() and t.name.startswith("latent-")
+        ]
+        if not leftover or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leftover, f"threads left running after the test: {[t.name for t in leftover]}"
+
+
+@pytest.fixture
+def paths(fresh_home: Path) -> Paths:
+    return Paths(fresh_home).ensure()
+
+
+@pytest.fixture
+def cpu_device() -> DeviceInfo:
+    return DeviceInfo.cpu("tests run on the CPU")
+
+
+@pytest.fixture
+def ctx(paths: Paths) -> Iterator[AppContext]:
+    """An application context whose engine (started on first use) runs on the CPU."""
+    context = AppContext(paths, device=DeviceInfo.cpu("tests run on the CPU"))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def engine(cpu_device: DeviceInfo) -> Iterator[Engine]:
+    eng = Engine(device=cpu_device, idle_tick_s=0.2).start()
+    yield eng
+    eng.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> Callable[[str], Path]:
+    """`tiny_models("clip-tiny")` → path of that tiny model, built once and cached."""
+    return tiny_model

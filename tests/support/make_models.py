@@ -1,0 +1,47 @@
+"""Write tiny models in the real on-disk formats: `python tests/support/make_models.py OUTDIR [NAME…]`.
+
+Each builder writes `OUTDIR/<name>/` and never touches the network. Tests get them through
+`tests/support/model_store.py`, which caches them between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.support import tiny_formats
+
+Builder = Callable[[Path], None]
+
+# name -> builder writing the model into the folder it is given (which does not exist yet)
+BUILDERS: dict[str, Builder] = {
+    "safetensors-samples": tiny_formats.write_samples,
+}
+
+
+def build(name: str, outdir: Path) -> Path:
+    if name not in BUILDERS:
+        raise KeyError(f"unknown tiny model {name!r}; known: {', '.join(sorted(BUILDERS))}")
+    target = outdir / name
+    BUILDERS[name](target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("names", nargs="*", help=f"default: all of {', '.join(sorted(BUILDERS))}")
+    args = parser.parse_args(argv)
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    for name in args.names or sorted(BUILDERS):
+        print(build(name, args.outdir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
