@@ -132,6 +132,7 @@ class ModelCache:
                 entry.last_used = self._clock()
         if entry is not None:
             if entry.tier == "host":
+                entry.tier = "moving"  # counts against neither tier while room is made
                 self._make_room(entry.size, exclude=key)
                 entry.model = self._mover(entry.model, "device")
                 entry.tier = "device"

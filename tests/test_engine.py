@@ -1,0 +1,215 @@
+"""The inference engine: priorities, preemption at checkpoints, cancel, failures, shutdown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from latentstudio.engine import Cancelled, DeviceInfo, Engine, EventKind, JobState, Priority
+
+
+def _blocker(engine: Engine) -> tuple[threading.Event, threading.Event]:
+    """Submit a job that holds the engine until released; returns (started, release)."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(job):
+        started.set()
+        release.wait(10)
+
+    engine.submit(hold, Priority.INTERACTIVE, name="hold")
+    assert started.wait(5)
+    return started, release
+
+
+def test_jobs_run_in_priority_order(engine: Engine) -> None:
+    order: list[str] = []
+    _, release = _blocker(engine)
+    handles = [
+        engine.submit(lambda job, n=name: order.append(n), priority, name=name)
+        for name, priority in [
+            ("background", Priority.BACKGROUND),
+            ("foreground-1", Priority.FOREGROUND),
+            ("interactive", Priority.INTERACTIVE),
+            ("foreground-2", Priority.FOREGROUND),
+        ]
+    ]
+    release.set()
+    for handle in handles:
+        handle.result(timeout=5)
+    assert order == ["interactive", "foreground-1", "foreground-2", "background"]
+
+
+def test_higher_priority_job_runs_at_next_checkpoint(engine: Engine) -> None:
+    timeline: list[str] = []
+    in_loop = threading.Event()
+    go_on = threading.Event()
+
+    def long_job(job):
+        for step in range(5):
+            timeline.append(f"step{step}")
+            if step == 1:
+                in_loop.set()
+                go_on.wait(5)
+            job.checkpoint()
+        return "long done"
+
+    long_handle = engine.submit(long_job, Priority.BACKGROUND, name="long")
+    assert in_loop.wait(5)
+    query = engine.submit(lambda job: timeline.append("query") or "answer", Priority.INTERACTIVE)
+    go_on.set()
+    assert query.result(timeout=5) == "answer"
+    assert long_handle.result(timeout=5) == "long done"
+    # the query ran inside step 1's checkpoint, before step 2
+    assert timeline == ["step0", "step1", "query", "step2", "step3", "step4"]
+
+
+def test_equal_priority_does_not_preempt(engine: Engine) -> None:
+    timeline: list[str] = []
+    in_loop, go_on = threading.Event(), threading.Event()
+
+    def long_job(job):
+        for step in range(3):
+            timeline.append(f"step{step}")
+            if step == 0:
+                in_loop.set()
+                go_on.wait(5)
+            job.checkpoint()
+
+    first = engine.submit(long_job, Priority.FOREGROUND)
+    assert in_loop.wait(5)
+    second = engine.submit(lambda job: timeline.append("other"), Priority.FOREGROUND)
+    go_on.set()
+    first.result(timeout=5)
+    second.result(timeout=5)
+    assert timeline == ["step0", "step1", "step2", "other"]
+
+
+def test_cancel_stops_running_job_at_next_checkpoint(engine: Engine) -> None:
+    steps: list[int] = []
+    in_loop = threading.Event()
+    events: list[EventKind] = []
+
+    def long_job(job):
+        for step in range(1000):
+            steps.append(step)
+            in_loop.set()
+            time.sleep(0.005)
+            job.checkpoint()
+
+    handle = engine.submit(long_job, Priority.FOREGROUND, on_event=lambda e: events.append(e.kind))
+    assert in_loop.wait(5)
+    handle.cancel()
+    with pytest.raises(Cancelled):
+        handle.result(timeout=5)
+    assert handle.state is JobState.CANCELLED
+    assert len(steps) < 1000
+    assert events[-1] is EventKind.CANCELLED
+    # the engine is free for the next job
+    assert engine.submit(lambda job: 42).result(timeout=5) == 42
+
+
+def test_cancel_queued_job_never_runs(engine: Engine) -> None:
+    ran: list[str] = []
+    _, release = _blocker(engine)
+    handle = engine.submit(lambda job: ran.append("no"), Priority.FOREGROUND)
+    handle.cancel()
+    assert handle.state is JobState.CANCELLED
+    release.set()
+    assert engine.submit(lambda job: "next").result(timeout=5) == "next"
+    assert ran == []
+
+
+def test_failure_reaches_handle_and_log_and_next_job_runs(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(job):
+        raise ValueError("bad input 123")
+
+    with caplog.at_level(logging.ERROR):
+        handle = engine.submit(broken, name="broken-job")
+        with pytest.raises(ValueError, match="bad input 123"):
+            handle.result(timeout=5)
+    assert handle.state is JobState.FAILED
+    assert any("broken-job" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert engine.submit(lambda job: "still alive").result(timeout=5) == "still alive"
+
+
+def test_events_progress_preview_partial(engine: Engine) -> None:
+    seen: list[tuple[EventKind, object]] = []
+
+    def job_fn(job):
+        job.progress(1, 2, "half")
+        job.preview("picture")
+        job.partial("tok")
+        return "ok"
+
+    handle = engine.submit(job_fn, on_event=lambda e: seen.append((e.kind, e.payload)))
+    assert handle.result(timeout=5) == "ok"
+    kinds = [k for k, _ in seen]
+    assert kinds == [
+        EventKind.QUEUED,
+        EventKind.STARTED,
+        EventKind.PROGRESS,
+        EventKind.PREVIEW,
+        EventKind.PARTIAL,
+        EventKind.FINISHED,
+    ]
+    assert seen[2][1].fraction == 0.5 and seen[2][1].message == "half"
+    assert handle.progress.done == 1
+
+
+def test_result_timeout(engine: Engine) -> None:
+    _, release = _blocker(engine)
+    handle = engine.submit(lambda job: None)
+    with pytest.raises(TimeoutError):
+        handle.result(timeout=0.05)
+    release.set()
+    handle.result(timeout=5)
+
+
+def test_move_reorders_queued_jobs(engine: Engine) -> None:
+    order: list[str] = []
+    _, release = _blocker(engine)
+    handles = [engine.submit(lambda job, n=n: order.append(n), name=n) for n in "abc"]
+    assert engine.move(handles[2], -2)
+    assert [h.name for h in engine.queued()] == ["c", "a", "b"]
+    release.set()
+    for handle in handles:
+        handle.result(timeout=5)
+    assert order == ["c", "a", "b"]
+
+
+def test_shutdown_cancels_queued_and_joins_thread(cpu_device: DeviceInfo) -> None:
+    eng = Engine(device=cpu_device).start()
+    started = threading.Event()
+
+    def long_job(job):
+        started.set()
+        while True:
+            time.sleep(0.01)
+            job.checkpoint()
+
+    running = eng.submit(long_job)
+    assert started.wait(5)
+    queued = eng.submit(lambda job: None)
+    eng.shutdown(timeout=5)
+    assert running.state is JobState.CANCELLED
+    assert queued.state is JobState.CANCELLED
+    assert not eng.running
+    assert not [t for t in threading.enumerate() if t.name == "latent-inference"]
+    with pytest.raises(RuntimeError):
+        eng.submit(lambda job: None)
+
+
+def test_device_is_detected_on_the_engine_thread() -> None:
+    eng = Engine(device_preference="cpu").start()
+    try:
+        device = eng.device
+        assert device.kind == "cpu"
+        assert device.dtype_name == "float32"
+        assert device.fallback_reason == "CPU chosen in Settings"
+    finally:
+        eng.shutdown()
