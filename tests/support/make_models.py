@@ -14,13 +14,17 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support import tiny_formats
+from tests.support import tiny_clip, tiny_diffusion, tiny_formats, tiny_llm
 
 Builder = Callable[[Path], None]
 
 # name -> builder writing the model into the folder it is given (which does not exist yet)
 BUILDERS: dict[str, Builder] = {
     "safetensors-samples": tiny_formats.write_samples,
+    "llm-tiny": tiny_llm.write_tiny_llm,
+    "clip-tiny": tiny_clip.write_clip_tiny,
+    "clip-shapes": tiny_clip.write_clip_shapes,
+    "diffusion-tiny": tiny_diffusion.write_tiny_diffusion,
 }
 
 

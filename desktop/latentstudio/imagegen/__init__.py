@@ -1,0 +1,21 @@
+"""Image generation: diffusion jobs on the inference thread, step previews, PNG metadata."""
+
+from .generate import GeneratedImage, generate_image, submit_generation
+from .metadata import ImageMetadata, read_metadata
+from .preview import StepPreview
+from .request import GenerationRequest, ImageSpec, parse_size
+from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+
+__all__ = [
+    "DEFAULT_SCHEDULER",
+    "GeneratedImage",
+    "GenerationRequest",
+    "ImageMetadata",
+    "ImageSpec",
+    "SCHEDULER_NAMES",
+    "StepPreview",
+    "generate_image",
+    "parse_size",
+    "read_metadata",
+    "submit_generation",
+]

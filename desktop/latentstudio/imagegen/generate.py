@@ -1,0 +1,236 @@
+"""The generation job: one image per job, run on the inference thread.
+
+Each step reports progress and a cheap preview and passes the engine's checkpoint, so a
+cancel stops the work within one step and a waiting search runs in between steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from ..engine import JobContext, JobHandle, Priority
+from ..engine.jobs import EventCallback
+from ..models.registry import InstalledModel
+from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline_key
+from .metadata import a1111_params, format_a1111, png_info
+from .outputs import write_new_file
+from .preview import StepPreview, latents_to_rgb
+from .request import GenerationRequest, ImageSpec
+from .schedulers import make_scheduler
+
+if TYPE_CHECKING:
+    from ..context import AppContext
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "image"
+MAX_INIT_PIXELS = 64 * 2**20  # decompression-bomb guard for init images
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    path: Path
+    seed: int
+    seconds: float  # sampling and decoding, without model loading
+    width: int
+    height: int
+    model_id: str
+    steps_run: int
+    library_job: Optional[JobHandle] = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "seed": self.seed,
+            "seconds": round(self.seconds, 3),
+            "width": self.width,
+            "height": self.height,
+            "model": self.model_id,
+            "steps": self.steps_run,
+        }
+
+
+def load_init_image(path: Path, width: Optional[int], height: Optional[int]) -> Any:
+    """The init image as RGB at the requested size (default: its own, rounded down to a multiple of 8)."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as opened:
+            if opened.width * opened.height > MAX_INIT_PIXELS:
+                raise ValueError(f"init image {path.name} is too large ({opened.width}x{opened.height})")
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"init image {path.name} cannot be read ({exc})") from exc
+    width = width or max(64, image.width // 8 * 8)
+    height = height or max(64, image.height // 8 * 8)
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    return image
+
+
+def step_callback(job: JobContext, variant: str, seed: int) -> Callable[..., dict[str, Any]]:
+    """diffusers' callback_on_step_end: progress, a preview, then the engine checkpoint (cancel)."""
+
+    def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        total = int(getattr(pipe, "num_timesteps", 0) or 0)
+        done = step + 1
+        job.progress(done, total or None, f"step {done}/{total}")
+        job.preview(StepPreview(done, total, latents_to_rgb(tensors["latents"], variant), seed))
+        job.checkpoint()  # raises Cancelled: the pipeline stops here, mid-loop
+        return tensors
+
+    return on_step_end
+
+
+def sample(job: JobContext, loaded: LoadedPipeline, spec: ImageSpec) -> tuple[Any, int, int]:
+    """Run the pipeline for one image; returns (PIL image, width, height)."""
+    import torch
+
+    request = spec.request
+    scheduler = make_scheduler(request.scheduler, loaded.base_scheduler_config)
+    kwargs: dict[str, Any] = {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt or None,
+        "num_inference_steps": request.steps,
+        "guidance_scale": request.guidance,
+        "callback_on_step_end": step_callback(job, loaded.variant, spec.seed),
+        "callback_on_step_end_tensor_inputs": ["latents"],
+        "output_type": "pil",
+    }
+    if spec.is_img2img:
+        from diffusers import AutoPipelineForImage2Image
+
+        assert request.init_image is not None
+        init = load_init_image(request.init_image, request.width, request.height)
+        width, height = init.size
+        pipe = AutoPipelineForImage2Image.from_pipe(loaded.pipe, scheduler=scheduler)
+        pipe.set_progress_bar_config(disable=True)
+        kwargs.update(image=init, strength=request.strength)
+    else:
+        width = request.width or loaded.native_size
+        height = request.height or loaded.native_size
+        pipe = loaded.pipe
+        pipe.scheduler = scheduler
+        kwargs.update(width=width, height=height)
+    configure_for_size(loaded, width, height, job.device)
+
+    def attempt() -> Any:
+        # A fresh CPU generator per attempt: one seed gives one image on every device.
+        kwargs["generator"] = torch.Generator("cpu").manual_seed(spec.seed)
+        with torch.inference_mode():
+            return pipe(**kwargs).images[0]
+
+    image = job.models.call_with_oom_retry(attempt, what=f"generate a {width}x{height} image")
+    return image, width, height
+
+
+def metadata_for(
+    spec: ImageSpec, model: InstalledModel, variant: str, width: int, height: int, seconds: float
+) -> tuple[str, dict[str, Any]]:
+    """(A1111 `parameters` text, our JSON) for one generated image."""
+    request = spec.request
+    strength = request.strength if spec.is_img2img else None
+    parameters = format_a1111(
+        request.prompt,
+        request.negative_prompt,
+        a1111_params(request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength),
+    )
+    ours = {
+        "format": 1,
+        "app": "Latent Studio",
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "seed": spec.seed,
+        "steps": request.steps,
+        "guidance": request.guidance,
+        "width": width,
+        "height": height,
+        "scheduler": request.scheduler,
+        "img2img": spec.is_img2img,
+        "strength": strength,
+        "init_image": request.init_image.name if request.init_image else None,
+        "model": {"id": model.id, "format": model.format, "variant": variant},
+        "seconds": round(seconds, 3),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return parameters, ours
+
+
+def add_to_library(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHandle]:
+    """Record the image in the library (and queue its embedding when a CLIP model is installed)."""
+    try:
+        from ..library import add_generated_image
+    except ImportError:
+        log.info("the library is not available; %s is not indexed", path)
+        return None
+    try:
+        return add_generated_image(ctx, path, prompt)
+    except Exception:  # the image is saved either way; indexing can happen on the next scan
+        log.exception("could not add %s to the library", path)
+        return None
+
+
+def generate_image(
+    job: JobContext,
+    ctx: "AppContext",
+    spec: ImageSpec,
+    config_dir: Optional[Path] = None,
+) -> GeneratedImage:
+    """The job function: load (or reuse) the pipeline, sample, write the PNG, hand it to the library."""
+    request = spec.request
+    model = ctx.registry.resolve("diffusion", request.model_id)
+    job.progress(0, None, f"loading {model.id}")
+    budget = job.models.budget_bytes
+
+    def loader() -> LoadedPipeline:
+        return load_pipeline(model, job.device, budget, config_dir)
+
+    with job.models.use(pipeline_key(model), loader) as loaded:
+        job.checkpoint()
+        started = time.perf_counter()
+        image, width, height = sample(job, loaded, spec)
+        seconds = time.perf_counter() - started
+        variant = loaded.variant
+    parameters, ours = metadata_for(spec, model, variant, width, height, seconds)
+    path = write_new_file(
+        ctx.paths.outputs,
+        spec.seed,
+        request.prompt,
+        lambda target: image.save(target, format="PNG", pnginfo=png_info(parameters, ours)),
+    )
+    library_job = add_to_library(ctx, path, request.prompt)
+    return GeneratedImage(path, spec.seed, seconds, width, height, model.id, request.steps, library_job)
+
+
+def job_name(spec: ImageSpec) -> str:
+    prompt = " ".join(spec.request.prompt.split())
+    short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
+    return f"Image: {short or '(no prompt)'} · seed {spec.seed}"
+
+
+def submit_generation(
+    ctx: "AppContext",
+    request: GenerationRequest,
+    on_event: Optional[EventCallback] = None,
+    config_dir: Optional[Path] = None,
+) -> list[JobHandle]:
+    """Validate and queue one FOREGROUND job per image; each handle's result is a GeneratedImage."""
+    request = request.validated()
+    ctx.registry.resolve("diffusion", request.model_id)  # a missing model fails now, not in the queue
+    handles = []
+    for spec in request.images():
+        handles.append(
+            ctx.engine.submit(
+                lambda job, spec=spec: generate_image(job, ctx, spec, config_dir),
+                priority=Priority.FOREGROUND,
+                name=job_name(spec),
+                kind=JOB_KIND,
+                on_event=on_event,
+            )
+        )
+    return handles
