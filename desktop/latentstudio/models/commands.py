@@ -1,17 +1,31 @@
-"""`latent-studio models …`: list, import, remove and choose the default model of each kind."""
+"""`latent-studio models …`: the catalogue and downloads; list, import, remove and choose the
+default model of each kind."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import Any, Optional
 
+from .catalogue import Catalogue, CatalogueEntry
 from .detect import KINDS
+from .download import DownloadError, DownloadProgress, download_for_app, format_bytes
+from .network import NetworkDisabledError
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    models = sub.add_parser("models", help="installed models: list, import, remove, set-default")
+    models = sub.add_parser("models", help="models: available, download, list, import, remove, set-default")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    available = msub.add_parser("available", help="the catalogue of recommended models (installed ones marked)")
+    available.add_argument("--json", action="store_true")
+    available.set_defaults(func=cmd_available)
+
+    download = msub.add_parser("download", help="download a catalogue model (resumes an interrupted one)")
+    download.add_argument("model_id", metavar="ID", help="an id from `models available`")
+    download.set_defaults(func=cmd_download)
 
     listing = msub.add_parser("list", help="installed models (the default of each kind marked *)")
     listing.add_argument("--json", action="store_true")
@@ -23,6 +37,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     imp.add_argument("--id", dest="model_id", help="id to install it under (default: from its name)")
     imp.add_argument("--link", action="store_true", help="link to the original instead of copying")
     imp.add_argument("--arch", help="open_clip architecture name, for a bare open_clip checkpoint")
+    imp.add_argument(
+        "--weights-only",
+        action="store_true",
+        help="accept pickle checkpoints (.ckpt/.bin/.pt): load them with torch's weights_only "
+        "unpickler and keep a .safetensors copy",
+    )
     imp.add_argument("--json", action="store_true")
     imp.set_defaults(func=cmd_import)
 
@@ -74,4 +94,97 @@ def cmd_remove(args: argparse.Namespace, ctx) -> int:
 def cmd_set_default(args: argparse.Namespace, ctx) -> int:
     model = ctx.registry.set_default(args.model_id)
     print(f"{model.id} is now the default {model.kind} model")
+    return 0
+
+
+def _installed_entries(ctx) -> dict[str, str]:
+    """catalogue id -> installed model id."""
+    marks = {}
+    for model in ctx.registry.list():
+        marks[str(model.extra.get("catalogue_id") or model.id)] = model.id
+    return marks
+
+
+def _device(ctx):
+    from ..engine.device import detect_device
+
+    return ctx.engine.device if ctx.engine_started else detect_device(ctx.settings.device)
+
+
+def cmd_available(args: argparse.Namespace, ctx) -> int:
+    catalogue = Catalogue.load()
+    installed = _installed_entries(ctx)
+    device = _device(ctx)
+    recommended = {kind: catalogue.recommended(kind, device) for kind in KINDS}
+    rows: list[dict[str, Any]] = []
+    for entry in catalogue.entries:
+        pick = recommended.get(entry.kind)
+        rows.append(
+            {
+                **entry.to_json(),
+                "installed": entry.id in installed,
+                "recommended": pick is not None and pick.id == entry.id,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"Recommended for {device.describe()} marked *; installed marked +")
+    for row in rows:
+        marks = ("*" if row["recommended"] else " ") + ("+" if row["installed"] else " ")
+        print(f"{marks} {row['kind']:9} {row['id']:30} {format_bytes(row['size_bytes']):>9}  {row['licence']}")
+    print("Download one with `latent-studio models download ID`.")
+    return 0
+
+
+class _TerminalProgress:
+    """A tqdm bar (bytes, speed, ETA) driven by download progress events."""
+
+    def __init__(self) -> None:
+        self.bar: Optional[Any] = None
+        self.phase = ""
+
+    def __call__(self, progress: DownloadProgress) -> None:
+        from tqdm import tqdm
+
+        if progress.phase in ("connecting", "installing"):
+            print(progress.describe(), file=sys.stderr)
+            return
+        if self.bar is None and progress.total_bytes:
+            self.bar = tqdm(
+                total=progress.total_bytes, initial=progress.done_bytes, unit="B",
+                unit_scale=True, unit_divisor=1000, desc="download", file=sys.stderr,
+            )
+        if self.bar is not None:
+            self.bar.update(progress.done_bytes - self.bar.n)
+            if progress.phase != self.phase or progress.phase == "retrying":
+                self.bar.set_description(progress.phase if progress.phase != "retrying" else "retrying")
+            self.phase = progress.phase
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _describe_entry(entry: CatalogueEntry) -> str:
+    return (f"{entry.name} ({entry.repo}), about {format_bytes(entry.size_bytes)}\n"
+            f"Licence: {entry.licence}" + (f" <{entry.licence_url}>" if entry.licence_url else ""))
+
+
+def cmd_download(args: argparse.Namespace, ctx) -> int:
+    entry = Catalogue.load().get(args.model_id)
+    print(_describe_entry(entry))
+    progress = _TerminalProgress()
+    try:
+        model = download_for_app(ctx, entry, on_progress=progress)
+    except (DownloadError, NetworkDisabledError) as exc:
+        progress.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        progress.close()
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    progress.close()
+    print(f"Installed {model.kind} model {model.id} ({format_bytes(model.size_bytes)}) in {model.folder}")
     return 0
