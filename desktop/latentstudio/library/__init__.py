@@ -1,0 +1,33 @@
+"""Library: folder scan, robust image decode, thumbnails, store, index and search (Qt-free)."""
+
+from .catalog import Library
+from .indexer import IndexReport
+from .scan import ScanReport
+from .search import SearchFilters, SearchHit, SearchRequest
+from .service import (
+    add_folders,
+    add_generated_image,
+    library_for,
+    remove_folder,
+    scan,
+    search,
+    submit_index,
+    submit_search,
+)
+
+__all__ = [
+    "IndexReport",
+    "Library",
+    "ScanReport",
+    "SearchFilters",
+    "SearchHit",
+    "SearchRequest",
+    "add_folders",
+    "add_generated_image",
+    "library_for",
+    "remove_folder",
+    "scan",
+    "search",
+    "submit_index",
+    "submit_search",
+]

@@ -1,0 +1,137 @@
+"""Fast, defensive image decoding for indexing.
+
+JPEGs are decoded at reduced scale (draft mode) when the target is much smaller than the
+photo; EXIF orientation is applied; every mode becomes RGB (alpha composited on white,
+16-bit scaled down, CMYK and palettes converted); animations give their first frame; the
+pixel count is checked from the header before any pixels are decoded. Every failure is a
+`DecodeError` whose message is the reason recorded in the library.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 180_000_000  # about PIL's own decompression-bomb limit; far above any camera
+EXIF_IFD = 0x8769
+DATETIME_ORIGINAL = 36867
+DATETIME = 306
+
+
+class DecodeError(Exception):
+    """A file that cannot be used; str(error) is the reason shown to the user."""
+
+
+@dataclass
+class DecodedImage:
+    image: Image.Image  # RGB, oriented, possibly reduced by draft mode
+    width: int  # full-resolution, oriented dimensions
+    height: int
+    format: str  # lower-case PIL format name, e.g. "jpeg"
+    taken: Optional[float]  # EXIF capture time (POSIX seconds, the camera's clock read as UTC)
+
+
+def _exif_time(image: Image.Image) -> Optional[float]:
+    try:
+        exif = image.getexif()
+        value = exif.get_ifd(EXIF_IFD).get(DATETIME_ORIGINAL) or exif.get(DATETIME)
+        if not value:
+            return None
+        text = str(value).strip("\x00 ").strip()
+        return datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except (ValueError, TypeError, KeyError, OSError, SyntaxError):
+        return None
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except (ValueError, TypeError, OSError, SyntaxError):
+        return 1
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode → RGB; transparent areas become white."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        array = np.asarray(image).astype(np.float32)
+        if mode.startswith("I;16"):
+            array /= 257.0
+        elif array.size and array.max() > 255:
+            array *= 255.0 / float(array.max())
+        elif mode == "F" and array.size and array.max() <= 1.0:
+            array *= 255.0
+        grey = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), "L")
+        return grey.convert("RGB")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in ("LA", "PA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        white = Image.new("RGB", image.size, (255, 255, 255))
+        white.paste(image, mask=image.getchannel("A"))
+        return white
+    return image.convert("RGB")
+
+
+def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """Decode `path` for indexing; `min_side` lets JPEG draft mode shrink while keeping that size."""
+    try:
+        if os.path.islink(path) and not os.path.exists(path):
+            raise DecodeError("broken link")
+        size = os.path.getsize(path)
+        if size == 0:
+            raise DecodeError("empty file (0 bytes)")
+        with Image.open(path) as image:
+            width, height = image.size
+            if width <= 0 or height <= 0:
+                raise DecodeError("image has no pixels")
+            if width * height > max_pixels:
+                raise DecodeError(
+                    f"too many pixels ({width}×{height}); the limit is {max_pixels / 1e6:.0f} megapixels"
+                )
+            fmt = (image.format or "unknown").lower()
+            taken = _exif_time(image)
+            orientation = _orientation(image)
+            if fmt == "jpeg" and min_side:
+                # The decoder picks a 1/2, 1/4 or 1/8 scale still at least this large.
+                image.draft("RGB", (min_side, min_side))
+            if getattr(image, "is_animated", False):
+                image.seek(0)
+            image.load()
+            if orientation != 1:
+                image = ImageOps.exif_transpose(image)
+            rgb = to_rgb(image)
+            if rgb is image:
+                rgb = image.copy()  # detach from the file before it is closed
+    except DecodeError:
+        raise
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except FileNotFoundError:
+        raise DecodeError("file disappeared or is a broken link") from None
+    except UnidentifiedImageError:
+        raise DecodeError("not an image (content does not match any image format)") from None
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"too many pixels ({exc})") from None
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            raise DecodeError("permission denied") from None
+        text = str(exc)
+        if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
+            raise DecodeError(f"truncated or corrupt file ({text})") from None
+        raise DecodeError(f"cannot read image ({text})") from None
+    except (ValueError, SyntaxError, EOFError, MemoryError, IndexError, TypeError) as exc:
+        raise DecodeError(f"corrupt image ({type(exc).__name__}: {exc})") from None
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return DecodedImage(rgb, width, height, fmt, taken)

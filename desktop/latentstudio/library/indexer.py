@@ -1,0 +1,169 @@
+"""The index job: decode on a thread pool while the inference thread encodes batches.
+
+Runs as a BACKGROUND engine job. After every batch the vectors are committed and the job
+checkpoints (a search typed meanwhile runs right there; Cancel stops here). An
+interrupted run loses at most the batch in flight: the next run picks up the images that
+still have no vector.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence, Union
+
+import numpy as np
+
+from ..models.clip_loader import ClipModel, PixelSpec, clip_in_job
+from ..models.registry import InstalledModel
+from .decode import DecodeError, decode_image
+from .store import DecodedInfo, ImageRow
+from .thumbnails import THUMBNAIL_SIZE, save_thumbnail
+
+if TYPE_CHECKING:
+    from ..engine import JobContext
+    from .catalog import Library
+
+log = logging.getLogger(__name__)
+
+Prepared = Union[tuple[DecodedInfo, np.ndarray], str]  # decoded pixels, or the reason it failed
+
+
+@dataclass
+class IndexReport:
+    total: int = 0
+    encoded: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def images_per_second(self) -> float:
+        return (self.encoded + len(self.skipped)) / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "total": self.total,
+            "encoded": self.encoded,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.images_per_second, 2),
+        }
+
+
+def prepare(row: ImageRow, spec: PixelSpec, thumbnails: Optional[Path]) -> Prepared:
+    """Decode one file into model pixels (and its thumbnail): runs on a decode thread."""
+    try:
+        decoded = decode_image(Path(row.path), min_side=max(max(spec.size), THUMBNAIL_SIZE))
+        if thumbnails is not None and row.hash:
+            try:
+                save_thumbnail(thumbnails, row.hash, decoded.image)
+            except OSError as exc:  # a full disk must not stop indexing
+                log.warning("cannot write thumbnail for %s: %s", row.path, exc)
+        pixels = spec.to_pixels(decoded.image)
+    except DecodeError as exc:
+        return str(exc)
+    except Exception as exc:  # one broken file never stops the run
+        log.exception("unexpected error decoding %s", row.path)
+        return f"cannot decode ({type(exc).__name__}: {exc})"
+    return DecodedInfo(decoded.width, decoded.height, decoded.taken, decoded.format), pixels
+
+
+def format_eta(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def default_batch_size(device_kind: str) -> int:
+    return 128 if device_kind == "cuda" else 32
+
+
+def encode_rows(
+    job: "JobContext",
+    library: "Library",
+    clip: ClipModel,
+    model: str,
+    rows: Sequence[ImageRow],
+    batch_size: int,
+    workers: int,
+) -> IndexReport:
+    report = IndexReport(total=len(rows))
+    start = time.perf_counter()
+    job.progress(0, report.total, f"0/{report.total} images")
+    window = batch_size * 3  # decoded look-ahead: keeps the encoder fed, bounds memory
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="latent-decode")
+    try:
+        queue: deque[tuple[ImageRow, Future]] = deque()
+        upcoming = iter(rows)
+
+        def refill() -> None:
+            while len(queue) < window:
+                row = next(upcoming, None)
+                if row is None:
+                    return
+                queue.append((row, pool.submit(prepare, row, clip.spec, library.thumbnails)))
+
+        refill()
+        while queue:
+            batch: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = []
+            failed: list[tuple[ImageRow, str]] = []
+            while queue and len(batch) < batch_size:
+                row, future = queue.popleft()
+                refill()
+                outcome = future.result()
+                if isinstance(outcome, str):
+                    failed.append((row, outcome))
+                else:
+                    batch.append((row, outcome[0], outcome[1]))
+            encoded: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = []
+            if batch:
+                pixels = np.stack([item[2] for item in batch])
+                vectors = job.models.call_with_oom_retry(lambda: clip.encode_pixels(pixels), "encode images")
+                encoded = [(row, info, vector) for (row, info, _), vector in zip(batch, vectors)]
+            library.store.record_batch(model, encoded, failed)
+            report.encoded += len(encoded)
+            report.skipped += [(row.path, reason) for row, reason in failed]
+            done = report.encoded + len(report.skipped)
+            report.seconds = time.perf_counter() - start
+            rate = report.images_per_second
+            eta = format_eta((report.total - done) / rate) if rate else "…"
+            job.progress(done, report.total, f"{done}/{report.total} images · {rate:.1f} images/s · ETA {eta}")
+            job.checkpoint()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def index_job(
+    job: "JobContext",
+    library: "Library",
+    installed: InstalledModel,
+    image_ids: Optional[Sequence[int]] = None,
+    batch_size: Optional[int] = None,
+    workers: Optional[int] = None,
+) -> IndexReport:
+    """Encode every image that has no vector for the model yet (or only `image_ids`)."""
+    rows = library.store.pending(installed.id, image_ids)
+    if not rows:
+        job.progress(0, 0, "nothing to index")
+        return IndexReport()
+    job.progress(0, len(rows), "loading the CLIP model…")
+    with clip_in_job(job, installed) as clip:
+        return encode_rows(
+            job,
+            library,
+            clip,
+            installed.id,
+            rows,
+            batch_size or default_batch_size(job.device.kind),
+            workers or max(1, min(8, (os.cpu_count() or 2))),
+        )

@@ -1,0 +1,247 @@
+"""Find what changed in the library folders: new, changed, unchanged, moved, removed, unreadable.
+
+A file is unchanged when its size and mtime match; otherwise its content hash decides. A
+new path whose hash belongs to a path that disappeared in the same scan is a move: it keeps
+its decoded metadata and its vectors (vectors are keyed by content hash), so it is never
+re-encoded. A folder that is missing (an unplugged drive) is reported, not emptied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat as stat_module
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Union
+
+from .store import OK, PENDING, SKIPPED, Folder, ImageRow, LibraryStore
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+)
+IGNORED_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+IGNORED_DIRS = frozenset({"@eadir", "$recycle.bin", "system volume information", "__macosx", "lost+found"})
+HASH_CHUNK = 64 * 1024
+COMMIT_EVERY = 2000
+
+ScanProgress = Callable[[int, str], None]  # (files seen, current folder)
+
+
+@dataclass
+class ScanReport:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    reused: int = 0  # new or changed files whose content already had vectors
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) found this scan
+    missing_folders: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return self.new + self.changed + self.moved + self.removed + len(self.skipped)
+
+    def to_json(self) -> dict:
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "moved": self.moved,
+            "removed": self.removed,
+            "reused": self.reused,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "missing_folders": self.missing_folders,
+        }
+
+
+def display_path(path: str) -> str:
+    """A path as text that SQLite can store, even when the file name is not valid UTF-8."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_ignored(name: str) -> bool:
+    """Hidden files, macOS resource forks (`._x`) and OS litter are never part of the library."""
+    return name.startswith(".") or name.lower() in IGNORED_FILES
+
+
+def content_hash(path: Union[str, Path], size: int) -> str:
+    """Hash of size + first and last 64 KiB: cheap on large photos, stable across moves."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(size).encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(HASH_CHUNK))
+        if size > 2 * HASH_CHUNK:
+            fh.seek(size - HASH_CHUNK)
+            digest.update(fh.read(HASH_CHUNK))
+        elif size > HASH_CHUNK:
+            digest.update(fh.read())
+    return digest.hexdigest()
+
+
+Found = tuple[Optional[os.stat_result], Optional[str]]  # (stat, reason it cannot be used)
+
+
+def walk_images(root: Path) -> Iterator[tuple[str, Found]]:
+    """Image files under root (not following folder links), with a reason for unusable ones."""
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            log.warning("cannot list %s: %s", display_path(folder), exc)
+            continue
+        for entry in entries:
+            name = entry.name
+            if is_ignored(name):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if name.lower() not in IGNORED_DIRS:
+                        stack.append(entry.path)
+                    continue
+            except OSError:
+                continue
+            if os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES:
+                continue
+            path = entry.path
+            if display_path(path) != path:
+                yield path, (None, "file name is not valid UTF-8; rename the file")
+                continue
+            try:
+                st = entry.stat(follow_symlinks=True)
+            except FileNotFoundError:
+                yield path, (None, "broken link")
+                continue
+            except OSError as exc:
+                yield path, (None, f"cannot read file information ({exc.strerror or exc})")
+                continue
+            if not stat_module.S_ISREG(st.st_mode):
+                continue
+            yield path, (st, None)
+
+
+def _hash_or_reason(path: str, size: int) -> tuple[Optional[str], Optional[str]]:
+    if size == 0:
+        return None, "empty file (0 bytes)"
+    try:
+        return content_hash(path, size), None
+    except PermissionError:
+        return None, "permission denied"
+    except OSError as exc:
+        return None, f"cannot read file ({exc.strerror or exc})"
+
+
+def scan_folders(
+    store: LibraryStore,
+    folders: list[Folder],
+    prune: bool = False,
+    progress: Optional[ScanProgress] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> ScanReport:
+    """Bring the store in line with the files on disk; `prune` drops vectors no image uses."""
+    report = ScanReport()
+    listings: list[tuple[Folder, dict[str, Found], dict[str, ImageRow]]] = []
+    seen = 0
+    for folder in folders:
+        if not folder.path.is_dir():
+            report.missing_folders.append(str(folder.path))
+            continue
+        found: dict[str, Found] = {}
+        for path, info in walk_images(folder.path):
+            found[path] = info
+            seen += 1
+            if progress and seen % 500 == 0:
+                progress(seen, str(folder.path))
+            if should_stop and should_stop():
+                return report
+        listings.append((folder, found, store.images_in(folder.id)))
+
+    # Rows whose files disappeared anywhere in this scan: candidates for moves.
+    gone: dict[str, ImageRow] = {}
+    for _, found, existing in listings:
+        present = {display_path(path) for path in found}
+        for path, row in existing.items():
+            if path not in present:
+                gone[path] = row
+    gone_by_hash: dict[str, ImageRow] = {}
+    for row in gone.values():
+        if row.hash:
+            gone_by_hash.setdefault(row.hash, row)
+    moved_from: set[str] = set()
+
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="latent-scan-hash") as pool:
+        for folder, found, existing in listings:
+            work: list[tuple[str, os.stat_result, Optional[ImageRow]]] = []
+            unusable: list[tuple[str, str, Optional[os.stat_result]]] = []
+            for path, (st, reason) in found.items():
+                key = display_path(path)
+                old = existing.get(key)
+                if reason is not None:
+                    if old and old.status == SKIPPED and old.reason == reason:
+                        report.unchanged += 1
+                    else:
+                        unusable.append((key, reason, st))
+                    continue
+                assert st is not None
+                if old and old.size == st.st_size and old.mtime == st.st_mtime:
+                    report.unchanged += 1
+                    continue
+                work.append((path, st, old))
+            hashes = list(pool.map(lambda item: _hash_or_reason(item[0], item[1].st_size), work))
+            known = store.known_hashes({h for h, _ in hashes if h})
+            with store.transaction() as db:
+                for key, reason, st in unusable:
+                    store.upsert_image(db, folder.id, key, st.st_size if st else 0,
+                                       st.st_mtime if st else 0.0, None, SKIPPED, reason)
+                    report.skipped.append((key, reason))
+            for start in range(0, len(work), COMMIT_EVERY):
+                with store.transaction() as db:
+                    for (path, st, old), (digest, reason) in zip(
+                        work[start : start + COMMIT_EVERY], hashes[start : start + COMMIT_EVERY]
+                    ):
+                        if digest is None:
+                            store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, None, SKIPPED, reason)
+                            report.skipped.append((path, reason or "unreadable"))
+                            continue
+                        if old is not None and old.hash == digest:
+                            db.execute("UPDATE images SET mtime = ?, size = ? WHERE id = ?",
+                                       (st.st_mtime, st.st_size, old.id))
+                            report.unchanged += 1
+                            continue
+                        source = gone_by_hash.get(digest) if old is None else None
+                        if source is not None and source.path not in moved_from:
+                            moved_from.add(source.path)
+                            report.moved += 1
+                            status, why = source.status, source.reason
+                            like = source
+                        else:
+                            like = known.get(digest)
+                            if old is None:
+                                report.new += 1
+                            else:
+                                report.changed += 1
+                            if like is not None:
+                                report.reused += 1
+                            status, why = (OK if like is not None else PENDING), None
+                        store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, digest, status,
+                                           why, like=like)
+            store.mark_scanned(folder.id)
+
+    with store.transaction() as db:
+        for path in gone:
+            db.execute("DELETE FROM images WHERE path = ?", (path,))
+    report.removed = len(gone) - len(moved_from)
+    if prune:
+        store.prune_vectors()
+    return report

@@ -1,0 +1,230 @@
+"""Search: text, an example image, or both with weights; negative terms; filters; a score cut-off.
+
+Scores are cosines between the query and each image. A negative term lowers an image's
+score by how much more it resembles the negative than the library typically does, so
+scores stay comparable with the cut-off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import numpy as np
+
+from ..models.clip_loader import ClipModel
+from .decode import DecodeError, decode_image
+from .thumbnails import existing_thumbnail
+
+if TYPE_CHECKING:
+    from .catalog import Library
+    from .vectors import VectorIndex
+
+TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
+BASELINE_SAMPLE = 4096
+
+
+def parse_query(text: str) -> tuple[str, list[str]]:
+    """`beach -people -"red car"` → ("beach", ["people", "red car"])."""
+    positive: list[str] = []
+    negative: list[str] = []
+    for match in TERM.finditer(text or ""):
+        if match.group(2) is not None:
+            phrase = match.group(2).strip()
+            if phrase:
+                (negative if match.group(1) else positive).append(phrase)
+            continue
+        word = match.group(3)
+        if word.startswith("-") and len(word) > 1:
+            negative.append(word[1:])
+        elif word != "-":
+            positive.append(word)
+    return " ".join(positive), negative
+
+
+def split_terms(text: Optional[str]) -> list[str]:
+    """The separate negative field: comma-separated terms."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    folder: Optional[Path] = None  # only images under this folder
+    date_from: Optional[float] = None  # POSIX seconds, on the EXIF date (else the file's mtime)
+    date_to: Optional[float] = None
+    file_types: tuple[str, ...] = ()  # PIL format names: "jpeg", "png", …
+    min_side: int = 0  # shorter side at least this many pixels
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: Optional[str] = None
+    image: Optional[Path] = None
+    negative: Optional[str] = None
+    text_weight: float = 1.0
+    image_weight: float = 1.0
+    limit: int = 50
+    min_score: Optional[float] = None
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    model_id: Optional[str] = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.text:
+            parts.append(repr(self.text))
+        if self.image:
+            parts.append(f"like {Path(self.image).name}")
+        return "Search " + " + ".join(parts or ["…"])
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    path: Path
+    score: float
+    image_id: int
+    width: Optional[int] = None
+    height: Optional[int] = None
+    taken: Optional[float] = None
+    size: int = 0
+    format: Optional[str] = None
+    content_hash: Optional[str] = None
+    thumbnail: Optional[Path] = None
+    generated: bool = False
+    prompt: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {
+            "path": str(self.path),
+            "score": round(self.score, 4),
+            "width": self.width,
+            "height": self.height,
+            "taken": self.taken,
+            "size": self.size,
+            "format": self.format,
+            "thumbnail": str(self.thumbnail) if self.thumbnail else None,
+            "generated": self.generated,
+            "prompt": self.prompt,
+        }
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def image_query_vector(library: "Library", clip: ClipModel, model: str, path: Path) -> np.ndarray:
+    """The stored vector when the image is in the library, else decode and encode it now."""
+    row = library.store.image_by_path(os.path.abspath(path))
+    if row is not None and row.hash:
+        stored = library.store.vector_for_hash(row.hash, model)
+        if stored is not None:
+            return _unit(stored)
+    try:
+        decoded = decode_image(Path(path), min_side=max(clip.spec.size))
+    except DecodeError as exc:
+        raise ValueError(f"cannot use {Path(path).name} as an example: {exc}") from None
+    return clip.encode_pixels(clip.spec.to_pixels(decoded.image)[None])[0]
+
+
+def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Optional[set[int]]) -> Optional[np.ndarray]:
+    mask: Optional[np.ndarray] = None
+
+    def both(condition: np.ndarray) -> None:
+        nonlocal mask
+        mask = condition if mask is None else mask & condition
+
+    if folder_ids is not None:
+        both(np.isin(index.folder_ids, list(folder_ids)))
+    if filters.date_from is not None:
+        both(index.dates >= filters.date_from)
+    if filters.date_to is not None:
+        both(index.dates <= filters.date_to)
+    if filters.file_types:
+        both(index.format_mask({t.lower() for t in filters.file_types}))
+    if filters.min_side:
+        both(index.min_sides >= filters.min_side)
+    return mask
+
+
+def negative_penalty(index: "VectorIndex", vectors: list[np.ndarray]) -> np.ndarray:
+    """How much more each image resembles any negative term than the library's median image."""
+    penalty = np.zeros(len(index), dtype=np.float32)
+    step = max(1, len(index) // BASELINE_SAMPLE)
+    for vector in vectors:
+        scores = index.scores(vector)
+        baseline = float(np.median(scores[::step]))
+        penalty = np.maximum(penalty, scores - baseline)
+    return penalty
+
+
+def rank(
+    library: "Library",
+    index: "VectorIndex",
+    query: np.ndarray,
+    negatives: list[np.ndarray],
+    request: SearchRequest,
+    min_score: float,
+) -> list[SearchHit]:
+    if not len(index):
+        return []
+    scores = index.scores(query)
+    if negatives:
+        scores = scores - negative_penalty(index, negatives)
+    folder_ids = None
+    if request.filters.folder is not None:
+        folder_ids = library.folder_ids_under(request.filters.folder)
+    mask = filter_mask(index, request.filters, folder_ids)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    candidates = np.flatnonzero(scores >= min_score)
+    limit = max(1, request.limit)
+    if len(candidates) > limit:
+        top = np.argpartition(-scores[candidates], limit - 1)[:limit]
+        candidates = candidates[top]
+    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+    rows = library.store.images_by_ids(int(index.ids[i]) for i in candidates)
+    hits = []
+    for i in candidates:
+        row = rows.get(int(index.ids[i]))
+        if row is None:
+            continue
+        hits.append(
+            SearchHit(
+                path=Path(row.path),
+                score=float(scores[i]),
+                image_id=row.id,
+                width=row.width,
+                height=row.height,
+                taken=row.taken,
+                size=row.size,
+                format=row.format,
+                content_hash=row.hash,
+                thumbnail=existing_thumbnail(library.thumbnails, row.hash),
+                generated=row.generated,
+                prompt=row.prompt,
+            )
+        )
+    return hits
+
+
+def build_query(
+    library: "Library", clip: ClipModel, model: str, request: SearchRequest
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(unit query vector, negative term vectors) for a request; ValueError when it asks nothing."""
+    positive, negative_terms = parse_query(request.text or "")
+    negative_terms += split_terms(request.negative)
+    parts: list[np.ndarray] = []
+    texts = ([positive] if positive else []) + negative_terms
+    encoded = clip.encode_text(texts) if texts else np.empty((0, 0), dtype=np.float32)
+    if positive:
+        parts.append(request.text_weight * encoded[0])
+    if request.image is not None:
+        parts.append(request.image_weight * image_query_vector(library, clip, model, Path(request.image)))
+    if not parts:
+        raise ValueError("nothing to search for: give some words or an example image")
+    query = _unit(np.sum(parts, axis=0).astype(np.float32))
+    negatives = [encoded[i] for i in range(1 if positive else 0, len(texts))]
+    return query, negatives

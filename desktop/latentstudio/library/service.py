@@ -1,0 +1,161 @@
+"""The library's entry points for the CLI, the GUI and other parts of the app.
+
+Scans run on the caller's thread (the GUI calls them from a background task); model work is
+submitted to the engine: indexing as BACKGROUND jobs, searches as INTERACTIVE ones.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
+
+from ..engine import JobHandle, Priority
+from ..engine.jobs import EventCallback
+from ..models.clip_loader import clip_in_job
+from .catalog import Library
+from .indexer import IndexReport, index_job
+from .scan import ScanProgress, ScanReport, content_hash
+from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank
+from .store import PENDING
+
+if TYPE_CHECKING:
+    from ..context import AppContext
+    from ..engine import JobContext
+
+_libraries: "weakref.WeakKeyDictionary[AppContext, Library]" = weakref.WeakKeyDictionary()
+_libraries_lock = threading.Lock()
+
+DEFAULT_SEARCH_TIMEOUT_S = 300.0
+
+
+def library_for(ctx: "AppContext") -> Library:
+    """The one Library of an application context (opened on first use)."""
+    with _libraries_lock:
+        library = _libraries.get(ctx)
+        if library is None:
+            library = _libraries[ctx] = Library(ctx.paths)
+        return library
+
+
+def add_folders(ctx: "AppContext", folders: Sequence[Path]) -> None:
+    """Add folders to the library and remember them in Settings."""
+    library = library_for(ctx)
+    for folder in folders:
+        library.add_folder(Path(folder))
+    user = [str(f.path) for f in library.folders() if f.role == "user"]
+    if user != ctx.settings.library_folders:
+        ctx.settings.update(library_folders=user)
+        ctx.save_settings()
+
+
+def remove_folder(ctx: "AppContext", folder: Path) -> int:
+    library = library_for(ctx)
+    removed = library.remove_folder(Path(folder))
+    ctx.settings.update(library_folders=[str(f.path) for f in library.folders() if f.role == "user"])
+    ctx.save_settings()
+    return removed
+
+
+def scan(
+    ctx: "AppContext",
+    folders: Optional[Sequence[Path]] = None,
+    progress: Optional[ScanProgress] = None,
+) -> ScanReport:
+    return library_for(ctx).scan(folders, progress=progress)
+
+
+def submit_index(
+    ctx: "AppContext",
+    model_id: Optional[str] = None,
+    image_ids: Optional[Sequence[int]] = None,
+    on_event: Optional[EventCallback] = None,
+    batch_size: Optional[int] = None,
+) -> JobHandle:
+    """Encode what has no vector yet, as a BACKGROUND job. MissingModelError without a CLIP model."""
+    installed = ctx.registry.resolve("clip", model_id)
+    library = library_for(ctx)
+    ids = list(image_ids) if image_ids is not None else None
+
+    def run(job: "JobContext") -> IndexReport:
+        return index_job(job, library, installed, ids, batch_size=batch_size)
+
+    name = "Index generated image" if ids is not None and len(ids) == 1 else "Index photo library"
+    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name=name, kind="index", on_event=on_event)
+
+
+def submit_search(
+    ctx: "AppContext", request: SearchRequest, on_event: Optional[EventCallback] = None
+) -> JobHandle:
+    """Run a search as an INTERACTIVE job: it answers at the next checkpoint of any other job."""
+    installed = ctx.registry.resolve("clip", request.model_id)
+    library = library_for(ctx)
+    min_score = ctx.settings.search_min_score if request.min_score is None else request.min_score
+
+    def run(job: "JobContext") -> list[SearchHit]:
+        with clip_in_job(job, installed) as clip:
+            query, negatives = build_query(library, clip, installed.id, request)
+        index = library.vector_index(installed.id)
+        return rank(library, index, query, negatives, request, min_score)
+
+    return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=request.describe(), kind="search",
+                             on_event=on_event)
+
+
+def search(
+    ctx: "AppContext",
+    text: Optional[str] = None,
+    image: Optional[Path] = None,
+    limit: int = 20,
+    negative: Optional[str] = None,
+    filters: Optional[SearchFilters] = None,
+    min_score: Optional[float] = None,
+    text_weight: float = 1.0,
+    image_weight: float = 1.0,
+    model_id: Optional[str] = None,
+    timeout: Optional[float] = DEFAULT_SEARCH_TIMEOUT_S,
+) -> list[SearchHit]:
+    """Blocking search: ranked hits (best first) with `.path` and `.score` (cosine)."""
+    request = SearchRequest(
+        text=text,
+        image=Path(image) if image is not None else None,
+        negative=negative,
+        text_weight=text_weight,
+        image_weight=image_weight,
+        limit=limit,
+        min_score=min_score,
+        filters=filters or SearchFilters(),
+        model_id=model_id,
+    )
+    return submit_search(ctx, request).result(timeout)
+
+
+def add_generated_image(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHandle]:
+    """Record a generated image (tagged, with its prompt) under the outputs folder and index it.
+
+    Returns the BACKGROUND embedding job, or None when no CLIP model is installed (the image
+    is then indexed by the next index run).
+    """
+    library = library_for(ctx)
+    path = Path(os.path.abspath(path))
+    st = path.stat()
+    folder = library.folder_for(path)
+    if folder is None:
+        outputs = Path(os.path.abspath(ctx.paths.outputs))
+        if not path.is_relative_to(outputs):
+            raise ValueError(f"{path} is not inside the outputs folder {outputs}")
+        folder = library.add_folder(outputs, role="outputs")
+    store = library.store
+    digest = content_hash(path, st.st_size)
+    like = store.known_hashes([digest]).get(digest)
+    with store.transaction() as db:
+        image_id = store.upsert_image(
+            db, folder.id, str(path), st.st_size, st.st_mtime, digest,
+            status=like.status if like else PENDING, like=like, generated=True, prompt=prompt,
+        )
+    if ctx.registry.default("clip") is None:
+        return None
+    return submit_index(ctx, image_ids=[image_id])
+

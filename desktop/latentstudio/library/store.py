@@ -1,0 +1,384 @@
+"""The library database: SQLite in WAL mode, one connection per thread, every write a transaction.
+
+Vectors are keyed by (content hash, model id), not by path: a moved, renamed or duplicated
+file finds its vector again without being re-encoded. A process killed at any moment loses
+only the transaction in flight; the next run resumes from what was committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folders(
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    role TEXT NOT NULL DEFAULT 'user',
+    added REAL NOT NULL,
+    scanned REAL
+);
+CREATE TABLE IF NOT EXISTS images(
+    id INTEGER PRIMARY KEY,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    path TEXT UNIQUE NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    hash TEXT,
+    width INTEGER,
+    height INTEGER,
+    taken REAL,
+    format TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    generated INTEGER NOT NULL DEFAULT 0,
+    prompt TEXT,
+    added REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_hash ON images(hash);
+CREATE INDEX IF NOT EXISTS images_folder ON images(folder_id);
+CREATE INDEX IF NOT EXISTS images_status ON images(status);
+CREATE TABLE IF NOT EXISTS vectors(
+    hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY(hash, model)
+) WITHOUT ROWID;
+"""
+
+PENDING, OK, SKIPPED = "pending", "ok", "skipped"
+IMAGE_COLUMNS = (
+    "id, folder_id, path, size, mtime, hash, width, height, taken, format, status, reason, "
+    "generated, prompt"
+)
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: int
+    path: Path
+    role: str
+    scanned: Optional[float]
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    id: int
+    folder_id: int
+    path: str
+    size: int
+    mtime: float
+    hash: Optional[str]
+    width: Optional[int]
+    height: Optional[int]
+    taken: Optional[float]
+    format: Optional[str]
+    status: str
+    reason: Optional[str]
+    generated: bool
+    prompt: Optional[str]
+
+
+@dataclass(frozen=True)
+class DecodedInfo:
+    """What a successful decode learned about an image, stored with its vector."""
+
+    width: int
+    height: int
+    taken: Optional[float]
+    format: str
+
+
+def _image(row: Sequence) -> ImageRow:
+    return ImageRow(*row[:12], bool(row[12]), row[13])  # type: ignore[arg-type]
+
+
+def vector_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+class LibraryStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writes = 0
+        self.connection().executescript(SCHEMA)  # idempotent; executescript commits on its own
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    # -- connections ------------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across process crashes
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        with self._lock:
+            self._writes += 1
+
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever this process or another one commits a write."""
+        data_version = self.connection().execute("PRAGMA data_version").fetchone()[0]
+        with self._lock:
+            return (self._writes, int(data_version))
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = self._all, []
+        for db in connections:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+        self._local = threading.local()
+
+    # -- folders ----------------------------------------------------------------------------
+
+    def folders(self) -> list[Folder]:
+        rows = self.connection().execute("SELECT id, path, role, scanned FROM folders ORDER BY path")
+        return [Folder(r[0], Path(r[1]), r[2], r[3]) for r in rows]
+
+    def folder_by_path(self, path: Path) -> Optional[Folder]:
+        row = self.connection().execute(
+            "SELECT id, path, role, scanned FROM folders WHERE path = ?", (str(path),)
+        ).fetchone()
+        return Folder(row[0], Path(row[1]), row[2], row[3]) if row else None
+
+    def add_folder(self, path: Path, role: str = "user") -> Folder:
+        """Add a folder; a parent of existing folders absorbs them (their images are kept)."""
+        path = Path(os.path.abspath(path))
+        existing = self.folder_by_path(path)
+        if existing:
+            return existing
+        for folder in self.folders():
+            if path.is_relative_to(folder.path):
+                raise ValueError(f"{path} is already in the library, inside {folder.path}")
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO folders(path, role, added) VALUES(?, ?, ?)", (str(path), role, time.time())
+            )
+            folder_id = int(cursor.lastrowid)
+            for child in self.folders():
+                if child.id != folder_id and child.path.is_relative_to(path):
+                    db.execute("UPDATE images SET folder_id = ? WHERE folder_id = ?", (folder_id, child.id))
+                    db.execute("DELETE FROM folders WHERE id = ?", (child.id,))
+        return Folder(folder_id, path, role, None)
+
+    def remove_folder(self, path: Path) -> int:
+        """Forget a folder and its images (files on disk are untouched); returns images removed."""
+        folder = self.folder_by_path(Path(os.path.abspath(path)))
+        if folder is None:
+            raise ValueError(f"{path} is not a library folder")
+        with self.transaction() as db:
+            removed = db.execute("DELETE FROM images WHERE folder_id = ?", (folder.id,)).rowcount
+            db.execute("DELETE FROM folders WHERE id = ?", (folder.id,))
+        return removed
+
+    def mark_scanned(self, folder_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE folders SET scanned = ? WHERE id = ?", (time.time(), folder_id))
+
+    # -- images -----------------------------------------------------------------------------
+
+    def images_in(self, folder_id: int) -> dict[str, ImageRow]:
+        rows = self.connection().execute(
+            f"SELECT {IMAGE_COLUMNS} FROM images WHERE folder_id = ?", (folder_id,)
+        )
+        return {row[2]: _image(row) for row in rows}
+
+    def image(self, image_id: int) -> Optional[ImageRow]:
+        row = self.connection().execute(
+            f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,)
+        ).fetchone()
+        return _image(row) if row else None
+
+    def image_by_path(self, path: str) -> Optional[ImageRow]:
+        row = self.connection().execute(
+            f"SELECT {IMAGE_COLUMNS} FROM images WHERE path = ?", (path,)
+        ).fetchone()
+        return _image(row) if row else None
+
+    def images_by_ids(self, ids: Iterable[int]) -> dict[int, ImageRow]:
+        ids = list(ids)
+        found: dict[int, ImageRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.connection().execute(
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = _image(row)
+        return found
+
+    def known_hashes(self, hashes: Iterable[str]) -> dict[str, ImageRow]:
+        """For each hash, one decoded image row carrying it (to copy metadata to a duplicate)."""
+        found: dict[str, ImageRow] = {}
+        hashes = list(hashes)
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.connection().execute(
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE hash IN ({marks}) AND status = 'ok'", chunk
+            ):
+                found.setdefault(row[5], _image(row))
+        return found
+
+    def upsert_image(
+        self,
+        db: sqlite3.Connection,
+        folder_id: int,
+        path: str,
+        size: int,
+        mtime: float,
+        content_hash: Optional[str],
+        status: str,
+        reason: Optional[str] = None,
+        like: Optional[ImageRow] = None,
+        generated: bool = False,
+        prompt: Optional[str] = None,
+    ) -> int:
+        """Insert or replace the row for `path` inside the caller's transaction.
+
+        `like` copies decoded metadata (dimensions, date, format) from a row with the same content.
+        """
+        meta = (like.width, like.height, like.taken, like.format) if like else (None, None, None, None)
+        db.execute(
+            "INSERT INTO images(folder_id, path, size, mtime, hash, width, height, taken, format, "
+            "status, reason, generated, prompt, added) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(path) DO UPDATE SET folder_id=excluded.folder_id, size=excluded.size, "
+            "mtime=excluded.mtime, hash=excluded.hash, width=excluded.width, height=excluded.height, "
+            "taken=excluded.taken, format=excluded.format, status=excluded.status, "
+            "reason=excluded.reason, generated=MAX(images.generated, excluded.generated), "
+            "prompt=COALESCE(excluded.prompt, images.prompt)",
+            (folder_id, path, size, mtime, content_hash, *meta, status, reason, int(generated), prompt, time.time()),
+        )
+        return int(db.execute("SELECT id FROM images WHERE path = ?", (path,)).fetchone()[0])
+
+    def pending(self, model: str, image_ids: Optional[Sequence[int]] = None) -> list[ImageRow]:
+        """Images still to encode for `model`: readable so far and without a vector."""
+        sql = (
+            f"SELECT {IMAGE_COLUMNS} FROM images WHERE status != 'skipped' AND hash IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = images.hash AND v.model = ?)"
+        )
+        rows = [_image(r) for r in self.connection().execute(sql + " ORDER BY id", (model,))]
+        if image_ids is not None:
+            wanted = set(image_ids)
+            rows = [r for r in rows if r.id in wanted]
+        # One encode per distinct content: duplicates get the vector through their hash.
+        seen: set[str] = set()
+        unique = []
+        for row in rows:
+            if row.hash not in seen:
+                seen.add(row.hash)  # type: ignore[arg-type]
+                unique.append(row)
+        return unique
+
+    def record_batch(
+        self,
+        model: str,
+        encoded: Sequence[tuple[ImageRow, DecodedInfo, np.ndarray]],
+        skipped: Sequence[tuple[ImageRow, str]],
+    ) -> None:
+        """Commit one batch: vectors with their decoded metadata, and files that failed."""
+        with self.transaction() as db:
+            for row, info, vector in encoded:
+                db.execute(
+                    "INSERT OR REPLACE INTO vectors(hash, model, dim, data) VALUES(?, ?, ?, ?)",
+                    (row.hash, model, int(vector.shape[0]), vector_blob(vector)),
+                )
+                db.execute(
+                    "UPDATE images SET status='ok', reason=NULL, width=?, height=?, taken=?, format=? "
+                    "WHERE hash = ? AND status != 'skipped'",
+                    (info.width, info.height, info.taken, info.format, row.hash),
+                )
+            for row, reason in skipped:
+                db.execute("UPDATE images SET status='skipped', reason=? WHERE hash = ?", (reason, row.hash))
+
+    def prune_vectors(self) -> int:
+        """Drop vectors whose content no longer exists in any library image."""
+        with self.transaction() as db:
+            return db.execute(
+                "DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM images WHERE hash IS NOT NULL)"
+            ).rowcount
+
+    def vector_for_hash(self, content_hash: str, model: str) -> Optional[np.ndarray]:
+        row = self.connection().execute(
+            "SELECT data FROM vectors WHERE hash = ? AND model = ?", (content_hash, model)
+        ).fetchone()
+        return np.frombuffer(row[0], dtype=np.float16).astype(np.float32) if row else None
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        db = self.connection()
+        counts = dict(db.execute("SELECT status, COUNT(*) FROM images GROUP BY status").fetchall())
+        per_model = dict(db.execute("SELECT model, COUNT(*) FROM vectors GROUP BY model").fetchall())
+        reasons = db.execute(
+            "SELECT reason, COUNT(*) FROM images WHERE status = 'skipped' GROUP BY reason ORDER BY 2 DESC"
+        ).fetchall()
+        folders = []
+        for folder in self.folders():
+            row = db.execute(
+                "SELECT COUNT(*), SUM(status='ok'), SUM(status='pending'), SUM(status='skipped') "
+                "FROM images WHERE folder_id = ?",
+                (folder.id,),
+            ).fetchone()
+            folders.append(
+                {
+                    "path": str(folder.path),
+                    "role": folder.role,
+                    "scanned": folder.scanned,
+                    "images": row[0] or 0,
+                    "indexed": row[1] or 0,
+                    "pending": row[2] or 0,
+                    "skipped": row[3] or 0,
+                }
+            )
+        return {
+            "database": str(self.path),
+            "images": sum(counts.values()),
+            "indexed": counts.get(OK, 0),
+            "pending": counts.get(PENDING, 0),
+            "skipped": counts.get(SKIPPED, 0),
+            "skip_reasons": {reason or "unknown": n for reason, n in reasons},
+            "vectors": per_model,
+            "folders": folders,
+        }
+
+    def skipped(self) -> list[tuple[str, str]]:
+        rows = self.connection().execute(
+            "SELECT path, reason FROM images WHERE status = 'skipped' ORDER BY path"
+        )
+        return [(r[0], r[1] or "unknown") for r in rows]
