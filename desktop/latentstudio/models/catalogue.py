@@ -114,10 +114,11 @@ def _entry(raw: dict[str, Any]) -> CatalogueEntry:
             files=tuple(files),
             architecture=raw.get("architecture"),
         )
+    except CatalogueError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, CatalogueError):
-            raise
-        raise CatalogueError(f"catalogue entry {raw.get('id') if isinstance(raw, dict) else raw!r}: {exc!r}") from exc
+        name = raw.get("id") if isinstance(raw, dict) else raw
+        raise CatalogueError(f"catalogue entry {name!r} is malformed: {exc!r}") from exc
 
 
 class Catalogue:
