@@ -128,15 +128,29 @@ def _tokenizer_pad(config_dir: Path, subfolder: str) -> str:
         return "<|endoftext|>"
 
 
+def _quiet_loading() -> dict[str, Any]:
+    """Silence the libraries' own console progress bars (we report progress ourselves)."""
+    import importlib.util
+
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+    # Without accelerate, ask for the plain loading path rather than warn about it every time.
+    return {} if importlib.util.find_spec("accelerate") else {"low_cpu_mem_usage": False}
+
+
 def load_single_file(path: Path, variant: str, dtype: Any, config_dir: Optional[Path] = None) -> Any:
     """A pipeline from one .safetensors checkpoint; `config_dir` overrides the bundled configs."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     config_dir = config_dir or bundled_config(variant)
     kwargs: dict[str, Any] = {
+        **_quiet_loading(),
         "config": str(config_dir),
         "local_files_only": True,
-        "torch_dtype": dtype,
+        "dtype": dtype,
         "tokenizer": build_clip_tokenizer(_tokenizer_pad(config_dir, "tokenizer")),
     }
     if variant == "sdxl":
@@ -153,7 +167,7 @@ def load_folder(folder: Path, dtype: Any) -> Any:
     from diffusers import DiffusionPipeline
 
     index = _read_index(folder)
-    kwargs: dict[str, Any] = {"local_files_only": True, "torch_dtype": dtype, "use_safetensors": True}
+    kwargs: dict[str, Any] = {**_quiet_loading(), "local_files_only": True, "dtype": dtype, "use_safetensors": True}
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     return DiffusionPipeline.from_pretrained(str(folder), **kwargs)
