@@ -119,15 +119,21 @@ def record(event, args):
 sys.addaudithook(record)
 
 import open_clip
+import torch
 from latentstudio.models.catalogue import Catalogue
 from latentstudio.models.clip_loader import load_clip_folder
-from latentstudio.imagegen.clip_tokenizer import build_clip_tokenizer
+from latentstudio.imagegen.loading import bundled_config, load_folder, load_single_file
 
+clip_folder, diffusion_root = Path(sys.argv[1]), Path(sys.argv[2])
 Catalogue.load()
 open_clip.list_models()
-clip = load_clip_folder(Path(sys.argv[1]))
-clip.encode_text(["a red circle"])
-build_clip_tokenizer()("a photo of a cat")
+load_clip_folder(clip_folder).encode_text(["a red circle"])
+load_folder(diffusion_root / "diffusers", torch.float32)
+# A single-file checkpoint with its configs taken from a folder, as with the bundled ones.
+load_single_file(diffusion_root / "tiny-sd1.safetensors", "sd1", torch.float32, diffusion_root / "diffusers")
+for variant in ("sd1", "sd2", "sdxl"):
+    for config in sorted(bundled_config(variant).rglob("*.json")):
+        config.read_text(encoding="utf-8")
 print(json.dumps(sorted(opened)))
 """
 
@@ -135,9 +141,10 @@ print(json.dumps(sorted(opened)))
 def test_files_opened_at_run_time_are_bundled(tiny_models, bundled: set[str], tmp_path: Path) -> None:
     """Run the loading paths under an audit hook; every data file they open must be bundled."""
     clip_folder = tiny_models("clip-tiny")
+    diffusion_root = tiny_models("diffusion-tiny")
     env = dict(os.environ, LATENT_STUDIO_HOME=str(tmp_path / "home"), HF_HUB_OFFLINE="1")
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(clip_folder)],
+        [sys.executable, "-c", PROBE, str(clip_folder), str(diffusion_root)],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -147,17 +154,19 @@ def test_files_opened_at_run_time_are_bundled(tiny_models, bundled: set[str], tm
     roots += [REPO / "desktop", REPO]
     runtime_files = set()
     for path in opened:
-        if path.name.endswith(CODE_SUFFIXES) or ".dist-info" in path.as_posix() or not path.is_file():
+        metadata_file = re.search(r"\.(dist|egg)-info/", path.as_posix())  # see the metadata test
+        if path.name.endswith(CODE_SUFFIXES) or metadata_file or not path.is_file():
             continue
         resolved = path.resolve()
-        if resolved.is_relative_to(clip_folder.resolve()) or resolved.is_relative_to(tmp_path):
-            continue  # the user's model and data home, not part of the app
+        if any(resolved.is_relative_to(p.resolve()) for p in (clip_folder, diffusion_root, tmp_path)):
+            continue  # the user's models and data home, not part of the app
         for root in roots:
             if resolved.is_relative_to(root):
                 runtime_files.add(resolved.relative_to(root).as_posix())
                 break
     assert "open_clip/bpe_simple_vocab_16e6.txt.gz" in runtime_files
     assert "resources/models.json" in runtime_files
+    assert "resources/diffusion-configs/sdxl/model_index.json" in runtime_files
     missing = sorted(runtime_files - bundled)
     assert not missing, f"opened at run time but not bundled: {missing}"
 
