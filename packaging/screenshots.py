@@ -1,0 +1,170 @@
+"""Screenshots of the real window for the docs: `.venv/bin/python packaging/screenshots.py`.
+
+Runs the app's own MainWindow on an X server (it starts Xvfb itself when there is no DISPLAY;
+`apt-get install xvfb`), with a fresh temporary data home, visits every page and saves
+`docs/screenshots/<state>-<page>.png`. Two states:
+
+- `first-run`: nothing installed, as a new user sees it (each page's missing-model card);
+- `demo`: the tiny test models from `tests/support/` installed (the shapes CLIP, the tiny
+  diffusion and language models) and a folder of generated shape pictures indexed, so each page
+  shows its tools. The tiny models are test fixtures: their output is not what real models give.
+
+Retake after UI changes; `--state` picks one state, `--out` another folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+SCREEN = (1440, 960)
+WINDOW = (1280, 820)
+DEMO_PICTURES = 36
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    """An Xvfb server on a free display number (Xvfb picks it and writes it to a pipe)."""
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("no DISPLAY and no Xvfb: install it (apt-get install xvfb) or run under a desktop")
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        process.kill()
+        raise SystemExit("Xvfb did not start")
+    return process, f":{number}"
+
+
+def write_shape_pictures(folder: Path, count: int) -> None:
+    """Coloured shapes like those the tiny CLIP was trained on, at photo-like sizes."""
+    from tests.support.tiny_clip import classes, shape_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    labels = classes()
+    for index in range(count):
+        colour, shape = labels[index % len(labels)]
+        image = shape_image(colour, shape, rng).resize((384, 384))
+        image.save(folder / f"{index:03d}-{colour}-{shape}.jpg", quality=90)
+
+
+def prepare_demo(ctx, workdir: Path) -> None:
+    """Install the tiny test models and index a folder of pictures, through the app's own core."""
+    from latentstudio.library import service
+    from tests.support import make_models
+    from tests.support.model_store import tiny_model
+
+    ctx.registry.import_path(tiny_model("clip-shapes"), kind="clip", model_id="clip-shapes")
+    ctx.registry.import_path(tiny_model("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny-sd")
+    if "llm-tiny" in make_models.BUILDERS:
+        ctx.registry.import_path(tiny_model("llm-tiny"), kind="llm", model_id="tiny-coder")
+    pictures = workdir / "Pictures"
+    write_shape_pictures(pictures, DEMO_PICTURES)
+    service.add_folders(ctx, [pictures])
+    service.scan(ctx, [pictures])
+    service.submit_index(ctx).result(timeout=600)
+
+
+def settle(app, milliseconds: int) -> None:
+    """Let Qt lay out, paint and deliver queued engine events for a while."""
+    deadline = time.monotonic() + milliseconds / 1000
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def wait_for(app, condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path]:
+    os.environ["LATENT_STUDIO_HOME"] = str(home)
+    from PySide6.QtWidgets import QApplication
+
+    from latentstudio.context import AppContext
+    from latentstudio.ui.main_window import PAGES, MainWindow
+
+    ctx = AppContext()
+    saved: list[Path] = []
+    try:
+        if state == "demo":
+            prepare_demo(ctx, workdir)
+        app = QApplication.instance() or QApplication(["latent-studio"])
+        app.setApplicationName("Latent Studio")
+        window = MainWindow(ctx)
+        window.resize(*WINDOW)
+        window.show()
+        window.attach_engine()
+        device_shown: Callable[[], bool] = lambda: "starting" not in window.device_label.text()
+        wait_for(app, device_shown, 120)
+        for name, _label in PAGES:
+            window.show_page(name)
+            settle(app, 1500)
+            path = out / f"{state}-{name}.png"
+            if not window.grab().save(str(path)):
+                raise SystemExit(f"could not write {path}")
+            saved.append(path)
+        window.close()
+        window.bridge.detach()
+        settle(app, 200)
+    finally:
+        ctx.close()
+    return saved
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state", choices=("first-run", "demo"), action="append",
+                        help="default: both")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    states = args.state or ["first-run", "demo"]
+    sys.path[:0] = [str(REPO), str(REPO / "desktop")]
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    xvfb = None
+    if not os.environ.get("DISPLAY"):
+        xvfb, os.environ["DISPLAY"] = start_xvfb()
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        for state in states:
+            # One process per state: each needs its own data home and QApplication.
+            if len(states) > 1:
+                command = [sys.executable, __file__, "--state", state, "--out", str(args.out)]
+                subprocess.run(command, check=True)
+                continue
+            with tempfile.TemporaryDirectory(prefix="latent-studio-shots-") as scratch:
+                for path in capture_pages(state, args.out, Path(scratch) / "home", Path(scratch)):
+                    print(path)
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
