@@ -1,0 +1,200 @@
+"""`latent-studio index …`, `latent-studio search …` and `latent-studio library status`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from ..engine import Cancelled, EventKind, JobEvent
+from .search import SearchFilters
+from .service import add_folders, library_for, search, submit_index
+
+BAR_WIDTH = 30
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    index = sub.add_parser("index", help="add photo folders to the library and index them with CLIP")
+    index.add_argument("folders", nargs="*", type=Path, help="folders to add (default: re-scan all library folders)")
+    index.add_argument("--model", dest="model_id", help="CLIP model id (default: the default CLIP model)")
+    index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    index.set_defaults(func=cmd_index)
+
+    find = sub.add_parser("search", help="find library images by text, by an example image, or both")
+    find.add_argument("text", nargs="?", help='what to look for; "-word" excludes a term, e.g. "beach -people"')
+    find.add_argument("--image", type=Path, help="an example image: find similar ones")
+    find.add_argument("--negative", help="comma-separated terms to push away")
+    find.add_argument("--text-weight", type=float, default=1.0)
+    find.add_argument("--image-weight", type=float, default=1.0)
+    find.add_argument("--folder", type=Path, help="only images in this folder")
+    find.add_argument("--after", type=_date, help="taken on or after this date (YYYY-MM-DD)")
+    find.add_argument("--before", type=_date, help="taken before this date (YYYY-MM-DD)")
+    find.add_argument("--type", dest="types", action="append", default=[], help="file type, e.g. jpeg, png (repeatable)")
+    find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
+    find.add_argument("--min-score", type=float, help="score cut-off (default: from Settings)")
+    find.add_argument("--limit", type=int, default=20)
+    find.add_argument("--model", dest="model_id")
+    find.add_argument("--json", action="store_true", help="a JSON list of {path, score, …}")
+    find.set_defaults(func=cmd_search)
+
+    lib = sub.add_parser("library", help="the photo library")
+    lsub = lib.add_subparsers(dest="library_command", metavar="ACTION", required=True)
+    status = lsub.add_parser("status", help="folders, counts, skipped files and their reasons")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+
+def _date(text: str) -> float:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-06-30") from None
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.drawn = False
+
+    def __call__(self, event: JobEvent) -> None:
+        if not self.enabled or event.kind is not EventKind.PROGRESS:
+            return
+        progress = event.payload
+        fraction = progress.fraction or 0.0
+        filled = int(BAR_WIDTH * fraction)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        sys.stderr.write(f"\r[{bar}] {progress.message}\x1b[K")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def cmd_index(args: argparse.Namespace, ctx) -> int:
+    installed = ctx.registry.resolve("clip", args.model_id)  # fail before any work without a model
+    missing = [str(f) for f in args.folders if not Path(f).expanduser().is_dir()]
+    if missing:
+        raise FileNotFoundError(f"not a folder: {', '.join(missing)}")
+    add_folders(ctx, args.folders)
+    library = library_for(ctx)
+    chosen = [Path(f).expanduser() for f in args.folders] or None
+    scan = library.scan(chosen)
+    bar = TerminalProgress(sys.stderr.isatty() and not args.json)
+    handle = submit_index(ctx, installed.id, on_event=bar)
+    interrupted = False
+    try:
+        report = handle.result()
+    except KeyboardInterrupt:
+        handle.cancel()
+        handle.wait()
+        interrupted = True
+        report = None
+    except Cancelled:
+        interrupted, report = True, None
+    finally:
+        bar.close()
+    skipped = scan.skipped + (report.skipped if report else [])
+    summary = {
+        "model": installed.id,
+        "indexed": report.encoded if report else 0,
+        "new": scan.new,
+        "changed": scan.changed,
+        "unchanged": scan.unchanged,
+        "moved": scan.moved,
+        "removed": scan.removed,
+        "reused_vectors": scan.reused,
+        "skipped": [{"path": p, "reason": r} for p, r in skipped],
+        "missing_folders": scan.missing_folders,
+        "seconds": round(report.seconds, 2) if report else None,
+        "images_per_second": round(report.images_per_second, 2) if report else None,
+        "completed": not interrupted,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"Indexed {summary['indexed']} · new {scan.new} · changed {scan.changed} · "
+            f"unchanged {scan.unchanged} · moved {scan.moved} · removed {scan.removed} · "
+            f"skipped {len(skipped)}"
+        )
+        if report and report.encoded:
+            print(f"Encoding: {report.images_per_second:.1f} images/s over {report.seconds:.1f} s")
+        for reason, count in Counter(r for _, r in skipped).most_common():
+            print(f"  skipped {count}: {reason}")
+        for path, reason in skipped[:20]:
+            print(f"    {path}: {reason}")
+        for folder in scan.missing_folders:
+            print(f"  folder not found (kept in the library): {folder}")
+    if interrupted:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, ctx) -> int:
+    if not args.text and args.image is None:
+        raise ValueError("give some words to search for, or --image PATH")
+    if args.image is not None and not args.image.expanduser().is_file():
+        raise FileNotFoundError(f"no such image: {args.image}")
+    filters = SearchFilters(
+        folder=args.folder.expanduser() if args.folder else None,
+        date_from=args.after,
+        date_to=args.before,
+        file_types=tuple(t.lower().replace("jpg", "jpeg") for t in args.types),
+        min_side=args.min_side,
+    )
+    hits = search(
+        ctx,
+        text=args.text,
+        image=args.image.expanduser() if args.image else None,
+        negative=args.negative,
+        limit=args.limit,
+        filters=filters,
+        min_score=args.min_score,
+        text_weight=args.text_weight,
+        image_weight=args.image_weight,
+        model_id=args.model_id,
+    )
+    if args.json:
+        print(json.dumps([hit.to_json() for hit in hits], indent=2))
+        return 0
+    if not hits:
+        print("No matches above the score cut-off.", file=sys.stderr)
+    for hit in hits:
+        print(f"{hit.score:.3f}  {hit.path}")
+    return 0
+
+
+def _when(timestamp: Optional[float]) -> str:
+    if not timestamp:
+        return "never"
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_status(args: argparse.Namespace, ctx) -> int:
+    status = library_for(ctx).store.status()
+    default = ctx.registry.default("clip")
+    status["model"] = default.id if default else None
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"Library: {status['images']} images · {status['indexed']} indexed · "
+          f"{status['pending']} waiting · {status['skipped']} skipped")
+    print(f"CLIP model: {status['model'] or 'none installed'}")
+    for model, count in status["vectors"].items():
+        print(f"  vectors for {model}: {count}")
+    for folder in status["folders"]:
+        print(f"  {folder['path']} ({folder['role']}): {folder['images']} images, {folder['indexed']} indexed, "
+              f"{folder['pending']} waiting, {folder['skipped']} skipped; scanned {_when(folder['scanned'])}")
+    for reason, count in status["skip_reasons"].items():
+        print(f"  skipped {count}: {reason}")
+    return 0
