@@ -26,7 +26,7 @@ from latentstudio.models.download import (
 )
 from latentstudio.models.download_queue import DownloadQueue
 from latentstudio.models.network import NetworkDisabledError
-from tests.support.fake_hub import FakeHub
+from tests.support.fake_hub import FakeHub, point_client_at
 from tests.support.tiny_download import write_tiny_causal_lm
 
 REPO = "test-org/tiny-coder"
@@ -52,17 +52,10 @@ def make_entry(folder: Path, entry_id: str = "tiny-coder") -> CatalogueEntry:
 
 @pytest.fixture
 def hub(tiny_lm: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
-    from huggingface_hub import constants
-
     server = FakeHub()
     server.add_folder(REPO, tiny_lm)
     with server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+        point_client_at(server, monkeypatch, tmp_path / "hf-cache")
         yield server
 
 

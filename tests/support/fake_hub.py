@@ -244,3 +244,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def point_client_at(hub: FakeHub, monkeypatch, cache_dir: Path) -> None:
+    """Aim huggingface_hub at `hub` for one test: HF_ENDPOINT, online, an empty hub cache.
+
+    The test session runs with HF_HUB_OFFLINE=1, which huggingface_hub read at import.
+    """
+    from huggingface_hub import constants
+
+    from latentstudio.models import network
+
+    monkeypatch.setattr(network, "_set_by_us", False)  # restored after the test, like the rest
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache_dir))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)

@@ -42,8 +42,8 @@ def apply_offline_mode(enabled: bool) -> None:
 
 def check_network_allowed(offline_setting: bool) -> None:
     """Raise NetworkDisabledError, before any connection is made, when downloads are off."""
+    apply_offline_mode(offline_setting)
     if offline_setting:
-        apply_offline_mode(True)
         raise NetworkDisabledError(
             "Offline mode is on (Settings → Fully offline), so nothing is downloaded. "
             "Turn it off to download, or import a model you already have."

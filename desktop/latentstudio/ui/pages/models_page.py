@@ -1,4 +1,5 @@
-"""The Models page: installed models per kind, default, remove, import by dialog or drag and drop."""
+"""The Models page: installed models per kind, default, remove, import by dialog or drag and drop,
+and the catalogue with Download (size and licence shown first), progress and Cancel."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
+    QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -21,8 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...context import AppContext
+from ...engine import EventKind, JobEvent
+from ...models.catalogue import CatalogueEntry
+from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
 from ..bridge import EngineBridge
+from ..downloads import DownloadController
 from ..model_actions import ModelActions
 
 
@@ -32,6 +41,81 @@ def format_size(size: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+def download_failure_text(event: JobEvent) -> str:
+    return f"Download failed: {event.payload}"
+
+
+class CatalogueRow(QFrame):
+    """One catalogue model: what it is, its size and licence, and Download / progress / Cancel."""
+
+    def __init__(self, entry: CatalogueEntry, downloads: DownloadController, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.entry = entry
+        self.downloads = downloads
+        self.setObjectName(f"catalogue-{entry.id}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel()
+        self.details = QLabel(
+            f"{KIND_LABELS.get(entry.kind, entry.kind).capitalize()} · {entry.repo} · "
+            f"{format_bytes(entry.size_bytes)} download<br>"
+            f"Licence: <a href=\"{entry.licence_url}\">{entry.licence}</a><br>{entry.good_for}"
+        )
+        self.details.setWordWrap(True)
+        self.details.setOpenExternalLinks(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.hide()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.download_button = QPushButton("Download")
+        self.download_button.setToolTip(f"Fetch {format_bytes(entry.size_bytes)} from the Hugging Face Hub")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        self.download_button.clicked.connect(lambda: downloads.start(entry.id))
+        self.cancel_button.clicked.connect(lambda: downloads.cancel(entry.id))
+        text = QVBoxLayout()
+        text.addWidget(self.title)
+        text.addWidget(self.details)
+        text.addWidget(self.bar)
+        text.addWidget(self.status)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.download_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(text, 1)
+        layout.addLayout(buttons)
+        self.refresh()
+
+    def refresh(self) -> None:
+        recommended = self.downloads.recommended(self.entry.kind)
+        mark = " — recommended for this computer" if recommended and recommended.id == self.entry.id else ""
+        self.title.setText(f"<b>{self.entry.name}</b>{mark}")
+        installed = self.entry.id in self.downloads.installed_ids()
+        running = self.downloads.job_for(self.entry.id) is not None
+        self.download_button.setVisible(not running)
+        self.download_button.setEnabled(not installed)
+        self.download_button.setText("Installed" if installed else "Download")
+        self.cancel_button.setVisible(running)
+        self.bar.setVisible(running)
+
+    def apply(self, event: JobEvent) -> None:
+        job = event.handle
+        if event.kind in (EventKind.QUEUED, EventKind.STARTED):
+            self.status.setText("Waiting for another download…" if event.kind is EventKind.QUEUED else "Starting…")
+        elif event.kind is EventKind.PROGRESS and job.detail is not None:
+            fraction = job.detail.fraction
+            self.bar.setValue(int(1000 * fraction) if fraction is not None else 0)
+            self.status.setText(job.detail.describe())
+        elif event.kind is EventKind.FINISHED:
+            self.status.setText(f"Installed as {event.payload.id}.")
+        elif event.kind is EventKind.CANCELLED:
+            self.status.setText("Cancelled.")
+        elif event.kind is EventKind.FAILED:
+            self.status.setText(download_failure_text(event))
+        self.refresh()
 
 
 class ModelsPage(QWidget):
@@ -69,16 +153,45 @@ class ModelsPage(QWidget):
         )
         models.importFailed.connect(lambda text: self.status.setText(f"Import refused: {text}"))
 
+        self.downloads = DownloadController(ctx, bridge, models, self)
+        self.catalogue_rows: dict[str, CatalogueRow] = {}
+        rows_holder = QWidget()
+        rows_layout = QVBoxLayout(rows_holder)
+        for entry in self.downloads.entries():
+            row = CatalogueRow(entry, self.downloads)
+            self.catalogue_rows[entry.id] = row
+            rows_layout.addWidget(row)
+        if self.downloads.problem:
+            rows_layout.addWidget(QLabel(self.downloads.problem))
+        rows_layout.addStretch(1)
+        rows_scroll = QScrollArea()
+        rows_scroll.setWidgetResizable(True)
+        rows_scroll.setWidget(rows_holder)
+        self.downloads.jobEvent.connect(self._download_event)
+        self.downloads.recommendationsChanged.connect(self._refresh_rows)
+
         buttons = QHBoxLayout()
         for widget in (self.import_folder_button, self.import_file_button, self.link_box):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.default_button)
         buttons.addWidget(self.remove_button)
+        installed = QWidget()
+        installed_layout = QVBoxLayout(installed)
+        installed_layout.addWidget(QLabel("<b>Installed models</b> (the default of each kind in bold)"))
+        installed_layout.addWidget(self.tree, 1)
+        installed_layout.addLayout(buttons)
+        available = QWidget()
+        available_layout = QVBoxLayout(available)
+        available_layout.addWidget(QLabel(
+            "<b>Download</b> (from the Hugging Face Hub; nothing is fetched until you click Download)"
+        ))
+        available_layout.addWidget(rows_scroll, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(installed)
+        splitter.addWidget(available)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("<b>Installed models</b> (the default of each kind in bold)"))
-        layout.addWidget(self.tree, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
         self.refresh()
 
@@ -105,6 +218,21 @@ class ModelsPage(QWidget):
         for column in range(3):
             self.tree.resizeColumnToContents(column)
         self._selection_changed()
+        self._refresh_rows()
+
+    def _refresh_rows(self) -> None:
+        for row in getattr(self, "catalogue_rows", {}).values():
+            row.refresh()
+
+    def start_download(self, entry_id: str) -> None:
+        self.downloads.start(entry_id)
+
+    def _download_event(self, event: JobEvent) -> None:
+        row = self.catalogue_rows.get(event.handle.entry.id)
+        if row is not None:
+            row.apply(event)
+        if event.kind is EventKind.FAILED:
+            self.status.setText(download_failure_text(event))
 
     def selected_id(self) -> Optional[str]:
         items = self.tree.selectedItems()

@@ -1,14 +1,33 @@
-"""The card a page shows in place of its tools while the model it needs is not installed."""
+"""The card a page shows in place of its tools while the model it needs is not installed.
+
+It offers the kind's recommended model for this computer (name, download size and licence
+shown before anything happens; it downloads only when the user clicks) and Import.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ...engine import EventKind, JobEvent
+from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
+
+if TYPE_CHECKING:
+    from ..downloads import DownloadController
 
 NEEDS = {
     "clip": "Search needs a CLIP model: it turns your photos and your words into comparable vectors.",
@@ -18,7 +37,11 @@ NEEDS = {
 
 
 class MissingModelCard(QFrame):
-    """Says what is missing and offers the ways in. Emits `importRequested(path)` or `openModels()`."""
+    """Says what is missing and offers the ways in. Emits `importRequested(path)` or `openModels()`.
+
+    Downloads go through the window's DownloadController (the Models page owns it), found
+    when the card is first shown, or given with `attach_downloads`.
+    """
 
     importRequested = Signal(object, str)  # (Path, kind)
     openModels = Signal(str)  # kind
@@ -26,11 +49,23 @@ class MissingModelCard(QFrame):
     def __init__(self, kind: str, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.kind = kind
+        self.downloads: Optional["DownloadController"] = None
         self.setObjectName(f"missing-model-{kind}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         title = QLabel(f"<b>No {KIND_LABELS.get(kind, kind)} model installed</b>")
         text = QLabel(NEEDS.get(kind, ""))
         text.setWordWrap(True)
+        self.offer = QLabel("")
+        self.offer.setWordWrap(True)
+        self.offer.setOpenExternalLinks(True)
+        self.offer.hide()
+        self.download_button = QPushButton("Download")
+        self.download_button.hide()
+        self.cancel_button = QPushButton("Cancel download")
+        self.cancel_button.hide()
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.hide()
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.import_folder_button = QPushButton("Import folder…")
@@ -39,17 +74,96 @@ class MissingModelCard(QFrame):
         self.import_folder_button.clicked.connect(self._import_folder)
         self.import_file_button.clicked.connect(self._import_file)
         self.models_button.clicked.connect(lambda: self.openModels.emit(self.kind))
+        self.download_button.clicked.connect(self._download)
+        self.cancel_button.clicked.connect(self._cancel)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.models_button)
+        buttons.addWidget(self.download_button)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.import_folder_button)
         buttons.addWidget(self.import_file_button)
+        buttons.addWidget(self.models_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(text)
+        layout.addWidget(self.offer)
         layout.addLayout(buttons)
+        layout.addWidget(self.bar)
         layout.addWidget(self.message)
         layout.setAlignment(Qt.AlignmentFlag.AlignTop)
+
+    # -- downloads -----------------------------------------------------------------------
+
+    def attach_downloads(self, downloads: "DownloadController") -> None:
+        if self.downloads is downloads:
+            return
+        self.downloads = downloads
+        downloads.jobEvent.connect(self._download_event)
+        downloads.recommendationsChanged.connect(self.refresh_offer)
+        self.refresh_offer()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self.downloads is None:
+            page = getattr(self.window(), "page", None)
+            try:
+                models_page = page("models") if page else None
+            except (KeyError, ValueError):
+                models_page = None
+            downloads = getattr(models_page, "downloads", None)
+            if downloads is not None:
+                self.attach_downloads(downloads)
+        super().showEvent(event)
+
+    def recommended_entry(self):
+        return self.downloads.recommended(self.kind) if self.downloads is not None else None
+
+    def refresh_offer(self) -> None:
+        entry = self.recommended_entry()
+        if entry is None:
+            self.offer.hide()
+            self.download_button.hide()
+            return
+        link = f'<a href="{entry.licence_url}">{entry.licence}</a>' if entry.licence_url else entry.licence
+        self.offer.setText(
+            f"Recommended for this computer: <b>{entry.name}</b> — {entry.good_for}<br>"
+            f"Download: {format_bytes(entry.size_bytes)} from {entry.repo}. Licence: {link}"
+        )
+        self.offer.show()
+        running = self.downloads is not None and self.downloads.job_for(entry.id) is not None
+        self.download_button.setText(f"Download ({format_bytes(entry.size_bytes)})")
+        self.download_button.setVisible(not running)
+        self.cancel_button.setVisible(running)
+        self.bar.setVisible(running)
+
+    def _download(self) -> None:
+        entry = self.recommended_entry()
+        if entry is not None and self.downloads is not None:
+            self.message.setText(f"Starting the download of {entry.name}…")
+            self.downloads.start(entry.id)
+            self.refresh_offer()
+
+    def _cancel(self) -> None:
+        entry = self.recommended_entry()
+        if entry is not None and self.downloads is not None:
+            self.downloads.cancel(entry.id)
+
+    def _download_event(self, event: JobEvent) -> None:
+        job = event.handle
+        if job.entry.kind != self.kind:
+            return
+        if event.kind is EventKind.PROGRESS and job.detail is not None:
+            fraction = job.detail.fraction
+            self.bar.setValue(int(1000 * fraction) if fraction is not None else 0)
+            self.message.setText(f"{job.entry.name}: {job.detail.describe()}")
+        elif event.kind is EventKind.FINISHED:
+            self.message.setText(f"Installed {job.entry.name}.")
+        elif event.kind is EventKind.CANCELLED:
+            self.message.setText("Download cancelled.")
+        elif event.kind is EventKind.FAILED:
+            self.message.setText(f"Download failed: {event.payload}")
+        self.refresh_offer()
+
+    # -- imports -------------------------------------------------------------------------
 
     def _import_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a model folder")

@@ -1,0 +1,147 @@
+"""The Models page and the missing-model card with qtbot: import, download, cancel, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from latentstudio.context import AppContext
+from latentstudio.engine import JobState
+from latentstudio.ui.main_window import MainWindow
+from tests.support.fake_hub import FakeHub, point_client_at
+from tests.support.tiny_download import write_tiny_causal_lm
+
+REPO = "test-org/tiny-coder"
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("gui-tiny-lm") / "model"
+    write_tiny_causal_lm(folder)
+    return folder
+
+
+@pytest.fixture
+def catalogue(tiny_lm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    entry = {
+        "id": "tiny-coder", "kind": "llm", "name": "Tiny coder", "repo": REPO,
+        "licence": "Apache-2.0", "licence_url": "https://example.invalid/licence",
+        "good_for": "tests", "default_for": ["cpu", "gpu"],
+        "files": [{"path": p.name, "size": p.stat().st_size} for p in sorted(tiny_lm.iterdir())],
+    }
+    folder = tmp_path / "resources"
+    folder.mkdir()
+    (folder / "models.json").write_text(json.dumps({"version": 1, "models": [entry]}))
+    monkeypatch.setenv("LATENT_STUDIO_RESOURCES", str(folder))
+    return entry
+
+
+@pytest.fixture
+def hub(tiny_lm: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
+    with FakeHub() as server:
+        server.add_folder(REPO, tiny_lm)
+        point_client_at(server, monkeypatch, tmp_path / "hf-cache")
+        yield server
+
+
+@pytest.fixture
+def window(qtbot, ctx: AppContext, catalogue) -> Iterator[MainWindow]:
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.page("models").downloads.shutdown()
+    win.close()
+
+
+def test_missing_model_card_import_installs_and_shows_the_page(qtbot, window, tiny_models, monkeypatch):
+    samples = tiny_models("safetensors-samples")
+    page = window.show_page("search")
+    assert page._stack.currentIndex() == 0 and page.card.isVisible()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(samples / "open-clip-folder"))
+
+    page.card.import_folder_button.click()
+
+    qtbot.waitUntil(lambda: page._stack.currentIndex() == 1, timeout=10_000)
+    assert window.ctx.registry.resolve("clip").format == "open_clip_hub"
+
+
+def test_missing_model_card_refuses_a_wrong_file_with_its_reason(qtbot, window, tiny_models, monkeypatch):
+    samples = tiny_models("safetensors-samples")
+    page = window.show_page("search")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(samples / "truncated.safetensors"), ""))
+
+    page.card.import_file_button.click()
+
+    qtbot.waitUntil(lambda: "truncated" in page.card.message.text(), timeout=10_000)
+    assert page._stack.currentIndex() == 0 and window.ctx.registry.list() == []
+
+
+def test_missing_model_card_downloads_the_recommended_model(qtbot, window, hub):
+    page = window.show_page("code")
+    card = page.card
+    assert card.download_button.isVisible()
+    assert "Tiny coder" in card.offer.text() and "Apache-2.0" in card.offer.text()
+    assert "KB" in card.download_button.text()  # the size is on the button
+    assert hub.requests == []  # nothing is fetched before the click
+
+    card.download_button.click()
+
+    qtbot.waitUntil(lambda: page._stack.currentIndex() == 1, timeout=30_000)
+    assert window.ctx.registry.resolve("llm").id == "tiny-coder"
+    rows = list(window.jobs_panel.rows.values())
+    assert rows and rows[0].handle.state is JobState.FINISHED  # the download is listed as a job
+    models_page = window.page("models")
+    assert models_page.catalogue_rows["tiny-coder"].download_button.text() == "Installed"
+
+
+def test_models_page_cancel_leaves_no_trace(qtbot, window, hub):
+    hub.faults.drop_after["model.safetensors"] = 1000
+    hub.faults.errors_after_drop["model.safetensors"] = 100  # keeps the download retrying
+    page = window.show_page("models")
+    row = page.catalogue_rows["tiny-coder"]
+    assert "Apache-2.0" in row.details.text() and "KB download" in row.details.text()
+
+    row.download_button.click()
+    qtbot.waitUntil(lambda: "retrying" in row.status.text(), timeout=30_000)
+    assert row.cancel_button.isVisible()
+    row.cancel_button.click()
+
+    qtbot.waitUntil(lambda: row.status.text() == "Cancelled.", timeout=10_000)
+    assert window.ctx.registry.list() == []
+    assert not any(window.ctx.paths.downloads.rglob("*"))
+    assert row.download_button.isVisible() and not row.cancel_button.isVisible()
+
+
+def test_offline_mode_refuses_downloads_in_the_window(qtbot, window, hub):
+    window.ctx.settings.update(offline_mode=True)
+    page = window.show_page("code")
+
+    page.card.download_button.click()
+
+    qtbot.waitUntil(lambda: "Offline mode is on" in page.card.message.text(), timeout=10_000)
+    assert hub.requests == [] and window.ctx.registry.list() == []
+
+
+def test_remove_asks_first_and_says_what_it_frees(qtbot, window, tiny_models, monkeypatch):
+    samples = tiny_models("safetensors-samples")
+    window.ctx.registry.import_path(samples / "llm-folder")
+    page = window.show_page("models")
+    page.actions.modelsChanged.emit()
+    questions = []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda parent, title, text, *a: questions.append(text) or QMessageBox.StandardButton.Yes
+    )
+    item = page.tree.findItems("llm-folder", Qt.MatchFlag.MatchRecursive)[0]
+    page.tree.setCurrentItem(item)
+
+    page.remove_button.click()
+
+    assert questions and "frees" in questions[0]
+    assert window.ctx.registry.list() == [] and "freed" in page.status.text()
