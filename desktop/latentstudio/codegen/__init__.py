@@ -1,0 +1,28 @@
+"""Code generation: local causal LMs, streamed and stoppable on the engine, code extraction,
+syntax status and a searchable history. Qt-free; transformers is imported only inside jobs."""
+
+from .extract import CodeBlock, extract_code, extract_code_blocks
+from .generation import GenerationRequest, GenerationResult, StreamPiece, run_generation, submit_generation
+from .history import HistoryEntry, HistoryStore
+from .languages import DEFAULT_LANGUAGE, LANGUAGES, Language, get_language, language_names
+from .syntax import SyntaxReport, check_syntax
+
+__all__ = [
+    "CodeBlock",
+    "DEFAULT_LANGUAGE",
+    "GenerationRequest",
+    "GenerationResult",
+    "HistoryEntry",
+    "HistoryStore",
+    "LANGUAGES",
+    "Language",
+    "StreamPiece",
+    "SyntaxReport",
+    "check_syntax",
+    "extract_code",
+    "extract_code_blocks",
+    "get_language",
+    "language_names",
+    "run_generation",
+    "submit_generation",
+]

@@ -1,0 +1,261 @@
+"""Code generation as an engine job: prompt → streamed tokens → code, syntax status, timings.
+
+The job runs on the engine thread. Tokens leave it as PARTIAL job events (`StreamPiece`)
+as they are produced; Stop (the job's cancel) ends generation after the current token and
+the job still returns what was produced, marked `stopped`, and records it in the history.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Optional
+
+from ..engine import Cancelled, Engine, JobContext, JobHandle, Priority
+from ..engine.jobs import EventCallback
+from ..models import InstalledModel, ModelRegistry
+from .extract import extract_code
+from .history import HistoryEntry, HistoryStore
+from .languages import DEFAULT_LANGUAGE, get_language
+from .loader import LanguageModel, cache_key, load_language_model
+from .prompts import build_messages, render_prompt
+from .syntax import SyntaxReport, check_syntax
+
+log = logging.getLogger(__name__)
+
+MAX_NEW_TOKENS_LIMIT = 32768
+MAX_SEED = 2**32 - 1
+PROGRESS_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    language: str = DEFAULT_LANGUAGE
+    context: Optional[str] = None
+    context_name: Optional[str] = None  # file name of the context, shown to the model
+    max_new_tokens: int = 512
+    temperature: float = 0.2  # 0 means greedy
+    top_p: float = 0.95
+    seed: Optional[int] = None  # None: a random seed, reported with the result
+    model_id: Optional[str] = None  # None: the default code-generation model
+
+    def validate(self) -> None:
+        """ValueError with a message for the user when a setting is out of range."""
+        if not self.prompt.strip():
+            raise ValueError("the prompt is empty")
+        get_language(self.language)
+        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
+            raise ValueError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}")
+        if not 0.0 <= self.temperature <= 5.0:
+            raise ValueError("temperature must be between 0 and 5")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError("top-p must be above 0 and at most 1")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"the seed must be between 0 and {MAX_SEED}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class StreamPiece:
+    """Payload of a PARTIAL event: the text one token added, and the tokens generated so far."""
+
+    text: str
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    code: str
+    syntax: SyntaxReport
+    language: str
+    model_id: str
+    seed: int
+    n_tokens: int
+    prompt_tokens: int
+    ttft_ms: Optional[float]  # request start (model loaded) to the first token
+    tokens_per_s: Optional[float]  # decoding speed after the first token
+    total_ms: float
+    load_ms: float  # 0 when the model was already resident
+    stopped: bool
+    device: str
+    history_id: Optional[int] = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["syntax"] = self.syntax.to_json()
+        return data
+
+
+def submit_generation(
+    engine: Engine,
+    registry: ModelRegistry,
+    request: GenerationRequest,
+    history: Optional[HistoryStore] = None,
+    on_event: Optional[EventCallback] = None,
+) -> JobHandle:
+    """Validate, pick the model (MissingModelError now, not later) and queue a FOREGROUND job."""
+    request.validate()
+    installed = registry.resolve("llm", request.model_id)
+    name = request.prompt.strip().splitlines()[0][:40]
+    return engine.submit(
+        lambda job: run_generation(job, request, installed, history),
+        priority=Priority.FOREGROUND,
+        name=f"Code: {name}",
+        kind="codegen",
+        on_event=on_event,
+    )
+
+
+def run_generation(
+    job: JobContext,
+    request: GenerationRequest,
+    installed: InstalledModel,
+    history: Optional[HistoryStore] = None,
+) -> GenerationResult:
+    job.progress(0, None, f"Loading {installed.id}…")
+    load_start = time.perf_counter()
+    with job.models.use(
+        cache_key(installed), lambda: load_language_model(installed.path, job.device, installed.id)
+    ) as lm:
+        load_ms = (time.perf_counter() - load_start) * 1000
+        job.checkpoint()
+        result = _generate(job, lm, request, installed.id, load_ms)
+    if history is not None:
+        result = _record(history, request, result)
+    return result
+
+
+def _generate(
+    job: JobContext, lm: LanguageModel, request: GenerationRequest, model_id: str, load_ms: float
+) -> GenerationResult:
+    import torch
+    from transformers import StoppingCriteriaList
+
+    from .streaming import CancelCriterion, TokenStreamer
+
+    language = get_language(request.language)
+    start = time.perf_counter()
+    messages = build_messages(request.prompt, language, request.context, request.context_name)
+    prompt = render_prompt(lm.tokenizer, messages)
+    has_template = bool(getattr(lm.tokenizer, "chat_template", None))
+    inputs = lm.tokenizer(prompt, return_tensors="pt", add_special_tokens=not has_template).to(lm.device)
+    prompt_tokens = int(inputs["input_ids"].shape[1])
+    max_new_tokens = _fit_new_tokens(lm, prompt_tokens, request.max_new_tokens)
+
+    seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
+    torch.manual_seed(seed)
+
+    last_progress = [0.0]
+
+    def emit(text: str) -> None:
+        job.partial(StreamPiece(text, streamer.n_tokens))
+
+    def after_token() -> None:
+        now = time.perf_counter()
+        if now - last_progress[0] >= PROGRESS_INTERVAL_S:
+            last_progress[0] = now
+            job.progress(streamer.n_tokens, max_new_tokens, "Generating…")
+        job.checkpoint()  # Stop raises Cancelled here; more urgent jobs (a search) run here
+
+    streamer = TokenStreamer(lm.tokenizer, emit, after_token)
+    job.progress(0, max_new_tokens, "Reading the prompt…")
+    stopped = False
+    try:
+        with torch.inference_mode():
+            lm.model.generate(
+                **inputs,
+                streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([CancelCriterion(job.cancel_event)]),
+                max_new_tokens=max_new_tokens,
+                pad_token_id=_pad_token_id(lm),
+                **_sampling_kwargs(request),
+            )
+    except Cancelled:
+        streamer.end()  # generate() was left mid-loop: flush any held-back text
+        stopped = True
+    stopped = stopped or job.cancel_event.is_set()
+    end = time.perf_counter()
+
+    text = lm.tokenizer.decode(streamer.token_ids, skip_special_tokens=True)
+    code = extract_code(text, language)
+    return GenerationResult(
+        text=text,
+        code=code,
+        syntax=check_syntax(code, language.name),
+        language=language.name,
+        model_id=model_id,
+        seed=seed,
+        n_tokens=streamer.n_tokens,
+        prompt_tokens=prompt_tokens,
+        ttft_ms=None if streamer.first_token_at is None else (streamer.first_token_at - start) * 1000,
+        tokens_per_s=streamer.decode_tokens_per_s,
+        total_ms=(end - start) * 1000,
+        load_ms=load_ms,
+        stopped=stopped,
+        device=job.device.kind,
+    )
+
+
+def _fit_new_tokens(lm: LanguageModel, prompt_tokens: int, wanted: int) -> int:
+    limit = lm.max_positions
+    if limit is None:
+        return wanted
+    if prompt_tokens >= limit:
+        raise ValueError(
+            f"the prompt and context take {prompt_tokens} tokens but {lm.model_id} reads at most "
+            f"{limit}; shorten the context"
+        )
+    return min(wanted, limit - prompt_tokens)
+
+
+def _pad_token_id(lm: LanguageModel) -> Optional[int]:
+    tokenizer = lm.tokenizer
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
+    if request.greedy:
+        # Unset sampling values a model's generation_config may carry, so greedy is plain greedy.
+        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p}
+
+
+def _record(history: HistoryStore, request: GenerationRequest, result: GenerationResult) -> GenerationResult:
+    """Keep the generation in the history; a history failure is logged, the result is kept."""
+    settings = {
+        "max_new_tokens": request.max_new_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "seed": result.seed,
+        "context_name": request.context_name,
+    }
+    entry = HistoryEntry(
+        model_id=result.model_id,
+        language=result.language,
+        prompt=request.prompt,
+        output=result.text,
+        code=result.code,
+        syntax=result.syntax,
+        settings=settings,
+        context=request.context,
+        n_tokens=result.n_tokens,
+        ttft_ms=result.ttft_ms,
+        tokens_per_s=result.tokens_per_s,
+        total_ms=result.total_ms,
+        stopped=result.stopped,
+    )
+    try:
+        stored = history.add(entry)
+    except (sqlite3.Error, OSError):
+        log.exception("could not record the generation in the code history")
+        return result
+    return replace(result, history_id=stored.id)
+

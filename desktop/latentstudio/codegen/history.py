@@ -1,0 +1,216 @@
+"""Every generation kept in SQLite (WAL), searchable by words through an FTS5 index.
+
+One connection per call: the engine thread writes a finished generation while the GUI
+thread lists and searches, and SQLite connections must not be shared across threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from .syntax import SyntaxReport
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS generations (
+    id INTEGER PRIMARY KEY,
+    created TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    language TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    context TEXT,
+    settings TEXT NOT NULL,
+    output TEXT NOT NULL,
+    code TEXT NOT NULL,
+    syntax TEXT NOT NULL,
+    n_tokens INTEGER NOT NULL DEFAULT 0,
+    ttft_ms REAL,
+    tokens_per_s REAL,
+    total_ms REAL,
+    stopped INTEGER NOT NULL DEFAULT 0
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS generations_fts USING fts5(
+    prompt, output, content='generations', content_rowid='id'
+);
+CREATE TRIGGER IF NOT EXISTS generations_ai AFTER INSERT ON generations BEGIN
+    INSERT INTO generations_fts(rowid, prompt, output) VALUES (new.id, new.prompt, new.output);
+END;
+CREATE TRIGGER IF NOT EXISTS generations_ad AFTER DELETE ON generations BEGIN
+    INSERT INTO generations_fts(generations_fts, rowid, prompt, output)
+    VALUES ('delete', old.id, old.prompt, old.output);
+END;
+"""
+
+COLUMNS = (
+    "id, created, model_id, language, prompt, context, settings, output, code, syntax, "
+    "n_tokens, ttft_ms, tokens_per_s, total_ms, stopped"
+)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    model_id: str
+    language: str
+    prompt: str
+    output: str
+    code: str
+    syntax: SyntaxReport
+    settings: dict[str, Any] = field(default_factory=dict)
+    context: Optional[str] = None
+    n_tokens: int = 0
+    ttft_ms: Optional[float] = None
+    tokens_per_s: Optional[float] = None
+    total_ms: Optional[float] = None
+    stopped: bool = False
+    created: str = ""
+    id: Optional[int] = None
+
+    @property
+    def title(self) -> str:
+        first = self.prompt.strip().splitlines()[0] if self.prompt.strip() else "(empty prompt)"
+        return first if len(first) <= 80 else first[:79] + "…"
+
+
+def fts_query(text: str) -> Optional[str]:
+    """User words → an FTS5 query matching entries holding every word (as a prefix).
+
+    Each word is quoted, so FTS5 operators typed by the user are searched as plain words.
+    """
+    words = re.findall(r"\w+", text)
+    if not words:
+        return None
+    return " ".join(f'"{word}"*' for word in words)
+
+
+class HistoryStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} was written by a newer Latent Studio (schema {version}); "
+                    "update the app to read its code history"
+                )
+            with conn:
+                conn.executescript(SCHEMA)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=10)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def add(self, entry: HistoryEntry) -> HistoryEntry:
+        """Store a generation; returns it with its id and creation time."""
+        created = entry.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._connect() as conn, conn:
+            cursor = conn.execute(
+                "INSERT INTO generations (created, model_id, language, prompt, context, settings, output, "
+                "code, syntax, n_tokens, ttft_ms, tokens_per_s, total_ms, stopped) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    created,
+                    entry.model_id,
+                    entry.language,
+                    entry.prompt,
+                    entry.context,
+                    json.dumps(entry.settings),
+                    entry.output,
+                    entry.code,
+                    json.dumps(entry.syntax.to_json()),
+                    entry.n_tokens,
+                    entry.ttft_ms,
+                    entry.tokens_per_s,
+                    entry.total_ms,
+                    int(entry.stopped),
+                ),
+            )
+        return replace(entry, id=cursor.lastrowid, created=created)
+
+    def get(self, entry_id: int) -> HistoryEntry:
+        with self._connect() as conn:
+            row = conn.execute(f"SELECT {COLUMNS} FROM generations WHERE id = ?", (entry_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no code history entry {entry_id}")
+        return _entry(row)
+
+    def list(self, limit: int = 500) -> list[HistoryEntry]:
+        """Newest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM generations ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def search(self, text: str, limit: int = 500) -> list[HistoryEntry]:
+        """Entries whose prompt or output holds every word of `text`, best match first;
+        all entries when `text` has no words."""
+        query = fts_query(text)
+        if query is None:
+            return self.list(limit)
+        columns = ", ".join(f"g.{c.strip()}" for c in COLUMNS.split(","))
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM generations_fts JOIN generations g ON g.id = generations_fts.rowid "
+                "WHERE generations_fts MATCH ? ORDER BY bm25(generations_fts), g.id DESC LIMIT ?",
+                (query, limit),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def delete(self, entry_id: int) -> bool:
+        with self._connect() as conn, conn:
+            cursor = conn.execute("DELETE FROM generations WHERE id = ?", (entry_id,))
+        return cursor.rowcount > 0
+
+    def count(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+
+
+def _json_object(text: Optional[str]) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _entry(row: tuple[Any, ...]) -> HistoryEntry:
+    (entry_id, created, model_id, language, prompt, context, settings, output, code, syntax,
+     n_tokens, ttft_ms, tokens_per_s, total_ms, stopped) = row
+    syntax_data = _json_object(syntax)
+    try:
+        report = SyntaxReport.from_json(syntax_data)
+    except TypeError:
+        report = SyntaxReport(language, checked=False)
+    return HistoryEntry(
+        model_id=model_id,
+        language=language,
+        prompt=prompt,
+        output=output,
+        code=code,
+        syntax=report,
+        settings=_json_object(settings),
+        context=context,
+        n_tokens=int(n_tokens or 0),
+        ttft_ms=ttft_ms,
+        tokens_per_s=tokens_per_s,
+        total_ms=total_ms,
+        stopped=bool(stopped),
+        created=created,
+        id=entry_id,
+    )
