@@ -145,3 +145,49 @@ def test_remove_asks_first_and_says_what_it_frees(qtbot, window, tiny_models, mo
 
     assert questions and "frees" in questions[0]
     assert window.ctx.registry.list() == [] and "freed" in page.status.text()
+
+
+def drop_urls(page, paths: list[Path]) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    page.dropEvent(event)
+
+
+def test_dropping_a_folder_of_checkpoints_imports_each(qtbot, window, tiny_models, tmp_path):
+    import shutil
+
+    samples = tiny_models("safetensors-samples")
+    collection = tmp_path / "checkpoints"
+    collection.mkdir()
+    for name in ("sd15-checkpoint.safetensors", "sdxl-checkpoint.safetensors", "garbage.safetensors"):
+        shutil.copy(samples / name, collection / name)
+    page = window.show_page("models")
+
+    drop_urls(page, [collection])
+
+    qtbot.waitUntil(lambda: "Imported 2 of 3 models" in page.status.text(), timeout=10_000)
+    assert "garbage.safetensors" in page.status.text()
+    assert sorted(m.id for m in window.ctx.registry.list("diffusion")) == ["sd15-checkpoint", "sdxl-checkpoint"]
+    assert window.page("image")._stack.currentIndex() == 1  # the page needing it now shows its tools
+
+
+def test_pickle_checkpoint_needs_the_opt_in(qtbot, window, tmp_path):
+    import torch
+
+    ckpt = tmp_path / "old.ckpt"
+    torch.save({"state_dict": {"model.diffusion_model.x": torch.zeros(2)}}, ckpt)
+    page = window.show_page("models")
+
+    drop_urls(page, [ckpt])
+    qtbot.waitUntil(lambda: "Import refused" in page.status.text(), timeout=10_000)
+    assert window.ctx.registry.list() == []
+
+    page.pickle_box.setChecked(True)
+    drop_urls(page, [ckpt])
+    qtbot.waitUntil(lambda: window.ctx.registry.list() != [], timeout=10_000)
+    assert window.ctx.registry.get("old").path.suffix == ".safetensors"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from .batch_import import collection_members, import_collection
 from .catalogue import Catalogue, CatalogueEntry
 from .detect import KINDS
 from .download import DownloadError, DownloadProgress, download_for_app, format_bytes
@@ -31,7 +32,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_list)
 
-    imp = msub.add_parser("import", help="copy (or link) a local model folder or file in")
+    imp = msub.add_parser(
+        "import", help="copy (or link) a local model folder or file in; a folder of models imports each"
+    )
     imp.add_argument("path", type=Path)
     imp.add_argument("--kind", choices=KINDS, help="refuse the import unless it is this kind")
     imp.add_argument("--id", dest="model_id", help="id to install it under (default: from its name)")
@@ -73,15 +76,39 @@ def cmd_list(args: argparse.Namespace, ctx) -> int:
     return 0
 
 
+def _print_imported(model) -> None:
+    print(f"Imported {model.kind} model {model.id} ({model.format}, "
+          f"{model.size_bytes / 2**20:.1f} MiB){' as a link' if model.linked else ''}")
+
+
 def cmd_import(args: argparse.Namespace, ctx) -> int:
+    if collection_members(args.path.expanduser(), args.weights_only):
+        outcomes = import_collection(
+            ctx.registry, args.path.expanduser(), kind=args.kind, link=args.link, weights_only=args.weights_only
+        )
+        if args.json:
+            print(json.dumps([{"path": str(o.path), "model": o.model.to_json() if o.model else None,
+                               "error": o.error} for o in outcomes], indent=2))
+        for outcome in outcomes:
+            if args.json:
+                continue
+            if outcome.model is not None:
+                _print_imported(outcome.model)
+            else:
+                print(f"Refused {outcome.path.name}: {outcome.error}", file=sys.stderr)
+        return 0 if all(o.model is not None for o in outcomes) else 1
     model = ctx.registry.import_path(
-        args.path, kind=args.kind, model_id=args.model_id, link=args.link, architecture=args.arch
+        args.path,
+        kind=args.kind,
+        model_id=args.model_id,
+        link=args.link,
+        architecture=args.arch,
+        weights_only=args.weights_only,
     )
     if args.json:
         print(json.dumps(model.to_json(), indent=2))
     else:
-        print(f"Imported {model.kind} model {model.id} ({model.format}, "
-              f"{model.size_bytes / 2**20:.1f} MiB){' as a link' if model.linked else ''}")
+        _print_imported(model)
     return 0
 
 

@@ -58,7 +58,8 @@ def _refuse_pickle(folder: Path, what: str) -> None:
     detail = f" (found only {', '.join(pickles[:3])})" if pickles else ""
     raise UnsupportedModelError(
         f"{what}: no .safetensors weights{detail}. Pickle files can run code when loaded, "
-        "so only safetensors weights are imported"
+        "so they are imported only on request (--weights-only, or \"Accept pickle checkpoints\" "
+        "on the Models page), converted to .safetensors"
     )
 
 
@@ -116,7 +117,8 @@ def detect_file(path: Path) -> DetectedModel:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise UnsupportedModelError(
             f"{path.name}: pickle checkpoints (.ckpt/.bin/.pt) can run code when loaded; "
-            "convert it to .safetensors first"
+            "convert it to .safetensors first, or import it with --weights-only (read with "
+            "torch's weights_only loader and saved as .safetensors)"
         )
     if path.suffix.lower() != ".safetensors":
         raise UnsupportedModelError(f"{path.name}: not a .safetensors file; {EXPECTED}")

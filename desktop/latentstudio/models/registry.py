@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
+from .pickle_import import convert, needs_conversion
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +167,37 @@ class ModelRegistry:
         model_id: Optional[str] = None,
         link: bool = False,
         architecture: Optional[str] = None,
+        weights_only: bool = False,
     ) -> InstalledModel:
-        """Copy (or link) a local model folder or file in, after checking it can be loaded."""
+        """Copy (or link) a local model folder or file in, after checking it can be loaded.
+
+        `weights_only` opts in to pickle checkpoints: they are read with torch's weights_only
+        unpickler and installed as a .safetensors copy (so they cannot be linked).
+        """
         source = Path(source).expanduser()
+        if weights_only and needs_conversion(source):
+            if link:
+                raise UnsupportedModelError(
+                    f"{source.name} holds pickle weights, which are converted to .safetensors on "
+                    "import: it cannot be linked; import a copy instead"
+                )
+            name = model_id or slugify(source.stem if source.is_file() else source.name)
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".converting-", dir=self.root) as workdir:
+                converted = convert(source.resolve(), Path(workdir))
+                return self._import_checked(converted, kind, name, False, architecture, str(source.resolve()))
+        name = model_id or slugify(source.stem if source.is_file() else source.name)
+        return self._import_checked(source, kind, name, link, architecture, str(source.resolve()))
+
+    def _import_checked(
+        self,
+        source: Path,
+        kind: Optional[str],
+        name: str,
+        link: bool,
+        architecture: Optional[str],
+        origin: str,
+    ) -> InstalledModel:
         detected = detect_model(source)
         if kind and kind != detected.kind:
             raise UnsupportedModelError(
@@ -179,11 +208,10 @@ class ModelRegistry:
                 f"{source.name} is a bare open_clip checkpoint: give its architecture name "
                 "(e.g. --arch ViT-B-32)"
             )
-        name = model_id or slugify(source.stem if source.is_file() else source.name)
         return self._install(
             detected,
             name,
-            source=str(source.resolve()),
+            source=origin,
             populate=lambda staging: self._place(source.resolve(), staging, link),
             linked=link,
             architecture=architecture,

@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from ...context import AppContext
 from ...engine import EventKind, JobEvent
+from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
 from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
+from ..background import run_in_background
 from ..bridge import EngineBridge
 from ..downloads import DownloadController
 from ..model_actions import ModelActions
@@ -138,6 +140,11 @@ class ModelsPage(QWidget):
         self.import_file_button = QPushButton("Import file…")
         self.link_box = QCheckBox("Link instead of copying")
         self.link_box.setToolTip("Use the files where they are, without a copy (for large checkpoints)")
+        self.pickle_box = QCheckBox("Accept pickle checkpoints (.ckpt/.bin)")
+        self.pickle_box.setToolTip(
+            "Read them with PyTorch's weights_only loader, which refuses anything that would run "
+            "code, and install a .safetensors copy"
+        )
         self.default_button = QPushButton("Make default")
         self.remove_button = QPushButton("Remove…")
         self.status = QLabel("Drop a model folder or .safetensors file here to import it.")
@@ -171,7 +178,7 @@ class ModelsPage(QWidget):
         self.downloads.recommendationsChanged.connect(self._refresh_rows)
 
         buttons = QHBoxLayout()
-        for widget in (self.import_folder_button, self.import_file_button, self.link_box):
+        for widget in (self.import_folder_button, self.import_file_button, self.link_box, self.pickle_box):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.default_button)
@@ -244,16 +251,40 @@ class ModelsPage(QWidget):
         self.remove_button.setEnabled(selected)
 
     def _import_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a model folder")
+        folder = QFileDialog.getExistingDirectory(self, "Import a model folder, or a folder of models")
         if folder:
-            self.actions.import_path(Path(folder), link=self.link_box.isChecked())
+            self.import_paths([Path(folder)])
 
     def _import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import a model file", filter="Safetensors checkpoints (*.safetensors)"
-        )
+        pattern = "*.safetensors *.ckpt *.bin *.pt *.pth" if self.pickle_box.isChecked() else "*.safetensors"
+        path, _ = QFileDialog.getOpenFileName(self, "Import a model file", filter=f"Checkpoints ({pattern})")
         if path:
-            self.actions.import_path(Path(path), link=self.link_box.isChecked())
+            self.import_paths([Path(path)])
+
+    def import_paths(self, paths: list[Path]) -> None:
+        """Import models (a folder of models imports each one) off the GUI thread."""
+        link, weights_only = self.link_box.isChecked(), self.pickle_box.isChecked()
+        registry = self.ctx.registry
+        for path in paths:
+            self.actions.importStarted.emit(str(path))
+            run_in_background(
+                lambda path=path: import_any(registry, path, link=link, weights_only=weights_only),
+                self._imported,
+                lambda exc: self.actions.importFailed.emit(str(exc)),
+            )
+
+    def _imported(self, outcomes: list[ImportOutcome]) -> None:
+        done = [o.model for o in outcomes if o.model is not None]
+        refused = [f"{o.path.name}: {o.error}" for o in outcomes if o.error]
+        if len(outcomes) == 1 and done:
+            self.actions.importFinished.emit(done[0])
+        else:
+            text = f"Imported {len(done)} of {len(outcomes)} models."
+            if refused:
+                text += " Refused: " + "; ".join(refused)
+            self.status.setText(text)
+        if done:
+            self.actions.modelsChanged.emit()
 
     def _make_default(self) -> None:
         model_id = self.selected_id()
@@ -278,6 +309,5 @@ class ModelsPage(QWidget):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        for url in event.mimeData().urls():
-            self.actions.import_path(Path(url.toLocalFile()), link=self.link_box.isChecked())
+        self.import_paths([Path(url.toLocalFile()) for url in event.mimeData().urls()])
         event.acceptProposedAction()
