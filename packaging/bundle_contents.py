@@ -176,3 +176,27 @@ def bundled_paths(repo: Path = REPO) -> set[str]:
 
 def keep_hidden_import(name: str) -> bool:
     return not any(part in name for part in HIDDEN_IMPORT_SKIP)
+
+
+def submodules(package: str) -> list[str]:
+    """Every module of an installed package, from its files: nothing is imported (PyInstaller's
+    collect_submodules imports each subpackage, which takes many minutes for transformers)."""
+    root = package_dir(package)
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if not all(part.isidentifier() for part in parts):
+            continue
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if keep_hidden_import(name):
+            names.append(name)
+    return names
+
+
+def hidden_imports() -> list[str]:
+    names: list[str] = []
+    for package in HIDDEN_IMPORT_PACKAGES:
+        names += submodules(package)
+    return names

@@ -208,9 +208,28 @@ def test_excludes_keep_tools_out_and_code_in(contents: ModuleType) -> None:
                 imported.update(a.name for a in node.names if a.name.split(".")[0] in ("PySide6", "torch"))
     assert "PySide6.QtWidgets" in imported
     assert not imported & excluded, f"imported by the app but excluded: {sorted(imported & excluded)}"
-    assert contents.keep_hidden_import("diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion")
-    assert contents.keep_hidden_import("transformers.models.qwen2.modeling_qwen2")
-    assert not contents.keep_hidden_import("diffusers.pipelines.stable_diffusion.pipeline_flax_stable_diffusion")
+
+
+def test_modules_loaded_by_name_are_hidden_imports(contents: ModuleType) -> None:
+    """diffusers and transformers pick classes by the names in a model's config at run time."""
+    hidden = set(contents.hidden_imports())
+    for name in (
+        "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion",
+        "diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl",
+        "diffusers.schedulers.scheduling_dpmsolver_multistep",
+        "diffusers.models.unets.unet_2d_condition",
+        "transformers.models.clip.modeling_clip",
+        "transformers.models.qwen2.modeling_qwen2",
+        "transformers.models.llama.modeling_llama",
+        "transformers.generation.utils",
+        "open_clip.factory",
+    ):
+        assert name in hidden, name
+    ours = {".".join(p.relative_to(SOURCE.parent).with_suffix("").parts) for p in SOURCE.rglob("*.py")}
+    ours = {name.removesuffix(".__init__") for name in ours}
+    assert ours <= hidden, sorted(ours - hidden)
+    assert not any("flax" in name or "onnx" in name for name in hidden)
+    assert not hidden & set(contents.EXCLUDED_MODULES)
 
 
 def test_qt_platform_plugins_exist_for_the_build(contents: ModuleType) -> None:
