@@ -7,7 +7,8 @@
 # launcher, the .desktop entry and the icons, then runs the installed app through
 # packaging/smoke_check.py: fresh empty data home, no network where permitted, offscreen Qt;
 # `doctor --json` and `gui --quit-after-shown` must pass. Checks the .tar.gz holds the app and
-# prints the package sizes. Needs bash, dpkg and python3 (no virtual environment).
+# prints the package sizes. With xvfb-run present it also opens the window on X11 (xcb).
+# Needs bash, dpkg and python3 (no virtual environment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${BUILD_DIR:-build/packaging}/out
@@ -39,6 +40,18 @@ echo "smoke: launcher, .desktop entry and icons present"
 
 # The installed launcher (a relative symlink into /opt), as the desktop entry runs it.
 python3 packaging/smoke_check.py "$launcher" --version "$version" --no-network
+
+# The X11 path too (Qt's xcb plugin and the system libraries it needs), when Xvfb is installed.
+if command -v xvfb-run >/dev/null; then
+    x11_home=$(mktemp -d)
+    shown=$(LATENT_STUDIO_HOME="$x11_home" QT_QPA_PLATFORM=xcb timeout 300 \
+        xvfb-run -a -s "-screen 0 1440x960x24" "$launcher" gui --quit-after-shown 2>"$x11_home.err" \
+        | sed -n 's/^window-shown-ms: //p') || true
+    rm -rf "$x11_home"
+    [ -n "$shown" ] || { cat "$x11_home.err" >&2; rm -f "$x11_home.err"; fail "the window did not show on X11 (xcb under Xvfb)"; }
+    rm -f "$x11_home.err"
+    echo "smoke: window-shown-ms: $shown (X11: xcb under Xvfb)"
+fi
 
 if [ -n "$tarball" ] && [ -f "$tarball" ]; then
     tar -tzf "$tarball" | grep -qx 'latent-studio/latent-studio' || fail "$tarball holds no latent-studio/latent-studio"
