@@ -1,0 +1,122 @@
+"""`latent-studio generate-code PROMPT`: stream code from the local language model to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..engine import Cancelled, EventKind, JobEvent
+from .generation import GenerationRequest, GenerationResult, submit_generation
+from .history import HistoryStore
+from .languages import DEFAULT_LANGUAGE, language_names
+
+MAX_CONTEXT_BYTES = 1_000_000
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = sub.add_parser(
+        "generate-code",
+        help="generate code from a prompt with the local language model (streams to stdout)",
+        description="Tokens stream to stdout as they are produced; timings and the syntax status go "
+        "to stderr. Ctrl-C stops generation and keeps what was produced in the history.",
+    )
+    parser.add_argument("prompt", help="what the code should do")
+    parser.add_argument(
+        "--language", default=DEFAULT_LANGUAGE, metavar="NAME",
+        help=f"language of the code (default {DEFAULT_LANGUAGE}): {', '.join(language_names())}",
+    )
+    parser.add_argument("--context", type=Path, metavar="FILE", help="a file to edit or build on")
+    parser.add_argument("--max-tokens", type=int, default=512, metavar="N", help="new tokens at most (default 512)")
+    parser.add_argument("--temperature", type=float, default=0.2, metavar="X", help="0 for greedy (default 0.2)")
+    parser.add_argument("--top-p", type=float, default=0.95, metavar="P", help="nucleus sampling (default 0.95)")
+    parser.add_argument("--seed", type=int, metavar="N", help="same seed and settings give the same output")
+    parser.add_argument("--model", dest="model_id", metavar="ID", help="installed model id (default: the default)")
+    parser.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object at the end (text, code, syntax, ttft_ms, tokens_per_s, …) instead of streaming",
+    )
+    parser.set_defaults(func=cmd_generate_code)
+
+
+def read_context(path: Path) -> str:
+    """A context file's text; ValueError for a file that is too large or not text."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"context file not found: {path}")
+    if path.stat().st_size > MAX_CONTEXT_BYTES:
+        raise ValueError(f"{path.name} is over {MAX_CONTEXT_BYTES // 1000} kB; give a smaller context file")
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise ValueError(f"{path.name} is not a text file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
+    context = read_context(args.context) if args.context else None
+    request = GenerationRequest(
+        prompt=args.prompt,
+        language=args.language,
+        context=context,
+        context_name=args.context.name if args.context else None,
+        max_new_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        model_id=args.model_id,
+    )
+    request.validate()
+    history = HistoryStore(ctx.paths.code_history_db)
+
+    def stream(event: JobEvent) -> None:
+        if event.kind is EventKind.PARTIAL:
+            sys.stdout.write(event.payload.text)
+            sys.stdout.flush()
+
+    handle = submit_generation(ctx.engine, ctx.registry, request, history, None if args.json else stream)
+    interrupted = False
+    try:
+        while not handle.wait(0.1):  # short waits keep Ctrl-C responsive
+            pass
+    except KeyboardInterrupt:
+        interrupted = True
+        handle.cancel()
+        handle.wait()
+    try:
+        result: GenerationResult = handle.result()
+    except Cancelled:
+        print("stopped before generation began", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(_json_report(result), indent=2))
+    else:
+        if result.text and not result.text.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        print(_footer(result), file=sys.stderr)
+    return 130 if interrupted else 0
+
+
+def _json_report(result: GenerationResult) -> dict:
+    data = result.to_json()
+    keys = ("text", "code", "syntax", "ttft_ms", "tokens_per_s")
+    return {**{key: data[key] for key in keys}, **{k: v for k, v in data.items() if k not in keys}}
+
+
+def _footer(result: GenerationResult) -> str:
+    parts = [result.syntax.describe(), f"{result.n_tokens} tokens"]
+    if result.ttft_ms is not None:
+        parts.append(f"first token after {result.ttft_ms:.0f} ms")
+    if result.tokens_per_s is not None:
+        parts.append(f"{result.tokens_per_s:.1f} tokens/s")
+    parts.append(f"seed {result.seed}")
+    if result.stopped:
+        parts.append("stopped")
+    if result.history_id is not None:
+        parts.append(f"history #{result.history_id}")
+    return f"[{' · '.join(parts)}]"
+

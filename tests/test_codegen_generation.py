@@ -1,0 +1,138 @@
+"""Generation jobs on the engine with the tiny trained LLM: streaming, seeds, Stop, timings, history."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from latentstudio.codegen import GenerationRequest, HistoryStore, StreamPiece, submit_generation
+from latentstudio.engine import Engine, EventKind, JobEvent, JobState
+from latentstudio.models import MissingModelError, ModelRegistry
+from latentstudio.paths import Paths
+from tests.support.tiny_llm import REPLY, REPLY_CODE
+
+
+@pytest.fixture
+def registry(paths: Paths, tiny_models: Callable[[str], Path]) -> ModelRegistry:
+    registry = ModelRegistry(paths.models)
+    registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    return registry
+
+
+def _collect(pieces: list[StreamPiece]) -> Callable[[JobEvent], None]:
+    def on_event(event: JobEvent) -> None:
+        if event.kind is EventKind.PARTIAL:
+            pieces.append(event.payload)
+
+    return on_event
+
+
+def test_streamed_pieces_join_to_the_final_text(engine: Engine, registry: ModelRegistry, paths: Paths) -> None:
+    pieces: list[StreamPiece] = []
+    request = GenerationRequest("Write a function that adds two numbers", temperature=0, max_new_tokens=64)
+    result = submit_generation(engine, registry, request, on_event=_collect(pieces)).result(120)
+
+    assert len(pieces) > 5  # token by token, not one block at the end
+    assert "".join(p.text for p in pieces) == result.text
+    assert [p.n_tokens for p in pieces] == sorted(p.n_tokens for p in pieces)
+    assert result.text == REPLY  # the tiny model learnt this reply, so greedy gives it
+    assert result.code == REPLY_CODE
+    assert result.syntax.checked and result.syntax.ok
+    assert not result.stopped
+    assert result.n_tokens == pieces[-1].n_tokens + 1  # the end-of-turn token adds no text
+    assert result.ttft_ms is not None and 0 < result.ttft_ms < result.total_ms
+    assert result.tokens_per_s is not None and result.tokens_per_s > 0
+    assert result.device == "cpu" and result.model_id == "tiny-llm"
+
+
+def test_same_seed_and_settings_give_the_same_text(engine: Engine, registry: ModelRegistry) -> None:
+    def sample(seed: int) -> str:
+        request = GenerationRequest("add", temperature=3.0, top_p=1.0, seed=seed, max_new_tokens=32)
+        result = submit_generation(engine, registry, request).result(120)
+        assert result.seed == seed
+        return result.text
+
+    first = sample(7)
+    assert sample(7) == first
+    assert sample(8) != first  # the seed does drive the sampling
+
+
+def test_stop_ends_within_one_token_keeps_the_output_and_frees_the_engine(
+    engine: Engine, registry: ModelRegistry, paths: Paths
+) -> None:
+    history = HistoryStore(paths.code_history_db)
+    seen: list[int] = []
+
+    def on_event(event: JobEvent) -> None:
+        if event.kind is EventKind.PARTIAL:
+            seen.append(event.payload.n_tokens)
+            if event.payload.n_tokens >= 4 and not event.handle.cancel_requested:
+                seen.append(-1)
+                event.handle.cancel()
+
+    request = GenerationRequest("add two numbers", temperature=0, max_new_tokens=64)
+    handle = submit_generation(engine, registry, request, history, on_event=on_event)
+    result = handle.result(120)
+
+    cancelled_at = seen[seen.index(-1) - 1]
+    assert result.stopped
+    assert handle.state is JobState.FINISHED  # Stop keeps the partial answer as the result
+    assert cancelled_at <= result.n_tokens <= cancelled_at + 1
+    assert REPLY.startswith(result.text) and len(result.text) < len(REPLY)
+    stored = history.get(result.history_id)
+    assert stored.stopped and stored.output == result.text
+
+    follow_up = submit_generation(engine, registry, GenerationRequest("again", temperature=0, max_new_tokens=64))
+    assert follow_up.result(120).text == REPLY
+
+
+def test_stop_from_another_thread(engine: Engine, registry: ModelRegistry) -> None:
+    first_piece = threading.Event()
+    handle = submit_generation(
+        engine,
+        registry,
+        GenerationRequest("add", temperature=0, max_new_tokens=64),
+        on_event=lambda e: first_piece.set() if e.kind is EventKind.PARTIAL else None,
+    )
+    assert first_piece.wait(120)
+    handle.cancel()
+    result = handle.result(60)
+    assert result.stopped and REPLY.startswith(result.text)
+
+
+def test_generation_is_recorded_in_history(engine: Engine, registry: ModelRegistry, paths: Paths) -> None:
+    history = HistoryStore(paths.code_history_db)
+    request = GenerationRequest("Sum two numbers please", temperature=0, max_new_tokens=64, seed=11)
+    result = submit_generation(engine, registry, request, history).result(120)
+    [entry] = HistoryStore(paths.code_history_db).search("sum numbers")
+    assert entry.id == result.history_id
+    assert entry.output == REPLY and entry.code == REPLY_CODE and entry.model_id == "tiny-llm"
+    assert entry.settings["seed"] == 11 and entry.settings["max_new_tokens"] == 64
+    assert entry.n_tokens == result.n_tokens and entry.tokens_per_s == result.tokens_per_s
+
+
+def test_context_that_does_not_fit_is_a_clear_error(engine: Engine, registry: ModelRegistry) -> None:
+    request = GenerationRequest("explain", context="x = 1\n" * 400, max_new_tokens=8)
+    handle = submit_generation(engine, registry, request)
+    with pytest.raises(ValueError, match="shorten the context"):
+        handle.result(120)
+
+
+def test_missing_model_and_bad_settings_fail_before_queueing(engine: Engine, paths: Paths) -> None:
+    empty = ModelRegistry(paths.models)
+    with pytest.raises(MissingModelError):
+        submit_generation(engine, empty, GenerationRequest("x"))
+    for bad in (
+        GenerationRequest(" "),
+        GenerationRequest("x", language="klingon"),
+        GenerationRequest("x", max_new_tokens=0),
+        GenerationRequest("x", temperature=-1),
+        GenerationRequest("x", top_p=0),
+        GenerationRequest("x", seed=-3),
+    ):
+        with pytest.raises(ValueError):
+            submit_generation(engine, empty, bad)
+    assert engine.queued() == []

@@ -1,0 +1,84 @@
+"""The code history: SQLite that survives a restart, FTS5 word search, reopen and delete."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from latentstudio.codegen import HistoryEntry, HistoryStore, check_syntax
+from latentstudio.codegen.history import fts_query
+from latentstudio.paths import Paths
+
+
+def _entry(prompt: str, output: str, language: str = "python", **extra) -> HistoryEntry:
+    return HistoryEntry(
+        model_id="tiny",
+        language=language,
+        prompt=prompt,
+        output=output,
+        code=output,
+        syntax=check_syntax(output, language),
+        settings={"temperature": 0.2, "seed": 5},
+        **extra,
+    )
+
+
+def test_history_persists_across_a_restart_and_fts_finds_it(paths: Paths) -> None:
+    store = HistoryStore(paths.code_history_db)
+    first = store.add(_entry("Parse a CSV file into dictionaries", "import csv\n", ttft_ms=12.5, tokens_per_s=40.0))
+    store.add(_entry("Reverse a linked list", "def reverse(head):\n    pass\n", stopped=True))
+    del store
+
+    reopened = HistoryStore(paths.code_history_db)  # a new process would do just this
+    assert reopened.count() == 2
+    hits = reopened.search("csv")
+    assert [h.id for h in hits] == [first.id]
+    entry = reopened.get(first.id)
+    assert entry.prompt == "Parse a CSV file into dictionaries"
+    assert entry.settings == {"temperature": 0.2, "seed": 5}
+    assert entry.ttft_ms == 12.5 and entry.tokens_per_s == 40.0
+    assert entry.syntax.ok is True and entry.created
+    assert reopened.list()[0].stopped  # newest first
+
+
+def test_search_matches_output_words_prefixes_and_needs_every_word(paths: Paths) -> None:
+    store = HistoryStore(paths.code_history_db)
+    store.add(_entry("sort numbers", "sorted(values, reverse=True)"))
+    store.add(_entry("read a file", "with open(path) as fh:\n    text = fh.read()"))
+    assert [e.prompt for e in store.search("revers")] == ["sort numbers"]  # prefix, in the output
+    assert [e.prompt for e in store.search("read fh")] == ["read a file"]
+    assert store.search("read sorted") == []
+    assert len(store.search("   ")) == 2  # no words: everything
+
+
+@pytest.mark.parametrize("text", ['"unbalanced', "a AND OR NOT", "col:umn", "x*", "(", "NEAR("])
+def test_fts_operators_typed_by_users_are_plain_words(paths: Paths, text: str) -> None:
+    store = HistoryStore(paths.code_history_db)
+    store.add(_entry("a query with AND and NEAR words", "x = 1"))
+    store.search(text)  # never an FTS5 syntax error
+
+
+def test_fts_query_quotes_each_word() -> None:
+    assert fts_query('sort "list" AND') == '"sort"* "list"* "AND"*'
+    assert fts_query("!!") is None
+
+
+def test_delete_removes_the_entry_and_its_index_row(paths: Paths) -> None:
+    store = HistoryStore(paths.code_history_db)
+    entry = store.add(_entry("binary search", "def search(items, x): ..."))
+    assert store.delete(entry.id)
+    assert not store.delete(entry.id)
+    assert store.search("binary") == []
+    with pytest.raises(KeyError):
+        store.get(entry.id)
+
+
+def test_a_newer_schema_is_refused_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer Latent Studio"):
+        HistoryStore(path)
