@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Callable, Optional, Sequence
 
 from .models import MissingModelError, ModelNotFoundError, UnsupportedModelError
+from .codegen import commands as codegen_commands
 from .library import commands as library_commands
 from .models import commands as model_commands
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[argparse.Namespace, "AppContext"], int]  # noqa: F821
 
 # Each module contributes its subcommands through `register(subparsers)`.
-COMMAND_MODULES = [model_commands, library_commands]
+COMMAND_MODULES = [model_commands, library_commands, codegen_commands]
 
 USER_ERRORS = (
     MissingModelError,
