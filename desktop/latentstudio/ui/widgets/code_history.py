@@ -1,0 +1,142 @@
+"""The code history list: word search (FTS5), reopen, copy and delete past generations."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...codegen import HistoryEntry, HistoryStore
+
+log = logging.getLogger(__name__)
+
+SEARCH_DELAY_MS = 200
+
+
+class CodeHistoryPanel(QWidget):
+    reopenRequested = Signal(object)  # HistoryEntry
+
+    def __init__(self, store: Optional[HistoryStore], parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.store = store
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search history…")
+        self.search.setClearButtonEnabled(True)
+        self.list = QListWidget()
+        self.list.setObjectName("code-history")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.reopen_button = QPushButton("Reopen")
+        self.copy_button = QPushButton("Copy code")
+        self.delete_button = QPushButton("Delete")
+        buttons = QHBoxLayout()
+        for button in (self.reopen_button, self.copy_button, self.delete_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("History"))
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SEARCH_DELAY_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.search.textChanged.connect(lambda _: self._timer.start())
+        self.list.itemDoubleClicked.connect(lambda _: self._reopen())
+        self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.reopen_button.clicked.connect(self._reopen)
+        self.copy_button.clicked.connect(self._copy)
+        self.delete_button.clicked.connect(self._delete)
+        if store is None:
+            self.search.setEnabled(False)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the list for the current search words (newest first without words)."""
+        self._timer.stop()
+        if self.store is None:
+            self._update_buttons()
+            return
+        try:
+            entries = self.store.search(self.search.text())
+        except sqlite3.Error as exc:
+            log.exception("code history search failed")
+            self.status.setText(f"History unavailable: {exc}")
+            entries = []
+        selected = self.selected_id()
+        self.list.clear()
+        for entry in entries:
+            item = QListWidgetItem(_label(entry))
+            item.setData(Qt.ItemDataRole.UserRole, entry.id)
+            item.setToolTip(entry.prompt)
+            self.list.addItem(item)
+            if entry.id == selected:
+                self.list.setCurrentItem(item)
+        if self.search.text().strip():
+            self.status.setText(f"{len(entries)} found")
+        elif not self.status.text().startswith("History unavailable"):
+            self.status.setText("" if entries else "Generations appear here.")
+        self._update_buttons()
+
+    def selected_id(self) -> Optional[int]:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _selected_entry(self) -> Optional[HistoryEntry]:
+        entry_id = self.selected_id()
+        if entry_id is None or self.store is None:
+            return None
+        try:
+            return self.store.get(entry_id)
+        except KeyError:
+            self.refresh()
+            return None
+
+    def _update_buttons(self) -> None:
+        has = self.selected_id() is not None
+        for button in (self.reopen_button, self.copy_button, self.delete_button):
+            button.setEnabled(has)
+
+    def _reopen(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            self.reopenRequested.emit(entry)
+
+    def _copy(self) -> None:
+        entry = self._selected_entry()
+        if entry is not None:
+            QGuiApplication.clipboard().setText(entry.code)
+            self.status.setText("Code copied")
+
+    def _delete(self) -> None:
+        entry = self._selected_entry()
+        if entry is None or self.store is None:
+            return
+        answer = QMessageBox.question(self, "Delete from history", f"Delete “{entry.title}” from the history?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.store.delete(entry.id)
+        self.refresh()
+
+
+def _label(entry: HistoryEntry) -> str:
+    date = entry.created[:16].replace("T", " ")
+    stopped = " · stopped" if entry.stopped else ""
+    return f"{entry.title}\n{date} · {entry.language} · {entry.n_tokens} tokens{stopped}"

@@ -1,0 +1,122 @@
+"""The Code page with qtbot: Generate streams into the editor, Stop stops, Save writes, history."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from latentstudio.codegen import HistoryEntry, HistoryStore, check_syntax
+from latentstudio.context import AppContext
+from latentstudio.engine import EventKind
+from latentstudio.ui.bridge import EngineBridge
+from latentstudio.ui.model_actions import ModelActions
+from latentstudio.ui.pages.code_page import CodePage
+from tests.support.tiny_llm import REPLY, REPLY_CODE
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
+    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    bridge = EngineBridge()
+    widget = CodePage(ctx, bridge, ModelActions(ctx))
+    qtbot.addWidget(widget)
+    bridge.attach(ctx.engine)
+    widget.show()
+    yield widget
+    bridge.detach()
+
+
+def test_without_a_model_the_page_shows_the_missing_model_card(qtbot, ctx: AppContext) -> None:
+    widget = CodePage(ctx, EngineBridge(), ModelActions(ctx))
+    qtbot.addWidget(widget)
+    assert widget._stack.currentIndex() == 0
+
+
+def test_generate_fills_the_editor_as_tokens_arrive(qtbot, page: CodePage) -> None:
+    assert page._stack.currentIndex() == 1
+    assert page.model_picker.currentData() == "tiny-llm"
+    growth: list[int] = []
+    page.answer.textChanged.connect(lambda: growth.append(len(page.answer.toPlainText())) if page.result is None else None)
+    page.prompt.setPlainText("Write a function that adds two numbers")
+    page.temperature.setValue(0.0)
+    page.max_tokens.setValue(64)
+    qtbot.mouseClick(page.generate_button, Qt.MouseButton.LeftButton)
+    assert not page.generate_button.isEnabled() and page.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: page.result is not None, timeout=TIMEOUT_MS)
+
+    streamed = [n for n in growth if n > 0]
+    assert len(streamed) > 5 and streamed == sorted(streamed)  # grew piece by piece before the end
+    assert page.answer.toPlainText() == REPLY
+    assert page.code.toPlainText() == REPLY_CODE
+    assert page.syntax_label.text() == "python: syntax OK"
+    assert "tokens/s" in page.speed_label.text() and "first token" in page.speed_label.text()
+    assert page.generate_button.isEnabled() and not page.stop_button.isEnabled()
+    assert page.history_panel.list.count() == 1
+
+    qtbot.mouseClick(page.copy_button, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == REPLY_CODE
+
+
+def test_stop_stops_the_generation(qtbot, page: CodePage) -> None:
+    def slow_down(event) -> None:  # on the engine thread: a slow model, so Stop lands mid-answer
+        if event.kind is EventKind.PARTIAL:
+            time.sleep(0.1)
+
+    remove = page.ctx.engine.add_listener(slow_down)
+    try:
+        page.prompt.setPlainText("add two numbers")
+        page.temperature.setValue(0.0)
+        page.generate()
+        qtbot.waitUntil(lambda: len(page.answer.toPlainText()) > 0, timeout=TIMEOUT_MS)
+        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.result is not None, timeout=TIMEOUT_MS)
+    finally:
+        remove()
+    assert page.result.stopped
+    assert REPLY.startswith(page.answer.toPlainText()) and len(page.answer.toPlainText()) < len(REPLY)
+    assert page.status.text().startswith("Stopped after")
+    assert page.generate_button.isEnabled() and not page.stop_button.isEnabled()
+    [entry] = HistoryStore(page.ctx.paths.code_history_db).list()
+    assert entry.stopped and entry.output == page.answer.toPlainText()
+
+
+def test_history_search_reopen_and_save(qtbot, page: CodePage, tmp_path: Path, monkeypatch) -> None:
+    code = "def mean(xs):\n    return sum(xs) / len(xs)\n"
+    for prompt, output in (("average of a list", f"```python\n{code}```"), ("reverse words", "x")):
+        page.history.add(HistoryEntry(
+            model_id="tiny-llm", language="python", prompt=prompt, output=output,
+            code=code if prompt.startswith("average") else output, syntax=check_syntax(code, "python"),
+            settings={"max_new_tokens": 77, "temperature": 0.7, "top_p": 0.9, "seed": 123}, n_tokens=20,
+            ttft_ms=5.0, tokens_per_s=50.0,
+        ))
+    panel = page.history_panel
+    panel.refresh()
+    assert panel.list.count() == 2
+    panel.search.setText("averag")
+    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=5000)
+    panel.list.setCurrentRow(0)
+    qtbot.mouseClick(panel.reopen_button, Qt.MouseButton.LeftButton)
+    assert page.prompt.toPlainText() == "average of a list"
+    assert (page.max_tokens.value(), page.temperature.value(), page.seed.value()) == (77, 0.7, 123)
+    assert page.code.toPlainText() == code
+    assert "50.0 tokens/s" in page.speed_label.text()
+
+    target = tmp_path / "mean.py"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    assert target.read_text(encoding="utf-8") == code
+    assert page.status.text() == f"Saved {target}"
+
+
+def test_bad_settings_are_shown_not_raised(page: CodePage) -> None:
+    page.prompt.setPlainText("   ")
+    page.generate()
+    assert page.status.text() == "the prompt is empty"
+    assert page.handle is None and page.generate_button.isEnabled()
