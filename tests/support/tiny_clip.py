@@ -29,7 +29,7 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 CONFIG = {
     "model_cfg": {
         "embed_dim": 32,
-        "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 4},
         "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
     },
     "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)},
@@ -38,10 +38,11 @@ CONFIG = {
 
 def shape_image(colour: str, shape: str, rng: random.Random, size: int = 64) -> Image.Image:
     """One coloured shape, at a random place and size, on a random muted background."""
-    background = tuple(rng.randint(60, 200) for _ in range(3))
+    grey = rng.randint(70, 200)
+    background = tuple(max(0, min(255, grey + rng.randint(-25, 25))) for _ in range(3))
     image = Image.new("RGB", (size, size), background)
     draw = ImageDraw.Draw(image)
-    extent = rng.randint(size // 3, int(size * 0.7))
+    extent = rng.randint(int(size * 0.4), int(size * 0.75))
     x0 = rng.randint(0, size - extent)
     y0 = rng.randint(0, size - extent)
     box = (x0, y0, x0 + extent, y0 + extent)
@@ -84,8 +85,20 @@ def write_clip_tiny(folder: Path) -> None:
     _write(folder, _create())
 
 
-def write_clip_shapes(folder: Path, steps: int = 400, batch: int = 96) -> None:
+def write_clip_shapes(folder: Path, steps: int = 400, batch: int = 64) -> None:
     """Train on captioned shapes: image↔caption contrastive loss over the 12 class captions."""
+    import torch
+
+    threads = torch.get_num_threads()
+    # One thread: on a shared, busy CPU, spinning worker threads make tiny ops many times slower.
+    torch.set_num_threads(1)
+    try:
+        _train_shapes(folder, steps, batch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_shapes(folder: Path, steps: int, batch: int) -> None:
     import open_clip
     import torch
     import torch.nn.functional as F
@@ -109,7 +122,10 @@ def write_clip_shapes(folder: Path, steps: int = 400, batch: int = 96) -> None:
     pixels = (pixels - mean) / std
     targets = torch.tensor(pool_labels)
 
-    optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    # Fixed random token embeddings: the 49k-row table dominates the optimiser's cost otherwise.
+    model.token_embedding.weight.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=2e-3, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps)
     model.train()
     for _ in range(steps):

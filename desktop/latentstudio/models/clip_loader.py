@@ -134,7 +134,10 @@ class ClipModel:
         """uint8 (N, H, W, 3) → normalised float tensor (N, 3, H, W) on the model's device."""
         import torch
 
-        batch = torch.from_numpy(np.ascontiguousarray(pixels)).to(self.device)
+        pixels = np.ascontiguousarray(pixels)
+        if not pixels.flags.writeable:  # arrays viewing PIL images are read-only
+            pixels = pixels.copy()
+        batch = torch.from_numpy(pixels).to(self.device)
         batch = batch.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
         mean = torch.tensor(self.spec.mean, device=batch.device).view(1, 3, 1, 1)
         std = torch.tensor(self.spec.std, device=batch.device).view(1, 3, 1, 1)
