@@ -1,14 +1,306 @@
-"""The Image page."""
+"""The Image page: prompt, settings, Generate (queued), live preview, queue, gallery of results.
+
+Job events arrive on the engine thread; `_JobRelay` re-emits them as a queued signal so every
+widget change happens in the GUI thread.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+import logging
+from pathlib import Path
+from typing import Any, Optional
 
-from .needs_model import NeedsModelPage, placeholder
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from ...engine import Cancelled, EventKind, JobEvent, JobHandle
+from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
+from ...imagegen.metadata import ImageMetadata, read_metadata
+from ...imagegen.preview import StepPreview
+from ...models import MissingModelError, ModelNotFoundError
+from ..background import run_in_background
+from ..widgets.image_gallery import ImageGallery, thumbnail_for
+from ..widgets.image_preview import ImagePreview
+from ..widgets.image_queue import ImageQueue
+from ..widgets.image_settings import ImageSettingsPanel
+from .needs_model import NeedsModelPage
+
+log = logging.getLogger(__name__)
+
+RECENT_OUTPUTS = 40
+DONE_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+
+class _JobRelay(QObject):
+    """Created in the GUI thread; emitting from the engine thread queues delivery to the GUI thread."""
+
+    event = Signal(object)
+
+
+def describe(meta: Optional[ImageMetadata], path: Path) -> str:
+    if meta is None:
+        return f"{path.name}\n(no generation settings stored)"
+    lines = [meta.prompt or "(no prompt)"]
+    if meta.negative_prompt:
+        lines.append(f"Negative: {meta.negative_prompt}")
+    settings = [
+        f"Seed {meta.seed}" if meta.seed is not None else "",
+        f"{meta.steps} steps" if meta.steps else "",
+        f"CFG {meta.guidance:g}" if meta.guidance is not None else "",
+        meta.scheduler or "",
+        f"{meta.width}x{meta.height}" if meta.width and meta.height else "",
+        f"strength {meta.strength:g}" if meta.strength is not None else "",
+        meta.model or "",
+    ]
+    lines.append(" · ".join(s for s in settings if s))
+    lines.append(str(path))
+    return "\n".join(lines)
+
+
+def _load_result(path: Path) -> tuple[Path, Any, str]:
+    """Thumbnail and description of one image (runs off the GUI thread)."""
+    try:
+        meta = read_metadata(path)
+    except ValueError:
+        meta = None
+    return path, thumbnail_for(path), describe(meta, path)
 
 
 class ImagePage(NeedsModelPage):
     kind = "diffusion"
 
     def build_content(self) -> QWidget:
-        return placeholder("Image tools appear here.")
+        self._relay = _JobRelay(self)
+        self._relay.event.connect(self._on_job_event)
+        self._current: Optional[JobHandle] = None
+        self._mine: set[int] = set()  # ids of the jobs this page queued
+
+        self.prompt = QPlainTextEdit()
+        self.prompt.setObjectName("prompt")
+        self.prompt.setPlaceholderText("Describe the image…")
+        self.negative = QPlainTextEdit()
+        self.negative.setObjectName("negative-prompt")
+        self.negative.setPlaceholderText("Negative prompt: what to avoid")
+        self.negative.setMaximumHeight(70)
+        self.settings = ImageSettingsPanel()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generate")
+        self.generate_button.setDefault(True)
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_current)
+        self.status = QLabel("Drop a PNG here to read its settings into the form.")
+        self.status.setObjectName("image-status")
+        self.status.setWordWrap(True)
+
+        form = QWidget()
+        form_layout = QVBoxLayout(form)
+        form_layout.addWidget(QLabel("Prompt"))
+        form_layout.addWidget(self.prompt, 1)
+        form_layout.addWidget(QLabel("Negative prompt"))
+        form_layout.addWidget(self.negative)
+        form_layout.addWidget(self.settings)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        form_layout.addLayout(buttons)
+        form_layout.addWidget(self.status)
+
+        self.preview = ImagePreview()
+        self.progress = QProgressBar()
+        self.progress.setObjectName("step-progress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("%v / %m steps")
+        self.queue = ImageQueue(JOB_KIND)
+        self.gallery = ImageGallery()
+        self.gallery.reuseRequested.connect(self.reuse_settings_from)
+        self.gallery.initRequested.connect(self.use_as_init_image)
+        self.gallery.moreLikeThisRequested.connect(self.more_like_this)
+        self.gallery.revealRequested.connect(self.reveal_file)
+
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.addWidget(self.preview, 1)
+        middle_layout.addWidget(self.progress)
+        middle_layout.addWidget(QLabel("Queue"))
+        middle_layout.addWidget(self.queue)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(form)
+        splitter.addWidget(middle)
+        splitter.addWidget(self.gallery)
+        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 1)
+
+        self.bridge.queueChanged.connect(self._queue_changed)
+        self.setAcceptDrops(True)
+        run_in_background(self._recent_outputs, self._show_recent)
+        return splitter
+
+    # -- models --------------------------------------------------------------------------
+
+    def refresh_models(self) -> None:
+        super().refresh_models()
+        registry = self.ctx.registry
+        default = registry.default(self.kind)
+        self.settings.set_models(registry.list(self.kind), default.id if default else None)
+
+    # -- generation ----------------------------------------------------------------------
+
+    def generate(self) -> list[JobHandle]:
+        """Queue the form's request (one job per image); errors are shown, not raised."""
+        request = self.settings.request(self.prompt.toPlainText().strip(), self.negative.toPlainText().strip())
+        try:
+            handles = submit_generation(self.ctx, request, on_event=self._relay.event.emit)
+        except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
+            self.status.setText(f"Cannot generate: {exc}")
+            return []
+        self.queue.engine = self.ctx.engine
+        self._mine.update(h.id for h in handles)
+        self.status.setText(f"Queued {len(handles)} image{'s' if len(handles) > 1 else ''}.")
+        self.queue.refresh()
+        return handles
+
+    def cancel_current(self) -> None:
+        if self._current is not None:
+            self.status.setText("Cancelling…")
+            self._current.cancel()
+
+    def _queue_changed(self) -> None:
+        if self.queue.engine is not None:
+            self.queue.refresh()
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        handle = event.handle
+        if handle is None or handle.id not in self._mine:
+            return
+        kind = event.kind
+        if kind is EventKind.STARTED:
+            self._current = handle
+            self.cancel_button.setEnabled(True)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.status.setText(f"Generating: {handle.name}")
+        elif kind is EventKind.PROGRESS and handle is self._current:
+            progress = event.payload
+            if progress.total:
+                self.progress.setRange(0, int(progress.total))
+                self.progress.setValue(int(progress.done))
+            else:
+                self.progress.setRange(0, 0)  # loading the model: busy
+                self.status.setText(progress.message.capitalize() + "…")
+        elif kind is EventKind.PREVIEW and isinstance(event.payload, StepPreview):
+            self.preview.show_array(event.payload.image)
+        elif kind in DONE_EVENTS:
+            self._mine.discard(handle.id)
+            if handle is self._current:
+                self._current = None
+                self.cancel_button.setEnabled(False)
+                if self.progress.maximum() == 0:  # still "busy": failed while loading
+                    self.progress.setRange(0, 1)
+            if kind is EventKind.FINISHED:
+                self._finished(event.payload)
+            elif kind is EventKind.CANCELLED:
+                self.status.setText(f"Cancelled: {handle.name}")
+            else:
+                error = event.payload
+                if not isinstance(error, Cancelled):
+                    self.status.setText(f"Failed: {error}")
+
+    def _finished(self, result: GeneratedImage) -> None:
+        self.preview.show_file(result.path)
+        self.progress.setValue(self.progress.maximum())
+        self.status.setText(f"Saved {result.path.name} (seed {result.seed}, {result.seconds:.1f} s)")
+        run_in_background(lambda: _load_result(result.path), self._add_to_gallery)
+
+    def _add_to_gallery(self, loaded: tuple[Path, Any, str]) -> None:
+        if not isValid(self.gallery):  # the window closed while the thumbnail was made
+            return
+        path, thumbnail, details = loaded
+        self.gallery.add_image(path, thumbnail, details)
+
+    # -- recent outputs --------------------------------------------------------------------
+
+    def _recent_outputs(self) -> list[tuple[Path, Any, str]]:
+        outputs = self.ctx.paths.outputs
+        if not outputs.is_dir():
+            return []
+        files = sorted(outputs.glob("*/*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [_load_result(path) for path in files[:RECENT_OUTPUTS]]
+
+    def _show_recent(self, loaded: list[tuple[Path, Any, str]]) -> None:
+        if not loaded or not isValid(self.gallery):
+            return
+        known = set(self.gallery.paths())
+        for path, thumbnail, details in loaded:
+            if path not in known:
+                self.gallery.add_image(path, thumbnail, details, first=False)
+
+    # -- cross-page actions ----------------------------------------------------------------
+
+    def reuse_settings_from(self, path: Path) -> bool:
+        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI) into the form."""
+        path = Path(path)
+        try:
+            meta = read_metadata(path)
+        except (ValueError, OSError) as exc:
+            self.status.setText(f"Cannot read {path.name}: {exc}")
+            return False
+        if meta is None:
+            self.status.setText(f"{path.name} holds no generation settings.")
+            return False
+        self.prompt.setPlainText(meta.prompt)
+        self.negative.setPlainText(meta.negative_prompt)
+        self.settings.apply(meta)
+        self.status.setText(f"Settings read from {path.name} ({meta.source}).")
+        return True
+
+    def use_as_init_image(self, path: Path) -> None:
+        self.settings.init_image.setText(str(Path(path)))
+        self.status.setText(f"{Path(path).name} is the init image; set Strength, then Generate.")
+        window = self.window()
+        if hasattr(window, "show_page"):
+            window.show_page("image")
+
+    def more_like_this(self, path: Path) -> None:
+        window = self.window()
+        if not hasattr(window, "page"):
+            return
+        search = window.page("search")
+        if not hasattr(search, "search_by_image"):
+            self.status.setText("Search is not available.")
+            return
+        search.search_by_image(Path(path))
+        window.show_page("search")
+
+    def reveal_file(self, path: Path) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    # -- drag and drop ---------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(Path(url.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                event.acceptProposedAction()
+                self.reuse_settings_from(path)
+                return

@@ -1,0 +1,99 @@
+"""Results of this session (and recent ones from the outputs folder) with their settings and actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+THUMB = 128
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ImageGallery(QWidget):
+    reuseRequested = Signal(object)  # Path
+    initRequested = Signal(object)
+    moreLikeThisRequested = Signal(object)
+    revealRequested = Signal(object)
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setObjectName("gallery")
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.currentItemChanged.connect(self._selected)
+        self.details = QLabel("Select an image to see its settings.")
+        self.details.setObjectName("gallery-details")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.buttons = {}
+        actions = QHBoxLayout()
+        for key, label, signal in (
+            ("reuse", "Reuse settings", self.reuseRequested),
+            ("init", "Use as init image", self.initRequested),
+            ("similar", "More like this", self.moreLikeThisRequested),
+            ("reveal", "Reveal file", self.revealRequested),
+        ):
+            button = QPushButton(label)
+            button.setObjectName(f"gallery-{key}")
+            button.setEnabled(False)
+            button.clicked.connect(lambda _=False, s=signal: self._emit(s))
+            actions.addWidget(button)
+            self.buttons[key] = button
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.details)
+
+    def add_image(self, path: Path, thumbnail: QImage, details: str, first: bool = True) -> None:
+        """Add a result (newest first by default); `thumbnail` may be made off the GUI thread."""
+        item = QListWidgetItem(QIcon(QPixmap.fromImage(thumbnail)), path.name)
+        item.setData(PATH_ROLE, str(path))
+        item.setToolTip(details)
+        if first:
+            self.list.insertItem(0, item)
+            self.list.setCurrentItem(item)
+        else:
+            self.list.addItem(item)
+
+    def paths(self) -> list[Path]:
+        return [Path(self.list.item(i).data(PATH_ROLE)) for i in range(self.list.count())]
+
+    def current_path(self) -> Optional[Path]:
+        item = self.list.currentItem()
+        return Path(item.data(PATH_ROLE)) if item is not None else None
+
+    def _selected(self, item: Optional[QListWidgetItem], _previous: object = None) -> None:
+        for button in self.buttons.values():
+            button.setEnabled(item is not None)
+        self.details.setText(item.toolTip() if item is not None else "")
+
+    def _emit(self, signal: Signal) -> None:
+        path = self.current_path()
+        if path is not None:
+            signal.emit(path)
+
+
+def thumbnail_for(path: Path, size: int = THUMB) -> QImage:
+    """A scaled QImage (safe to make off the GUI thread, unlike a QPixmap)."""
+    image = QImage(str(path))
+    if image.isNull():
+        return image
+    return image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)

@@ -1,0 +1,68 @@
+"""The image queue: running and waiting image jobs, reorder with Up/Down, cancel the selected one."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+from ...engine import Engine, JobHandle
+
+HANDLE_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ImageQueue(QWidget):
+    def __init__(self, kind: str, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.kind = kind
+        self.engine: Optional[Engine] = None
+        self.list = QListWidget()
+        self.list.setObjectName("image-queue")
+        self.up = QPushButton("Up")
+        self.down = QPushButton("Down")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setObjectName("queue-cancel")
+        self.up.clicked.connect(lambda: self._move(-1))
+        self.down.clicked.connect(lambda: self._move(1))
+        self.cancel.clicked.connect(self._cancel)
+        buttons = QHBoxLayout()
+        for button in (self.up, self.down, self.cancel):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+
+    def handles(self) -> list[JobHandle]:
+        return [self.list.item(i).data(HANDLE_ROLE) for i in range(self.list.count())]
+
+    def refresh(self) -> None:
+        """Rebuild from the engine: the running image job first, then the waiting ones in run order."""
+        if self.engine is None:
+            return
+        selected = self._selected()
+        running = [h for h in self.engine.active() if h.kind == self.kind]
+        waiting = [h for h in self.engine.queued() if h.kind == self.kind]
+        self.list.clear()
+        for handle in running + waiting:
+            state = "running" if handle in running else "waiting"
+            item = QListWidgetItem(f"{handle.name} — {state}")
+            item.setData(HANDLE_ROLE, handle)
+            self.list.addItem(item)
+            if handle is selected:
+                self.list.setCurrentItem(item)
+
+    def _selected(self) -> Optional[JobHandle]:
+        item = self.list.currentItem()
+        return item.data(HANDLE_ROLE) if item is not None else None
+
+    def _move(self, offset: int) -> None:
+        handle = self._selected()
+        if handle is not None and self.engine is not None:
+            self.engine.move(handle, offset)  # the engine's queueChanged refreshes the list
+
+    def _cancel(self) -> None:
+        handle = self._selected()
+        if handle is not None:
+            handle.cancel()

@@ -1,0 +1,117 @@
+"""The Image page with qtbot: generate from the form, the preview updates, Cancel works, settings reuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from latentstudio.context import AppContext
+from latentstudio.engine import JobState
+from latentstudio.ui.bridge import EngineBridge
+from latentstudio.ui.model_actions import ModelActions
+from latentstudio.ui.pages.image_page import ImagePage
+
+TIMEOUT_MS = 240_000
+
+
+@pytest.fixture
+def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    bridge = EngineBridge()
+    widget = ImagePage(ctx, bridge, ModelActions(ctx))
+    qtbot.addWidget(widget)
+    bridge.attach(ctx.engine)
+    widget.show()
+    yield widget
+    bridge.detach()
+
+
+def test_generate_from_the_form_updates_preview_and_gallery(qtbot, page: ImagePage) -> None:
+    assert page._stack.currentIndex() == 1  # the model is installed: the form, not the card
+    assert page.settings.model.currentData() == "tiny"
+    page.prompt.setPlainText("a red circle")
+    page.negative.setPlainText("blue")
+    page.settings.seed.setText("21")
+    page.settings.steps.setValue(3)
+    qtbot.mouseClick(page.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.gallery.list.count() == 1, timeout=TIMEOUT_MS)
+    assert page.preview.updates >= 4  # three step previews, then the finished image
+    assert page.preview.pixmap_source().width() == 64
+    assert page.progress.value() == page.progress.maximum() == 3
+    assert "Seed 21" in page.gallery.details.text() and "a red circle" in page.gallery.details.text()
+    assert page.gallery.paths()[0].parent.parent == page.ctx.paths.outputs
+
+    # Reuse settings from the result after changing the form; use it as the init image.
+    page.prompt.setPlainText("something else")
+    page.settings.steps.setValue(9)
+    qtbot.mouseClick(page.gallery.buttons["reuse"], Qt.MouseButton.LeftButton)
+    assert page.prompt.toPlainText() == "a red circle" and page.negative.toPlainText() == "blue"
+    assert (page.settings.steps.value(), page.settings.seed.text()) == (3, "21")
+    qtbot.mouseClick(page.gallery.buttons["init"], Qt.MouseButton.LeftButton)
+    assert page.settings.init_image.text() == str(page.gallery.paths()[0])
+
+
+def test_cancel_stops_the_running_image(qtbot, page: ImagePage) -> None:
+    page.prompt.setPlainText("slow")
+    page.settings.steps.setValue(60)
+    handles = page.generate()
+    qtbot.waitUntil(lambda: page.progress.value() >= 1 and page.cancel_button.isEnabled(), timeout=TIMEOUT_MS)
+    updates = page.preview.updates
+    assert updates >= 1
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: handles[0].state is JobState.CANCELLED, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: page.status.text().startswith("Cancelled"), timeout=TIMEOUT_MS)
+    assert not page.cancel_button.isEnabled()
+    assert page.gallery.list.count() == 0
+    assert page.progress.value() < 60
+
+
+def test_bad_settings_are_shown_not_raised(page: ImagePage) -> None:
+    page.settings.width_box.setValue(72)
+    page.settings.height_box.setValue(100)
+    assert page.generate() == []
+    assert "multiple of 8" in page.status.text()
+
+
+def test_dropping_a_png_reads_its_settings(page: ImagePage, tmp_path: Path) -> None:
+    info = PngInfo()
+    info.add_text(
+        "parameters",
+        "a castle at dusk\nNegative prompt: fog\nSteps: 17, Sampler: Euler a, CFG scale: 4.5, Seed: 77, Size: 128x192",
+    )
+    path = tmp_path / "from-a1111.png"
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(page, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(page, QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, buttons, modifiers))
+    assert page.prompt.toPlainText() == "a castle at dusk" and page.negative.toPlainText() == "fog"
+    settings = page.settings
+    assert (settings.steps.value(), settings.guidance.value(), settings.seed.text()) == (17, 4.5, "77")
+    assert (settings.width_box.value(), settings.height_box.value()) == (128, 192)
+    assert settings.scheduler.currentText() == "Euler a"
+
+    comfy = tmp_path / "comfy.png"
+    graph = {"1": {"class_type": "KSampler", "inputs": {"seed": 5, "steps": 8, "cfg": 2, "sampler_name": "lcm",
+                                                          "scheduler": "normal", "positive": ["2", 0]}},
+             "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a fox"}}}
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    Image.new("RGB", (8, 8)).save(comfy, pnginfo=info)
+    assert page.reuse_settings_from(comfy)
+    assert (page.prompt.toPlainText(), settings.scheduler.currentText(), settings.steps.value()) == ("a fox", "LCM", 8)
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    assert not page.reuse_settings_from(plain)
+    assert "no generation settings" in page.status.text()
