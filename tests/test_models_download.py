@@ -27,18 +27,16 @@ from latentstudio.models.download import (
 from latentstudio.models.download_queue import DownloadQueue
 from latentstudio.models.network import NetworkDisabledError
 from tests.support.fake_hub import FakeHub, point_client_at
-from tests.support.tiny_download import write_tiny_causal_lm
 
 REPO = "test-org/tiny-coder"
 WEIGHTS = "model.safetensors"
 FAST_RETRY = RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.05)
 
 
-@pytest.fixture(scope="session")
-def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-lm") / "model"
-    write_tiny_causal_lm(folder)
-    return folder
+@pytest.fixture
+def tiny_lm(tiny_models) -> Path:
+    """The code-generation tests' tiny Qwen2 (transformers folder), served as a hub repository."""
+    return tiny_models("llm-tiny")
 
 
 def make_entry(folder: Path, entry_id: str = "tiny-coder") -> CatalogueEntry:
@@ -88,9 +86,10 @@ def test_complete_download_installs_a_loadable_model(ctx: AppContext, hub: FakeH
     import torch
 
     tokenizer = AutoTokenizer.from_pretrained(model.path, local_files_only=True)
-    lm = AutoModelForCausalLM.from_pretrained(model.path, local_files_only=True)
-    ids = torch.tensor([tokenizer.convert_tokens_to_ids(["w1", "w2", "w3"])])
-    assert lm(ids).logits.shape == (1, 3, lm.config.vocab_size)
+    lm = AutoModelForCausalLM.from_pretrained(model.path, local_files_only=True, dtype=torch.float32)
+    ids = tokenizer("def add", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert lm(ids).logits.shape == (1, ids.shape[1], lm.config.vocab_size)
 
 
 def test_dropped_connection_resumes_where_it_stopped(ctx: AppContext, hub: FakeHub, entry, tiny_lm: Path):
@@ -127,6 +126,35 @@ def test_download_resumes_after_a_failed_run(ctx: AppContext, hub: FakeHub, entr
     assert staging_leftovers(ctx) == []
 
 
+def test_stalled_connection_times_out_and_resumes(ctx: AppContext, hub: FakeHub, entry, tiny_lm, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 0.5)
+    size = (tiny_lm / WEIGHTS).stat().st_size
+    hub.faults.stall_after[WEIGHTS] = (150_000, 3.0)
+    retries = []
+
+    download_model(entry, ctx.registry, ctx.paths.downloads, offline=False, retry=FAST_RETRY,
+                   on_progress=lambda p: p.phase == "retrying" and retries.append(p.note))
+
+    assert retries and "ReadTimeout" in retries[0]
+    assert [r for _, _, r in hub.requests if r] == ["bytes=150000-"] * 2
+    assert hub.bytes_served[WEIGHTS] == size
+
+
+def test_files_already_in_the_hub_cache_are_not_fetched_again(ctx: AppContext, hub: FakeHub, entry, tiny_lm, tmp_path):
+    from tests.support.fake_hub import COMMIT
+
+    snapshot = tmp_path / "hf-cache" / "models--test-org--tiny-coder" / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    (snapshot / WEIGHTS).write_bytes((tiny_lm / WEIGHTS).read_bytes())
+
+    model = download_for_app(ctx, entry)
+
+    assert hub.gets(WEIGHTS) == [] and WEIGHTS not in hub.bytes_served
+    assert (model.path / WEIGHTS).read_bytes() == (tiny_lm / WEIGHTS).read_bytes()
+
+
 def test_checksum_mismatch_is_rejected_and_nothing_installed(ctx: AppContext, hub: FakeHub, entry, tiny_lm):
     hub.faults.corrupt.add(WEIGHTS)
 
@@ -136,7 +164,7 @@ def test_checksum_mismatch_is_rejected_and_nothing_installed(ctx: AppContext, hu
     assert ctx.registry.list() == []
     assert not (ctx.paths.models / "llm").exists() or not any((ctx.paths.models / "llm").iterdir())
     assert not any(p.name.startswith(WEIGHTS) for p in staging_leftovers(ctx))
-    assert hub.bytes_served[WEIGHTS] == 2 * (tiny_lm / WEIGHTS).stat().st_size  # fetched once more, then refused
+    assert hub.bytes_served[WEIGHTS] == 2 * (tiny_lm / WEIGHTS).stat().st_size, hub.requests  # fetched once more, then refused
 
 
 def test_free_disk_check_refuses_with_the_numbers(ctx: AppContext, hub: FakeHub, entry):

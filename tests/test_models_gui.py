@@ -14,16 +14,13 @@ from latentstudio.context import AppContext
 from latentstudio.engine import JobState
 from latentstudio.ui.main_window import MainWindow
 from tests.support.fake_hub import FakeHub, point_client_at
-from tests.support.tiny_download import write_tiny_causal_lm
 
 REPO = "test-org/tiny-coder"
 
 
-@pytest.fixture(scope="module")
-def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("gui-tiny-lm") / "model"
-    write_tiny_causal_lm(folder)
-    return folder
+@pytest.fixture
+def tiny_lm(tiny_models) -> Path:
+    return tiny_models("llm-tiny")
 
 
 @pytest.fixture
@@ -88,7 +85,7 @@ def test_missing_model_card_downloads_the_recommended_model(qtbot, window, hub):
     card = page.card
     assert card.download_button.isVisible()
     assert "Tiny coder" in card.offer.text() and "Apache-2.0" in card.offer.text()
-    assert "KB" in card.download_button.text()  # the size is on the button
+    assert "MB" in card.download_button.text()  # the size is on the button
     assert hub.requests == []  # nothing is fetched before the click
 
     card.download_button.click()
@@ -106,7 +103,7 @@ def test_models_page_cancel_leaves_no_trace(qtbot, window, hub):
     hub.faults.errors_after_drop["model.safetensors"] = 100  # keeps the download retrying
     page = window.show_page("models")
     row = page.catalogue_rows["tiny-coder"]
-    assert "Apache-2.0" in row.details.text() and "KB download" in row.details.text()
+    assert "Apache-2.0" in row.details.text() and "MB download" in row.details.text()
 
     row.download_button.click()
     qtbot.waitUntil(lambda: "retrying" in row.status.text(), timeout=30_000)
@@ -117,6 +114,26 @@ def test_models_page_cancel_leaves_no_trace(qtbot, window, hub):
     assert window.ctx.registry.list() == []
     assert not any(window.ctx.paths.downloads.rglob("*"))
     assert row.download_button.isVisible() and not row.cancel_button.isVisible()
+
+
+def test_interrupted_download_offers_resume(qtbot, window, hub):
+    hub.faults.drop_after["model.safetensors"] = 50_000
+    hub.faults.errors_after_drop["model.safetensors"] = 100
+    page = window.show_page("models")
+    row = page.catalogue_rows["tiny-coder"]
+    row.download_button.click()
+    qtbot.waitUntil(lambda: "retrying" in row.status.text(), timeout=30_000)
+
+    page.downloads.shutdown()  # the app closes mid-download: partial files are kept
+
+    qtbot.waitUntil(lambda: row.download_button.isVisible(), timeout=10_000)
+    assert row.download_button.text().startswith("Resume (")
+    hub.faults.errors_after_drop.clear()
+    hub.requests.clear()
+    row.download_button.click()
+    qtbot.waitUntil(lambda: row.download_button.text() == "Installed", timeout=30_000)
+    assert ("GET", "/test-org/tiny-coder/resolve/0123456789abcdef0123456789abcdef01234567/model.safetensors",
+            "bytes=50000-") in hub.requests
 
 
 def test_offline_mode_refuses_downloads_in_the_window(qtbot, window, hub):

@@ -9,7 +9,8 @@ It answers what huggingface_hub 2.4 asks:
 - `Range: bytes=N-` answered with 206 and `Content-Range`.
 It never sends Xet headers, so huggingface_hub stays on its plain HTTP path.
 
-Faults for tests: drop the connection after N bytes, answer 500 afterwards, serve corrupt bytes.
+Faults for tests: drop the connection after N bytes, answer 500 afterwards, stall mid-body,
+serve corrupt bytes.
 Every request is recorded and every body byte counted.
 """
 
@@ -20,6 +21,7 @@ import json
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,6 +51,7 @@ class Faults:
     drop_after: dict[str, int] = field(default_factory=dict)  # path -> bytes sent before dropping, once
     errors_after_drop: dict[str, int] = field(default_factory=dict)  # path -> 500 answers after the drop
     corrupt: set[str] = field(default_factory=set)  # paths served with one byte flipped
+    stall_after: dict[str, tuple[int, float]] = field(default_factory=dict)  # path -> (bytes, seconds), once
 
 
 class FakeHub:
@@ -222,17 +225,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
-        limit = faults.drop_after.pop(name, None) if not head else None
-        if limit is not None:
-            sent = body[: max(0, limit - start)]
+        stall = faults.stall_after.pop(name, None)
+        if stall is not None:  # send some, then go silent: the client's read timeout fires
+            sent = body[: max(0, stall[0] - start)]
+            hub.count(name, len(sent))  # counted first: the client may finish before write() returns
             self.wfile.write(sent)
             self.wfile.flush()
+            time.sleep(stall[1])
+            self.close_connection = True
+            return
+        limit = faults.drop_after.pop(name, None)
+        if limit is not None:
+            sent = body[: max(0, limit - start)]
             hub.count(name, len(sent))
+            self.wfile.write(sent)
+            self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.wfile.write(body)
         hub.count(name, len(body))
+        self.wfile.write(body)
 
     def _error(self, status: int, message: str, headers: Optional[dict[str, str]] = None) -> None:
         body = json.dumps({"error": message}).encode()

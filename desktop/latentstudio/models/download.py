@@ -555,6 +555,14 @@ def _check_space(
         raise InsufficientDiskSpaceError(plan.entry.name, needed, free, staging)
 
 
+def staged_bytes(staging_root: Path, entry_id: str) -> int:
+    """Bytes already downloaded for `entry_id` by an unfinished download."""
+    folder = staging_root / entry_id / FILES_DIR
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def download_for_app(
     ctx: "AppContext",
     entry: CatalogueEntry,

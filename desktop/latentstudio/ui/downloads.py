@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 from ..context import AppContext
 from ..engine import DeviceInfo, EventKind, JobEvent
 from ..models.catalogue import Catalogue, CatalogueEntry, CatalogueError
-from ..models.download import download_for_app
+from ..models.download import download_for_app, staged_bytes
 from ..models.download_queue import DownloadJob, DownloadQueue
 from ..models.network import apply_offline_mode
 from .bridge import EngineBridge
@@ -67,6 +67,10 @@ class DownloadController(QObject):
 
     def installed_ids(self) -> set[str]:
         return {str(m.extra.get("catalogue_id") or m.id) for m in self.ctx.registry.list()}
+
+    def partial_bytes(self, entry_id: str) -> int:
+        """Bytes kept from an interrupted download of this model (it resumes from there)."""
+        return staged_bytes(self.ctx.paths.downloads, entry_id)
 
     def job_for(self, entry_id: str) -> Optional[DownloadJob]:
         return self.queue.find(entry_id)

@@ -99,7 +99,13 @@ class CatalogueRow(QFrame):
         running = self.downloads.job_for(self.entry.id) is not None
         self.download_button.setVisible(not running)
         self.download_button.setEnabled(not installed)
-        self.download_button.setText("Installed" if installed else "Download")
+        kept = 0 if installed or running else self.downloads.partial_bytes(self.entry.id)
+        if installed:
+            self.download_button.setText("Installed")
+        elif kept:
+            self.download_button.setText(f"Resume ({format_bytes(kept)} kept)")
+        else:
+            self.download_button.setText("Download")
         self.cancel_button.setVisible(running)
         self.bar.setVisible(running)
 
@@ -114,7 +120,8 @@ class CatalogueRow(QFrame):
         elif event.kind is EventKind.FINISHED:
             self.status.setText(f"Installed as {event.payload.id}.")
         elif event.kind is EventKind.CANCELLED:
-            self.status.setText("Cancelled.")
+            kept = not getattr(event.payload, "discard", True)
+            self.status.setText("Stopped; it resumes from what was kept." if kept else "Cancelled.")
         elif event.kind is EventKind.FAILED:
             self.status.setText(download_failure_text(event))
         self.refresh()
