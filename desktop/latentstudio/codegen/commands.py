@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 from ..engine import Cancelled, EventKind, JobEvent
+from .context_file import read_context
 from .generation import GenerationRequest, GenerationResult, submit_generation
 from .history import HistoryStore
 from .languages import DEFAULT_LANGUAGE, language_names
-
-MAX_CONTEXT_BYTES = 1_000_000
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -38,22 +37,6 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         help="print one JSON object at the end (text, code, syntax, ttft_ms, tokens_per_s, …) instead of streaming",
     )
     parser.set_defaults(func=cmd_generate_code)
-
-
-def read_context(path: Path) -> str:
-    """A context file's text; ValueError for a file that is too large or not text."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"context file not found: {path}")
-    if path.stat().st_size > MAX_CONTEXT_BYTES:
-        raise ValueError(f"{path.name} is over {MAX_CONTEXT_BYTES // 1000} kB; give a smaller context file")
-    data = path.read_bytes()
-    if b"\x00" in data:
-        raise ValueError(f"{path.name} is not a text file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def cmd_generate_code(args: argparse.Namespace, ctx) -> int:

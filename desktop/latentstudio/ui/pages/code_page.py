@@ -37,7 +37,7 @@ from ...codegen import (
     SyntaxReport,
     get_language,
 )
-from ...codegen.commands import read_context
+from ...codegen.context_file import read_context
 from ...codegen.generation import MAX_NEW_TOKENS_LIMIT, MAX_SEED, submit_generation
 from ...engine import EventKind, JobEvent, JobHandle
 from ...models import MissingModelError, ModelNotFoundError
@@ -71,6 +71,7 @@ class CodePage(NeedsModelPage):
         self.result: Optional[GenerationResult] = None
         self._relay = _JobRelay(self)
         self._relay.event.connect(self._on_job_event)
+        self._history_error = ""
         self.history = self._open_history()
         dark = self.palette().window().color().lightness() < 128
 
@@ -151,6 +152,8 @@ class CodePage(NeedsModelPage):
 
         self.history_panel = CodeHistoryPanel(self.history)
         self.history_panel.reopenRequested.connect(self.reopen)
+        if self._history_error:
+            self.history_panel.status.setText(self._history_error)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -367,7 +370,7 @@ class CodePage(NeedsModelPage):
             return HistoryStore(self.ctx.paths.code_history_db)
         except (RuntimeError, sqlite3.Error, OSError) as exc:
             log.exception("code history unavailable")
-            self._history_error = str(exc)
+            self._history_error = f"History unavailable: {exc}"
             return None
 
     def reopen(self, entry: HistoryEntry) -> None:
