@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -14,7 +15,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from latentstudio.context import AppContext
-from latentstudio.engine import JobState
+from latentstudio.engine import JobState, Priority
 from latentstudio.ui.bridge import EngineBridge
 from latentstudio.ui.model_actions import ModelActions
 from latentstudio.ui.pages.image_page import ImagePage
@@ -115,3 +116,31 @@ def test_dropping_a_png_reads_its_settings(page: ImagePage, tmp_path: Path) -> N
     Image.new("RGB", (8, 8)).save(plain)
     assert not page.reuse_settings_from(plain)
     assert "no generation settings" in page.status.text()
+
+
+def test_queue_list_reorders_and_cancels(qtbot, page: ImagePage) -> None:
+    gate, running = threading.Event(), threading.Event()
+
+    def block(job: object) -> None:
+        running.set()
+        gate.wait(60)
+
+    blocker = page.ctx.engine.submit(block, priority=Priority.FOREGROUND, name="blocker", kind="other")
+    assert running.wait(60)
+    page.prompt.setPlainText("queued")
+    page.settings.seed.setText("40")
+    page.settings.steps.setValue(1)
+    page.settings.count.setValue(3)
+    first, second, third = page.generate()
+    qtbot.waitUntil(lambda: page.queue.handles() == [first, second, third])
+    page.queue.list.setCurrentRow(2)
+    qtbot.mouseClick(page.queue.up, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.queue.handles() == [first, third, second])
+    page.queue.list.setCurrentRow(0)
+    qtbot.mouseClick(page.queue.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.queue.handles() == [third, second])
+    gate.set()
+    blocker.result(60)
+    assert third.result(TIMEOUT_MS / 1000).seed == 42 and second.result(TIMEOUT_MS / 1000).seed == 41
+    assert first.state is JobState.CANCELLED
+    qtbot.waitUntil(lambda: page.gallery.list.count() == 2 and page.queue.handles() == [], timeout=TIMEOUT_MS)
