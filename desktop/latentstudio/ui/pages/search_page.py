@@ -1,14 +1,330 @@
-"""The Search page."""
+"""The Search page: search as you type, by example image, with filters; library folders and indexing."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional
 
-from .needs_model import NeedsModelPage, placeholder
+from PySide6.QtCore import QFileSystemWatcher, QObject, QPoint, QProcess, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QSplitter, QVBoxLayout, QWidget
+
+from ...engine import EventKind, JobEvent, JobHandle
+from ...library import SearchHit, SearchRequest, add_folders, library_for, remove_folder, submit_index, submit_search
+from ...library.scan import ScanReport
+from ..background import run_in_background
+from ..widgets.search_drop_zone import SearchDropZone
+from ..widgets.search_filters import SearchFiltersPanel
+from ..widgets.search_folders import SearchFoldersPanel
+from ..widgets.search_results import SearchResultsModel, SearchResultsView
+from ..widgets.thumbnail_loader import ThumbnailLoader
+from .needs_model import NeedsModelPage
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 250
+RESCAN_DELAY_MS = 3000  # after a watched folder changes, wait for the copy to settle
+POLL_INTERVAL_MS = 5 * 60 * 1000  # catches changes in subfolders the watcher does not see
+RESULT_LIMIT = 5000
+
+
+class _JobRelay(QObject):
+    """Job events arrive on the engine thread; this re-emits them in the GUI thread."""
+
+    event = Signal(object)
 
 
 class SearchPage(NeedsModelPage):
     kind = "clip"
 
     def build_content(self) -> QWidget:
-        return placeholder("Search tools appear here.")
+        self._search_handle: Optional[JobHandle] = None
+        self._search_started = 0.0
+        self._index_handle: Optional[JobHandle] = None
+        self._scanning = False
+        self._started = False
+        self._relay = _JobRelay(self)
+        self._relay.event.connect(self._job_event)
+
+        self.query = QLineEdit()
+        self.query.setObjectName("search-query")
+        self.query.setPlaceholderText('Describe a picture… e.g. "beach at sunset -people"')
+        self.query.setClearButtonEnabled(True)
+        self.drop_zone = SearchDropZone()
+        self.summary = QLabel("")
+        self.summary.setObjectName("search-summary")
+        self.loader = ThumbnailLoader(parent=self)
+        self.results_model = SearchResultsModel(self.loader, self)
+        self.results = SearchResultsView()
+        self.results.setModel(self.results_model)
+        self.filters = SearchFiltersPanel(self.ctx.settings.search_min_score)
+        self.folders = SearchFoldersPanel()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.query)
+        left_layout.addWidget(self.drop_zone)
+        left_layout.addWidget(self.summary)
+        left_layout.addWidget(self.results, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(QLabel("<b>Filters</b>"))
+        right_layout.addWidget(self.filters)
+        right_layout.addWidget(QLabel("<b>Library folders</b>"))
+        right_layout.addWidget(self.folders, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        content = QWidget()
+        QHBoxLayout(content).addWidget(splitter)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.run_search)
+        self.query.textChanged.connect(lambda _: self._debounce.start())
+        self.query.returnPressed.connect(self.run_search)
+        self.filters.changed.connect(self._debounce.start)
+        self.drop_zone.imageChosen.connect(lambda _: self.run_search())
+        self.drop_zone.cleared.connect(self.run_search)
+        self.results.activatedHit.connect(lambda hit: self.open_file(hit.path))
+        self.results.customContextMenuRequested.connect(self._context_menu)
+
+        self.folders.addRequested.connect(lambda path: self.add_folder(Path(path)))
+        self.folders.removeRequested.connect(lambda path: self.remove_folder(Path(path)))
+        self.folders.rescanRequested.connect(self.rescan)
+        self.folders.cancelRequested.connect(self._cancel_index)
+
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _: self._rescan_soon.start())
+        self._rescan_soon = QTimer(self)
+        self._rescan_soon.setSingleShot(True)
+        self._rescan_soon.setInterval(RESCAN_DELAY_MS)
+        self._rescan_soon.timeout.connect(self.rescan)
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_INTERVAL_MS)
+        self._poll.timeout.connect(self.rescan)
+        return content
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            self.refresh_folders()
+            if self.has_model:
+                QTimer.singleShot(0, self.rescan)  # folders are re-scanned when the app starts
+            self._poll.start()
+
+    def refresh_models(self) -> None:
+        had = self._stack.currentIndex() == 1 if hasattr(self, "_stack") else False
+        super().refresh_models()
+        if self.has_model and not had and self._started:
+            self.rescan()
+
+    @property
+    def library(self):
+        return library_for(self.ctx)
+
+    # -- search -----------------------------------------------------------------------------
+
+    def run_search(self) -> None:
+        self._debounce.stop()
+        text = self.query.text().strip()
+        image = self.drop_zone.image
+        if not text and image is None:
+            self.results_model.set_hits([])
+            self.summary.setText("")
+            return
+        if not self.has_model:
+            return
+        min_score = round(self.filters.min_score.value(), 2)
+        if min_score != self.ctx.settings.search_min_score:
+            self.ctx.settings.update(search_min_score=min_score)
+            self.ctx.save_settings()
+        text_weight, image_weight = self.filters.weights() if text and image else (1.0, 1.0)
+        request = SearchRequest(
+            text=text or None,
+            image=image,
+            negative=self.filters.negative.text() or None,
+            text_weight=text_weight,
+            image_weight=image_weight,
+            limit=RESULT_LIMIT,
+            min_score=min_score,
+            filters=self.filters.filters(),
+        )
+        if self._search_handle is not None and not self._search_handle.done():
+            self._search_handle.cancel()
+        try:
+            handle = submit_search(self.ctx, request, on_event=self._relay.event.emit)
+        except Exception as exc:  # no model, engine stopping: shown as state, not a dialog
+            log.exception("search could not start")
+            self.summary.setText(f"Search failed: {exc}")
+            return
+        self._search_handle = handle
+        self._search_started = time.perf_counter()
+        self.summary.setText("Searching…")
+
+    def search_by_image(self, path: Path) -> None:
+        """More like this: search the library for images similar to `path`."""
+        window = self.window()
+        if hasattr(window, "show_page"):
+            window.show_page("search")
+        self.query.blockSignals(True)
+        self.query.clear()
+        self.query.blockSignals(False)
+        self.drop_zone.set_image(Path(path))
+        self.run_search()
+
+    def _search_finished(self, handle: JobHandle, event: JobEvent) -> None:
+        if handle is not self._search_handle:
+            return  # an older query answered after a newer one was sent
+        if event.kind is EventKind.FAILED:
+            self.summary.setText(f"Search failed: {event.payload}")
+            return
+        if event.kind is EventKind.CANCELLED:
+            return
+        hits: list[SearchHit] = event.payload or []
+        elapsed = (time.perf_counter() - self._search_started) * 1000
+        self.results_model.set_hits(hits)
+        if hits:
+            more = "+" if len(hits) >= RESULT_LIMIT else ""
+            self.summary.setText(f"{len(hits)}{more} pictures · best {hits[0].score:.2f} · {elapsed:.0f} ms")
+        else:
+            self.summary.setText(
+                f"No pictures score above {self.filters.min_score.value():.2f}. "
+                "Try other words, or lower the minimum score."
+            )
+
+    # -- folders and indexing ---------------------------------------------------------------
+
+    def refresh_folders(self) -> None:
+        status = self.library.store.status()
+        self.folders.set_folders(status["folders"])
+        self.filters.set_folders([Path(f["path"]) for f in status["folders"]])
+        watched = set(self._watcher.directories())
+        wanted = {f["path"] for f in status["folders"] if Path(f["path"]).is_dir()}
+        if watched - wanted:
+            self._watcher.removePaths(sorted(watched - wanted))
+        if wanted - watched:
+            self._watcher.addPaths(sorted(wanted - watched))
+
+    def add_folder(self, path: Path) -> None:
+        try:
+            add_folders(self.ctx, [path])
+        except (ValueError, FileNotFoundError) as exc:
+            self.folders.show_done(str(exc))
+            return
+        self.refresh_folders()
+        self.rescan()
+
+    def remove_folder(self, path: Path) -> None:
+        try:
+            removed = remove_folder(self.ctx, path)
+        except ValueError as exc:
+            self.folders.show_done(str(exc))
+            return
+        self.refresh_folders()
+        self.folders.show_done(f"Removed {path} ({removed} images) from the library; files are untouched.")
+        self.run_search()
+
+    def rescan(self) -> None:
+        """Scan every library folder off the GUI thread, then index what is new."""
+        if self._scanning:
+            return
+        self._scanning = True
+        self.folders.show_busy("Looking for new and changed pictures…")
+        library = self.library
+        run_in_background(lambda: library.scan(), self._scanned, self._scan_failed)
+
+    def _scanned(self, report: ScanReport) -> None:
+        self._scanning = False
+        self.refresh_folders()
+        text = (f"Scan: {report.new} new · {report.changed} changed · {report.moved} moved · "
+                f"{report.removed} removed · {len(report.skipped)} unreadable")
+        if report.missing_folders:
+            text += f" · not found: {', '.join(report.missing_folders)}"
+        self.folders.show_done(text)
+        if report.removed or report.moved:
+            self.run_search()
+        self.start_index()
+
+    def _scan_failed(self, exc: BaseException) -> None:
+        self._scanning = False
+        self.folders.show_done(f"Scan failed: {exc}")
+
+    def start_index(self) -> None:
+        if not self.has_model or (self._index_handle is not None and not self._index_handle.done()):
+            return
+        model = self.ctx.registry.default("clip")
+        if model is None or not self.library.store.pending(model.id):
+            return
+        self._index_handle = submit_index(self.ctx, on_event=self._relay.event.emit)
+        self.folders.show_busy("Indexing…")
+
+    def _cancel_index(self) -> None:
+        if self._index_handle is not None:
+            self._index_handle.cancel()
+
+    def _index_event(self, event: JobEvent) -> None:
+        if event.kind is EventKind.PROGRESS:
+            self.folders.show_progress(event.payload)
+        elif event.kind is EventKind.FINISHED:
+            report = event.payload
+            self.folders.show_done(
+                f"Indexed {report.encoded} pictures"
+                + (f" · {len(report.skipped)} unreadable" if report.skipped else "")
+            )
+            self.refresh_folders()
+            self.run_search()
+        elif event.kind is EventKind.FAILED:
+            self.folders.show_done(f"Indexing failed: {event.payload}")
+        elif event.kind is EventKind.CANCELLED:
+            self.folders.show_done("Indexing stopped; Rescan resumes it.")
+            self.refresh_folders()
+
+    def _job_event(self, event: JobEvent) -> None:
+        if event.handle is None:
+            return
+        if event.handle.kind == "search":
+            if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+                self._search_finished(event.handle, event)
+        elif event.handle is self._index_handle:
+            self._index_event(event)
+
+    # -- result actions ---------------------------------------------------------------------
+
+    def open_file(self, path: Path) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    def reveal(self, path: Path) -> None:
+        if sys.platform == "darwin":
+            QProcess.startDetached("open", ["-R", str(path)])
+        elif sys.platform == "win32":
+            QProcess.startDetached("explorer", [f"/select,{path}"])
+        else:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.results.indexAt(pos)
+        if not index.isValid():
+            return
+        hit = self.results_model.hit(index.row())
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_file(hit.path))
+        menu.addAction("Reveal in folder", lambda: self.reveal(hit.path))
+        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(str(hit.path)))
+        menu.addAction("More like this", lambda: self.search_by_image(hit.path))
+        window = self.window()
+        image_page = window.page("image") if hasattr(window, "page") else None
+        if image_page is not None and hasattr(image_page, "use_as_init_image"):
+            menu.addAction("Use as init image", lambda: image_page.use_as_init_image(hit.path))
+        if hit.generated and image_page is not None and hasattr(image_page, "reuse_settings_from"):
+            menu.addAction("Reuse its settings", lambda: image_page.reuse_settings_from(hit.path))
+        menu.exec(self.results.viewport().mapToGlobal(pos))

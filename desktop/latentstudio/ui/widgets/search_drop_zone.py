@@ -1,0 +1,91 @@
+"""A drop zone for an example image: drop a file (or choose one) to search by similarity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff)"
+
+
+def dropped_image(event: QDragEnterEvent | QDropEvent) -> Optional[Path]:
+    for url in event.mimeData().urls():
+        if url.isLocalFile():
+            path = Path(url.toLocalFile())
+            if path.is_file():
+                return path
+    return None
+
+
+class SearchDropZone(QFrame):
+    imageChosen = Signal(object)  # Path
+    cleared = Signal()
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setObjectName("search-drop-zone")
+        self.setAcceptDrops(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumHeight(72)
+        self.preview = QLabel()
+        self.preview.setFixedSize(64, 64)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label = QLabel("Drop an image here to find similar ones")
+        self.label.setWordWrap(True)
+        self.choose = QPushButton("Choose image…")
+        self.choose.clicked.connect(self._choose)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        self.clear_button.hide()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.choose)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        text = QVBoxLayout()
+        text.addWidget(self.label)
+        text.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.preview)
+        layout.addLayout(text, 1)
+        self.image: Optional[Path] = None
+
+    def set_image(self, path: Optional[Path]) -> None:
+        self.image = path
+        if path is None:
+            self.preview.clear()
+            self.label.setText("Drop an image here to find similar ones")
+            self.clear_button.hide()
+            return
+        pixmap = QPixmap(str(path))
+        if not pixmap.isNull():
+            self.preview.setPixmap(pixmap.scaled(64, 64, Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation))
+        self.label.setText(f"Like: {path.name}")
+        self.clear_button.show()
+
+    def choose_image(self, path: Path) -> None:
+        self.set_image(path)
+        self.imageChosen.emit(path)
+
+    def clear(self) -> None:
+        self.set_image(None)
+        self.cleared.emit()
+
+    def _choose(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Find images like…", "", IMAGE_FILTER)
+        if name:
+            self.choose_image(Path(name))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if dropped_image(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        path = dropped_image(event)
+        if path is not None:
+            event.acceptProposedAction()
+            self.choose_image(path)

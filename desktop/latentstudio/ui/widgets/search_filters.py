@@ -1,0 +1,114 @@
+"""Search filters: folder, date range, file type, minimum size, negative terms, weights, cut-off."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from ...library import SearchFilters
+
+FILE_TYPES = (("Any type", ()), ("JPEG", ("jpeg",)), ("PNG", ("png",)), ("WebP", ("webp",)),
+              ("GIF", ("gif",)), ("TIFF", ("tiff",)), ("BMP", ("bmp",)))
+
+
+def _timestamp(date: QDate, end_of_day: bool) -> float:
+    moment = datetime.combine(date.toPython(), time.max if end_of_day else time.min)
+    return moment.replace(tzinfo=timezone.utc).timestamp()
+
+
+class SearchFiltersPanel(QWidget):
+    changed = Signal()
+
+    def __init__(self, min_score: float, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("terms to avoid, comma-separated")
+        self.folder = QComboBox()
+        self.use_dates = QCheckBox("Between")
+        self.date_from = QDateEdit(QDate.currentDate().addYears(-1))
+        self.date_to = QDateEdit(QDate.currentDate())
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+        self.file_type = QComboBox()
+        for label, _ in FILE_TYPES:
+            self.file_type.addItem(label)
+        self.min_side = QSpinBox()
+        self.min_side.setRange(0, 20000)
+        self.min_side.setSuffix(" px")
+        self.min_side.setSpecialValueText("any size")
+        self.min_score = QDoubleSpinBox()
+        self.min_score.setRange(-1.0, 1.0)
+        self.min_score.setSingleStep(0.01)
+        self.min_score.setDecimals(2)
+        self.min_score.setValue(min_score)
+        self.min_score.setToolTip("Hide results scoring below this cosine similarity")
+        self.image_weight = QSlider(Qt.Orientation.Horizontal)
+        self.image_weight.setRange(0, 100)
+        self.image_weight.setValue(50)
+        self.image_weight.setToolTip("Balance between the words (left) and the example image (right)")
+
+        dates = QHBoxLayout()
+        dates.addWidget(self.use_dates)
+        dates.addWidget(self.date_from)
+        dates.addWidget(self.date_to)
+        form = QFormLayout(self)
+        form.addRow("Not", self.negative)
+        form.addRow("Folder", self.folder)
+        form.addRow("Date", dates)
+        form.addRow("Type", self.file_type)
+        form.addRow("Shorter side ≥", self.min_side)
+        form.addRow("Min. score", self.min_score)
+        form.addRow("Words ↔ image", self.image_weight)
+        self.set_folders([])
+
+        self.negative.textChanged.connect(self.changed)
+        self.folder.currentIndexChanged.connect(self.changed)
+        self.use_dates.toggled.connect(self.changed)
+        self.date_from.dateChanged.connect(self.changed)
+        self.date_to.dateChanged.connect(self.changed)
+        self.file_type.currentIndexChanged.connect(self.changed)
+        self.min_side.valueChanged.connect(self.changed)
+        self.min_score.valueChanged.connect(self.changed)
+        self.image_weight.valueChanged.connect(self.changed)
+
+    def set_folders(self, folders: list[Path]) -> None:
+        current = self.folder.currentData()
+        self.folder.blockSignals(True)
+        self.folder.clear()
+        self.folder.addItem("All folders", None)
+        for folder in folders:
+            self.folder.addItem(str(folder), str(folder))
+        index = self.folder.findData(current)
+        self.folder.setCurrentIndex(max(0, index))
+        self.folder.blockSignals(False)
+
+    def filters(self) -> SearchFilters:
+        folder = self.folder.currentData()
+        return SearchFilters(
+            folder=Path(folder) if folder else None,
+            date_from=_timestamp(self.date_from.date(), False) if self.use_dates.isChecked() else None,
+            date_to=_timestamp(self.date_to.date(), True) if self.use_dates.isChecked() else None,
+            file_types=FILE_TYPES[self.file_type.currentIndex()][1],
+            min_side=self.min_side.value(),
+        )
+
+    def weights(self) -> tuple[float, float]:
+        """(text weight, image weight) when both words and an image are given."""
+        image = self.image_weight.value() / 100.0
+        return 1.0 - image, image
