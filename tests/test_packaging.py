@@ -122,9 +122,11 @@ import open_clip
 import torch
 from latentstudio.models.catalogue import Catalogue
 from latentstudio.models.clip_loader import load_clip_folder
+from latentstudio.codegen.loader import load_language_model
+from latentstudio.engine import DeviceInfo
 from latentstudio.imagegen.loading import bundled_config, load_folder, load_single_file
 
-clip_folder, diffusion_root = Path(sys.argv[1]), Path(sys.argv[2])
+clip_folder, diffusion_root, llm_folder = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 Catalogue.load()
 open_clip.list_models()
 load_clip_folder(clip_folder).encode_text(["a red circle"])
@@ -134,6 +136,7 @@ load_single_file(diffusion_root / "tiny-sd1.safetensors", "sd1", torch.float32, 
 for variant in ("sd1", "sd2", "sdxl"):
     for config in sorted(bundled_config(variant).rglob("*.json")):
         config.read_text(encoding="utf-8")
+load_language_model(llm_folder, DeviceInfo.cpu("packaging test"))
 print(json.dumps(sorted(opened)))
 """
 
@@ -142,9 +145,10 @@ def test_files_opened_at_run_time_are_bundled(tiny_models, bundled: set[str], tm
     """Run the loading paths under an audit hook; every data file they open must be bundled."""
     clip_folder = tiny_models("clip-tiny")
     diffusion_root = tiny_models("diffusion-tiny")
+    llm_folder = tiny_models("llm-tiny")
     env = dict(os.environ, LATENT_STUDIO_HOME=str(tmp_path / "home"), HF_HUB_OFFLINE="1")
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(clip_folder), str(diffusion_root)],
+        [sys.executable, "-c", PROBE, str(clip_folder), str(diffusion_root), str(llm_folder)],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -158,7 +162,7 @@ def test_files_opened_at_run_time_are_bundled(tiny_models, bundled: set[str], tm
         if path.name.endswith(CODE_SUFFIXES) or metadata_file or not path.is_file():
             continue
         resolved = path.resolve()
-        if any(resolved.is_relative_to(p.resolve()) for p in (clip_folder, diffusion_root, tmp_path)):
+        if any(resolved.is_relative_to(p.resolve()) for p in (clip_folder, diffusion_root, llm_folder, tmp_path)):
             continue  # the user's models and data home, not part of the app
         for root in roots:
             if resolved.is_relative_to(root):
