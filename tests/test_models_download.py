@@ -284,3 +284,33 @@ def test_cli_download_failure_exits_non_zero_with_the_reason(hub: FakeHub, entry
     assert "checksum mismatch" in capsys.readouterr().err
     assert main(["models", "download", "no-such-model"]) == 1
     assert "no model 'no-such-model' in the catalogue" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_recommendations_for_this_gpu():
+    from latentstudio.engine.device import detect_device
+    from latentstudio.models.catalogue import Catalogue
+
+    device = detect_device("cuda")
+    assert device.kind == "cuda"
+    catalogue = Catalogue.load()
+    llm = catalogue.recommended("llm", device)
+    expected = "Qwen/Qwen2.5-Coder-1.5B-Instruct" if device.total_memory >= 6 * 2**30 else "Qwen/Qwen2.5-Coder-0.5B-Instruct"
+    assert llm.repo == expected
+    assert catalogue.recommended("clip", device).repo == "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
+
+
+@pytest.mark.gpu
+def test_downloaded_model_runs_on_cuda_in_float16(ctx: AppContext, hub: FakeHub, entry):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = download_for_app(ctx, entry)
+
+    tokenizer = AutoTokenizer.from_pretrained(model.path, local_files_only=True)
+    lm = AutoModelForCausalLM.from_pretrained(model.path, local_files_only=True, dtype=torch.float16).to("cuda")
+    ids = tokenizer("def add", return_tensors="pt").input_ids.to("cuda")
+    with torch.no_grad():
+        logits = lm(ids).logits
+    assert logits.dtype == torch.float16 and logits.device.type == "cuda"
+    assert torch.isfinite(logits).all()

@@ -7,8 +7,10 @@ renamed. When all files are verified the folder is handed to `ModelRegistry.inst
 which moves it into place atomically. A cancel deletes the staging folder; a failure or an
 interruption keeps it, so the next attempt resumes.
 
-Uses huggingface_hub's own HTTP client (HF_ENDPOINT, proxies, token, its retries of a stalled
-stream) but always the plain HTTP path: Xet storage is never used, so Range resume works.
+Talks to the hub through huggingface_hub (repo info API, its shared HTTP client with proxies from
+the environment and the user's token, HF_ENDPOINT, its cache) but fetches each file with its own
+Range-resuming GET and back-off, because huggingface_hub 2.4 deletes a partial file when a
+download fails. Always the plain HTTP path: Xet storage is never used.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 from urllib.parse import quote
 
 from ..engine.jobs import Cancelled
@@ -219,22 +221,6 @@ class _Meter:
             self.report(
                 DownloadProgress(self.entry_id, phase, self.done, self.total, self.speed(), self.file, note)
             )
-
-
-class _Sink:
-    """Stands in for the tqdm bar huggingface_hub's `http_get` updates: counts bytes, checks for stops."""
-
-    def __init__(self, meter: _Meter, **_: Any):
-        self.meter = meter
-
-    def __enter__(self) -> "_Sink":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, count: Optional[float] = 1) -> None:
-        self.meter.add(int(count or 0))
 
 
 def hub_endpoint(endpoint: Optional[str] = None) -> str:
