@@ -174,8 +174,8 @@ def test_free_disk_check_refuses_with_the_numbers(ctx: AppContext, hub: FakeHub,
     message = str(caught.value)
     assert "5.0 MB free" in message and "needs" in message and "Free up" in message
     assert caught.value.needed > caught.value.free == 5_000_000
-    assert hub.gets("resolve") == [] and not [r for r in hub.requests if "/resolve/" in r[1]]
-    assert ctx.registry.list() == []
+    assert not [r for r in hub.requests if "/resolve/" in r[1]]
+    assert ctx.registry.list() == [] and staging_leftovers(ctx) == []
 
 
 def test_cancel_leaves_no_trace(ctx: AppContext, hub: FakeHub, entry):
@@ -217,6 +217,16 @@ def test_environment_offline_is_respected(ctx: AppContext, hub: FakeHub, entry, 
     with pytest.raises(NetworkDisabledError, match="HF_HUB_OFFLINE"):
         download_for_app(ctx, entry)
     assert hub.requests == []
+
+
+def test_unreachable_hub_is_reported(ctx: AppContext, hub: FakeHub, entry, monkeypatch):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", closed)
+    with pytest.raises(DownloadError, match=f"cannot reach {closed}"):
+        download_for_app(ctx, entry)
+    assert staging_leftovers(ctx) == []
 
 
 def test_missing_repository_file_is_reported(ctx: AppContext, hub: FakeHub, tiny_lm):

@@ -232,6 +232,7 @@ def hub_endpoint(endpoint: Optional[str] = None) -> str:
 
 def fetch_plan(entry: CatalogueEntry, endpoint: Optional[str] = None) -> DownloadPlan:
     """Ask the hub (repo info with file metadata: one request) for the commit, sizes and hashes."""
+    import httpx2
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
@@ -250,7 +251,7 @@ def fetch_plan(entry: CatalogueEntry, endpoint: Optional[str] = None) -> Downloa
         raise DownloadError(f"the hub at {base} answered with an error: {exc}") from exc
     except NetworkDisabledError:
         raise
-    except (OSError, ValueError) as exc:
+    except (httpx2.HTTPError, OSError, ValueError) as exc:
         raise DownloadError(f"cannot reach {base}: {exc}") from exc
     siblings = {s.rfilename: s for s in info.siblings or []}
     if not info.sha:
@@ -472,6 +473,10 @@ def download_model(
         )
     except DownloadCancelled as exc:
         if exc.discard:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except DownloadError:
+        if staged_bytes(staging_root, entry.id) == 0:  # nothing worth resuming
             shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
