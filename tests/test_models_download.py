@@ -117,6 +117,8 @@ def test_download_resumes_after_a_failed_run(ctx: AppContext, hub: FakeHub, entr
 
     hub.faults.errors_after_drop.clear()  # "after a restart", the hub is back
     hub.requests.clear()
+    stray = partials[0].with_name("model.safetensors.0123456789abcdef.incomplete")
+    stray.write_bytes(b"from an older revision")
     model = download_model(entry, ctx.registry, ctx.paths.downloads, offline=False)
 
     assert model.id == "tiny-coder"
@@ -124,6 +126,7 @@ def test_download_resumes_after_a_failed_run(ctx: AppContext, hub: FakeHub, entr
     assert [r for _, _, r in hub.requests if r] == ["bytes=100000-"] * 2  # resolve + CDN hop
     assert [p for _, p, _ in hub.requests if p.endswith(("/config.json", "/generation_config.json"))] == []
     assert staging_leftovers(ctx) == []
+    assert sorted(p.name for p in model.path.iterdir()) == sorted(p.name for p in tiny_lm.iterdir())
 
 
 def test_stalled_connection_times_out_and_resumes(ctx: AppContext, hub: FakeHub, entry, tiny_lm, monkeypatch):
@@ -324,3 +327,12 @@ def test_downloaded_model_runs_on_cuda_in_float16(ctx: AppContext, hub: FakeHub,
         logits = lm(ids).logits
     assert logits.dtype == torch.float16 and logits.device.type == "cuda"
     assert torch.isfinite(logits).all()
+
+
+def test_progress_text_has_bytes_speed_and_eta():
+    from latentstudio.models.download import DownloadProgress
+
+    progress = DownloadProgress("x", "downloading", 250_000_000, 1_000_000_000, 5_000_000.0, "model.safetensors")
+    assert progress.describe() == "250.0 MB of 1.0 GB · 5.0 MB/s · 2:30 left"
+    assert progress.eta_s == 150 and progress.fraction == 0.25
+    assert DownloadProgress("x", "verifying", 5, 10, None, "a.bin").describe() == "Verifying a.bin (5 B of 10 B)"

@@ -528,6 +528,10 @@ def _download_plan(
                 log.warning("%s failed verification; fetching it again", remote.path)
         os.replace(partial, target)
         state.mark(remote)
+    # Leftovers of an older revision's attempt must not be installed with the model.
+    wanted = {target for _, target in targets}
+    for path in [p for p in files_dir.rglob("*") if p.is_file() and p not in wanted]:
+        path.unlink()
 
 
 def _check_space(
