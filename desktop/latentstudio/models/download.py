@@ -470,6 +470,7 @@ def download_model(
                 "licence": entry.licence,
                 "name": entry.name,
             },
+            architecture=entry.architecture,
         )
     except DownloadCancelled as exc:
         if exc.discard:

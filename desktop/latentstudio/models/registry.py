@@ -224,6 +224,7 @@ class ModelRegistry:
         model_id: str,
         source: str,
         extra: Optional[dict[str, Any]] = None,
+        architecture: Optional[str] = None,
     ) -> InstalledModel:
         """Move a finished, verified download (a folder) into the registry."""
         detected = detect_model(staged)
@@ -236,6 +237,7 @@ class ModelRegistry:
             source=source,
             populate=lambda staging: shutil.move(str(staged), staging / MODEL_DIR / (single or "")),
             linked=False,
+            architecture=architecture,
             single_file=single,
             extra=extra,
         )
