@@ -75,8 +75,3 @@ class ThumbnailLoader(QObject):
 
     def clear(self) -> None:
         self._cache.clear()
-
-    def shutdown(self) -> None:
-        """Drop queued loads and wait for running ones (called when the page goes away)."""
-        self._pool.clear()
-        self._pool.waitForDone(5000)

@@ -1,0 +1,120 @@
+"""The index job: resume after cancel or a crash, progress, and searches answered during indexing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentstudio.engine import Cancelled, EventKind, JobEvent
+from latentstudio.library import add_folders, add_generated_image, library_for, search, submit_index
+from latentstudio.models.clip_loader import ClipModel
+
+
+@pytest.fixture
+def clip_ctx(ctx, tiny_models):
+    ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny", link=True)
+    return ctx
+
+
+def _folder(root: Path, count: int) -> Path:
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(root / f"img{i:03d}.png")
+    return root
+
+
+def _vectors(ctx) -> int:
+    return library_for(ctx).store.status()["vectors"].get("tiny", 0)
+
+
+def test_cancel_keeps_committed_batches_and_the_next_run_resumes(clip_ctx, tmp_path: Path) -> None:
+    add_folders(clip_ctx, [_folder(tmp_path / "photos", 24)])
+    library_for(clip_ctx).scan()
+    progress: list = []
+
+    def cancel_after_first_batch(event: JobEvent) -> None:
+        if event.kind is EventKind.PROGRESS:
+            progress.append(event.payload)
+            if event.payload.done >= 4:
+                event.handle.cancel()
+
+    handle = submit_index(clip_ctx, batch_size=4, on_event=cancel_after_first_batch)
+    with pytest.raises(Cancelled):
+        handle.result(120)
+    done_before = _vectors(clip_ctx)
+    assert done_before == 4
+    assert "images/s" in progress[-1].message and "ETA" in progress[-1].message
+    assert progress[-1].total == 24
+
+    resumed = submit_index(clip_ctx, batch_size=4).result(120)
+    assert resumed.total == 20 and resumed.encoded == 20
+    assert _vectors(clip_ctx) == 24
+
+
+def test_a_crash_mid_run_loses_only_the_batch_in_flight(clip_ctx, tmp_path: Path, monkeypatch) -> None:
+    add_folders(clip_ctx, [_folder(tmp_path / "photos", 20)])
+    library_for(clip_ctx).scan()
+    original = ClipModel.encode_pixels
+    calls = {"n": 0}
+
+    def failing(self, pixels):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("simulated crash in the third batch")
+        return original(self, pixels)
+
+    monkeypatch.setattr(ClipModel, "encode_pixels", failing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        submit_index(clip_ctx, batch_size=4).result(120)
+    assert _vectors(clip_ctx) == 8
+    monkeypatch.setattr(ClipModel, "encode_pixels", original)
+    assert submit_index(clip_ctx, batch_size=4).result(120).encoded == 12
+    assert _vectors(clip_ctx) == 20
+
+
+def test_search_runs_between_index_batches(clip_ctx, tmp_path: Path) -> None:
+    add_folders(clip_ctx, [_folder(tmp_path / "photos", 24)])
+    library_for(clip_ctx).scan()
+    finished: list[str] = []
+    searches = []
+
+    def on_index(event: JobEvent) -> None:
+        if event.kind is EventKind.PROGRESS and event.payload.done == 4 and not searches:
+            from latentstudio.library import SearchRequest, submit_search
+
+            handle = submit_search(clip_ctx, SearchRequest(text="anything", min_score=-1.0))
+            handle.subscribe(lambda e: finished.append("search") if e.kind is EventKind.FINISHED else None)
+            searches.append(handle)
+        if event.kind is EventKind.FINISHED:
+            finished.append("index")
+
+    submit_index(clip_ctx, batch_size=4, on_event=on_index).result(120)
+    assert finished == ["search", "index"]
+    hits = searches[0].result(10)
+    assert 4 <= len(hits) < 24  # it saw the batches committed before it ran, not the later ones
+
+
+def test_generated_images_are_recorded_and_indexed(ctx, tiny_models) -> None:
+    out = ctx.paths.outputs / "2024-01-01"
+    out.mkdir(parents=True)
+    image = out / "00001.png"
+    Image.new("RGB", (32, 32), (250, 0, 0)).save(image)
+    assert add_generated_image(ctx, image, "a red square") is None  # no CLIP model yet
+    ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny", link=True)
+    second = out / "00002.png"
+    Image.new("RGB", (32, 32), (0, 0, 250)).save(second)
+    handle = add_generated_image(ctx, second, "a blue square")
+    assert handle is not None and handle.priority.name == "BACKGROUND"
+    assert handle.result(60).encoded == 1
+    rows = {Path(r.path).name: r for r in library_for(ctx).store.images_in(library_for(ctx).folders()[0].id).values()}
+    assert rows["00002.png"].generated and rows["00002.png"].prompt == "a blue square"
+    assert rows["00001.png"].prompt == "a red square" and rows["00001.png"].status == "pending"
+    hits = search(ctx, image=second, limit=5, min_score=-1.0)
+    assert hits[0].path == second and hits[0].score == pytest.approx(1.0, abs=1e-3)
+    assert hits[0].generated and hits[0].prompt == "a blue square"
+    with pytest.raises(ValueError, match="outputs"):
+        add_generated_image(ctx, Path(__file__), "not an output")

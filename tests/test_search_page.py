@@ -1,0 +1,92 @@
+"""The Search page with qtbot: type a query and the grid fills; drop an image and similar ones come first."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from latentstudio.library import add_folders, library_for, submit_index
+from latentstudio.ui.bridge import EngineBridge
+from latentstudio.ui.model_actions import ModelActions
+from latentstudio.ui.pages.search_page import SearchPage
+from tests.support import tiny_clip
+
+
+def _shape_class(path: Path) -> str:
+    return "-".join(path.stem.split("-")[:2])
+
+
+@pytest.fixture
+def shapes_library(ctx, tiny_models, tmp_path: Path):
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = random.Random(99)
+    for colour, shape in tiny_clip.classes():
+        for k in range(4):
+            tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg")
+    add_folders(ctx, [photos])
+    library_for(ctx).scan()
+    submit_index(ctx).result(120)
+    return ctx
+
+
+@pytest.fixture
+def page(qtbot, shapes_library):
+    ctx = shapes_library
+    page = SearchPage(ctx, EngineBridge(), ModelActions(ctx))
+    qtbot.addWidget(page)
+    page.filters.min_score.setValue(-1.0)  # a tiny model's cosines are not calibrated like CLIP's
+    page.show()
+    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)  # the start-up rescan
+    yield page
+    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+
+
+def test_typing_a_query_fills_the_grid(qtbot, page: SearchPage) -> None:
+    assert page._stack.currentIndex() == 1  # the model is installed: the search UI shows
+    assert "0 waiting" in page.folders.list.item(0).text()
+    qtbot.keyClicks(page.query, "a red circle")
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
+    hits = page.results_model.hits
+    assert _shape_class(hits[0].path) == "red-circle"
+    assert "pictures" in page.summary.text()
+    # Thumbnails load lazily and replace the placeholder.
+    first = page.results_model.index(0)
+    qtbot.waitUntil(lambda: page.loader.pixmap(page.results_model._key(hits[0]), None) is not None, timeout=10000)
+    assert not first.data(Qt.ItemDataRole.DecorationRole).isNull()
+
+
+def test_dropping_an_image_puts_similar_ones_first(qtbot, page: SearchPage, tmp_path: Path) -> None:
+    example = tmp_path / "example.png"
+    tiny_clip.shape_image("yellow", "square", random.Random(5), size=96).save(example)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(example))])
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    page.drop_zone.dropEvent(drop)
+    assert page.drop_zone.image == example
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
+    top = [_shape_class(h.path) for h in page.results_model.hits[:3]]
+    assert top[0] == "yellow-square"
+    assert all(name.startswith("yellow") for name in top)
+
+
+def test_more_like_this_and_cut_off(qtbot, page: SearchPage) -> None:
+    library = library_for(page.ctx)
+    target = next(Path(r.path) for r in library.store.images_in(library.folders()[0].id).values()
+                  if "blue-triangle" in r.path)
+    page.search_by_image(target)
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
+    assert page.results_model.hits[0].path == target
+    assert page.results_model.hits[0].score == pytest.approx(1.0, abs=1e-2)
+
+    page.filters.min_score.setValue(1.0)
+    page.run_search()
+    qtbot.waitUntil(lambda: "No pictures" in page.summary.text() or page.results_model.rowCount() <= 1,
+                    timeout=30000)
+    assert page.ctx.settings.search_min_score == 1.0  # the cut-off persists
