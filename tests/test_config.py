@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,15 @@ def test_context_writes_log_file(paths: Paths) -> None:
     logging.getLogger("latentstudio.test").warning("hello log")
     ctx.close()
     assert "hello log" in (paths.logs / "latent-studio.log").read_text()
+
+
+def test_offline_switch_applies_to_the_process(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    ctx = AppContext(paths)
+    ctx.settings.update(offline_mode=True)
+    ctx.save_settings()
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    ctx.settings.update(offline_mode=False)
+    ctx.save_settings()
+    assert "HF_HUB_OFFLINE" not in os.environ
+    ctx.close()

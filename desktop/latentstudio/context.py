@@ -10,6 +10,7 @@ from .engine import Engine, ModelCache
 from .engine.device import DeviceInfo
 from .logs import setup_logging
 from .models import ModelRegistry
+from .models.network import apply_offline_mode
 from .paths import Paths
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class AppContext:
         self.log_file = setup_logging(self.paths.logs)
         self.settings: Settings = load_settings(self.paths.settings_file)
         self.registry = ModelRegistry(self.paths.models)
+        apply_offline_mode(self.settings.offline_mode)
         self._device = device
         self._engine: Optional[Engine] = None
 
@@ -47,6 +49,7 @@ class AppContext:
 
     def save_settings(self) -> None:
         save_settings(self.settings, self.paths.settings_file)
+        apply_offline_mode(self.settings.offline_mode)
         cache = self._engine.models_if_ready if self._engine is not None else None
         if cache is not None:
             cache.idle_unload_s = self.settings.idle_unload_minutes * 60
