@@ -136,3 +136,29 @@ def test_missing_model_and_bad_settings_fail_before_queueing(engine: Engine, pat
         with pytest.raises(ValueError):
             submit_generation(engine, empty, bad)
     assert engine.queued() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "naïve café ☕ — 😀 multi-byte characters split over byte tokens " * 3,
+        "def add(a, b):\n    return a + b\n" * 6,
+    ],
+)
+def test_streamer_pieces_join_to_the_full_decode(tiny_models: Callable[[str], Path], text: str) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from latentstudio.codegen.streaming import TokenStreamer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models("llm-tiny"), local_files_only=True)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    pieces: list[str] = []
+    streamer = TokenStreamer(tokenizer, pieces.append)
+    streamer.put(torch.tensor([[1, 2, 3]]))  # the prompt comes first and is not streamed
+    for token in ids:
+        streamer.put(torch.tensor([token]))
+    streamer.end()
+    assert "".join(pieces) == tokenizer.decode(ids, skip_special_tokens=True) == text
+    assert all("\ufffd" not in piece for piece in pieces)
+    assert streamer.n_tokens == len(ids) > 40

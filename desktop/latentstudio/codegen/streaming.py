@@ -15,14 +15,16 @@ from transformers import StoppingCriteria
 from transformers.generation.streamers import BaseStreamer
 
 REPLACEMENT_CHAR = "\ufffd"
+WINDOW_TOKENS = 16  # longest decode window; one extra decode each time it moves on
 
 
 class TokenStreamer(BaseStreamer):
     """Incremental detokenizer: each put() yields exactly the text the new token adds.
 
-    The text is decoded over a short window of recent tokens (as text-generation-inference does),
-    so tokenizers that treat a leading space specially stay correct and each step stays O(1);
-    a token ending inside a multi-byte character is held back until the character completes.
+    Each step decodes a short window of recent tokens once and emits what its text gained.
+    The window keeps one earlier token when it moves on, so tokenizers that drop a leading
+    space at the start of a decode stay correct, and each step stays O(1). A token ending
+    inside a multi-byte character is held back until the character completes.
     """
 
     def __init__(
@@ -42,8 +44,8 @@ class TokenStreamer(BaseStreamer):
         self.hook_seconds = 0.0  # time spent in after_token before the latest token
         self._hook_total = 0.0
         self._prompt_seen = False
-        self._prefix_offset = 0
-        self._read_offset = 0
+        self._window_start = 0  # first token of the decode window
+        self._window_text = ""  # text of the window already emitted
 
     def put(self, value: Any) -> None:
         if not self._prompt_seen:  # generate() first hands over the prompt itself
@@ -89,13 +91,19 @@ class TokenStreamer(BaseStreamer):
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def _decode_new(self, final: bool) -> str:
-        prefix = self._decode(self.token_ids[self._prefix_offset : self._read_offset])
-        text = self._decode(self.token_ids[self._prefix_offset :])
-        if len(text) <= len(prefix) or (text.endswith(REPLACEMENT_CHAR) and not final):
+        text = self._decode(self.token_ids[self._window_start :])
+        if text.endswith(REPLACEMENT_CHAR) and not final:
             return ""
-        self._prefix_offset = self._read_offset
-        self._read_offset = len(self.token_ids)
-        return text[len(prefix) :]
+        # A decode that rewrites earlier text (rare clean-up rules) streams only what follows;
+        # the final text comes from one decode of every token.
+        piece = text[len(self._window_text) :] if text.startswith(self._window_text) else ""
+        self._window_text = text
+        if len(self.token_ids) - self._window_start >= WINDOW_TOKENS:
+            start = len(self.token_ids) - 1
+            tail = self._decode(self.token_ids[start:])
+            if REPLACEMENT_CHAR not in tail:  # never start a window inside a character
+                self._window_start, self._window_text = start, tail
+        return piece
 
 
 class CancelCriterion(StoppingCriteria):
@@ -103,8 +111,15 @@ class CancelCriterion(StoppingCriteria):
 
     def __init__(self, event: threading.Event):
         self.event = event
+        self._answers: dict[tuple[int, str, bool], Any] = {}  # generate() only reads them
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
+        stop = self.event.is_set()
+        key = (input_ids.shape[0], str(input_ids.device), stop)
+        answer = self._answers.get(key)
+        if answer is None:
+            import torch
 
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+            answer = torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+            self._answers[key] = answer
+        return answer
