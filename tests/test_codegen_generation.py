@@ -162,3 +162,29 @@ def test_streamer_pieces_join_to_the_full_decode(tiny_models: Callable[[str], Pa
     assert "".join(pieces) == tokenizer.decode(ids, skip_special_tokens=True) == text
     assert all("\ufffd" not in piece for piece in pieces)
     assert streamer.n_tokens == len(ids) > 40
+
+
+def test_out_of_memory_while_reading_the_prompt_evicts_and_retries(
+    engine: Engine, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from latentstudio.codegen import loader
+
+    failures = iter([RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")])
+    original = loader.load_language_model
+
+    def load_with_flaky_generate(*args, **kwargs):
+        lm = original(*args, **kwargs)
+        generate = lm.model.generate
+
+        def flaky(*a, **k):
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+            return generate(*a, **k)
+
+        lm.model.generate = flaky
+        return lm
+
+    monkeypatch.setattr("latentstudio.codegen.generation.load_language_model", load_with_flaky_generate)
+    result = submit_generation(engine, registry, GenerationRequest("add", temperature=0, max_new_tokens=64)).result(120)
+    assert result.text == REPLY

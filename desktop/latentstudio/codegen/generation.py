@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
 
-from ..engine import Cancelled, Engine, JobContext, JobHandle, Priority
+from ..engine import Cancelled, Engine, JobContext, JobHandle, ModelMemoryError, Priority
 from ..engine.jobs import EventCallback
 from ..models import InstalledModel, ModelRegistry
 from .extract import extract_code
@@ -168,7 +168,13 @@ def _generate(
     streamer = TokenStreamer(lm.tokenizer, emit, after_token)
     job.progress(0, max_new_tokens, "Reading the prompt…")
     stopped = False
-    try:
+
+    def generate() -> None:
+        if streamer.n_tokens:  # out of memory after tokens were shown: no silent restart
+            raise ModelMemoryError(
+                f"Ran out of memory after {streamer.n_tokens} tokens. Lower the maximum of new tokens "
+                "or shorten the context, or unload other models on the Models page."
+            )
         with torch.inference_mode():
             lm.model.generate(
                 **inputs,
@@ -178,6 +184,10 @@ def _generate(
                 pad_token_id=_pad_token_id(lm),
                 **_sampling_kwargs(request),
             )
+
+    try:
+        # Out of memory while reading the prompt: unload other models and try once more.
+        job.models.call_with_oom_retry(generate, what="generate code")
     except Cancelled:
         streamer.end()  # generate() was left mid-loop: flush any held-back text
         stopped = True
