@@ -172,3 +172,23 @@ def test_missing_model_fails_before_queueing(ctx: AppContext) -> None:
     with pytest.raises(MissingModelError):
         submit_generation(ctx, GenerationRequest("x"))
     assert not ctx.engine_started
+
+
+def test_model_offload_gives_the_same_image(tiny: Path) -> None:
+    """The path taken on a GPU whose budget is short, exercised on the CPU: same pixels, smaller footprint."""
+    import torch
+
+    from latentstudio.engine import DeviceInfo
+    from latentstudio.imagegen.loading import LoadedPipeline, enable_offload, load_folder
+
+    plain = LoadedPipeline(load_folder(tiny / "diffusers", torch.float32), "tiny", "sd1")
+    offloaded_pipe = load_folder(tiny / "diffusers", torch.float32)
+    enable_offload(offloaded_pipe, DeviceInfo.cpu())
+    offloaded = LoadedPipeline(offloaded_pipe, "tiny", "sd1", offloaded=True)
+    assert 0 < offloaded.nbytes < plain.nbytes  # only the largest component is on the device at once
+    settings = dict(prompt="a red circle", num_inference_steps=2, output_type="np")
+    images = [
+        loaded.pipe(generator=torch.Generator("cpu").manual_seed(1), **settings).images
+        for loaded in (plain, offloaded)
+    ]
+    assert np.array_equal(images[0], images[1])

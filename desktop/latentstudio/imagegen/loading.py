@@ -8,14 +8,14 @@ opens a network connection.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 from ..engine import DeviceInfo
+from ..models.catalogue import resources_dir
 from ..models.registry import InstalledModel
 from ..models.safetensors_header import read_header
 from .clip_tokenizer import build_clip_tokenizer
@@ -30,21 +30,10 @@ DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
 LARGE_IMAGE_PIXELS = 1024 * 1024 + 1
 # On a GPU, a pipeline larger than this share of the model budget runs with CPU offload.
 OFFLOAD_SHARE = 0.9
-RESOURCES_ENV = "LATENT_STUDIO_RESOURCES"
 
 
-class PipelineLoadError(RuntimeError):
+class PipelineLoadError(ValueError):
     """A model that cannot be loaded; the message says which model and why."""
-
-
-def resources_dir() -> Path:
-    override = os.environ.get(RESOURCES_ENV)
-    if override:
-        return Path(override)
-    bundle = getattr(sys, "_MEIPASS", None)  # inside a PyInstaller bundle
-    if bundle:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
 
 
 def bundled_config(variant: str) -> Path:
@@ -130,8 +119,6 @@ def _tokenizer_pad(config_dir: Path, subfolder: str) -> str:
 
 def _quiet_loading() -> dict[str, Any]:
     """Silence the libraries' own console progress bars (we report progress ourselves)."""
-    import importlib.util
-
     import diffusers
     import transformers
 
@@ -211,15 +198,13 @@ def load_pipeline(
 
 def enable_offload(pipe: Any, device: DeviceInfo) -> None:
     """Keep weights in RAM and move each component to the GPU only while it runs."""
-    try:
-        import accelerate  # noqa: F401  (diffusers' model offload needs it)
-    except ImportError:
+    if importlib.util.find_spec("accelerate"):  # diffusers' model offload needs it
+        pipe.enable_model_cpu_offload(device=device.torch_device)
+    else:
         # diffusers' own hooks: whole top-level blocks at a time, no accelerate needed.
         pipe.enable_group_offload(
             onload_device=device.torch_device, offload_type="block_level", num_blocks_per_group=1
         )
-    else:
-        pipe.enable_model_cpu_offload(device=device.torch_device)
 
 
 def configure_for_size(loaded: LoadedPipeline, width: int, height: int, device: DeviceInfo) -> None:
