@@ -194,5 +194,8 @@ def test_schedulers_build_from_a_model_config() -> None:
     assert karras.config.use_karras_sigmas and karras.config.prediction_type == "v_prediction"
     assert type(make_scheduler("Euler a", base)).__name__ == "EulerAncestralDiscreteScheduler"
     assert make_scheduler("LCM", base).config.timestep_spacing == "trailing"
+    leading = {**base, "timestep_spacing": "leading"}
+    assert make_scheduler("Euler a", leading, steps=20).config.timestep_spacing == "leading"
+    assert make_scheduler("Euler a", leading, steps=1).config.timestep_spacing == "trailing"  # Turbo-style
     assert canonical_scheduler("dpm++ 2m  karras") == "DPM++ 2M Karras"
     assert from_comfyui("euler", "karras") == "Euler"

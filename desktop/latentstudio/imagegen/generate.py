@@ -92,7 +92,7 @@ def sample(job: JobContext, loaded: LoadedPipeline, spec: ImageSpec) -> tuple[An
     import torch
 
     request = spec.request
-    scheduler = make_scheduler(request.scheduler, loaded.base_scheduler_config)
+    scheduler = make_scheduler(request.scheduler, loaded.base_scheduler_config, request.steps)
     kwargs: dict[str, Any] = {
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt or None,

@@ -24,6 +24,7 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 SCHEDULER_NAMES = tuple(SCHEDULERS)
 DEFAULT_SCHEDULER = "DPM++ 2M Karras"
+FEW_STEPS = 8
 
 # AUTOMATIC1111 (>= 1.9) writes the sampler and its schedule type separately.
 A1111_SCHEDULE_TYPES = {"Karras": "Karras"}
@@ -85,12 +86,19 @@ def from_comfyui(sampler_name: str, scheduler: str = "normal") -> Optional[str]:
     return (canonical_scheduler(f"{base} Karras") or base) if scheduler == "karras" else base
 
 
-def make_scheduler(name: str, base_config: dict[str, Any]) -> Any:
-    """A fresh scheduler of that kind, keeping the model's training schedule (betas, prediction type)."""
+def make_scheduler(name: str, base_config: dict[str, Any], steps: Optional[int] = None) -> Any:
+    """A fresh scheduler of that kind, keeping the model's training schedule (betas, prediction type).
+
+    At few steps (Turbo, LCM, Lightning models) timesteps are spaced from the end ("trailing"):
+    the "leading" spacing of SD's own configs would start denoising from a half-noisy timestep.
+    """
     import diffusers
 
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULER_NAMES)}")
     class_name, overrides = SCHEDULERS[name]
     scheduler_class = getattr(diffusers, class_name)
-    return scheduler_class.from_config({**base_config, **overrides})
+    config = {**base_config, **overrides}
+    if steps is not None and steps <= FEW_STEPS:
+        config["timestep_spacing"] = "trailing"
+    return scheduler_class.from_config(config)
