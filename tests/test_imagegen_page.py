@@ -59,6 +59,14 @@ def test_generate_from_the_form_updates_preview_and_gallery(qtbot, page: ImagePa
     qtbot.mouseClick(page.gallery.buttons["init"], Qt.MouseButton.LeftButton)
     assert page.settings.init_image.text() == str(page.gallery.paths()[0])
 
+    # The last Generate's settings come back in a new session; recent outputs fill the gallery.
+    reopened = ImagePage(page.ctx, EngineBridge(), ModelActions(page.ctx))
+    qtbot.addWidget(reopened)
+    assert reopened.prompt.toPlainText() == "a red circle" and reopened.negative.toPlainText() == "blue"
+    assert (reopened.settings.steps.value(), reopened.settings.seed.text()) == (3, "21")
+    assert reopened.settings.model.currentData() == "tiny"
+    qtbot.waitUntil(lambda: reopened.gallery.list.count() == 1)
+
 
 def test_cancel_stops_the_running_image(qtbot, page: ImagePage) -> None:
     page.prompt.setPlainText("slow")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from ...engine import Cancelled, EventKind, JobEvent, JobHandle
+from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
 from ...imagegen.metadata import ImageMetadata, read_metadata
 from ...imagegen.preview import StepPreview
@@ -149,8 +150,26 @@ class ImagePage(NeedsModelPage):
 
         self.bridge.queueChanged.connect(self._queue_changed)
         self.setAcceptDrops(True)
+        self._restore_form()
         run_in_background(self._recent_outputs, self._show_recent)
         return splitter
+
+    # -- form ----------------------------------------------------------------------------
+
+    @property
+    def _form_file(self) -> Path:
+        return self.ctx.paths.home / FORM_FILE
+
+    def _restore_form(self) -> None:
+        """The settings of the last Generate, so a restart picks up where the user left off."""
+        meta = load_form(self._form_file)
+        if meta is not None:
+            self._fill_form(meta)
+
+    def _fill_form(self, meta: ImageMetadata) -> None:
+        self.prompt.setPlainText(meta.prompt)
+        self.negative.setPlainText(meta.negative_prompt)
+        self.settings.apply(meta)
 
     # -- models --------------------------------------------------------------------------
 
@@ -170,6 +189,7 @@ class ImagePage(NeedsModelPage):
         except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
             self.status.setText(f"Cannot generate: {exc}")
             return []
+        save_form(self._form_file, request)
         self.queue.engine = self.ctx.engine
         self._mine.update(h.id for h in handles)
         self.status.setText(f"Queued {len(handles)} image{'s' if len(handles) > 1 else ''}.")
@@ -264,9 +284,7 @@ class ImagePage(NeedsModelPage):
         if meta is None:
             self.status.setText(f"{path.name} holds no generation settings.")
             return False
-        self.prompt.setPlainText(meta.prompt)
-        self.negative.setPlainText(meta.negative_prompt)
-        self.settings.apply(meta)
+        self._fill_form(meta)
         self.status.setText(f"Settings read from {path.name} ({meta.source}).")
         return True
 

@@ -72,6 +72,8 @@ class ImageSettingsPanel(QWidget):
         self.strength.setValue(0.75)
         self.strength.setToolTip("How much of the init image to change (1 = ignore it)")
 
+        self._wanted_model: Optional[str] = None  # from restored settings, before models are listed
+
         form = QFormLayout(self)
         form.addRow("Model", self.model)
         form.addRow("Seed", _row(self.seed, random_seed))
@@ -100,7 +102,7 @@ class ImageSettingsPanel(QWidget):
     # -- models ----------------------------------------------------------------------------
 
     def set_models(self, models: list[InstalledModel], default: Optional[str]) -> None:
-        current = self.model.currentData() or default
+        current = self.model.currentData() or self._wanted_model or default
         self.model.clear()
         for model in models:
             label = model.id if not model.variant else f"{model.id} ({model.variant})"
@@ -144,8 +146,10 @@ class ImageSettingsPanel(QWidget):
             self.scheduler.setCurrentText(meta.scheduler)
         if meta.strength is not None:
             self.strength.setValue(meta.strength)
-        if meta.model is not None and self.model.findData(meta.model) >= 0:
-            self.model.setCurrentIndex(self.model.findData(meta.model))
+        if meta.model is not None:
+            self._wanted_model = meta.model
+            if self.model.findData(meta.model) >= 0:
+                self.model.setCurrentIndex(self.model.findData(meta.model))
 
 
 def _row(*widgets: QWidget) -> QWidget:
