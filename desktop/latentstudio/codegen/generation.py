@@ -27,7 +27,7 @@ from .syntax import SyntaxReport, check_syntax
 log = logging.getLogger(__name__)
 
 MAX_NEW_TOKENS_LIMIT = 32768
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**31 - 1  # fits the GUI spin box, so every seed can be typed back in
 PROGRESS_INTERVAL_S = 0.1
 
 

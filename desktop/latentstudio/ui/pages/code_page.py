@@ -105,7 +105,7 @@ class CodePage(NeedsModelPage):
         self.top_p.setSingleStep(0.05)
         self.top_p.setValue(0.95)
         self.seed = QSpinBox()
-        self.seed.setRange(RANDOM_SEED, min(MAX_SEED, 2**31 - 1))
+        self.seed.setRange(RANDOM_SEED, MAX_SEED)
         self.seed.setSpecialValueText("random")
         self.seed.setValue(RANDOM_SEED)
         self.seed.setToolTip("The same seed and settings give the same answer")
@@ -391,7 +391,7 @@ class CodePage(NeedsModelPage):
             self.temperature.setValue(float(settings["temperature"]))
         if isinstance(settings.get("top_p"), (int, float)):
             self.top_p.setValue(float(settings["top_p"]))
-        if isinstance(settings.get("seed"), int) and settings["seed"] <= self.seed.maximum():
+        if isinstance(settings.get("seed"), int) and 0 <= settings["seed"] <= MAX_SEED:
             self.seed.setValue(settings["seed"])
         model_index = self.model_picker.findData(entry.model_id)
         if model_index >= 0:
