@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,9 @@ def test_context_writes_log_file(paths: Paths) -> None:
 
 def test_offline_switch_applies_to_the_process(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    hub_constants = sys.modules.get("huggingface_hub.constants")
+    if hub_constants is not None:  # it read HF_HUB_OFFLINE at import (set for tests by conftest)
+        monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
     ctx = AppContext(paths)
     ctx.settings.update(offline_mode=True)
     ctx.save_settings()
