@@ -118,3 +118,25 @@ def test_generated_images_are_recorded_and_indexed(ctx, tiny_models) -> None:
     assert hits[0].generated and hits[0].prompt == "a blue square"
     with pytest.raises(ValueError, match="outputs"):
         add_generated_image(ctx, Path(__file__), "not an output")
+
+
+@pytest.mark.gpu
+def test_index_and_search_on_cuda_in_float16(paths, tiny_models, tmp_path: Path) -> None:
+    from latentstudio.context import AppContext
+    from latentstudio.engine import detect_device
+
+    device = detect_device("cuda")
+    assert device.kind == "cuda" and device.dtype_name == "float16"
+    gpu_ctx = AppContext(paths, device=device)
+    try:
+        gpu_ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+        add_folders(gpu_ctx, [_folder(tmp_path / "photos", 40)])
+        library_for(gpu_ctx).scan()
+        report = submit_index(gpu_ctx).result(120)
+        assert report.encoded == 40
+        target = tmp_path / "photos" / "img007.png"
+        hits = search(gpu_ctx, image=target, limit=3, min_score=-1.0)
+        assert hits[0].path == target and hits[0].score == pytest.approx(1.0, abs=1e-2)
+        assert search(gpu_ctx, "a red circle", limit=5, min_score=-1.0)
+    finally:
+        gpu_ctx.close()

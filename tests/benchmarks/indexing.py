@@ -25,7 +25,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "desktop"))
 
 from latentstudio.engine import DeviceInfo, Engine, detect_device  # noqa: E402
-from latentstudio.library.indexer import encode_rows  # noqa: E402
+from latentstudio.library.indexer import default_workers, encode_rows  # noqa: E402
 from latentstudio.library.catalog import Library  # noqa: E402
 from latentstudio.models.clip_loader import ClipModel, load_clip_random  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
@@ -79,14 +79,14 @@ def naive(clip: ClipModel, paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
-def ours(clip: ClipModel, paths: list[Path], home: Path, device: DeviceInfo) -> float:
+def ours(clip: ClipModel, paths: list[Path], home: Path, device: DeviceInfo, workers: int) -> float:
     library = Library(Paths(home).ensure())
     library.add_folder(paths[0].parent)
     library.scan()
     rows = library.store.pending("bench")
     with Engine(device=device) as engine:
         handle = engine.submit(
-            lambda job: encode_rows(job, library, clip, "bench", rows, BATCH, workers=4), name="index"
+            lambda job: encode_rows(job, library, clip, "bench", rows, BATCH, workers), name="index"
         )
         report = handle.result()
     library.close()
@@ -98,21 +98,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--workers", type=int, help="decode threads (default: as the indexer picks)")
+    parser.add_argument("--photos", type=Path, help="keep the generated JPEGs here and reuse them")
     args = parser.parse_args()
     device = detect_device(args.device)
     print(f"device: {device.describe()}")
     clip = load_clip_random("ViT-B-32", device.torch_device, device.torch_dtype)
+    workers = args.workers or default_workers(device)
+    print(f"decode threads: {workers}")
     with tempfile.TemporaryDirectory(prefix="latent-bench-") as tmp:
-        folder = Path(tmp) / "photos"
-        folder.mkdir()
+        folder = args.photos or Path(tmp) / "photos"
+        folder.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        paths = make_photos(folder, args.images)
+        paths = sorted(folder.glob("photo*.jpg"))[: args.images]
+        if len(paths) < args.images:
+            paths = make_photos(folder, args.images)
         size_mb = sum(p.stat().st_size for p in paths) / len(paths) / 2**20
         print(f"made {len(paths)} JPEGs of {SIZE[0]}x{SIZE[1]} ({size_mb:.1f} MiB each) in "
               f"{time.perf_counter() - start:.0f} s")
         encode_rate = encode_only(clip, args.images)
         naive_rate = naive(clip, paths)
-        our_rate = ours(clip, paths, Path(tmp) / "home", device)
+        our_rate = ours(clip, paths, Path(tmp) / "home", device, workers)
         encode_again = encode_only(clip, args.images)
     ceiling = max(encode_rate, encode_again)
     print(f"encode-only : {encode_rate:7.2f} images/s (again after the runs: {encode_again:.2f})")

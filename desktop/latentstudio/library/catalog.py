@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..paths import Paths
 from .scan import ScanProgress, ScanReport, scan_folders
@@ -74,14 +74,27 @@ class Library:
 
     # -- vectors ----------------------------------------------------------------------------
 
-    def vector_index(self, model: str) -> VectorIndex:
-        """The model's matrix, reloaded when the database changed since it was read."""
+    def fresh_index(self, model: str) -> tuple[Optional[VectorIndex], Any]:
+        """(the model's matrix if no write happened since it was read, else None; the generation).
+
+        Call from one thread (the inference thread): generations come from its connection.
+        """
         generation = self.store.generation()
         with self._lock:
             index = self._indexes.get(model)
-            if index is not None and index.generation == generation:
-                return index
-        index = VectorIndex.load(self.store, model, generation)
+        if index is not None and index.generation == generation:
+            return index, generation
+        return None, generation
+
+    def load_index(self, model: str, generation: Any) -> VectorIndex:
+        """Read the matrix on a private connection: safe on a helper thread."""
+        with self.store.reader() as db:
+            index = VectorIndex.load(db, model, generation)
         with self._lock:
             self._indexes[model] = index
         return index
+
+    def vector_index(self, model: str) -> VectorIndex:
+        """The model's matrix, reloaded when the database changed since it was read."""
+        index, generation = self.fresh_index(model)
+        return index if index is not None else self.load_index(model, generation)

@@ -23,6 +23,11 @@ MAX_PIXELS = 180_000_000  # about PIL's own decompression-bomb limit; far above 
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 36867
 DATETIME = 306
+UNSUPPORTED_HINTS = {
+    ".heic": "HEIC is not readable by this installation's image library",
+    ".heif": "HEIF is not readable by this installation's image library",
+    ".avif": "AVIF is not readable by this installation's image library",
+}
 
 
 class DecodeError(Exception):
@@ -120,6 +125,8 @@ def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) ->
     except FileNotFoundError:
         raise DecodeError("file disappeared or is a broken link") from None
     except UnidentifiedImageError:
+        if Path(path).suffix.lower() in UNSUPPORTED_HINTS:
+            raise DecodeError(UNSUPPORTED_HINTS[Path(path).suffix.lower()]) from None
         raise DecodeError("not an image (content does not match any image format)") from None
     except Image.DecompressionBombError as exc:
         raise DecodeError(f"too many pixels ({exc})") from None

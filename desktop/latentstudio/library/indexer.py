@@ -26,7 +26,7 @@ from .store import DecodedInfo, ImageRow
 from .thumbnails import THUMBNAIL_SIZE, save_thumbnail
 
 if TYPE_CHECKING:
-    from ..engine import JobContext
+    from ..engine import DeviceInfo, JobContext
     from .catalog import Library
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,14 @@ def format_eta(seconds: float) -> str:
 
 def default_batch_size(device_kind: str) -> int:
     return 128 if device_kind == "cuda" else 32
+
+
+def default_workers(device: "DeviceInfo") -> int:
+    """Decode threads. On the CPU they share cores with the encoder's threads, so fewer."""
+    cores = os.cpu_count() or 2
+    if device.is_gpu:
+        return max(2, min(8, cores))
+    return max(1, min(4, cores // 2))
 
 
 def encode_rows(
@@ -165,5 +173,5 @@ def index_job(
             installed.id,
             rows,
             batch_size or default_batch_size(job.device.kind),
-            workers or max(1, min(8, (os.cpu_count() or 2))),
+            workers or default_workers(job.device),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -95,9 +96,17 @@ def submit_search(
     min_score = ctx.settings.search_min_score if request.min_score is None else request.min_score
 
     def run(job: "JobContext") -> list[SearchHit]:
-        with clip_in_job(job, installed) as clip:
-            query, negatives = build_query(library, clip, installed.id, request)
-        index = library.vector_index(installed.id)
+        index, generation = library.fresh_index(installed.id)
+        if index is not None:
+            with clip_in_job(job, installed) as clip:
+                query, negatives = build_query(library, clip, installed.id, request)
+            return rank(library, index, query, negatives, request, min_score)
+        # First search, or the library changed: read the matrix while the query is encoded.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="latent-index-load") as pool:
+            loading = pool.submit(library.load_index, installed.id, generation)
+            with clip_in_job(job, installed) as clip:
+                query, negatives = build_query(library, clip, installed.id, request)
+            index = loading.result()
         return rank(library, index, query, negatives, request, min_score)
 
     return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=request.describe(), kind="search",

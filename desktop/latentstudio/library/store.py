@@ -138,6 +138,15 @@ class LibraryStore:
         return db
 
     @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A private read connection, closed afterwards: for one-off reads on helper threads."""
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         db = self.connection()
         db.execute("BEGIN IMMEDIATE")
@@ -292,10 +301,17 @@ class LibraryStore:
             f"SELECT {IMAGE_COLUMNS} FROM images WHERE status != 'skipped' AND hash IS NOT NULL "
             "AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = images.hash AND v.model = ?)"
         )
-        rows = [_image(r) for r in self.connection().execute(sql + " ORDER BY id", (model,))]
-        if image_ids is not None:
-            wanted = set(image_ids)
-            rows = [r for r in rows if r.id in wanted]
+        db = self.connection()
+        if image_ids is None:
+            rows = [_image(r) for r in db.execute(sql + " ORDER BY id", (model,))]
+        else:
+            ids = list(image_ids)
+            rows = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += [_image(r) for r in db.execute(sql + f" AND id IN ({marks})", (model, *chunk))]
+            rows.sort(key=lambda r: r.id)
         # One encode per distinct content: duplicates get the vector through their hash.
         seen: set[str] = set()
         unique = []

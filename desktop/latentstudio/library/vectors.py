@@ -8,12 +8,12 @@ preallocated array, so loading never holds a second copy of the data.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
-from .store import LibraryStore
 
 FLOAT16_ABOVE_BYTES = 256 * 2**20  # float32 size beyond which the matrix is kept in float16
 FETCH_ROWS = 20_000
@@ -51,10 +51,9 @@ class VectorIndex:
         return int(self.matrix.element_size() * self.matrix.nelement()) + sum(a.nbytes for a in arrays)
 
     @classmethod
-    def load(cls, store: LibraryStore, model: str, generation: Any = None) -> "VectorIndex":
+    def load(cls, db: sqlite3.Connection, model: str, generation: Any = None) -> "VectorIndex":
         import torch
 
-        db = store.connection()
         count = db.execute(f"SELECT COUNT(*) FROM ({QUERY})", (model,)).fetchone()[0]
         first = db.execute(QUERY + " LIMIT 1", (model,)).fetchone()
         dim = len(first[6]) // 2 if first else 0

@@ -13,7 +13,16 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QSplitter, QVBoxLayout, QWidget
 
 from ...engine import EventKind, JobEvent, JobHandle
-from ...library import SearchHit, SearchRequest, add_folders, library_for, remove_folder, submit_index, submit_search
+from ...library import (
+    Library,
+    SearchHit,
+    SearchRequest,
+    add_folders,
+    library_for,
+    remove_folder,
+    submit_index,
+    submit_search,
+)
 from ...library.scan import ScanReport
 from ..background import run_in_background
 from ..widgets.search_drop_zone import SearchDropZone
@@ -117,6 +126,7 @@ class SearchPage(NeedsModelPage):
         super().showEvent(event)
         if not self._started:
             self._started = True
+            self._restore_folders()
             self.refresh_folders()
             if self.has_model:
                 QTimer.singleShot(0, self.rescan)  # folders are re-scanned when the app starts
@@ -129,7 +139,7 @@ class SearchPage(NeedsModelPage):
             self.rescan()
 
     @property
-    def library(self):
+    def library(self) -> Library:
         return library_for(self.ctx)
 
     # -- search -----------------------------------------------------------------------------
@@ -215,6 +225,16 @@ class SearchPage(NeedsModelPage):
         if wanted - watched:
             self._watcher.addPaths(sorted(wanted - watched))
 
+    def _restore_folders(self) -> None:
+        """Folders kept in Settings but missing from the database (e.g. after it was deleted)."""
+        known = {str(f.path) for f in self.library.folders()}
+        missing = [Path(p) for p in self.ctx.settings.library_folders if p not in known and Path(p).is_dir()]
+        if missing:
+            try:
+                add_folders(self.ctx, missing)
+            except ValueError as exc:
+                log.warning("could not restore library folders: %s", exc)
+
     def add_folder(self, path: Path) -> None:
         try:
             add_folders(self.ctx, [path])
@@ -275,6 +295,9 @@ class SearchPage(NeedsModelPage):
     def _index_event(self, event: JobEvent) -> None:
         if event.kind is EventKind.PROGRESS:
             self.folders.show_progress(event.payload)
+            window = self.window()
+            if event.payload.message and hasattr(window, "statusBar"):
+                window.statusBar().showMessage(f"Indexing: {event.payload.message}", 10000)
         elif event.kind is EventKind.FINISHED:
             report = event.payload
             self.folders.show_done(
