@@ -90,3 +90,30 @@ def test_more_like_this_and_cut_off(qtbot, page: SearchPage) -> None:
     qtbot.waitUntil(lambda: "No pictures" in page.summary.text() or page.results_model.rowCount() <= 1,
                     timeout=30000)
     assert page.ctx.settings.search_min_score == 1.0  # the cut-off persists
+
+
+def test_a_hundred_thousand_results_load_only_visible_thumbnails(qtbot, tmp_path: Path) -> None:
+    from latentstudio.library import SearchHit
+    from latentstudio.ui.widgets.search_results import SearchResultsModel, SearchResultsView
+    from latentstudio.ui.widgets.thumbnail_loader import ThumbnailLoader
+
+    loader = ThumbnailLoader()
+    requested: list[str] = []
+    original = loader.pixmap
+    loader.pixmap = lambda key, source: (requested.append(key), original(key, None))[1]
+    model = SearchResultsModel(loader)
+    view = SearchResultsView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(900, 700)
+    view.show()
+    hits = [SearchHit(path=tmp_path / f"img{i:06d}.jpg", score=1.0 - i / 200_000, image_id=i) for i in range(100_000)]
+    model.set_hits(hits)
+    qtbot.waitUntil(lambda: len(requested) > 0, timeout=10000)
+    view.scrollToBottom()
+    qtbot.wait(200)
+    view.scrollTo(model.index(50_000))
+    qtbot.wait(200)
+    assert model.rowCount() == 100_000
+    assert 0 < len(set(requested)) < 1000  # only rows on screen were asked for their picture
+    assert any(key.endswith("img099999.jpg") for key in requested)
