@@ -83,6 +83,11 @@ def test_null_bytes_are_reported_not_raised() -> None:
     assert report.ok is False and report.message
 
 
+def test_an_empty_answer_has_no_code_rather_than_valid_code() -> None:
+    report = check_syntax("  \n", "python")
+    assert not report.checked and report.describe() == "python: no code"
+
+
 def test_other_languages_are_not_checked() -> None:
     report = check_syntax("fn main() {", "rust")
     assert not report.checked and report.ok is None

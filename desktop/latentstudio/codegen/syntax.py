@@ -20,7 +20,7 @@ class SyntaxReport:
 
     def describe(self) -> str:
         if not self.checked:
-            return f"{self.language}: not checked"
+            return f"{self.language}: {self.message or 'not checked'}"
         if self.ok:
             return f"{self.language}: syntax OK"
         where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
@@ -36,6 +36,8 @@ class SyntaxReport:
 
 
 def check_syntax(code: str, language: str) -> SyntaxReport:
+    if not code.strip():
+        return SyntaxReport(language, checked=False, message="no code")
     if language != "python":
         return SyntaxReport(language, checked=False)
     try:
