@@ -41,18 +41,7 @@ fi
 [ -x "$app/latent-studio" ] || { echo "build: no $app/latent-studio" >&2; exit 1; }
 
 phase "checking the files the app needs at run time"
-missing=0
-while read -r required; do
-    if [ ! -e "$app/_internal/$required" ]; then
-        echo "build: missing from the bundle: _internal/$required" >&2
-        missing=1
-    fi
-done < <("$PYTHON" -c '
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("bundle_contents", "packaging/bundle_contents.py")
-contents = importlib.util.module_from_spec(spec); spec.loader.exec_module(contents)
-print("\n".join(contents.REQUIRED_IN_BUILD_LINUX))')
-[ "$missing" -eq 0 ] || exit 1
+"$PYTHON" packaging/check_bundle.py "$app/_internal"
 
 mkdir -p "$out"
 compress() { if command -v pigz >/dev/null; then pigz "-$GZIP_LEVEL"; else gzip "-$GZIP_LEVEL"; fi; }

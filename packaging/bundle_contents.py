@@ -54,15 +54,27 @@ METADATA_PACKAGES = (
     "pyyaml",
     "platformdirs",
     "pygments",
+    "accelerate",
 )
 
 # Loaded by name at run time (lazy modules, `getattr(diffusers, class_name)` for a pipeline's
 # components, `AutoModelForCausalLM` picking `transformers.models.<arch>`), so the import
-# graph alone misses them. Whole packages: a user may import any architecture.
-HIDDEN_IMPORT_PACKAGES = ("latentstudio", "diffusers", "transformers", "open_clip", "pygments")
+# graph alone misses them. Whole packages: a user may import any architecture. accelerate is
+# found with `find_spec` before model CPU offload (imagegen/loading.py), never imported directly.
+HIDDEN_IMPORT_PACKAGES = ("latentstudio", "diffusers", "transformers", "open_clip", "pygments", "accelerate")
 
 # Submodules of the packages above that need software we do not ship.
-HIDDEN_IMPORT_SKIP = ("flax", "onnx", "_tf_", "tensorflow", "jax", "deepspeed", ".testing", "tests")
+HIDDEN_IMPORT_SKIP = (
+    "flax", "onnx", "_tf_", "tensorflow", "jax", "deepspeed", ".testing", "tests", "test_utils",
+    "accelerate.commands", "transformers.commands", "diffusers.commands",  # their own CLIs
+)
+
+# Native libraries loaded by path at run time, which PyInstaller's analysis cannot see, as
+# (package, glob inside it): torchvision's operator libraries (`torch.ops.load_library`; without
+# them importing torchvision fails, and open_clip and transformers import it), and NVRTC's
+# builtins, which libnvrtc opens itself when torch compiles a CUDA kernel at run time.
+NATIVE_LIBRARIES = (("torchvision", "*"), ("nvidia", "*/lib/libnvrtc-builtins*"))
+OPTIONAL_NATIVE_PACKAGES = ("nvidia",)  # the CUDA wheels' libraries: Linux CUDA builds only
 
 # Shipped as source as well as bytecode: torch.jit.script (open_clip's optional scripting) and
 # transformers' TorchScript paths read the source of the functions they compile.
@@ -125,9 +137,11 @@ REQUIRED_IN_BUILD_LINUX = (
     "open_clip/model_configs/ViT-B-32.json",
     "resources/models.json",
     "resources/icons/latent-studio.png",
+    "torchvision/_C_stable.so",
 )
 
-_CODE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pyd", ".dll", ".dylib")
+_NATIVE_SUFFIXES = (".so", ".pyd", ".dll", ".dylib")
+_CODE_SUFFIXES = (".py", ".pyc", ".pyi", *_NATIVE_SUFFIXES)
 _SKIP_NAMES = ("py.typed",)
 
 
@@ -149,6 +163,26 @@ def package_data_files(package: str) -> list[tuple[str, str]]:
         if path.name.endswith(_CODE_SUFFIXES) or path.name in _SKIP_NAMES:
             continue
         found.append((str(path), str(path.parent.relative_to(base))))
+    return found
+
+
+def is_native_library(path: Path) -> bool:
+    return path.is_file() and (path.name.endswith(_NATIVE_SUFFIXES) or ".so." in path.name)
+
+
+def native_libraries() -> list[tuple[str, str]]:
+    """(source file, destination folder) for the native libraries in NATIVE_LIBRARIES."""
+    found = []
+    for package, pattern in NATIVE_LIBRARIES:
+        try:
+            root = package_dir(package)
+        except ModuleNotFoundError:
+            if package in OPTIONAL_NATIVE_PACKAGES:
+                continue
+            raise
+        for path in sorted(root.glob(pattern)):
+            if is_native_library(path):
+                found.append((str(path), str(path.parent.relative_to(root.parent))))
     return found
 
 

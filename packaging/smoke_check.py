@@ -1,12 +1,16 @@
 """Smoke-check an installed Latent Studio executable on any platform (standard library only).
 
-    python3 packaging/smoke_check.py EXECUTABLE [--version V] [--no-network]
+    python3 packaging/smoke_check.py EXECUTABLE [--version V] [--no-network] [--tiny-models DIR]
 
 With a fresh, empty data home and Qt's offscreen platform it runs `EXECUTABLE doctor --json`
 (the app's version, the main libraries, the data home, no models on a first start) and
-`EXECUTABLE gui --quit-after-shown` (the window paints; prints window-shown-ms). `--no-network`
-runs both under `unshare -n` (Linux, where permitted), so a first start that needed the network
-fails here. Exit status 0 when every check passes.
+`EXECUTABLE gui --quit-after-shown` (the window paints; prints window-shown-ms).
+
+`--tiny-models DIR` (the test suite's model cache, tests/.model-cache) then runs one real job per
+domain in a second data home: import the tiny CLIP, diffusion and language models, index three
+pictures and search them, generate an image, generate code. Missing libraries or data files in
+a bundle show up here, not at a user's first search. `--no-network` runs everything under
+`unshare -n` (Linux, where permitted). Exit status 0 when every check passes.
 """
 
 from __future__ import annotations
@@ -14,15 +18,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import struct
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 LIBRARIES = ("torch", "open-clip-torch", "diffusers", "transformers", "PySide6")
+TINY_MODELS = {  # kind -> (path inside the test model cache, id)
+    "clip": ("clip-tiny/clip-tiny", "tiny-clip"),
+    "diffusion": ("diffusion-tiny/diffusion-tiny/diffusers", "tiny-sd"),
+    "llm": ("llm-tiny/llm-tiny", "tiny-llm"),
+}
 
 
 def run(command: list[str], env: dict[str, str], timeout: float) -> tuple[subprocess.CompletedProcess, float]:
@@ -50,11 +61,60 @@ def doctor_problems(report: dict, version: str | None, home: Path) -> list[str]:
     return problems
 
 
+def write_png(path: Path, rgb: tuple[int, int, int], size: int = 64) -> None:
+    """A solid-colour PNG without Pillow (the checker needs only the standard library)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def model_problems(command: list[str], env: dict[str, str], cache: Path, scratch: Path,
+                   timeout: float) -> list[str]:
+    """One real job per domain with the tiny test models, in its own data home."""
+    env = dict(env, LATENT_STUDIO_HOME=str(scratch / "with-models"))
+    problems = []
+
+    def step(what: str, *args: str) -> subprocess.CompletedProcess | None:
+        result, ms = run([*command, *args], env, timeout)
+        if result.returncode != 0:
+            problems.append(f"{what} exited with {result.returncode}: {(result.stdout + result.stderr)[-1500:]}")
+            return None
+        print(f"smoke: {what}: ok ({ms:.0f} ms wall)")
+        return result
+
+    for kind, (relative, model_id) in TINY_MODELS.items():
+        if step(f"import the tiny {kind} model", "models", "import", str(cache / relative),
+                "--kind", kind, "--id", model_id) is None:
+            return problems
+    pictures = scratch / "pictures"
+    pictures.mkdir()
+    for name, rgb in (("red", (220, 30, 30)), ("green", (30, 200, 60)), ("blue", (30, 60, 220))):
+        write_png(pictures / f"{name}.png", rgb)
+    step("index three pictures", "index", str(pictures))
+    found = step("search them", "search", "a red square", "--min-score", "-1", "--json")
+    if found is not None and len(json.loads(found.stdout)) != 3:
+        problems.append(f"search found {len(json.loads(found.stdout))} of 3 indexed pictures")
+    made = step("generate an image", "generate-image", "a red square", "--steps", "2", "--seed", "1", "--json")
+    if made is not None:
+        paths = [Path(p) for p in json.loads(made.stdout).get("paths", [])]
+        if not paths or not all(p.is_file() for p in paths):
+            problems.append(f"generate-image reported no image file: {made.stdout[-500:]}")
+    step("generate code", "generate-code", "add two numbers", "--max-tokens", "8", "--seed", "1", "--json")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("executable", type=Path)
     parser.add_argument("--version", help="the version the package claims")
     parser.add_argument("--no-network", action="store_true", help="run under `unshare -n` (Linux)")
+    parser.add_argument("--tiny-models", type=Path, metavar="DIR",
+                        help="the test model cache (tests/.model-cache): also run one job per domain")
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
 
@@ -92,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"smoke: window-shown-ms: {shown.group(1)} (offscreen; {gui_ms:.0f} ms wall to exit)")
         if not (home / "logs" / "latent-studio.log").is_file():
             problems.append("no log file in the data home")
+        if args.tiny_models is not None:
+            problems += model_problems([*prefix, exe], env, args.tiny_models, scratch, args.timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

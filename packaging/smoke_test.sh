@@ -6,7 +6,8 @@
 # Unpacks the .deb into a scratch root (dpkg-deb -x: the system is not touched), checks the
 # launcher, the .desktop entry and the icons, then runs the installed app through
 # packaging/smoke_check.py: fresh empty data home, no network where permitted, offscreen Qt;
-# `doctor --json` and `gui --quit-after-shown` must pass. Checks the .tar.gz holds the app and
+# `doctor --json` and `gui --quit-after-shown` must pass, then one job per domain with the tiny
+# test models when they are built. Checks the .tar.gz holds the app and
 # prints the package sizes. With xvfb-run present it also opens the window on X11 (xcb).
 # Needs bash, dpkg and python3 (no virtual environment).
 set -euo pipefail
@@ -38,8 +39,16 @@ if command -v desktop-file-validate >/dev/null; then
 fi
 echo "smoke: launcher, .desktop entry and icons present"
 
-# The installed launcher (a relative symlink into /opt), as the desktop entry runs it.
-python3 packaging/smoke_check.py "$launcher" --version "$version" --no-network
+# The installed launcher (a relative symlink into /opt), as the desktop entry runs it. With the
+# test suite's tiny models built (tests/.model-cache), one real job per domain runs too.
+models=()
+cache=${TINY_MODELS:-tests/.model-cache}
+if [ -d "$cache/clip-tiny" ] && [ -d "$cache/diffusion-tiny" ] && [ -d "$cache/llm-tiny" ]; then
+    models=(--tiny-models "$cache")
+else
+    echo "smoke: no tiny models in $cache (run pytest tests/test_packaging.py first): skipping the model jobs"
+fi
+python3 packaging/smoke_check.py "$launcher" --version "$version" --no-network "${models[@]}"
 
 # The X11 path too (Qt's xcb plugin and the system libraries it needs), when Xvfb is installed.
 if command -v xvfb-run >/dev/null; then

@@ -114,7 +114,7 @@ import json, sys
 from pathlib import Path
 opened = set()
 def record(event, args):
-    if event == "open" and isinstance(args[0], str):
+    if event in ("open", "ctypes.dlopen") and args and isinstance(args[0], str):
         opened.add(args[0])
 sys.addaudithook(record)
 
@@ -141,8 +141,12 @@ print(json.dumps(sorted(opened)))
 """
 
 
-def test_files_opened_at_run_time_are_bundled(tiny_models, bundled: set[str], tmp_path: Path) -> None:
-    """Run the loading paths under an audit hook; every data file they open must be bundled."""
+def test_files_opened_at_run_time_are_bundled(
+    tiny_models, contents: ModuleType, bundled: set[str], tmp_path: Path
+) -> None:
+    """Run the loading paths under an audit hook; every data file and native library they open by
+    path must be bundled. torch's and the CUDA wheels' libraries come from PyInstaller's hooks;
+    packaging/check_bundle.py checks those in a finished build."""
     clip_folder = tiny_models("clip-tiny")
     diffusion_root = tiny_models("diffusion-tiny")
     llm_folder = tiny_models("llm-tiny")
@@ -156,23 +160,30 @@ def test_files_opened_at_run_time_are_bundled(tiny_models, bundled: set[str], tm
 
     roots = [Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
     roots += [REPO / "desktop", REPO]
-    runtime_files = set()
+    runtime_files, native_files = set(), set()
     for path in opened:
         metadata_file = re.search(r"\.(dist|egg)-info/", path.as_posix())  # see the metadata test
-        if path.name.endswith(CODE_SUFFIXES) or metadata_file or not path.is_file():
+        if path.suffix in (".py", ".pyc") or metadata_file or not path.is_absolute() or not path.is_file():
             continue
+        native = contents.is_native_library(path)
         resolved = path.resolve()
         if any(resolved.is_relative_to(p.resolve()) for p in (clip_folder, diffusion_root, llm_folder, tmp_path)):
             continue  # the user's models and data home, not part of the app
         for root in roots:
             if resolved.is_relative_to(root):
-                runtime_files.add(resolved.relative_to(root).as_posix())
+                (native_files if native else runtime_files).add(resolved.relative_to(root).as_posix())
                 break
     assert "open_clip/bpe_simple_vocab_16e6.txt.gz" in runtime_files
     assert "resources/models.json" in runtime_files
     assert "resources/diffusion-configs/sdxl/model_index.json" in runtime_files
     missing = sorted(runtime_files - bundled)
     assert not missing, f"opened at run time but not bundled: {missing}"
+
+    natives = {f"{Path(dest).as_posix()}/{Path(src).name}" for src, dest in contents.native_libraries()}
+    assert any(name.startswith("torchvision/") for name in native_files)
+    by_hooks = ("torch/", "nvidia/")
+    missing = sorted(n for n in native_files - natives if not n.startswith(by_hooks))
+    assert not missing, f"native libraries loaded by path but not bundled: {missing}"
 
 
 def test_metadata_the_app_reads_is_bundled(contents: ModuleType) -> None:
@@ -227,6 +238,8 @@ def test_modules_loaded_by_name_are_hidden_imports(contents: ModuleType) -> None
         "transformers.models.llama.modeling_llama",
         "transformers.generation.utils",
         "open_clip.factory",
+        "latentstudio.models.commands",
+        "accelerate.hooks",
     ):
         assert name in hidden, name
     ours = {".".join(p.relative_to(SOURCE.parent).with_suffix("").parts) for p in SOURCE.rglob("*.py")}
