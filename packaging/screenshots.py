@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-SCREEN = (1440, 960)
-WINDOW = (1280, 820)
+SCREEN = (1600, 1000)
+WINDOW = (1440, 880)
 DEMO_PICTURES = 36
+DEMO_QUERY = "a red circle"  # the tiny CLIP knows colours and shapes
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
@@ -99,6 +100,20 @@ def wait_for(app, condition: Callable[[], bool], timeout_s: float) -> bool:
     return condition()
 
 
+def demo_search(app, page) -> None:
+    """Type a query into the Search page (found by object name) and wait for its results."""
+    from PySide6.QtWidgets import QLabel, QLineEdit
+
+    query = page.findChild(QLineEdit, "search-query")
+    summary = page.findChild(QLabel, "search-summary")
+    if query is None or summary is None:
+        print("screenshots: the Search page has no search-query/search-summary widget; no demo query")
+        return
+    query.setText(DEMO_QUERY)
+    if not wait_for(app, lambda: bool(summary.text()), 60):
+        print("screenshots: no search results within 60 s")
+
+
 def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path]:
     os.environ["LATENT_STUDIO_HOME"] = str(home)
     from PySide6.QtWidgets import QApplication
@@ -120,7 +135,9 @@ def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path
         device_shown: Callable[[], bool] = lambda: "starting" not in window.device_label.text()
         wait_for(app, device_shown, 120)
         for name, _label in PAGES:
-            window.show_page(name)
+            page = window.show_page(name)
+            if state == "demo" and name == "search":
+                demo_search(app, page)
             settle(app, 1500)
             path = out / f"{state}-{name}.png"
             if not window.grab().save(str(path)):
