@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from latentstudio.codegen import GenerationRequest, HistoryStore, StreamPiece, submit_generation
-from latentstudio.engine import Engine, EventKind, JobEvent, JobState
+from latentstudio.engine import Engine, EventKind, JobEvent, JobState, Priority
 from latentstudio.models import MissingModelError, ModelRegistry
 from latentstudio.paths import Paths
 from tests.support.tiny_llm import REPLY, REPLY_CODE
@@ -188,3 +189,30 @@ def test_out_of_memory_while_reading_the_prompt_evicts_and_retries(
     monkeypatch.setattr("latentstudio.codegen.generation.load_language_model", load_with_flaky_generate)
     result = submit_generation(engine, registry, GenerationRequest("add", temperature=0, max_new_tokens=64)).result(120)
     assert result.text == REPLY
+
+
+def test_a_more_urgent_job_runs_between_tokens_and_is_not_counted_as_generation_time(
+    engine: Engine, registry: ModelRegistry
+) -> None:
+    order: list[str] = []
+
+    def search_like_job(job) -> str:
+        time.sleep(0.3)
+        order.append("interactive done")
+        return "answer"
+
+    urgent: list = []
+
+    def on_event(event: JobEvent) -> None:
+        if event.kind is EventKind.PARTIAL and not urgent:
+            urgent.append(engine.submit(search_like_job, Priority.INTERACTIVE, name="search"))
+        elif event.kind is EventKind.FINISHED:
+            order.append("generation done")
+
+    request = GenerationRequest("add", temperature=0, max_new_tokens=64)
+    result = submit_generation(engine, registry, request, on_event=on_event).result(120)
+    assert urgent[0].result(10) == "answer"
+    assert order == ["interactive done", "generation done"]  # it ran in place, mid-generation
+    assert result.text == REPLY and not result.stopped
+    decode_s = (result.n_tokens - 1) / result.tokens_per_s
+    assert result.total_ms / 1000 - decode_s >= 0.3  # the lent time is left out of tokens/s
