@@ -65,6 +65,8 @@ install -m 0644 resources/icons/latent-studio.png "$stage/usr/share/icons/hicolo
 install -m 0644 resources/icons/latent-studio-512.png "$stage/usr/share/icons/hicolor/512x512/apps/latent-studio.png"
 install -m 0644 resources/icons/latent-studio.svg "$stage/usr/share/icons/hicolor/scalable/apps/latent-studio.svg"
 installed_kb=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+# PyInstaller's bootloader and the bundled Python are linked on this machine: its glibc is the floor.
+glibc=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: latent-studio
 Version: $version
@@ -73,7 +75,7 @@ Maintainer: Latent Studio maintainers <maintainers@latentstudio.invalid>
 Installed-Size: $installed_kb
 Section: graphics
 Priority: optional
-Depends: libc6 (>= 2.28), libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0, libxcb-xinerama0, libdbus-1-3, libglib2.0-0t64 | libglib2.0-0
+Depends: libc6 (>= $glibc), libgl1, libegl1, libfontconfig1, libfreetype6, libxkbcommon0, libxkbcommon-x11-0, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0, libxcb-xinerama0, libdbus-1-3, libglib2.0-0t64 | libglib2.0-0
 Description: offline photo search and image and code generation
  Latent Studio finds pictures in your own folders by describing them, generates
  images from prompts and code from prompts, on your GPU when you have one, with
