@@ -6,11 +6,11 @@ widget change happens in the GUI thread.
 
 from __future__ import annotations
 
-import logging
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, QProcess, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from ...engine import Cancelled, EventKind, JobEvent, JobHandle
+from ...engine import EventKind, JobEvent, JobHandle
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
 from ...imagegen.metadata import ImageMetadata, read_metadata
@@ -36,8 +36,6 @@ from ..widgets.image_preview import ImagePreview
 from ..widgets.image_queue import ImageQueue
 from ..widgets.image_settings import ImageSettingsPanel
 from .needs_model import NeedsModelPage
-
-log = logging.getLogger(__name__)
 
 RECENT_OUTPUTS = 40
 DONE_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
@@ -237,10 +235,8 @@ class ImagePage(NeedsModelPage):
                 self._finished(event.payload)
             elif kind is EventKind.CANCELLED:
                 self.status.setText(f"Cancelled: {handle.name}")
-            else:
-                error = event.payload
-                if not isinstance(error, Cancelled):
-                    self.status.setText(f"Failed: {error}")
+            else:  # the traceback is in the log (the engine logs failed jobs)
+                self.status.setText(f"Failed: {event.payload}")
 
     def _finished(self, result: GeneratedImage) -> None:
         self.preview.show_file(result.path)
@@ -307,7 +303,14 @@ class ImagePage(NeedsModelPage):
         window.show_page("search")
 
     def reveal_file(self, path: Path) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        """Show the file in the system's file manager (selected where the platform allows it)."""
+        path = Path(path)
+        if sys.platform == "win32":
+            QProcess.startDetached("explorer.exe", [f"/select,{path}"])
+        elif sys.platform == "darwin":
+            QProcess.startDetached("open", ["-R", str(path)])
+        else:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
 
     # -- drag and drop ---------------------------------------------------------------------
 
