@@ -140,3 +140,33 @@ def test_index_and_search_on_cuda_in_float16(paths, tiny_models, tmp_path: Path)
         assert search(gpu_ctx, "a red circle", limit=5, min_score=-1.0)
     finally:
         gpu_ctx.close()
+
+
+def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx, tmp_path: Path, monkeypatch) -> None:
+    from latentstudio.library import catalog
+    from latentstudio.library.catalog import Library
+
+    monkeypatch.setattr(catalog, "SAVE_INDEX_FROM_ROWS", 1)
+    add_folders(clip_ctx, [_folder(tmp_path / "photos", 12)])
+    library_for(clip_ctx).scan()
+    submit_index(clip_ctx).result(120)
+    first = search(clip_ctx, "a photo", limit=5, min_score=-1.0)
+    from latentstudio.engine import Priority
+
+    # Jobs of one priority run in order: once this one is done, the BACKGROUND save has run.
+    clip_ctx.engine.submit(lambda job: None, priority=Priority.BACKGROUND, name="after the save").result(30)
+    saved = tmp_path / "home" / "vector-cache" / "tiny"
+    assert (saved / "matrix.npy").is_file()
+
+    restarted = Library(clip_ctx.paths)  # what a new process sees
+    index = restarted.vector_index("tiny")
+    assert index.saved and len(index) == 12
+    assert np.array_equal(np.sort(index.ids), np.sort(library_for(clip_ctx).vector_index("tiny").ids))
+    again = search(clip_ctx, "a photo", limit=5, min_score=-1.0)
+    assert [(h.path, round(h.score, 5)) for h in again] == [(h.path, round(h.score, 5)) for h in first]
+
+    (tmp_path / "photos" / "img000.png").unlink()
+    restarted.scan()  # a write: the saved copy no longer matches the database
+    fresh = restarted.vector_index("tiny")
+    assert not fresh.saved and len(fresh) == 11
+    restarted.close()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
+from ..models.registry import slugify
 from ..paths import Paths
 from .scan import ScanProgress, ScanReport, scan_folders
 from .store import Folder, LibraryStore
 from .vectors import VectorIndex
+
+SAVE_INDEX_FROM_ROWS = 50_000  # smaller libraries read their rows fast enough at start
 
 
 class Library:
@@ -74,27 +77,44 @@ class Library:
 
     # -- vectors ----------------------------------------------------------------------------
 
-    def fresh_index(self, model: str) -> tuple[Optional[VectorIndex], Any]:
-        """(the model's matrix if no write happened since it was read, else None; the generation).
-
-        Call from one thread (the inference thread): generations come from its connection.
-        """
-        generation = self.store.generation()
+    def fresh_index(self, model: str) -> tuple[Optional[VectorIndex], int]:
+        """(the model's matrix if nothing was written since it was read, else None; the version)."""
+        version = self.store.version()
         with self._lock:
             index = self._indexes.get(model)
-        if index is not None and index.generation == generation:
-            return index, generation
-        return None, generation
+        if index is not None and index.version == version:
+            return index, version
+        return None, version
 
-    def load_index(self, model: str, generation: Any) -> VectorIndex:
-        """Read the matrix on a private connection: safe on a helper thread."""
-        with self.store.reader() as db:
-            index = VectorIndex.load(db, model, generation)
+    def saved_index_folder(self, model: str) -> Path:
+        return self.paths.home / "vector-cache" / slugify(model)
+
+    def load_index(self, model: str, version: int) -> VectorIndex:
+        """The saved copy when it matches the database, else read the rows (private connection:
+        safe on a helper thread)."""
+        index = VectorIndex.load_saved(self.saved_index_folder(model), model, version)
+        if index is None:
+            with self.store.reader() as db:
+                index = VectorIndex.load(db, model, version)
         with self._lock:
             self._indexes[model] = index
         return index
 
+    def should_save_index(self, model: str) -> bool:
+        with self._lock:
+            index = self._indexes.get(model)
+        return index is not None and not index.saved and len(index) >= SAVE_INDEX_FROM_ROWS
+
+    def save_index(self, model: str) -> None:
+        """Write the current matrix to disk so the next start skips reading the rows."""
+        with self._lock:
+            index = self._indexes.get(model)
+        if index is None or index.saved or index.version != self.store.version():
+            return
+        index.save(self.saved_index_folder(model))
+        index.saved = True
+
     def vector_index(self, model: str) -> VectorIndex:
         """The model's matrix, reloaded when the database changed since it was read."""
-        index, generation = self.fresh_index(model)
-        return index if index is not None else self.load_index(model, generation)
+        index, version = self.fresh_index(model)
+        return index if index is not None else self.load_index(model, version)

@@ -166,11 +166,17 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
     )
     if args.json:
         print(json.dumps([hit.to_json() for hit in hits], indent=2))
-        return 0
-    if not hits:
-        print("No matches above the score cut-off.", file=sys.stderr)
-    for hit in hits:
-        print(f"{hit.score:.3f}  {hit.path}")
+    else:
+        if not hits:
+            print("No matches above the score cut-off.", file=sys.stderr)
+        for hit in hits:
+            print(f"{hit.score:.3f}  {hit.path}")
+    sys.stdout.flush()
+    # A large library's matrix is written to disk once, so the next search starts fast.
+    library = library_for(ctx)
+    model = ctx.registry.resolve("clip", args.model_id).id
+    if library.should_save_index(model):
+        library.save_index(model)
     return 0
 
 

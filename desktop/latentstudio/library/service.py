@@ -96,17 +96,20 @@ def submit_search(
     min_score = ctx.settings.search_min_score if request.min_score is None else request.min_score
 
     def run(job: "JobContext") -> list[SearchHit]:
-        index, generation = library.fresh_index(installed.id)
+        index, version = library.fresh_index(installed.id)
         if index is not None:
             with clip_in_job(job, installed) as clip:
                 query, negatives = build_query(library, clip, installed.id, request)
             return rank(library, index, query, negatives, request, min_score)
         # First search, or the library changed: read the matrix while the query is encoded.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="latent-index-load") as pool:
-            loading = pool.submit(library.load_index, installed.id, generation)
+            loading = pool.submit(library.load_index, installed.id, version)
             with clip_in_job(job, installed) as clip:
                 query, negatives = build_query(library, clip, installed.id, request)
             index = loading.result()
+        if library.should_save_index(installed.id):
+            ctx.engine.submit(lambda _: library.save_index(installed.id), priority=Priority.BACKGROUND,
+                              name="Save search index", kind="index-save")
         return rank(library, index, query, negatives, request, min_score)
 
     return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=request.describe(), kind="search",

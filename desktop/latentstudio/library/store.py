@@ -18,10 +18,10 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-SCHEMA_VERSION = 1
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES('version', '0');
+INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
 CREATE TABLE IF NOT EXISTS folders(
     id INTEGER PRIMARY KEY,
     path TEXT UNIQUE NOT NULL,
@@ -116,12 +116,7 @@ class LibraryStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._writes = 0
         self.connection().executescript(SCHEMA)  # idempotent; executescript commits on its own
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
 
     # -- connections ------------------------------------------------------------------------
 
@@ -152,18 +147,16 @@ class LibraryStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        with self._lock:
-            self._writes += 1
 
-    def generation(self) -> tuple[int, int]:
-        """Changes whenever this process or another one commits a write."""
-        data_version = self.connection().execute("PRAGMA data_version").fetchone()[0]
-        with self._lock:
-            return (self._writes, int(data_version))
+    def version(self) -> int:
+        """A counter every write transaction raises, in any process: cached data compares it."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return int(row[0]) if row else 0
 
     def close(self) -> None:
         with self._lock:

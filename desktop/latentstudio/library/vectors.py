@@ -8,8 +8,12 @@ preallocated array, so loading never holds a second copy of the data.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -28,7 +32,7 @@ QUERY = (
 @dataclass
 class VectorIndex:
     model: str
-    generation: Any
+    version: int  # database version the rows were read at
     ids: np.ndarray  # int64 image ids
     matrix: Any  # torch tensor (N, D), float32 or float16
     folder_ids: np.ndarray
@@ -37,6 +41,7 @@ class VectorIndex:
     min_sides: np.ndarray  # shorter side in pixels
     formats: np.ndarray  # codes into format_names
     format_names: list[str]
+    saved: bool = False  # read from (or written to) the on-disk copy
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -51,10 +56,11 @@ class VectorIndex:
         return int(self.matrix.element_size() * self.matrix.nelement()) + sum(a.nbytes for a in arrays)
 
     @classmethod
-    def load(cls, db: sqlite3.Connection, model: str, generation: Any = None) -> "VectorIndex":
+    def load(cls, db: sqlite3.Connection, model: str, version: int = 0) -> "VectorIndex":
         import torch
 
-        count = db.execute(f"SELECT COUNT(*) FROM ({QUERY})", (model,)).fetchone()[0]
+        # An upper bound (cheap, from an index): rows without a vector are left out and trimmed.
+        count = db.execute("SELECT COUNT(*) FROM images WHERE status = 'ok'").fetchone()[0]
         first = db.execute(QUERY + " LIMIT 1", (model,)).fetchone()
         dim = len(first[6]) // 2 if first else 0
         matrix = np.empty((count, dim), dtype=np.float16)
@@ -73,6 +79,8 @@ class VectorIndex:
             if not rows:
                 break
             rows = [r for r in rows if len(r[6]) == dim * 2][: count - filled]
+            if not rows:
+                continue
             end = filled + len(rows)
             columns = list(zip(*rows))
             ids[filled:end] = columns[0]
@@ -94,7 +102,51 @@ class VectorIndex:
             tensor = torch.from_numpy(matrix.astype(np.float32))
         else:
             tensor = torch.from_numpy(matrix)
-        return cls(model, generation, arrays[0], tensor, *arrays[1:], format_names)
+        return cls(model, version, arrays[0], tensor, *arrays[1:], format_names)
+
+    # -- on-disk copy: a cold start reads one file instead of a million rows ---------------------
+
+    def save(self, folder: Path) -> None:
+        """Write the matrix and columns next to the database, replacing an older copy atomically."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            np.save(staging / "matrix.npy", self.matrix.numpy())
+            np.savez(
+                staging / "columns.npz",
+                ids=self.ids, folder_ids=self.folder_ids, dates=self.dates, sizes=self.sizes,
+                min_sides=self.min_sides, formats=self.formats,
+                format_names=np.array(self.format_names, dtype=str),
+            )
+            (staging / "version").write_text(str(self.version))
+            old = folder.with_name(f".{folder.name}-old")
+            if folder.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load_saved(cls, folder: Path, model: str, version: int) -> Optional["VectorIndex"]:
+        """The saved copy if it was written at this database version, else None."""
+        import torch
+
+        try:
+            if int((folder / "version").read_text()) != version:
+                return None
+            matrix = np.load(folder / "matrix.npy", allow_pickle=False)
+            with np.load(folder / "columns.npz", allow_pickle=False) as columns:
+                data = {name: columns[name] for name in columns.files}
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(
+            model, version, data["ids"], torch.from_numpy(matrix), data["folder_ids"], data["dates"],
+            data["sizes"], data["min_sides"], data["formats"], [str(n) for n in data["format_names"]],
+            saved=True,
+        )
 
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Cosine of every stored vector with a unit query vector (float32 array of N)."""
