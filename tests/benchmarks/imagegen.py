@@ -113,6 +113,9 @@ def measure(ctx: AppContext, model_id: str, loaded: LoadedPipeline, steps: int, 
             direct_steps += direct(loaded.pipe, loaded.base_scheduler_config, steps, size, seed)
     ours_median, direct_median = statistics.median(ours_steps), statistics.median(direct_steps)
     print(f"  steps timed: ours {len(ours_steps)}, direct {len(direct_steps)}")
+    if len(ours_steps) <= 12:
+        print(f"  ours:   {', '.join(f'{s * 1000:.0f}' for s in ours_steps)} ms")
+        print(f"  direct: {', '.join(f'{s * 1000:.0f}' for s in direct_steps)} ms")
     print(f"  per step, median: ours {ours_median * 1000:.1f} ms, direct {direct_median * 1000:.1f} ms")
     print(f"  per step, mean:   ours {statistics.mean(ours_steps) * 1000:.1f} ms, "
           f"direct {statistics.mean(direct_steps) * 1000:.1f} ms")
@@ -134,9 +137,13 @@ def main() -> int:
     parser.add_argument("--sd15-steps", type=int, default=2)
     parser.add_argument("--skip-sd15", action="store_true")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from latentstudio.engine.device import detect_device
 
