@@ -112,6 +112,8 @@ def measure(ctx: AppContext, model_id: str, loaded: LoadedPipeline, steps: int, 
             ours_steps += ours(ctx, model_id, steps, size, seed)
             direct_steps += direct(loaded.pipe, loaded.base_scheduler_config, steps, size, seed)
     ours_median, direct_median = statistics.median(ours_steps), statistics.median(direct_steps)
+    latent = size // loaded.pipe.vae_scale_factor
+    cost = callback_cost(ctx, latent)
     print(f"  steps timed: ours {len(ours_steps)}, direct {len(direct_steps)}")
     if len(ours_steps) <= 12:
         print(f"  ours:   {', '.join(f'{s * 1000:.0f}' for s in ours_steps)} ms")
@@ -120,6 +122,29 @@ def measure(ctx: AppContext, model_id: str, loaded: LoadedPipeline, steps: int, 
     print(f"  per step, mean:   ours {statistics.mean(ours_steps) * 1000:.1f} ms, "
           f"direct {statistics.mean(direct_steps) * 1000:.1f} ms")
     print(f"  our overhead (median): {(ours_median / direct_median - 1) * 100:+.1f}%")
+    print(f"  our step callback alone ({latent}x{latent} latents): {cost * 1000:.3f} ms "
+          f"= {cost / direct_median * 100:.2f}% of a direct step")
+
+
+def callback_cost(ctx: AppContext, latent_size: int, calls: int = 200) -> float:
+    """Seconds our per-step callback takes (progress event, preview, engine checkpoint), on the engine thread."""
+    import torch
+
+    from latentstudio.imagegen.generate import step_callback
+
+    class Pipe:
+        num_timesteps = calls
+
+    latents = torch.randn(1, 4, latent_size, latent_size)
+
+    def job(context: Any) -> float:
+        on_step_end = step_callback(context, "sd1", seed=0)
+        started = time.perf_counter()
+        for step in range(calls):
+            on_step_end(Pipe(), step, 0, {"latents": latents})
+        return (time.perf_counter() - started) / calls
+
+    return ctx.engine.submit(job, name="callback cost").result()
 
 
 def cached_pipeline(ctx: AppContext, model_id: str) -> LoadedPipeline:
