@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -22,6 +23,7 @@ class Library:
         self.store = LibraryStore(paths.library_db)
         self.thumbnails = paths.thumbnails
         self._indexes: dict[str, VectorIndex] = {}
+        self._loading: dict[str, tuple[int, Future[VectorIndex]]] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -99,6 +101,18 @@ class Library:
         with self._lock:
             self._indexes[model] = index
         return index
+
+    def start_loading(self, model: str, version: int) -> "Future[VectorIndex]":
+        """Read the matrix on a helper thread (one read per version, however many searches ask)."""
+        with self._lock:
+            pending = self._loading.get(model)
+            if pending is not None and pending[0] == version:
+                return pending[1]
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latent-index-load")
+            future = pool.submit(self.load_index, model, version)
+            pool.shutdown(wait=False)  # the thread ends once the read is done
+            self._loading[model] = (version, future)
+            return future
 
     def should_save_index(self, model: str) -> bool:
         with self._lock:

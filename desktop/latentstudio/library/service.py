@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -95,19 +94,16 @@ def submit_search(
     library = library_for(ctx)
     min_score = ctx.settings.search_min_score if request.min_score is None else request.min_score
 
+    # A first search (or one after the library changed) reads the matrix from disk while the
+    # engine starts and the query is encoded, not after.
+    ready, version = library.fresh_index(installed.id)
+    loading = library.start_loading(installed.id, version) if ready is None else None
+
     def run(job: "JobContext") -> list[SearchHit]:
-        index, version = library.fresh_index(installed.id)
-        if index is not None:
-            with clip_in_job(job, installed) as clip:
-                query, negatives = build_query(library, clip, installed.id, request)
-            return rank(library, index, query, negatives, request, min_score)
-        # First search, or the library changed: read the matrix while the query is encoded.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="latent-index-load") as pool:
-            loading = pool.submit(library.load_index, installed.id, version)
-            with clip_in_job(job, installed) as clip:
-                query, negatives = build_query(library, clip, installed.id, request)
-            index = loading.result()
-        if library.should_save_index(installed.id):
+        with clip_in_job(job, installed) as clip:
+            query, negatives = build_query(library, clip, installed.id, request)
+        index = ready if loading is None else loading.result()
+        if loading is not None and library.should_save_index(installed.id):
             ctx.engine.submit(lambda _: library.save_index(installed.id), priority=Priority.BACKGROUND,
                               name="Save search index", kind="index-save")
         return rank(library, index, query, negatives, request, min_score)
