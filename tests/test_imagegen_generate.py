@@ -192,3 +192,15 @@ def test_model_offload_gives_the_same_image(tiny: Path) -> None:
         for loaded in (plain, offloaded)
     ]
     assert np.array_equal(images[0], images[1])
+
+
+def test_init_images_are_sized_sensibly(tmp_path: Path) -> None:
+    from latentstudio.imagegen.generate import load_init_image
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (6000, 4000)).save(photo)
+    assert load_init_image(photo, None, None, native=512).size == (1248, 832)  # about 1 megapixel
+    assert load_init_image(photo, 512, 768, native=512).size == (512, 768)  # the request wins
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    with pytest.raises(ValueError, match="cannot be read"):
+        load_init_image(tmp_path / "broken.png", None, None)

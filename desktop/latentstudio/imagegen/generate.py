@@ -7,6 +7,7 @@ cancel stops the work within one step and a waiting search runs in between steps
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -55,8 +56,12 @@ class GeneratedImage:
         }
 
 
-def load_init_image(path: Path, width: Optional[int], height: Optional[int]) -> Any:
-    """The init image as RGB at the requested size (default: its own, rounded down to a multiple of 8)."""
+def load_init_image(path: Path, width: Optional[int], height: Optional[int], native: int = 512) -> Any:
+    """The init image as RGB at the requested size.
+
+    Without a requested size: its own, rounded down to a multiple of 8, and scaled down to at
+    most (2 x native)² pixels, so a camera photo does not become a 24-megapixel generation.
+    """
     from PIL import Image, ImageOps
 
     try:
@@ -66,8 +71,9 @@ def load_init_image(path: Path, width: Optional[int], height: Optional[int]) -> 
             image = ImageOps.exif_transpose(opened).convert("RGB")
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"init image {path.name} cannot be read ({exc})") from exc
-    width = width or max(64, image.width // 8 * 8)
-    height = height or max(64, image.height // 8 * 8)
+    scale = min(1.0, (2 * native) / math.sqrt(image.width * image.height))
+    width = width or max(64, int(image.width * scale) // 8 * 8)
+    height = height or max(64, int(image.height * scale) // 8 * 8)
     if image.size != (width, height):
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     return image
@@ -106,7 +112,7 @@ def sample(job: JobContext, loaded: LoadedPipeline, spec: ImageSpec) -> tuple[An
         from diffusers import AutoPipelineForImage2Image
 
         assert request.init_image is not None
-        init = load_init_image(request.init_image, request.width, request.height)
+        init = load_init_image(request.init_image, request.width, request.height, loaded.native_size)
         width, height = init.size
         pipe = AutoPipelineForImage2Image.from_pipe(loaded.pipe, scheduler=scheduler)
         pipe.set_progress_bar_config(disable=True)
