@@ -115,3 +115,18 @@ def test_folders_nest_and_persist_in_settings(ctx, tmp_path: Path) -> None:
 def test_ignored_names() -> None:
     assert is_ignored(".hidden.jpg") and is_ignored("._IMG_1.JPG") and is_ignored("Thumbs.db")
     assert not is_ignored("IMG_1.JPG")
+
+
+def test_an_unchanged_rescan_keeps_the_database_version(ctx, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _image(photos / "a.png", 1)
+    add_folders(ctx, [photos])
+    library = library_for(ctx)
+    library.scan()
+    version = library.store.version()
+    library.scan()  # nothing changed: a saved search matrix stays valid
+    assert library.store.version() == version
+    _image(photos / "b.png", 2)
+    library.scan()
+    assert library.store.version() > version

@@ -142,12 +142,16 @@ class LibraryStore:
             db.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction; one that changed rows raises the version (unless `bump` is False,
+        for bookkeeping that search results do not depend on)."""
         db = self.connection()
         db.execute("BEGIN IMMEDIATE")
+        before = db.total_changes
         try:
             yield db
-            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+            if bump and db.total_changes != before:
+                db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -209,7 +213,7 @@ class LibraryStore:
         return removed
 
     def mark_scanned(self, folder_id: int) -> None:
-        with self.transaction() as db:
+        with self.transaction(bump=False) as db:
             db.execute("UPDATE folders SET scanned = ? WHERE id = ?", (time.time(), folder_id))
 
     # -- images -----------------------------------------------------------------------------
