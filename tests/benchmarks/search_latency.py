@@ -101,12 +101,13 @@ def cold_start(home: Path, model_folder: Path) -> list[float]:
     for _ in range(2):
         start = time.perf_counter()
         process = subprocess.Popen(cli + ["search", "a dog on a beach", "--limit", "5", "--min-score", "-1"],
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(5)]  # the answer, before the save
         timings.append(time.perf_counter() - start)
-        process.communicate()
-        assert all(line.strip() for line in lines) and process.returncode == 0
+        _, errors = process.communicate()
+        if process.returncode != 0 or not all(line.strip() for line in lines):
+            raise RuntimeError(f"search failed ({process.returncode}): {errors[-2000:]}")
     return timings
 
 

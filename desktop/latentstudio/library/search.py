@@ -170,6 +170,12 @@ def rank(
 ) -> list[SearchHit]:
     if not len(index):
         return []
+    if index.dim != query.shape[0]:
+        raise ValueError(
+            f"the library's vectors for model {index.model!r} have {index.dim} dimensions but the model "
+            f"gives {query.shape[0]}: it was replaced by a different model under the same id; "
+            "import it under a new id and index again"
+        )
     scores = index.scores(query)
     if negatives:
         scores = scores - negative_penalty(index, negatives)
