@@ -14,6 +14,7 @@ from typing import Callable, Optional, Sequence
 
 from .models import MissingModelError, ModelNotFoundError, UnsupportedModelError
 from .codegen import commands as codegen_commands
+from .imagegen import commands as imagegen_commands
 from .library import commands as library_commands
 from .models import commands as model_commands
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[argparse.Namespace, "AppContext"], int]  # noqa: F821
 
 # Each module contributes its subcommands through `register(subparsers)`.
-COMMAND_MODULES = [model_commands, library_commands, codegen_commands]
+COMMAND_MODULES = [model_commands, imagegen_commands, library_commands, codegen_commands]
 
 USER_ERRORS = (
     MissingModelError,
