@@ -63,7 +63,7 @@ if command -v xvfb-run >/dev/null; then
 fi
 
 if [ -n "$tarball" ] && [ -f "$tarball" ]; then
-    tar -tzf "$tarball" | grep -qx 'latent-studio/latent-studio' || fail "$tarball holds no latent-studio/latent-studio"
+    tar -tzf "$tarball" latent-studio/latent-studio >/dev/null 2>&1 || fail "$tarball holds no latent-studio/latent-studio"
     echo "smoke: $(basename "$tarball") holds latent-studio/latent-studio"
 fi
 
