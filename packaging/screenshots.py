@@ -10,6 +10,10 @@ Runs the app's own MainWindow on an X server (it starts Xvfb itself when there i
   shows its tools. The tiny models are test fixtures: their output is not what real models give.
 
 Retake after UI changes; `--state` picks one state, `--out` another folder.
+
+`--installed EXECUTABLE` instead starts an installed build (e.g. the .deb's
+/usr/bin/latent-studio) with an empty data home on the X server and saves what the screen shows
+as `installed-first-run.png`: the first start of a packaged app, as a user sees it.
 """
 
 from __future__ import annotations
@@ -151,11 +155,36 @@ def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path
     return saved
 
 
+def capture_installed(executable: Path, out: Path, wait_s: float) -> Path:
+    """Run an installed build on the X server with a fresh data home and grab the screen."""
+    from PIL import ImageGrab
+
+    with tempfile.TemporaryDirectory(prefix="latent-studio-installed-") as scratch:
+        env = dict(os.environ, LATENT_STUDIO_HOME=str(Path(scratch) / "home"))
+        process = subprocess.Popen([str(executable)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            time.sleep(wait_s)
+            if process.poll() is not None:
+                raise SystemExit(f"{executable} exited with {process.returncode}: {process.stderr.read()[-2000:]!r}")
+            path = out / "installed-first-run.png"
+            screen = ImageGrab.grab(xdisplay=os.environ["DISPLAY"])
+            # No window manager: the window sits at the top left on a black screen; keep the window.
+            window = screen.convert("L").point(lambda v: 255 if v else 0).getbbox()
+            (screen.crop(window) if window else screen).save(path)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return path
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state", choices=("first-run", "demo"), action="append",
                         help="default: both")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--installed", type=Path, metavar="EXECUTABLE",
+                        help="screenshot this installed build's first start instead")
+    parser.add_argument("--wait", type=float, default=20.0, help="seconds to let --installed start")
     args = parser.parse_args(argv)
     states = args.state or ["first-run", "demo"]
     sys.path[:0] = [str(REPO), str(REPO / "desktop")]
@@ -167,6 +196,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
+        if args.installed is not None:
+            print(capture_installed(args.installed, args.out, args.wait))
+            return 0
         for state in states:
             # One process per state: each needs its own data home and QApplication.
             if len(states) > 1:
