@@ -2,7 +2,8 @@
 
     python tests/benchmarks/imagegen.py [--rounds N] [--sd15-rounds N] [--skip-sd15] [--device cuda]
 
-Both run in the same process on the same pipeline object, alternating, on the CPU (float32)
+Both run in the same process, on the engine thread, on the same pipeline object, alternating,
+on the CPU (float32)
 or, with --device cuda, on the GPU (float16):
 - the tiny pipeline (tests' `diffusion-tiny`, 64x64), 10 steps a run;
 - an SD-1.5-architecture pipeline (the bundled sd1 configs, random weights) at 512x512, 2 steps a run.
@@ -40,16 +41,24 @@ NEGATIVE = "blurry"
 SCHEDULER = "Euler"
 
 
-def intervals(stamps: list[float]) -> list[float]:
-    return [b - a for a, b in zip(stamps, stamps[1:])]
+Stamp = tuple[float, float]  # (wall clock, CPU time of the calling thread)
 
 
-def ours(ctx: AppContext, model_id: str, steps: int, size: int, seed: int) -> list[float]:
-    stamps: list[float] = []
+def stamp() -> Stamp:
+    return time.perf_counter(), time.thread_time()
 
-    def on_event(event: JobEvent) -> None:
+
+def intervals(stamps: list[Stamp]) -> list[Stamp]:
+    """Per-step (wall, thread CPU) seconds between consecutive step ends."""
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:])]
+
+
+def ours(ctx: AppContext, model_id: str, steps: int, size: int, seed: int) -> list[Stamp]:
+    stamps: list[Stamp] = []
+
+    def on_event(event: JobEvent) -> None:  # called on the engine thread, inside our step callback
         if event.kind is EventKind.PROGRESS and event.payload.total:
-            stamps.append(time.perf_counter())
+            stamps.append(stamp())
 
     request = GenerationRequest(PROMPT, NEGATIVE, seed=seed, steps=steps, guidance=7.0, width=size, height=size,
                                 scheduler=SCHEDULER, model_id=model_id)
@@ -57,13 +66,18 @@ def ours(ctx: AppContext, model_id: str, steps: int, size: int, seed: int) -> li
     return intervals(stamps)
 
 
-def direct(pipe: Any, base_config: dict, steps: int, size: int, seed: int) -> list[float]:
+def direct(ctx: AppContext, pipe: Any, base_config: dict, steps: int, size: int, seed: int) -> list[Stamp]:
+    """The pipeline called directly, on the same (engine) thread our jobs run on."""
+    return ctx.engine.submit(lambda job: call_pipeline(pipe, base_config, steps, size, seed), name="direct").result()
+
+
+def call_pipeline(pipe: Any, base_config: dict, steps: int, size: int, seed: int) -> list[Stamp]:
     import torch
 
-    stamps: list[float] = []
+    stamps: list[Stamp] = []
 
     def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
-        stamps.append(time.perf_counter())
+        stamps.append(stamp())
         return tensors
 
     pipe.scheduler = make_scheduler(SCHEDULER, base_config, steps)
@@ -98,32 +112,49 @@ def sd15_random_pipeline(device: DeviceInfo) -> Any:
     return pipe.to(device.torch_device, device.torch_dtype) if device.is_gpu else pipe
 
 
+def summarize(label: str, ours_steps: list[float], direct_steps: list[float], ratios: list[float]) -> float:
+    ours_median, direct_median = statistics.median(ours_steps), statistics.median(direct_steps)
+    print(f"  {label}, per step (median): ours {ours_median * 1000:.1f} ms, direct {direct_median * 1000:.1f} ms")
+    if len(ours_steps) <= 12:
+        print(f"    ours:   {', '.join(f'{s * 1000:.0f}' for s in ours_steps)} ms")
+        print(f"    direct: {', '.join(f'{s * 1000:.0f}' for s in direct_steps)} ms")
+    print(f"    per-round ratios ours/direct: {', '.join(f'{r:.3f}' for r in ratios)}")
+    print(f"    our overhead (median of per-round ratios): {(statistics.median(ratios) - 1) * 100:+.1f}%")
+    return direct_median
+
+
 def measure(ctx: AppContext, model_id: str, loaded: LoadedPipeline, steps: int, size: int, rounds: int) -> None:
-    ours_steps: list[float] = []
-    direct_steps: list[float] = []
+    """Alternate ours and direct (who goes first alternates too); compare within each round.
+
+    Wall time suffers from other processes on a shared machine; the CPU time of the thread that
+    runs the step (with one torch thread all of the step's work) does much less.
+    """
+    runs: dict[str, list[list[Stamp]]] = {"ours": [], "direct": []}
     ours(ctx, model_id, steps, size, seed=0)  # warm-up (and, for the tiny model, loading)
-    direct(loaded.pipe, loaded.base_scheduler_config, steps, size, seed=0)
+    direct(ctx, loaded.pipe, loaded.base_scheduler_config, steps, size, seed=0)
     for index in range(rounds):
         seed = 100 + index
-        if index % 2:
-            direct_steps += direct(loaded.pipe, loaded.base_scheduler_config, steps, size, seed)
-            ours_steps += ours(ctx, model_id, steps, size, seed)
-        else:
-            ours_steps += ours(ctx, model_id, steps, size, seed)
-            direct_steps += direct(loaded.pipe, loaded.base_scheduler_config, steps, size, seed)
-    ours_median, direct_median = statistics.median(ours_steps), statistics.median(direct_steps)
+        order = ("direct", "ours") if index % 2 else ("ours", "direct")
+        for side in order:
+            if side == "ours":
+                runs["ours"].append(ours(ctx, model_id, steps, size, seed))
+            else:
+                runs["direct"].append(direct(ctx, loaded.pipe, loaded.base_scheduler_config, steps, size, seed))
+    print(f"  steps timed: {sum(map(len, runs['ours']))} each side, in {rounds} rounds")
+    direct_wall = 0.0
+    for column, label in ((0, "wall time"), (1, "thread CPU time")):
+        ours_steps = [step[column] for run in runs["ours"] for step in run]
+        direct_steps = [step[column] for run in runs["direct"] for step in run]
+        ratios = [
+            statistics.median(s[column] for s in o) / statistics.median(s[column] for s in d)
+            for o, d in zip(runs["ours"], runs["direct"])
+        ]
+        median = summarize(label, ours_steps, direct_steps, ratios)
+        direct_wall = direct_wall or median
     latent = size // loaded.pipe.vae_scale_factor
     cost = callback_cost(ctx, latent)
-    print(f"  steps timed: ours {len(ours_steps)}, direct {len(direct_steps)}")
-    if len(ours_steps) <= 12:
-        print(f"  ours:   {', '.join(f'{s * 1000:.0f}' for s in ours_steps)} ms")
-        print(f"  direct: {', '.join(f'{s * 1000:.0f}' for s in direct_steps)} ms")
-    print(f"  per step, median: ours {ours_median * 1000:.1f} ms, direct {direct_median * 1000:.1f} ms")
-    print(f"  per step, mean:   ours {statistics.mean(ours_steps) * 1000:.1f} ms, "
-          f"direct {statistics.mean(direct_steps) * 1000:.1f} ms")
-    print(f"  our overhead (median): {(ours_median / direct_median - 1) * 100:+.1f}%")
     print(f"  our step callback alone ({latent}x{latent} latents): {cost * 1000:.3f} ms "
-          f"= {cost / direct_median * 100:.2f}% of a direct step")
+          f"= {cost / direct_wall * 100:.3f}% of a direct step")
 
 
 def callback_cost(ctx: AppContext, latent_size: int, calls: int = 200) -> float:
