@@ -3,7 +3,8 @@
 Run with the build environment's Python. Imports the libraries the app loads at run time, as
 the app does, recording every data file and native library they open (audit hooks `open` and
 `ctypes.dlopen`); each one that lives in site-packages must exist at the same place inside the
-bundle. Also checks the files bundle_contents.py requires. Exit status 1 names what is missing.
+bundle. Also checks the files bundle_contents.py requires and that the packages it excludes are
+absent. Exit status 1 names what is wrong.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def main(argv: list[str]) -> int:
     spec.loader.exec_module(contents)
 
     missing = []
+    # Left out on purpose (tests, build tools, triton…): none of them may reach the bundle as files.
+    unwanted = [name for name in contents.EXCLUDED_MODULES if "." not in name and (internal / name).exists()]
     if sys.platform.startswith("linux"):
         missing += [name for name in contents.REQUIRED_IN_BUILD_LINUX if not (internal / name).exists()]
 
@@ -69,9 +72,11 @@ def main(argv: list[str]) -> int:
 
     for name in missing:
         print(f"check: missing from the bundle: {name}")
+    for name in unwanted:
+        print(f"check: excluded but in the bundle: {name}")
     print(f"check: {checked} run-time files of the libraries and "
           f"{len(contents.REQUIRED_IN_BUILD_LINUX)} required files looked up; {len(missing)} missing")
-    return 1 if missing else 0
+    return 1 if missing or unwanted else 0
 
 
 if __name__ == "__main__":
