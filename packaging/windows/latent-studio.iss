@@ -1,4 +1,4 @@
-; Inno Setup 6 script for Latent Studio on Windows (x64).
+; Inno Setup script for Latent Studio on Windows (x64). Needs Inno Setup 6.6 or later.
 ; Build the one-folder app first (pyinstaller packaging\latent_studio.spec), then:
 ;   iscc /DAppVersion=0.1.0 packaging\windows\latent-studio.iss
 ; Output: build\packaging\out\LatentStudio-<version>-setup.exe (+ .bin slices for large builds).
@@ -6,6 +6,10 @@
 ; Installs per user by default (no administrator needed; the user may choose all users), adds a
 ; Start-menu entry and an uninstaller. User data (%LOCALAPPDATA%\latent-studio: library,
 ; models, generated images, settings, logs) is kept on uninstall unless the user ticks the box.
+
+#if Ver < EncodeVer(6, 6, 0)
+  #error Inno Setup 6.6 or later is needed (the uninstall dialog uses CreateCustomForm's 6.6 signature)
+#endif
 
 #ifndef AppVersion
   #define AppVersion "0.1.0"
@@ -80,7 +84,8 @@ var
   Box: TNewCheckBox;
   OkButton: TNewButton;
 begin
-  Form := CreateCustomForm(ScaleX(460), ScaleY(170), False, True);
+  { 6.6+: the client size is given upfront and scaled by Inno itself. }
+  Form := CreateCustomForm(460, 170, False, True);
   try
     Form.Caption := 'Uninstall {#AppName}';
     Text := TNewStaticText.Create(Form);
