@@ -28,7 +28,7 @@ from ..background import run_in_background
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.search_folders import SearchFoldersPanel
-from ..widgets.search_results import SearchResultsModel, SearchResultsView
+from ..widgets.search_results import ICON_SIZE, SearchResultsModel, SearchResultsView
 from ..widgets.thumbnail_loader import ThumbnailLoader
 from .needs_model import NeedsModelPage
 
@@ -65,7 +65,7 @@ class SearchPage(NeedsModelPage):
         self.drop_zone = SearchDropZone()
         self.summary = QLabel("")
         self.summary.setObjectName("search-summary")
-        self.loader = ThumbnailLoader(parent=self)
+        self.loader = ThumbnailLoader(size=ICON_SIZE, parent=self)
         self.results_model = SearchResultsModel(self.loader, self)
         self.results = SearchResultsView()
         self.results.setModel(self.results_model)
@@ -89,6 +89,7 @@ class SearchPage(NeedsModelPage):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([900, 360])
         content = QWidget()
         QHBoxLayout(content).addWidget(splitter)
 
