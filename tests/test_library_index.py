@@ -170,3 +170,44 @@ def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx,
     fresh = restarted.vector_index("tiny")
     assert not fresh.saved and len(fresh) == 11
     restarted.close()
+
+
+def test_kill_9_mid_index_loses_nothing_committed(clip_ctx, tmp_path: Path) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    photos = tmp_path / "big"
+    photos.mkdir()
+    y, x = np.mgrid[0:900, 0:1200]
+    for i in range(120):  # PNGs have no reduced-scale decode: each takes a while to read
+        rgb = np.stack([(x * (i + 1)) % 256, (y * 3 + i) % 256, (x + y + 7 * i) % 256], axis=-1)
+        Image.fromarray(rgb.astype(np.uint8)).save(photos / f"p{i:03d}.png", compress_level=1)
+    env = dict(os.environ, LATENT_STUDIO_HOME=str(clip_ctx.paths.home))
+    process = subprocess.Popen([sys.executable, "-m", "latentstudio.cli", "index", str(photos)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db_path = clip_ctx.paths.library_db
+    committed = 0
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if db_path.exists():
+            with sqlite3.connect(db_path, timeout=30) as db:
+                committed = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+            if committed:
+                break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert process.returncode == -signal.SIGKILL, "the index run finished before it could be killed"
+    assert 0 < committed < 120
+
+    library = library_for(clip_ctx)
+    assert library.store.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    kept = _vectors(clip_ctx)
+    assert kept >= committed
+    report = submit_index(clip_ctx).result(300)
+    assert report.encoded == 120 - kept
+    assert _vectors(clip_ctx) == 120 and library.store.status()["indexed"] == 120
