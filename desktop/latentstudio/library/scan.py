@@ -43,22 +43,6 @@ class ScanReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) found this scan
     missing_folders: list[str] = field(default_factory=list)
 
-    @property
-    def changes(self) -> int:
-        return self.new + self.changed + self.moved + self.removed + len(self.skipped)
-
-    def to_json(self) -> dict:
-        return {
-            "new": self.new,
-            "changed": self.changed,
-            "unchanged": self.unchanged,
-            "moved": self.moved,
-            "removed": self.removed,
-            "reused": self.reused,
-            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
-            "missing_folders": self.missing_folders,
-        }
-
 
 def display_path(path: str) -> str:
     """A path as text that SQLite can store, even when the file name is not valid UTF-8."""

@@ -389,9 +389,3 @@ class LibraryStore:
             "vectors": per_model,
             "folders": folders,
         }
-
-    def skipped(self) -> list[tuple[str, str]]:
-        rows = self.connection().execute(
-            "SELECT path, reason FROM images WHERE status = 'skipped' ORDER BY path"
-        )
-        return [(r[0], r[1] or "unknown") for r in rows]

@@ -154,9 +154,6 @@ class ClipModel:
             features = self.model.encode_image(batch.to(self.device, self.dtype), normalize=True)
         return features.float().cpu().numpy()
 
-    def encode_images(self, images: Sequence["Image.Image"]) -> np.ndarray:
-        return self.encode_pixels(np.stack([self.spec.to_pixels(im.convert("RGB")) for im in images]))
-
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QPoint, QProcess, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QFileSystemWatcher, QObject, QPoint, QProcess, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QSplitter, QVBoxLayout, QWidget
 

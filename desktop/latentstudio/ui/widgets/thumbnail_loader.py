@@ -72,6 +72,3 @@ class ThumbnailLoader(QObject):
         while len(self._cache) > CACHE_ITEMS:
             self._cache.popitem(last=False)
         self.ready.emit(key)
-
-    def clear(self) -> None:
-        self._cache.clear()
