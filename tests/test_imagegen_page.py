@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -100,7 +100,7 @@ def test_dropping_a_png_reads_its_settings(page: ImagePage, tmp_path: Path) -> N
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    enter = QDragEnterEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(page, enter)
     assert enter.isAccepted()
     QApplication.sendEvent(page, QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, buttons, modifiers))
