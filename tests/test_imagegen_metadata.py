@@ -199,3 +199,17 @@ def test_schedulers_build_from_a_model_config() -> None:
     assert make_scheduler("Euler a", leading, steps=1).config.timestep_spacing == "trailing"  # Turbo-style
     assert canonical_scheduler("dpm++ 2m  karras") == "DPM++ 2M Karras"
     assert from_comfyui("euler", "karras") == "Euler"
+
+
+def test_latent_preview_is_the_linear_approximation() -> None:
+    import numpy as np
+    import torch
+
+    from latentstudio.imagegen.preview import SD_LATENT_RGB, SDXL_LATENT_RGB, latents_to_rgb
+
+    latents = torch.randn(2, 4, 12, 20, generator=torch.Generator().manual_seed(0))
+    for variant, table in (("sd1", SD_LATENT_RGB), ("sdxl", SDXL_LATENT_RGB)):
+        expected = np.clip((np.tensordot(latents[0].numpy(), table, axes=([0], [0])) + 1) * 127.5, 0, 255)
+        preview = latents_to_rgb(latents, variant)
+        assert preview.shape == (12, 20, 3) and preview.dtype == np.uint8
+        assert np.abs(preview.astype(int) - expected.astype(np.uint8).astype(int)).max() <= 1

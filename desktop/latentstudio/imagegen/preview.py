@@ -43,8 +43,16 @@ class StepPreview:
 
 
 def latents_to_rgb(latents: Any, variant: str = "sd1") -> np.ndarray:
-    """First image of a (batch, 4, h, w) latent tensor as an (h, w, 3) uint8 array."""
-    first = latents[0].detach().float().cpu().numpy()  # (4, h, w): small, one copy per step
-    coefficients = SDXL_LATENT_RGB if variant == "sdxl" else SD_LATENT_RGB
-    rgb = np.tensordot(first[: coefficients.shape[0]], coefficients, axes=([0], [0]))  # (h, w, 3)
-    return np.clip((rgb + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    """First image of a (batch, 4, h, w) latent tensor as an (h, w, 3) uint8 array.
+
+    Computed with torch where the latents are (on the GPU only a small uint8 image is copied
+    back), not with numpy: numpy's BLAS threads would keep spinning after each call and take
+    CPU time from the next step on a machine with few cores.
+    """
+    import torch
+
+    table = SDXL_LATENT_RGB if variant == "sdxl" else SD_LATENT_RGB
+    first = latents[0, : table.shape[0]].detach().float()  # (4, h, w)
+    coefficients = torch.from_numpy(table).to(first.device)
+    rgb = torch.tensordot(first, coefficients, dims=([0], [0]))  # (h, w, 3)
+    return ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).cpu().numpy()
