@@ -12,14 +12,16 @@ from ..models.registry import slugify
 from ..paths import Paths
 from .scan import ScanProgress, ScanReport, scan_folders
 from .store import Folder, LibraryStore
-from .vectors import VectorIndex
+from .vectors import ANN_FROM_ROWS, VectorIndex
 
 SAVE_INDEX_FROM_ROWS = 50_000  # smaller libraries read their rows fast enough at start
 
 
 class Library:
-    def __init__(self, paths: Paths):
+    def __init__(self, paths: Paths, ann_from_rows: Optional[int] = ANN_FROM_ROWS):
         self.paths = paths
+        self.ann_from_rows = ann_from_rows  # approximate search from this many vectors (None: never)
+        self.full_reads = 0  # times every vector was read from the database
         self.store = LibraryStore(paths.library_db)
         self.thumbnails = paths.thumbnails
         self._indexes: dict[str, VectorIndex] = {}
@@ -92,12 +94,17 @@ class Library:
         return self.paths.home / "vector-cache" / slugify(model)
 
     def load_index(self, model: str, version: int) -> VectorIndex:
-        """The saved copy when it matches the database, else read the rows (private connection:
-        safe on a helper thread)."""
-        index = VectorIndex.load_saved(self.saved_index_folder(model), model, version)
-        if index is None:
-            with self.store.reader() as db:
-                index = VectorIndex.load(db, model, version)
+        """The model's index brought up to date with the database (private connection: safe on a
+        helper thread): the one in memory or the saved copy, caught up through the change log;
+        every vector is read again only when neither can be."""
+        with self._lock:
+            index = self._indexes.get(model)
+        with self.store.reader() as db:
+            if index is None or not index.catch_up(db, self.ann_from_rows):
+                index = VectorIndex.load_saved(self.saved_index_folder(model), model)
+                if index is None or not index.catch_up(db, self.ann_from_rows):
+                    index = VectorIndex.load(db, model, self.ann_from_rows)
+                    self.full_reads += 1
         with self._lock:
             self._indexes[model] = index
         return index
@@ -117,16 +124,17 @@ class Library:
     def should_save_index(self, model: str) -> bool:
         with self._lock:
             index = self._indexes.get(model)
-        return index is not None and not index.saved and len(index) >= SAVE_INDEX_FROM_ROWS
+        return index is not None and len(index) >= SAVE_INDEX_FROM_ROWS and index.needs_saving()
 
     def save_index(self, model: str) -> None:
-        """Write the current matrix to disk so the next start skips reading the rows."""
+        """Write the current index to disk so the next start skips reading the rows; the change
+        log it covers is no longer needed."""
         with self._lock:
             index = self._indexes.get(model)
-        if index is None or index.saved or index.version != self.store.version():
+        if index is None or not index.needs_saving():
             return
         index.save(self.saved_index_folder(model))
-        index.saved = True
+        self.store.prune_changes(index.seq)
 
     def vector_index(self, model: str) -> VectorIndex:
         """The model's matrix, reloaded when the database changed since it was read."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
 BASELINE_SAMPLE = 4096
+NEGATIVE_OVERFETCH = 8  # candidates per wanted hit when negative terms re-rank approximate results
 
 
 def parse_query(text: str) -> tuple[str, list[str]]:
@@ -160,6 +161,55 @@ def negative_penalty(index: "VectorIndex", vectors: list[np.ndarray]) -> np.ndar
     return penalty
 
 
+def exact_top(
+    index: "VectorIndex", query: np.ndarray, negatives: list[np.ndarray], mask: Optional[np.ndarray],
+    limit: int, min_score: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(column positions, scores) of the best `limit` images at or above `min_score`, best first,
+    scoring every image."""
+    scores = index.scores(query)
+    if negatives:
+        scores = scores - negative_penalty(index, negatives)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    candidates = np.flatnonzero(scores >= min_score)
+    if len(candidates) > limit:
+        top = np.argpartition(-scores[candidates], limit - 1)[:limit]
+        candidates = candidates[top]
+    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+    return candidates, scores[candidates]
+
+
+def approximate_top(
+    index: "VectorIndex", query: np.ndarray, negatives: list[np.ndarray], mask: Optional[np.ndarray],
+    limit: int, min_score: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Like `exact_top`, from the approximate index. Filters restrict the search itself; negative
+    terms re-rank an over-fetched candidate list with the candidates' stored vectors."""
+    assert index.ann is not None
+    allowed = None
+    available = len(index)
+    if mask is not None:
+        available = int(mask.sum())
+        if not available:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        allowed = np.zeros(int(index.ids[-1]) + 1, dtype=bool)
+        allowed[index.ids[mask]] = True
+    wanted = min(available, limit * NEGATIVE_OVERFETCH if negatives else limit)
+    scores, ids = index.ann.search(query, wanted, allowed)
+    if len(ids) < wanted:  # a narrow filter: the clusters near the query held too few of its images
+        scores, ids = index.ann.search(query, wanted, allowed, exhaustive=True)
+    if negatives:
+        vectors = index.ann.vectors(ids)
+        penalty = np.zeros(len(ids), dtype=np.float32)
+        for negative in negatives:
+            penalty = np.maximum(penalty, vectors @ negative - index.ann.baseline(negative))
+        scores = scores - penalty
+    order = np.argsort(-scores, kind="stable")
+    order = order[scores[order] >= min_score][:limit]
+    return index.positions(ids[order]), scores[order]
+
+
 def rank(
     library: "Library",
     index: "VectorIndex",
@@ -176,31 +226,27 @@ def rank(
             f"gives {query.shape[0]}: it was replaced by a different model under the same id; "
             "import it under a new id and index again"
         )
-    scores = index.scores(query)
-    if negatives:
-        scores = scores - negative_penalty(index, negatives)
     folder_ids = None
     if request.filters.folder is not None:
         folder_ids = library.folder_ids_under(request.filters.folder)
-    mask = filter_mask(index, request.filters, folder_ids)
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    candidates = np.flatnonzero(scores >= min_score)
     limit = max(1, request.limit)
-    if len(candidates) > limit:
-        top = np.argpartition(-scores[candidates], limit - 1)[:limit]
-        candidates = candidates[top]
-    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
-    rows = library.store.images_by_ids(int(index.ids[i]) for i in candidates)
+    with index.lock:  # the index may be catching up with the database on another thread
+        mask = filter_mask(index, request.filters, folder_ids)
+        if index.ann is not None:
+            candidates, scores = approximate_top(index, query, negatives, mask, limit, min_score)
+        else:
+            candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
+        image_ids = [int(index.ids[i]) for i in candidates]
+    rows = library.store.images_by_ids(image_ids)
     hits = []
-    for i in candidates:
-        row = rows.get(int(index.ids[i]))
+    for image_id, score in zip(image_ids, scores):
+        row = rows.get(image_id)
         if row is None:
             continue
         hits.append(
             SearchHit(
                 path=Path(row.path),
-                score=float(scores[i]),
+                score=float(score),
                 image_id=row.id,
                 width=row.width,
                 height=row.height,

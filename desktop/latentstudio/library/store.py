@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 SCHEMA = """
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES('version', '0');
 INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
@@ -56,6 +58,22 @@ CREATE TABLE IF NOT EXISTS vectors(
     data BLOB NOT NULL,
     PRIMARY KEY(hash, model)
 ) WITHOUT ROWID;
+-- Which images changed, in order: in-memory search indexes catch up from here instead of
+-- re-reading every vector. Rows up to meta 'changes_floor' have been pruned.
+CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, image_id INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES('changes_floor', '0');
+CREATE TRIGGER IF NOT EXISTS images_added AFTER INSERT ON images
+BEGIN INSERT INTO changes(image_id) VALUES(NEW.id); END;
+CREATE TRIGGER IF NOT EXISTS images_changed
+AFTER UPDATE OF folder_id, size, mtime, hash, width, height, taken, format, status ON images
+BEGIN INSERT INTO changes(image_id) VALUES(NEW.id); END;
+CREATE TRIGGER IF NOT EXISTS images_removed AFTER DELETE ON images
+BEGIN INSERT INTO changes(image_id) VALUES(OLD.id); END;
+CREATE TRIGGER IF NOT EXISTS vectors_added AFTER INSERT ON vectors
+BEGIN INSERT INTO changes(image_id) SELECT id FROM images WHERE hash = NEW.hash; END;
+CREATE TRIGGER IF NOT EXISTS vectors_removed AFTER DELETE ON vectors
+BEGIN INSERT INTO changes(image_id) SELECT id FROM images WHERE hash = OLD.hash; END;
+COMMIT;
 """
 
 PENDING, OK, SKIPPED = "pending", "ok", "skipped"
@@ -116,7 +134,26 @@ class LibraryStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.connection().executescript(SCHEMA)  # idempotent; executescript commits on its own
+        if not self.path.exists():
+            self._create()
+        self.connection().executescript(SCHEMA)  # idempotent, one transaction: others never see half a schema
+
+    def _create(self) -> None:
+        """Build a new database beside its place and link it in: another process that finds the
+        file (a GUI polling while the CLI indexes) never sees it without its tables."""
+        fd, staging = tempfile.mkstemp(prefix=f".{self.path.name}-", dir=self.path.parent)
+        os.close(fd)
+        try:
+            db = sqlite3.connect(staging, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+            finally:
+                db.close()
+            with contextlib.suppress(FileExistsError):
+                os.link(staging, self.path)
+        finally:
+            os.unlink(staging)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -161,6 +198,14 @@ class LibraryStore:
         """A counter every write transaction raises, in any process: cached data compares it."""
         row = self.connection().execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         return int(row[0]) if row else 0
+
+    def prune_changes(self, upto: int) -> None:
+        """Forget the change log up to `upto` (a saved index covers it); an index older than that
+        reloads in full."""
+        with self.transaction(bump=False) as db:
+            db.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+            db.execute("UPDATE meta SET value = ? WHERE key = 'changes_floor' AND CAST(value AS INTEGER) < ?",
+                       (str(upto), upto))
 
     def close(self) -> None:
         with self._lock:

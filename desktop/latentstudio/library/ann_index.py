@@ -1,0 +1,126 @@
+"""Approximate nearest-neighbour search for large libraries: faiss IVF over 8-bit codes.
+
+An inverted file splits the unit vectors into `nlist` clusters; a query scans only the
+`nprobe` clusters nearest to it, over 8-bit scalar-quantized codes (a quarter of float32:
+1M × 512 takes 512 MiB). Inner product on unit vectors is the cosine. Image ids are the
+faiss ids, and a hash-table direct map lets single vectors be removed and read back.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+TRAIN_PER_LIST = 30  # k-means sample size per cluster: enough for stable centroids, quick to train
+MAX_LISTS = 4096
+MIN_LISTS = 16
+
+
+def list_count(rows: int) -> int:
+    """Clusters for a library of `rows` vectors: about 2·√rows."""
+    return int(min(MAX_LISTS, max(MIN_LISTS, 2 * math.sqrt(max(rows, 1)))))
+
+
+def probe_count(lists: int) -> int:
+    """Clusters scanned per query: 1/32 of them, at least 8 (recall@20 ≥ 0.95 measured on
+    clustered vectors, see docs/benchmarks.md)."""
+    return min(lists, max(8, lists // 32))
+
+
+class AnnIndex:
+    def __init__(self, index, trained_rows: int):
+        self.index = index
+        self.trained_rows = trained_rows  # library size the clusters were chosen for
+        self.nprobe = probe_count(index.nlist)
+
+    @classmethod
+    def train(cls, sample: np.ndarray, rows: int) -> "AnnIndex":
+        """An empty index with clusters learned from `sample` (float32 unit vectors) for a
+        library expected to hold about `rows` vectors."""
+        import faiss
+
+        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        lists = min(list_count(rows), max(1, sample.shape[0] // 4))
+        quantizer = faiss.IndexFlatIP(sample.shape[1])
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, sample.shape[1], lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        index.cp.niter = 10
+        index.cp.max_points_per_centroid = TRAIN_PER_LIST
+        index.train(sample)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return cls(index, rows)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    @property
+    def nbytes(self) -> int:
+        """Codes and ids held in the inverted lists, plus the centroids."""
+        return len(self) * (self.index.code_size + 8) + self.index.nlist * self.dim * 4
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
+                                    np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> int:
+        import faiss
+
+        if not len(ids):
+            return 0
+        return int(self.index.remove_ids(faiss.IDSelectorArray(np.ascontiguousarray(ids, dtype=np.int64))))
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored (8-bit decoded) vectors of these ids."""
+        if not len(ids):
+            return np.empty((0, self.dim), dtype=np.float32)
+        return self.index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: Optional[np.ndarray] = None, exhaustive: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of up to `k` nearest vectors, best first. `allowed` is a boolean array
+        indexed by image id (filters); `exhaustive` scans every cluster (for narrow filters)."""
+        import faiss
+
+        if not len(self) or k <= 0:
+            return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
+        params = faiss.SearchParametersIVF(nprobe=self.index.nlist if exhaustive else self.nprobe)
+        if allowed is not None:
+            bitmap = np.packbits(allowed, bitorder="little")
+            params.sel = faiss.IDSelectorBitmap(bitmap)
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        scores, ids = self.index.search(q, min(k, len(self)), params=params)
+        found = ids[0] >= 0
+        return scores[0][found], ids[0][found]
+
+    def baseline(self, vector: np.ndarray) -> float:
+        """The library's median cosine with `vector`, estimated from the cluster centroids
+        weighted by cluster size (the exact median would need every vector)."""
+        centroids = self.index.quantizer.reconstruct_n(0, self.index.nlist)
+        sizes = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], dtype=np.float64)
+        if sizes.sum() == 0:
+            return 0.0
+        scores = centroids @ np.asarray(vector, dtype=np.float32)
+        order = np.argsort(scores)
+        cumulative = np.cumsum(sizes[order])
+        return float(scores[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def read(cls, path: Path, trained_rows: int) -> "AnnIndex":
+        import faiss
+
+        return cls(faiss.read_index(str(path)), trained_rows)
