@@ -29,9 +29,19 @@ def test_window_opens_with_every_page(window: MainWindow) -> None:
     assert window.nav.count() == len(PAGES)
     for name, label in PAGES:
         page = window.show_page(name)
-        assert window.stack.currentWidget() is page
+        assert page.parentWidget() is window.stack.currentWidget()
+        assert page.isVisible()
     assert window.jobs_dock.isVisible()
     assert "Device" in window.device_label.text()
+
+
+def test_only_the_first_page_is_built_before_the_first_paint(qtbot, ctx: AppContext) -> None:
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    assert list(win.pages) == ["search"]
+    win.show()
+    qtbot.waitUntil(lambda: len(win.pages) == len(PAGES), timeout=10000)
+    win.close()
 
 
 def test_pages_needing_models_say_so(window: MainWindow) -> None:

@@ -13,6 +13,7 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from .ui.background import wait_for_background
     from .ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -33,6 +34,7 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
         return app.exec()
     finally:
         window.bridge.detach()
+        wait_for_background()
         ctx.close()
 
 

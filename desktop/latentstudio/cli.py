@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import process_start  # noqa: F401  (first import: records the start time as early as possible)
 
 import argparse
+import importlib
 import json
 import logging
 import platform
@@ -13,17 +14,20 @@ from importlib import metadata
 from typing import Callable, Optional, Sequence
 
 from .models import MissingModelError, ModelNotFoundError, UnsupportedModelError
-from .codegen import commands as codegen_commands
-from .imagegen import commands as imagegen_commands
-from .library import commands as library_commands
-from .models import commands as model_commands
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[argparse.Namespace, "AppContext"], int]  # noqa: F821
 
-# Each module contributes its subcommands through `register(subparsers)`.
-COMMAND_MODULES = [model_commands, imagegen_commands, library_commands, codegen_commands]
+# Each module contributes its subcommands through `register(subparsers)`. They are imported
+# only for headless commands: opening the window must not pay for the domain packages.
+COMMAND_MODULES = (
+    "latentstudio.models.commands",
+    "latentstudio.imagegen.commands",
+    "latentstudio.library.commands",
+    "latentstudio.codegen.commands",
+)
+WINDOW_COMMANDS = ("gui",)
 
 USER_ERRORS = (
     MissingModelError,
@@ -107,7 +111,7 @@ def cmd_gui(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
     return run_gui(ctx, quit_after_shown=args.quit_after_shown)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latent-studio",
         description="Search your photos by description, generate images and code — offline.",
@@ -127,16 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
 
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    if with_commands:
+        for name in COMMAND_MODULES:
+            importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    opens_window = not argv or argv[0] in WINDOW_COMMANDS
+    parser = build_parser(with_commands=not opens_window)
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["gui", *(argv or [])])
+        args = parser.parse_args(["gui", *argv])
 
     from .context import AppContext
 

@@ -26,12 +26,24 @@ class _Task(QRunnable):
             result = self.fn()
         except Exception as exc:  # reported to the GUI as state, traceback to the log
             log.exception("background task failed")
-            self.relay.failed.emit(exc)
+            self._report(self.relay.failed, exc)
         else:
-            self.relay.done.emit(result)
+            self._report(self.relay.done, result)
+
+    @staticmethod
+    def _report(signal: "Signal", value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the GUI side is gone (the app is closing): nobody to tell
+            log.debug("background task finished after its receiver was deleted")
 
 
 _live: set[_Relay] = set()
+
+
+def wait_for_background(timeout_ms: int = 30000) -> bool:
+    """Let running tasks finish before the app exits (they may hold files or databases)."""
+    return QThreadPool.globalInstance().waitForDone(timeout_ms)
 
 
 def run_in_background(

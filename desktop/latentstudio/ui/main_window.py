@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMainWindow,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -21,13 +22,34 @@ from ..engine import DeviceInfo
 from .bridge import EngineBridge
 from .jobs_panel import JobsPanel
 from .model_actions import ModelActions
-from .pages.code_page import CodePage
-from .pages.image_page import ImagePage
-from .pages.models_page import ModelsPage
-from .pages.search_page import SearchPage
-from .pages.settings_page import SettingsPage
 
 PAGES = (("search", "Search"), ("image", "Image"), ("code", "Code"), ("models", "Models"), ("settings", "Settings"))
+
+
+def _build_page(name: str, window: "MainWindow") -> QWidget:
+    """Import and build one page; the imports are here so the window shows before they load."""
+    ctx, bridge, models = window.ctx, window.bridge, window.model_actions
+    if name == "search":
+        from .pages.search_page import SearchPage
+
+        return SearchPage(ctx, bridge, models)
+    if name == "image":
+        from .pages.image_page import ImagePage
+
+        return ImagePage(ctx, bridge, models)
+    if name == "code":
+        from .pages.code_page import CodePage
+
+        return CodePage(ctx, bridge, models)
+    if name == "models":
+        from .pages.models_page import ModelsPage
+
+        return ModelsPage(ctx, bridge, models)
+    if name == "settings":
+        from .pages.settings_page import SettingsPage
+
+        return SettingsPage(ctx)
+    raise KeyError(name)
 
 
 class MainWindow(QMainWindow):
@@ -41,21 +63,21 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge(self)
         self.model_actions = ModelActions(ctx, self)
 
-        self.pages: dict[str, QWidget] = {
-            "search": SearchPage(ctx, self.bridge, self.model_actions),
-            "image": ImagePage(ctx, self.bridge, self.model_actions),
-            "code": CodePage(ctx, self.bridge, self.model_actions),
-            "models": ModelsPage(ctx, self.bridge, self.model_actions),
-            "settings": SettingsPage(ctx),
-        }
+        # Pages are built on first use (the first one now, the rest right after the first
+        # paint), each in its own slot of the stack, so their imports never delay the window.
+        self.pages: dict[str, QWidget] = {}
+        self._slots: dict[str, QWidget] = {}
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(140)
         self.stack = QStackedWidget()
         for name, label in PAGES:
             self.nav.addItem(label)
-            self.stack.addWidget(self.pages[name])
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+            slot = QWidget()
+            QVBoxLayout(slot).setContentsMargins(0, 0, 0, 0)
+            self._slots[name] = slot
+            self.stack.addWidget(slot)
+        self.nav.currentRowChanged.connect(self._navigate)
         self.nav.setCurrentRow(0)
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -86,10 +108,27 @@ class MainWindow(QMainWindow):
     def show_page(self, name: str) -> QWidget:
         index = [n for n, _ in PAGES].index(name)
         self.nav.setCurrentRow(index)
-        return self.pages[name]
+        return self.page(name)
 
     def page(self, name: str) -> QWidget:
+        if name not in self.pages:
+            page = _build_page(name, self)
+            self.pages[name] = page
+            self._slots[name].layout().addWidget(page)
         return self.pages[name]
+
+    def build_remaining_pages(self) -> None:
+        """Build the pages not shown yet, one per turn of the event loop."""
+        missing = [name for name, _ in PAGES if name not in self.pages]
+        if missing:
+            self.page(missing[0])
+            QTimer.singleShot(0, self.build_remaining_pages)
+
+    def _navigate(self, row: int) -> None:
+        if row < 0:
+            return
+        self.page(PAGES[row][0])
+        self.stack.setCurrentIndex(row)
 
     # -- engine --------------------------------------------------------------------------
 
@@ -121,6 +160,7 @@ class MainWindow(QMainWindow):
         if watched is self and not self._painted and event.type() == QEvent.Type.Paint:
             self._painted = True
             self.firstPainted.emit()
+            QTimer.singleShot(0, self.build_remaining_pages)
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
