@@ -17,6 +17,7 @@ import numpy as np
 TRAIN_PER_LIST = 30  # k-means sample size per cluster: enough for stable centroids, quick to train
 MAX_LISTS = 4096
 MIN_LISTS = 16
+RANGE_MARGIN = 0.5
 
 
 def list_count(rows: int) -> int:
@@ -48,6 +49,12 @@ class AnnIndex:
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, sample.shape[1], lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
+        # Codes hold the vectors themselves, not their offsets from a centroid, and each dimension's
+        # range is the sample's min..max widened by half its width on both sides: vectors added
+        # later (new kinds of pictures, far from every centroid) must not be clipped.
+        index.by_residual = False
+        index.sq.rangestat = faiss.ScalarQuantizer.RS_minmax
+        index.sq.rangestat_arg = RANGE_MARGIN
         index.cp.niter = 10
         index.cp.max_points_per_centroid = TRAIN_PER_LIST
         index.train(sample)
@@ -101,18 +108,6 @@ class AnnIndex:
         scores, ids = self.index.search(q, min(k, len(self)), params=params)
         found = ids[0] >= 0
         return scores[0][found], ids[0][found]
-
-    def baseline(self, vector: np.ndarray) -> float:
-        """The library's median cosine with `vector`, estimated from the cluster centroids
-        weighted by cluster size (the exact median would need every vector)."""
-        centroids = self.index.quantizer.reconstruct_n(0, self.index.nlist)
-        sizes = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], dtype=np.float64)
-        if sizes.sum() == 0:
-            return 0.0
-        scores = centroids @ np.asarray(vector, dtype=np.float32)
-        order = np.argsort(scores)
-        cumulative = np.cumsum(sizes[order])
-        return float(scores[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
     def save(self, path: Path) -> None:
         import faiss

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
 BASELINE_SAMPLE = 4096
-NEGATIVE_OVERFETCH = 8  # candidates per wanted hit when negative terms re-rank approximate results
+RESCORE_FACTOR = 4  # approximate candidates rescored exactly per wanted hit (4× that with negative terms)
+RESCORE_MIN = 100
 
 
 def parse_query(text: str) -> tuple[str, list[str]]:
@@ -181,11 +182,12 @@ def exact_top(
 
 
 def approximate_top(
-    index: "VectorIndex", query: np.ndarray, negatives: list[np.ndarray], mask: Optional[np.ndarray],
-    limit: int, min_score: float,
+    library: "Library", index: "VectorIndex", query: np.ndarray, negatives: list[np.ndarray],
+    mask: Optional[np.ndarray], limit: int, min_score: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Like `exact_top`, from the approximate index. Filters restrict the search itself; negative
-    terms re-rank an over-fetched candidate list with the candidates' stored vectors."""
+    """Like `exact_top`, from the approximate index. Filters restrict the search itself; an
+    over-fetched candidate list is rescored exactly from the stored vectors (8-bit codes cannot
+    order near-duplicates), and negative terms re-rank it."""
     assert index.ann is not None
     allowed = None
     available = len(index)
@@ -195,15 +197,18 @@ def approximate_top(
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         allowed = np.zeros(int(index.ids[-1]) + 1, dtype=bool)
         allowed[index.ids[mask]] = True
-    wanted = min(available, limit * NEGATIVE_OVERFETCH if negatives else limit)
-    scores, ids = index.ann.search(query, wanted, allowed)
+    wanted = min(available, max(RESCORE_MIN, limit * (RESCORE_FACTOR * 4 if negatives else RESCORE_FACTOR)))
+    _, ids = index.ann.search(query, wanted, allowed)
     if len(ids) < wanted:  # a narrow filter: the clusters near the query held too few of its images
-        scores, ids = index.ann.search(query, wanted, allowed, exhaustive=True)
+        _, ids = index.ann.search(query, wanted, allowed, exhaustive=True)
+    ids, vectors = index.stored_vectors(library.store.connection(), ids)
+    scores = vectors @ query
     if negatives:
-        vectors = index.ann.vectors(ids)
+        # The same evenly spread sample as `negative_penalty`, decoded from the 8-bit codes.
+        sample = index.ann.vectors(index.ids[:: max(1, len(index) // BASELINE_SAMPLE)])
         penalty = np.zeros(len(ids), dtype=np.float32)
         for negative in negatives:
-            penalty = np.maximum(penalty, vectors @ negative - index.ann.baseline(negative))
+            penalty = np.maximum(penalty, vectors @ negative - float(np.median(sample @ negative)))
         scores = scores - penalty
     order = np.argsort(-scores, kind="stable")
     order = order[scores[order] >= min_score][:limit]
@@ -233,7 +238,7 @@ def rank(
     with index.lock:  # the index may be catching up with the database on another thread
         mask = filter_mask(index, request.filters, folder_ids)
         if index.ann is not None:
-            candidates, scores = approximate_top(index, query, negatives, mask, limit, min_score)
+            candidates, scores = approximate_top(library, index, query, negatives, mask, limit, min_score)
         else:
             candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]

@@ -326,6 +326,20 @@ class VectorIndex:
                 out[start:start + chunk.shape[0]] = (chunk @ q).numpy()
             return out
 
+    def stored_vectors(self, db: sqlite3.Connection, image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(image ids, float32 vectors) as stored in the database, for exact rescoring of
+        approximate candidates; ids no longer in the database are left out."""
+        found: dict[int, bytes] = {}
+        for start in range(0, len(image_ids), ID_CHUNK):
+            chunk = [int(i) for i in image_ids[start:start + ID_CHUNK]]
+            found.update(db.execute(
+                "SELECT i.id, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
+                f"WHERE i.status = 'ok' AND i.id IN ({','.join('?' * len(chunk))})", (self.model, *chunk)
+            ).fetchall())
+        kept = np.array([i for i in image_ids.tolist() if len(found.get(i, b"")) == self.dim * 2], dtype=np.int64)
+        data = b"".join(found[i] for i in kept.tolist())
+        return kept, np.frombuffer(data, dtype=np.float16).reshape(-1, self.dim).astype(np.float32)
+
     def positions(self, image_ids: np.ndarray) -> np.ndarray:
         """Column positions of image ids held in this index."""
         return np.searchsorted(self.ids, image_ids)
