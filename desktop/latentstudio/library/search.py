@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
 BASELINE_SAMPLE = 4096
-RESCORE_FACTOR = 4  # approximate candidates rescored exactly per wanted hit (4× that with negative terms)
-RESCORE_MIN = 100
+RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted hit (8× that with negative terms)
+RESCORE_MIN = 64
+ANN_BASELINE_SAMPLE = 1024
 
 
 def parse_query(text: str) -> tuple[str, list[str]]:
@@ -197,15 +198,16 @@ def approximate_top(
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         allowed = np.zeros(int(index.ids[-1]) + 1, dtype=bool)
         allowed[index.ids[mask]] = True
-    wanted = min(available, max(RESCORE_MIN, limit * (RESCORE_FACTOR * 4 if negatives else RESCORE_FACTOR)))
+    wanted = min(available, max(RESCORE_MIN, limit * (RESCORE_FACTOR * 8 if negatives else RESCORE_FACTOR)))
     _, ids = index.ann.search(query, wanted, allowed)
     if len(ids) < wanted:  # a narrow filter: the clusters near the query held too few of its images
         _, ids = index.ann.search(query, wanted, allowed, exhaustive=True)
     ids, vectors = index.stored_vectors(library.store.connection(), ids)
     scores = vectors @ query
     if negatives:
-        # The same evenly spread sample as `negative_penalty`, decoded from the 8-bit codes.
-        sample = index.ann.vectors(index.ids[:: max(1, len(index) // BASELINE_SAMPLE)])
+        # An evenly spread sample like `negative_penalty`'s, decoded from the 8-bit codes (smaller:
+        # decoding costs more than scoring a matrix row).
+        sample = index.ann.vectors(index.ids[:: max(1, len(index) // ANN_BASELINE_SAMPLE)])
         penalty = np.zeros(len(ids), dtype=np.float32)
         for negative in negatives:
             penalty = np.maximum(penalty, vectors @ negative - float(np.median(sample @ negative)))

@@ -330,11 +330,12 @@ class VectorIndex:
         """(image ids, float32 vectors) as stored in the database, for exact rescoring of
         approximate candidates; ids no longer in the database are left out."""
         found: dict[int, bytes] = {}
+        # `+i.status`: look the ids up by primary key, not through the status index.
         for start in range(0, len(image_ids), ID_CHUNK):
             chunk = [int(i) for i in image_ids[start:start + ID_CHUNK]]
             found.update(db.execute(
                 "SELECT i.id, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
-                f"WHERE i.status = 'ok' AND i.id IN ({','.join('?' * len(chunk))})", (self.model, *chunk)
+                f"WHERE i.id IN ({','.join('?' * len(chunk))}) AND +i.status = 'ok'", (self.model, *chunk)
             ).fetchall())
         kept = np.array([i for i in image_ids.tolist() if len(found.get(i, b"")) == self.dim * 2], dtype=np.int64)
         data = b"".join(found[i] for i in kept.tolist())
