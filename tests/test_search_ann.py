@@ -209,3 +209,19 @@ def test_a_float16_exact_matrix_scores_in_float32_chunks(paths, monkeypatch) -> 
     expected = data.astype(np.float16).astype(np.float32) @ query
     assert np.allclose(index.scores(query), expected, atol=1e-4)
     library.close()
+
+
+def test_too_few_vectors_to_cluster_stay_exact(paths) -> None:
+    """Many images but few of them encoded yet: nothing to learn clusters from."""
+    rng = np.random.default_rng(2)
+    library = Library(paths, ann_from_rows=500)
+    add_images(library, Path("/lib/a"), clustered(rng, 100))
+    folder = library.store.folder_by_path(Path("/lib/a"))
+    with library.store.transaction() as db:
+        db.executemany(
+            "INSERT INTO images(folder_id, path, size, mtime, hash, status, added) VALUES(?, ?, 1, 0, ?, 'ok', 0)",
+            [(folder.id, f"/lib/a/other{i}.jpg", f"other{i}") for i in range(600)],
+        )
+    index = library.vector_index(MODEL)
+    assert index.ann is None and len(index) == 100
+    library.close()

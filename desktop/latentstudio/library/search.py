@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
 BASELINE_SAMPLE = 4096
-RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted hit (8× that with negative terms)
+RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted hit
 RESCORE_MIN = 64
+NEGATIVE_OVERFETCH = 8  # candidates re-ranked on decoded codes per rescored one, with negative terms
 ANN_BASELINE_SAMPLE = 1024
 
 
@@ -188,7 +189,8 @@ def approximate_top(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like `exact_top`, from the approximate index. Filters restrict the search itself; an
     over-fetched candidate list is rescored exactly from the stored vectors (8-bit codes cannot
-    order near-duplicates), and negative terms re-rank it."""
+    order near-duplicates). Negative terms need a longer list: it is first re-ranked on the
+    decoded codes, and only its head is rescored exactly."""
     assert index.ann is not None
     allowed = None
     available = len(index)
@@ -198,23 +200,34 @@ def approximate_top(
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         allowed = np.zeros(int(index.ids[-1]) + 1, dtype=bool)
         allowed[index.ids[mask]] = True
-    wanted = min(available, max(RESCORE_MIN, limit * (RESCORE_FACTOR * 8 if negatives else RESCORE_FACTOR)))
+    rescored = max(RESCORE_MIN, limit * RESCORE_FACTOR)
+    wanted = min(available, rescored * NEGATIVE_OVERFETCH if negatives else rescored)
     _, ids = index.ann.search(query, wanted, allowed)
     if len(ids) < wanted:  # a narrow filter: the clusters near the query held too few of its images
         _, ids = index.ann.search(query, wanted, allowed, exhaustive=True)
-    ids, vectors = index.stored_vectors(library.store.connection(), ids)
-    scores = vectors @ query
+    baselines: list[float] = []
     if negatives:
         # An evenly spread sample like `negative_penalty`'s, decoded from the 8-bit codes (smaller:
         # decoding costs more than scoring a matrix row).
         sample = index.ann.vectors(index.ids[:: max(1, len(index) // ANN_BASELINE_SAMPLE)])
-        penalty = np.zeros(len(ids), dtype=np.float32)
-        for negative in negatives:
-            penalty = np.maximum(penalty, vectors @ negative - float(np.median(sample @ negative)))
-        scores = scores - penalty
+        baselines = [float(np.median(sample @ negative)) for negative in negatives]
+        decoded = index.ann.vectors(ids)
+        rough = decoded @ query - _penalty(decoded, negatives, baselines)
+        ids = ids[np.argsort(-rough, kind="stable")[:rescored]]
+    ids, vectors = index.stored_vectors(library.store.connection(), ids)
+    scores = vectors @ query
+    if negatives:
+        scores = scores - _penalty(vectors, negatives, baselines)
     order = np.argsort(-scores, kind="stable")
     order = order[scores[order] >= min_score][:limit]
     return index.positions(ids[order]), scores[order]
+
+
+def _penalty(vectors: np.ndarray, negatives: list[np.ndarray], baselines: list[float]) -> np.ndarray:
+    penalty = np.zeros(len(vectors), dtype=np.float32)
+    for negative, baseline in zip(negatives, baselines):
+        penalty = np.maximum(penalty, vectors @ negative - baseline)
+    return penalty
 
 
 def rank(

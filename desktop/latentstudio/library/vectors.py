@@ -30,6 +30,7 @@ FLOAT16_ABOVE_BYTES = 256 * 2**20  # an exact matrix beyond this (ANN disabled) 
 FETCH_ROWS = 20_000
 SCORE_CHUNK_ROWS = 65_536  # float16 rows converted to float32 at a time: no float16 matmul on CPU
 ID_CHUNK = 500  # ids per IN (…) list
+MIN_TRAINING_ROWS = 256
 REGROW_FACTOR = 8  # rebuild the clusters once the library is this many times what they were trained for
 
 QUERY = (
@@ -109,8 +110,11 @@ class VectorIndex:
         ann = None
         matrix = None
         if ann_from is not None and count >= ann_from and dim:
-            ann = AnnIndex.train(cls._training_sample(db, model, dim, count), count)
-        else:
+            sample = cls._training_sample(db, model, dim, count)
+            # Few vectors for this model (the others are still to be encoded): exact until more come.
+            if len(sample) >= MIN_TRAINING_ROWS:
+                ann = AnnIndex.train(sample, count)
+        if ann is None:
             dtype = np.float16 if count * dim * 4 > FLOAT16_ABOVE_BYTES else np.float32
             matrix = np.empty((count, dim), dtype=dtype)
         columns = {name: np.empty(count, dtype=dtype) for name, dtype in zip(COLUMNS, _COLUMN_TYPES)}
@@ -232,7 +236,7 @@ class VectorIndex:
         for name in COLUMNS:
             setattr(self, name, np.concatenate([getattr(self, name)[keep], columns[name]]))
         self._sort_by_id()
-        if self.ann is None and ann_from is not None and size >= ann_from:
+        if self.ann is None and ann_from is not None and size >= max(ann_from, MIN_TRAINING_ROWS):
             self._switch_to_ann()
         self.version, self.seq = version, seq
         if len(changed):
