@@ -26,6 +26,7 @@ def record(event: str, args: tuple) -> None:
 
 def load_runtime_libraries() -> None:
     """What the app's jobs import on the inference thread (see models/, imagegen/, codegen/)."""
+    import faiss  # noqa: F401  (the library's approximate index for large collections)
     import open_clip
     import torch  # noqa: F401  (preloads its CUDA libraries)
     import torchvision  # noqa: F401  (loads its operator library by path)
