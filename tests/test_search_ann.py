@@ -225,3 +225,21 @@ def test_too_few_vectors_to_cluster_stay_exact(paths) -> None:
     index = library.vector_index(MODEL)
     assert index.ann is None and len(index) == 100
     library.close()
+
+
+def test_a_small_library_keeps_its_change_log_short(paths, monkeypatch) -> None:
+    from latentstudio.library import catalog
+
+    monkeypatch.setattr(catalog, "PRUNE_LOG_ABOVE", 100)
+    rng = np.random.default_rng(4)
+    library = Library(paths, ann_from_rows=None)
+    other = Library(paths, ann_from_rows=None)  # another process with its own index
+    add_images(library, Path("/lib/a"), clustered(rng, 50))
+    other.vector_index(MODEL)
+    add_images(library, Path("/lib/a"), clustered(rng, 80), first=50)
+    assert len(library.vector_index(MODEL)) == 130
+    log = library.store.connection().execute("SELECT COUNT(*) FROM changes").fetchone()[0]
+    assert log == 0 and library.store.changes_floor() > 0
+    assert len(other.vector_index(MODEL)) == 130 and other.full_reads == 2  # behind the pruned log
+    library.close()
+    other.close()

@@ -15,6 +15,7 @@ from .store import Folder, LibraryStore
 from .vectors import ANN_FROM_ROWS, VectorIndex
 
 SAVE_INDEX_FROM_ROWS = 50_000  # smaller libraries read their rows fast enough at start
+PRUNE_LOG_ABOVE = 50_000  # change-log rows kept for a library too small to save its index
 
 
 class Library:
@@ -105,6 +106,9 @@ class Library:
                 if index is None or not index.catch_up(db, self.ann_from_rows):
                     index = VectorIndex.load(db, model, self.ann_from_rows)
                     self.full_reads += 1
+        if len(index) < SAVE_INDEX_FROM_ROWS and index.seq - self.store.changes_floor() > PRUNE_LOG_ABOVE:
+            # No saved copy prunes a small library's log; reading it in full is cheap for anyone behind.
+            self.store.prune_changes(index.seq)
         with self._lock:
             self._indexes[model] = index
         return index

@@ -199,6 +199,10 @@ class LibraryStore:
         row = self.connection().execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         return int(row[0]) if row else 0
 
+    def changes_floor(self) -> int:
+        row = self.connection().execute("SELECT value FROM meta WHERE key = 'changes_floor'").fetchone()
+        return int(row[0]) if row else 0
+
     def prune_changes(self, upto: int) -> None:
         """Forget the change log up to `upto` (a saved index covers it); an index older than that
         reloads in full."""
