@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("jobs-dock")
         self.jobs_dock.setWidget(self.jobs_panel)
+        self.jobs_dock.setMinimumWidth(240)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.jobs_dock)
 
         self.device_label = QLabel("Device: starting…")

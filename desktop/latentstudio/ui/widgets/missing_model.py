@@ -81,6 +81,9 @@ class MissingModelCard(QFrame):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.import_folder_button)
         buttons.addWidget(self.import_file_button)
+        # Language models are folders (config, tokenizer, weights): a single file cannot be one.
+        if kind == "llm":
+            self.import_file_button.hide()
         buttons.addWidget(self.models_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
