@@ -213,3 +213,16 @@ def test_device_is_detected_on_the_engine_thread() -> None:
         assert device.fallback_reason == "CPU chosen in Settings"
     finally:
         eng.shutdown()
+
+
+def test_a_failing_listener_breaks_neither_the_job_nor_other_listeners(engine: Engine) -> None:
+    seen: list[EventKind] = []
+
+    def broken(event) -> None:
+        raise RuntimeError("listener bug")
+
+    engine.add_listener(broken)
+    handle = engine.submit(lambda job: job.progress(1, 1) or "done", on_event=broken)
+    handle.subscribe(lambda e: seen.append(e.kind))
+    assert handle.result(timeout=5) == "done"
+    assert EventKind.FINISHED in seen

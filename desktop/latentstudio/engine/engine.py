@@ -19,6 +19,7 @@ from .jobs import (
     JobState,
     Priority,
 )
+from .listeners import Listeners
 from .residency import ModelCache
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Engine:
         self._queue: list[tuple[int, int, JobHandle]] = []  # (priority, order, handle)
         self._order = itertools.count()
         self._running: list[JobHandle] = []  # stack: nested while a job runs others in place
-        self._listeners: list[EventCallback] = []
+        self._listeners: Listeners[JobEvent] = Listeners()
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
 
@@ -143,15 +144,7 @@ class Engine:
 
     def add_listener(self, callback: EventCallback) -> Callable[[], None]:
         """Receive every job event and the engine-level events (device ready, queue changed)."""
-        with self._cond:
-            self._listeners.append(callback)
-
-        def remove() -> None:
-            with self._cond:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return remove
+        return self._listeners.add(callback)
 
     def queued(self) -> list[JobHandle]:
         """Waiting jobs in the order they will run."""
@@ -281,13 +274,7 @@ class Engine:
         self._broadcast(JobEvent(EventKind.QUEUE_CHANGED, None, None))
 
     def _broadcast(self, event: JobEvent) -> None:
-        with self._cond:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception:
-                log.exception("engine listener failed")
+        self._listeners.emit(event)
 
     def run_sync(self, fn: JobFunction, priority: Priority = Priority.FOREGROUND, name: str = "job") -> Any:
         """Submit and wait: for the CLI and scripts."""

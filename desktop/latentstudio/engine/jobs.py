@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import enum
 import itertools
-import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from .listeners import Listeners
 
 if TYPE_CHECKING:
     from .device import DeviceInfo
     from .engine import Engine
     from .residency import ModelCache
 
-log = logging.getLogger(__name__)
 
 
 class Priority(enum.IntEnum):
@@ -104,8 +104,7 @@ class JobHandle:
         self._cancel_requested = threading.Event()
         self._result: Any = None
         self._error: Optional[BaseException] = None
-        self._callbacks: list[EventCallback] = []
-        self._lock = threading.Lock()
+        self._listeners: Listeners[JobEvent] = Listeners()
         self.progress: Optional[Progress] = None
 
     def __repr__(self) -> str:
@@ -145,27 +144,13 @@ class JobHandle:
         self._engine._cancel(self)
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
-        with self._lock:
-            self._callbacks.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return unsubscribe
+        return self._listeners.add(callback)
 
     # -- engine side -------------------------------------------------------------------
 
     def _emit(self, kind: EventKind, payload: Any = None) -> None:
         event = JobEvent(kind, self, payload)
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            try:
-                callback(event)
-            except Exception:  # a broken listener must not break the job
-                log.exception("job event listener failed for %r", self)
+        self._listeners.emit(event)
         self._engine._broadcast(event)
 
     def _set_state(self, state: JobState) -> None:

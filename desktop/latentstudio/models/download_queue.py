@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any, Callable, Optional
 
 from ..engine.jobs import EventKind, JobEvent, JobState, Priority, Progress
+from ..engine.listeners import Listeners
 from .catalogue import CatalogueEntry
 from .download import DownloadCancelled, DownloadProgress, StopFlags, format_bytes
 
@@ -43,8 +44,7 @@ class DownloadJob:
         self._done = threading.Event()
         self._result: Any = None
         self._error: Optional[BaseException] = None
-        self._callbacks: list[EventCallback] = []
-        self._lock = threading.Lock()
+        self._listeners: Listeners[JobEvent] = Listeners()
 
     def __repr__(self) -> str:
         return f"<DownloadJob {self.entry.id} {self._state.value}>"
@@ -76,27 +76,14 @@ class DownloadJob:
         self._queue._cancel_queued(self)
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
-        with self._lock:
-            self._callbacks.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return unsubscribe
+        return self._listeners.add(callback)
 
     # -- queue side --------------------------------------------------------------------
 
     def _emit(self, kind: EventKind, payload: Any = None) -> None:
         event = JobEvent(kind, self, payload)  # type: ignore[arg-type]  # a JobHandle look-alike
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for callback in callbacks + self._queue._listeners_snapshot():
-            try:
-                callback(event)
-            except Exception:  # a broken listener must not break the download
-                log.exception("download event listener failed for %r", self)
+        self._listeners.emit(event)
+        self._queue._listeners.emit(event)
 
     def _report(self, detail: DownloadProgress) -> None:
         self.detail = detail
@@ -120,24 +107,12 @@ class DownloadQueue:
         self._run = run
         self._pending: deque[DownloadJob] = deque()
         self._current: Optional[DownloadJob] = None
-        self._listeners: list[EventCallback] = []
+        self._listeners: Listeners[JobEvent] = Listeners()
         self._cond = threading.Condition()
         self._thread: Optional[threading.Thread] = None
 
     def add_listener(self, callback: EventCallback) -> Callable[[], None]:
-        with self._cond:
-            self._listeners.append(callback)
-
-        def remove() -> None:
-            with self._cond:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return remove
-
-    def _listeners_snapshot(self) -> list[EventCallback]:
-        with self._cond:
-            return list(self._listeners)
+        return self._listeners.add(callback)
 
     def jobs(self) -> list[DownloadJob]:
         """The running download first, then the waiting ones."""
