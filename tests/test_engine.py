@@ -222,7 +222,9 @@ def test_a_failing_listener_breaks_neither_the_job_nor_other_listeners(engine: E
         raise RuntimeError("listener bug")
 
     engine.add_listener(broken)
+    _, release = _blocker(engine)
     handle = engine.submit(lambda job: job.progress(1, 1) or "done", on_event=broken)
     handle.subscribe(lambda e: seen.append(e.kind))
+    release.set()
     assert handle.result(timeout=5) == "done"
     assert EventKind.FINISHED in seen
