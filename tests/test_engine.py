@@ -217,14 +217,21 @@ def test_device_is_detected_on_the_engine_thread() -> None:
 
 def test_a_failing_listener_breaks_neither_the_job_nor_other_listeners(engine: Engine) -> None:
     seen: list[EventKind] = []
+    finished = threading.Event()
 
     def broken(event) -> None:
         raise RuntimeError("listener bug")
 
+    def good(event) -> None:
+        seen.append(event.kind)
+        if event.kind is EventKind.FINISHED:
+            finished.set()
+
     engine.add_listener(broken)
     _, release = _blocker(engine)
     handle = engine.submit(lambda job: job.progress(1, 1) or "done", on_event=broken)
-    handle.subscribe(lambda e: seen.append(e.kind))
+    handle.subscribe(good)
     release.set()
     assert handle.result(timeout=5) == "done"
-    assert EventKind.FINISHED in seen
+    assert finished.wait(5)
+    assert seen == [EventKind.STARTED, EventKind.PROGRESS, EventKind.FINISHED]
