@@ -2,7 +2,17 @@
 
 from .device import DeviceInfo, detect_device
 from .engine import Engine
-from .jobs import Cancelled, EventKind, JobContext, JobEvent, JobHandle, JobState, Priority, Progress
+from .jobs import (
+    Cancelled,
+    EventKind,
+    JobContext,
+    JobEvent,
+    JobHandle,
+    JobState,
+    Priority,
+    Progress,
+    TrackedJob,
+)
 from .residency import ModelCache, ModelMemoryError
 
 __all__ = [
@@ -18,5 +28,6 @@ __all__ = [
     "ModelMemoryError",
     "Priority",
     "Progress",
+    "TrackedJob",
     "detect_device",
 ]

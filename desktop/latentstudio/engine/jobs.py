@@ -79,7 +79,7 @@ class Progress:
 @dataclass(frozen=True)
 class JobEvent:
     kind: EventKind
-    handle: Optional["JobHandle"] = None
+    handle: Optional["TrackedJob"] = None
     payload: Any = None
 
 
@@ -89,34 +89,28 @@ JobFunction = Callable[["JobContext"], Any]
 _ids = itertools.count(1)
 
 
-class JobHandle:
-    """Future-like view of a submitted job: result, cancel, state and event subscription."""
+class TrackedJob:
+    """State, outcome and listeners of a piece of queued work: the engine's jobs and downloads.
 
-    def __init__(self, engine: "Engine", fn: JobFunction, priority: Priority, name: str, kind: str):
-        self.id: int = next(_ids)
-        self.name = name
-        self.kind = kind
-        self.priority = Priority(priority)
-        self._fn = fn
-        self._engine = engine
+    Subclasses give `id`, `name`, `kind`, `priority`, `cancel()` and `_broadcast(event)`.
+    """
+
+    id: int
+    name: str
+    kind: str
+    priority: Priority
+
+    def __init__(self) -> None:
         self._state = JobState.QUEUED
         self._done = threading.Event()
-        self._cancel_requested = threading.Event()
         self._result: Any = None
         self._error: Optional[BaseException] = None
         self._listeners: Listeners[JobEvent] = Listeners()
         self.progress: Optional[Progress] = None
 
-    def __repr__(self) -> str:
-        return f"<JobHandle #{self.id} {self.name!r} {self._state.value}>"
-
     @property
     def state(self) -> JobState:
         return self._state
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel_requested.is_set()
 
     @property
     def error(self) -> Optional[BaseException]:
@@ -129,29 +123,30 @@ class JobHandle:
         return self._done.wait(timeout)
 
     def result(self, timeout: Optional[float] = None) -> Any:
-        """The job's return value; raises Cancelled, the job's exception, or TimeoutError."""
+        """The return value; raises the job's exception, Cancelled, or TimeoutError."""
         if not self._done.wait(timeout):
-            raise TimeoutError(f"job {self.name!r} did not finish within {timeout} s")
-        if self._state is JobState.CANCELLED:
-            raise Cancelled(f"job {self.name!r} was cancelled")
+            raise TimeoutError(f"{self.name!r} did not finish within {timeout} s")
         if self._error is not None:
             raise self._error
+        if self._state is JobState.CANCELLED:
+            raise Cancelled(f"{self.name!r} was cancelled")
         return self._result
 
     def cancel(self) -> None:
-        """Cancel: a queued job never starts; a running one stops at its next checkpoint."""
-        self._cancel_requested.set()
-        self._engine._cancel(self)
+        raise NotImplementedError
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         return self._listeners.add(callback)
 
-    # -- engine side -------------------------------------------------------------------
+    # -- runner side ---------------------------------------------------------------------
 
     def _emit(self, kind: EventKind, payload: Any = None) -> None:
         event = JobEvent(kind, self, payload)
         self._listeners.emit(event)
-        self._engine._broadcast(event)
+        self._broadcast(event)
+
+    def _broadcast(self, event: JobEvent) -> None:
+        raise NotImplementedError
 
     def _set_state(self, state: JobState) -> None:
         self._state = state
@@ -160,6 +155,35 @@ class JobHandle:
         self._result, self._error = result, error
         self._state = state
         self._done.set()
+
+
+class JobHandle(TrackedJob):
+    """Future-like view of a submitted engine job: result, cancel, state and event subscription."""
+
+    def __init__(self, engine: "Engine", fn: JobFunction, priority: Priority, name: str, kind: str):
+        super().__init__()
+        self.id = next(_ids)
+        self.name = name
+        self.kind = kind
+        self.priority = Priority(priority)
+        self._fn = fn
+        self._engine = engine
+        self._cancel_requested = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"<JobHandle #{self.id} {self.name!r} {self._state.value}>"
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested.is_set()
+
+    def cancel(self) -> None:
+        """Cancel: a queued job never starts; a running one stops at its next checkpoint."""
+        self._cancel_requested.set()
+        self._engine._cancel(self)
+
+    def _broadcast(self, event: JobEvent) -> None:
+        self._engine._broadcast(event)
 
 
 class JobContext:

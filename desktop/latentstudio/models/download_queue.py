@@ -1,7 +1,7 @@
 """Downloads as jobs on their own thread (they do no model work, so never on the inference engine).
 
-A `DownloadJob` looks like an engine `JobHandle` to whoever shows jobs (id, name, state,
-progress, cancel, subscribe) and emits the same `JobEvent`s, so the Jobs panel lists it.
+A `DownloadJob` is a `TrackedJob` like the engine's handles (id, name, state, progress, cancel,
+subscribe) and emits the same `JobEvent`s, so the Jobs panel lists it.
 One download runs at a time; the thread exits when the queue is empty.
 """
 
@@ -13,14 +13,13 @@ import threading
 from collections import deque
 from typing import Any, Callable, Optional
 
-from ..engine.jobs import EventKind, JobEvent, JobState, Priority, Progress
+from ..engine.jobs import EventCallback, EventKind, JobEvent, JobState, Priority, Progress, TrackedJob
 from ..engine.listeners import Listeners
 from .catalogue import CatalogueEntry
 from .download import DownloadCancelled, DownloadProgress, StopFlags, format_bytes
 
 log = logging.getLogger(__name__)
 
-EventCallback = Callable[[JobEvent], None]
 # run(entry, on_progress, flags) -> InstalledModel
 DownloadRunner = Callable[[CatalogueEntry, Callable[[DownloadProgress], None], StopFlags], Any]
 
@@ -28,61 +27,30 @@ DownloadRunner = Callable[[CatalogueEntry, Callable[[DownloadProgress], None], S
 _ids = itertools.count(-1, -1)
 
 
-class DownloadJob:
+class DownloadJob(TrackedJob):
     kind = "download"
     priority = Priority.BACKGROUND
 
     def __init__(self, entry: CatalogueEntry, queue: "DownloadQueue"):
-        self.id: int = next(_ids)
+        super().__init__()
+        self.id = next(_ids)
         self.entry = entry
         self.name = f"Download {entry.name} ({format_bytes(entry.size_bytes)})"
         self.flags = StopFlags()
-        self.progress: Optional[Progress] = None
         self.detail: Optional[DownloadProgress] = None
         self._queue = queue
-        self._state = JobState.QUEUED
-        self._done = threading.Event()
-        self._result: Any = None
-        self._error: Optional[BaseException] = None
-        self._listeners: Listeners[JobEvent] = Listeners()
 
     def __repr__(self) -> str:
         return f"<DownloadJob {self.entry.id} {self._state.value}>"
-
-    @property
-    def state(self) -> JobState:
-        return self._state
-
-    @property
-    def error(self) -> Optional[BaseException]:
-        return self._error
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: Optional[float] = None) -> bool:
-        return self._done.wait(timeout)
-
-    def result(self, timeout: Optional[float] = None) -> Any:
-        if not self._done.wait(timeout):
-            raise TimeoutError(f"{self.name} did not finish within {timeout} s")
-        if self._error is not None:
-            raise self._error
-        return self._result
 
     def cancel(self) -> None:
         """Stop now and delete what was downloaded; a queued download never starts."""
         self.flags.cancel.set()
         self._queue._cancel_queued(self)
 
-    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
-        return self._listeners.add(callback)
-
     # -- queue side --------------------------------------------------------------------
 
-    def _emit(self, kind: EventKind, payload: Any = None) -> None:
-        event = JobEvent(kind, self, payload)  # type: ignore[arg-type]  # a JobHandle look-alike
-        self._listeners.emit(event)
+    def _broadcast(self, event: JobEvent) -> None:
         self._queue._listeners.emit(event)
 
     def _report(self, detail: DownloadProgress) -> None:
@@ -94,8 +62,7 @@ class DownloadJob:
         self._emit(EventKind.PROGRESS, self.progress)
 
     def _finish(self, state: JobState, result: Any = None, error: Optional[BaseException] = None) -> None:
-        self._result, self._error, self._state = result, error, state
-        self._done.set()
+        super()._finish(state, result, error)
         kind = {JobState.FINISHED: EventKind.FINISHED, JobState.CANCELLED: EventKind.CANCELLED}.get(
             state, EventKind.FAILED
         )
@@ -163,7 +130,7 @@ class DownloadQueue:
                     self._thread = None
                     return
                 job = self._current = self._pending.popleft()
-            job._state = JobState.RUNNING
+            job._set_state(JobState.RUNNING)
             job._emit(EventKind.STARTED)
             try:
                 model = self._run(job.entry, job._report, job.flags)

@@ -15,14 +15,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine import EventKind, JobEvent, JobHandle, JobState, Priority
+from ..engine import EventKind, JobEvent, JobState, Priority, TrackedJob
 from .bridge import EngineBridge
 
 MAX_FINISHED_ROWS = 8
 
 
 class JobRow(QWidget):
-    def __init__(self, handle: JobHandle, parent: Optional[QWidget] = None):
+    def __init__(self, handle: TrackedJob, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.handle = handle
         self.setObjectName(f"job-{handle.id}")
@@ -97,7 +97,7 @@ class JobsPanel(QWidget):
         layout.addWidget(scroll)
         bridge.jobEvent.connect(self.on_job_event)
 
-    def row_for(self, handle: JobHandle) -> Optional[JobRow]:
+    def row_for(self, handle: TrackedJob) -> Optional[JobRow]:
         return self.rows.get(handle.id)
 
     def on_job_event(self, event: JobEvent) -> None:
