@@ -158,15 +158,21 @@ def parse_a1111(text: str) -> ImageMetadata:
     return meta
 
 
+def _json_object(text: str) -> Optional[dict[str, Any]]:
+    """A metadata chunk's JSON object, or None for anything else (chunks are untrusted data)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 # -- ours ------------------------------------------------------------------------------------
 
 
 def parse_ours(text: str) -> Optional[ImageMetadata]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
+    data = _json_object(text)
+    if data is None:
         return None
     model = data.get("model")
     return ImageMetadata(
@@ -205,11 +211,8 @@ def _comfy_follow(graph: dict[str, Any], link: Any, want: tuple[str, ...], depth
 
 
 def parse_comfyui(text: str) -> Optional[ImageMetadata]:
-    try:
-        graph = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(graph, dict):
+    graph = _json_object(text)
+    if graph is None:
         return None
     samplers = [
         node["inputs"]
@@ -247,11 +250,8 @@ def parse_comfyui(text: str) -> Optional[ImageMetadata]:
 
 
 def parse_invokeai(text: str) -> Optional[ImageMetadata]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
+    data = _json_object(text)
+    if data is None:
         return None
     model = data.get("model")
     scheduler = data.get("scheduler")
