@@ -224,15 +224,6 @@ class ModelCache:
         entry.model = None
         _release_memory()
 
-    def evict(self, key: str) -> bool:
-        """Unload one model (the UI's Unload button); refuses a locked one."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry.locks:
-                return False
-        self._drop(key)
-        return True
-
     def evict_unlocked(self) -> None:
         with self._lock:
             keys = [k for k, e in self._entries.items() if e.locks == 0]

@@ -17,7 +17,6 @@ from ..engine import DeviceInfo, EventKind, JobEvent
 from ..models.catalogue import Catalogue, CatalogueEntry, CatalogueError
 from ..models.download import download_for_app, staged_bytes
 from ..models.download_queue import DownloadJob, DownloadQueue
-from ..models.network import apply_offline_mode
 from .bridge import EngineBridge
 from .model_actions import ModelActions
 
@@ -47,7 +46,6 @@ class DownloadController(QObject):
             log.error("%s", exc)
             self.catalogue = Catalogue([])
             self.problem = str(exc)
-        apply_offline_mode(ctx.settings.offline_mode)
         self.device: Optional[DeviceInfo] = bridge.engine.device_if_ready if bridge.engine else None
         self.queue = DownloadQueue(lambda entry, report, flags: download_for_app(ctx, entry, report, flags))
         self._relay.connect(self._deliver)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QStackedLayout, QVBoxLayout, QWidget
 
 from ...context import AppContext
 from ..bridge import EngineBridge
@@ -59,8 +59,3 @@ class NeedsModelPage(QWidget):
         if hasattr(window, "show_page"):
             window.show_page("models")
 
-
-def placeholder(text: str) -> QWidget:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    return label
