@@ -14,8 +14,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# Subprocesses the tests start import this checkout too, not whichever copy is installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT / "desktop"), str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
 
 import pytest
 

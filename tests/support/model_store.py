@@ -1,6 +1,8 @@
-"""Tiny models for tests, built once by make_models and cached in `tests/.model-cache/`.
+"""Tiny models for tests, built once by make_models and cached outside the checkout.
 
-A cached model is rebuilt when the source of its builder changes (a stamp holds a hash).
+The cache lives in the user cache folder (or `LATENT_STUDIO_TEST_MODELS`), so a fresh clone, CI's
+included, reuses models built before; a cached model is rebuilt when the source of its builder
+changes (a stamp holds a hash).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import platformdirs
+
 from tests.support import make_models
 
-CACHE = Path(os.environ.get("LATENT_STUDIO_TEST_MODELS", Path(__file__).resolve().parents[1] / ".model-cache"))
+CACHE = Path(os.environ.get("LATENT_STUDIO_TEST_MODELS") or platformdirs.user_cache_path("latent-studio") / "test-models")
 STAMP = ".builder-stamp"
 
 
