@@ -6,13 +6,11 @@ parser, so a damaged or hand-edited file can only fill the form with valid value
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
+from ..atomic_files import write_json
 from .metadata import ImageMetadata, parse_ours
 from .request import GenerationRequest
 
@@ -34,10 +32,7 @@ def save_form(path: Path, request: GenerationRequest) -> None:
         "model": {"id": request.model_id} if request.model_id else None,
     }
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-        os.replace(tmp, path)
+        write_json(path, data)
     except OSError as exc:  # losing the remembered form is not worth an error dialog
         log.warning("could not save the image settings to %s: %s", path, exc)
 

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from ..units import format_bytes
 from .batch_import import collection_members, import_collection
 from .catalogue import Catalogue, CatalogueEntry
 from .detect import KINDS
-from .download import DownloadError, DownloadProgress, download_for_app, format_bytes
+from .download import DownloadError, DownloadProgress, download_for_app
 from .network import NetworkDisabledError
 
 

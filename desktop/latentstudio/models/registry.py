@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from ..atomic_files import write_json
 from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
 from .pickle_import import convert, needs_conversion
 
@@ -84,15 +85,6 @@ def _tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ModelRegistry:
@@ -157,7 +149,7 @@ class ModelRegistry:
         defaults = self.defaults()
         defaults[model.kind] = model.id
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+        write_json(self.root / DEFAULTS_FILE, defaults)
         return model
 
     def import_path(
@@ -255,7 +247,7 @@ class ModelRegistry:
             remaining = self.list(model.kind)
             if remaining:
                 defaults[model.kind] = remaining[0].id
-            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+            write_json(self.root / DEFAULTS_FILE, defaults)
         return freed
 
     # -- internals -----------------------------------------------------------------------
@@ -295,7 +287,7 @@ class ModelRegistry:
                 "architecture": architecture,
                 "extra": {**detected.details, **(extra or {})},
             }
-            _write_json_atomic(staging / MANIFEST, manifest)
+            write_json(staging / MANIFEST, manifest)
             final = kind_dir / model_id
             os.rename(staging, final)
         except BaseException:
@@ -304,7 +296,7 @@ class ModelRegistry:
         if detected.kind not in self.defaults():
             defaults = self.defaults()
             defaults[detected.kind] = model_id
-            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+            write_json(self.root / DEFAULTS_FILE, defaults)
         log.info("installed %s model %s from %s", detected.kind, model_id, source)
         return self._read_manifest(final)
 
