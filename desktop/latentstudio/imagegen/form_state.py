@@ -6,21 +6,37 @@ parser, so a damaged or hand-edited file can only fill the form with valid value
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Optional
 
 from ..atomic_files import write_json
+from ..stored_formats import format_number
 from .metadata import ImageMetadata, parse_ours
 from .request import GenerationRequest
 
 log = logging.getLogger(__name__)
 
 FORM_FILE = "image-form.json"
+FORM_VERSION = 1  # 0: release 0.1.0 (no number)
+
+
+def _newer(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and format_number(data, "form_version") > FORM_VERSION
 
 
 def save_form(path: Path, request: GenerationRequest) -> None:
+    """Remember the form; a file written by a newer release is left as it is."""
+    if _newer(path):
+        log.info("%s was written by a newer Latent Studio; not replacing it", path)
+        return
     data = {
+        "form_version": FORM_VERSION,
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,
         "seed": request.seed,
@@ -42,4 +58,4 @@ def load_form(path: Path) -> Optional[ImageMetadata]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    return parse_ours(text)
+    return parse_ours(text)  # a newer file's known fields are still checked values

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..atomic_files import write_json
+from ..stored_formats import NewerFormatError, format_number
 from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
 from .pickle_import import convert, needs_conversion
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1  # 0: release 0.1.0 (no number); readers accept every older format
 MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
 KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation"}
@@ -275,6 +277,7 @@ class ModelRegistry:
             populate(staging)
             entry = f"{MODEL_DIR}/{single_file}" if single_file else MODEL_DIR
             manifest = {
+                "manifest_version": MANIFEST_VERSION,
                 "id": model_id,
                 "kind": detected.kind,
                 "format": detected.format,
@@ -315,6 +318,9 @@ class ModelRegistry:
     @staticmethod
     def _read_manifest(folder: Path) -> InstalledModel:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        found = format_number(data, "manifest_version")
+        if found > MANIFEST_VERSION:
+            raise NewerFormatError(folder / MANIFEST, found, MANIFEST_VERSION, "a model manifest")
         entry = str(data.get("entry", MODEL_DIR))
         # The manifest is a file on disk: never let it point outside its own folder.
         parts = Path(entry).parts

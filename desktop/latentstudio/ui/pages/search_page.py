@@ -149,7 +149,10 @@ class SearchPage(NeedsModelPage):
         min_score = round(self.filters.min_score.value(), 2)
         if min_score != self.ctx.settings.search_min_score:
             self.ctx.settings.update(search_min_score=min_score)
-            self.ctx.save_settings()
+            try:
+                self.ctx.save_settings()
+            except OSError as exc:  # unwritable, or a newer release's file: search all the same
+                log.warning("minimum score not saved: %s", exc)
         text_weight, image_weight = self.filters.weights() if text and image else (1.0, 1.0)
         request = SearchRequest(
             text=text or None,
