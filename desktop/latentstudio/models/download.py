@@ -553,6 +553,7 @@ def download_for_app(
     entry: CatalogueEntry,
     on_progress: Optional[ProgressCallback] = None,
     flags: Optional[StopFlags] = None,
+    retry: RetryPolicy = RetryPolicy(),
 ) -> InstalledModel:
     """`download_model` with the app's registry, staging folder and offline setting."""
     return download_model(
@@ -562,4 +563,5 @@ def download_for_app(
         offline=ctx.settings.offline_mode,
         on_progress=on_progress,
         flags=flags,
+        retry=retry,
     )
