@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import pytest
 
-from latentstudio.library.catalog import Library
+from latentstudio.library.photo_library import Library
 from latentstudio.library.search import SearchFilters, SearchRequest, rank
 from latentstudio.library.store import vector_blob
 
