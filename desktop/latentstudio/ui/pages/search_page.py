@@ -197,6 +197,7 @@ class SearchPage(NeedsModelPage):
         hits: list[SearchHit] = event.payload or []
         elapsed = (time.perf_counter() - self._search_started) * 1000
         self.results_model.set_hits(hits)
+        self.results.scrollToTop()  # a new answer starts at its best match, never mid-list
         if hits:
             more = "+" if len(hits) >= RESULT_LIMIT else ""
             self.summary.setText(f"{len(hits)}{more} pictures · best {hits[0].score:.2f} · {elapsed:.0f} ms")
