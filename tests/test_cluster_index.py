@@ -1,0 +1,204 @@
+"""Indexing through a Ray cluster: one local Ray runtime for the module (4 logical CPUs on
+127.0.0.1: two encoder worker processes and decode tasks), shut down at the end."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+import ray
+from PIL import Image
+
+from latentstudio.context import AppContext
+from latentstudio.engine import Cancelled, DeviceInfo, EventKind, JobEvent
+from latentstudio.library import add_folders, library_for, search, submit_index
+from latentstudio.library.cluster_index import ClusterPlan, submit_cluster_index
+from latentstudio.paths import Paths
+from tests.support import tiny_clip
+from tests.test_library_decode import _bad_corpus, _jpeg_bytes
+
+WORKER_TITLE = b"ray::MapWorker"  # the process title of Ray Data's actor-pool workers
+
+
+@pytest.fixture(scope="module")
+def ray_runtime() -> Iterator[str]:
+    ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def _context(home: Path, tiny_models) -> AppContext:
+    context = AppContext(Paths(home).ensure(), device=DeviceInfo.cpu("tests run on the CPU"))
+    context.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    return context
+
+
+def _shapes(folder: Path, per_class: int = 6, seed: int = 2024) -> Path:
+    folder.mkdir()
+    rng = random.Random(seed)
+    for colour, shape in tiny_clip.classes():
+        for k in range(per_class):
+            tiny_clip.shape_image(colour, shape, rng, size=96).save(folder / f"{colour}-{shape}-{k}.jpg", quality=92)
+    return folder
+
+
+def _indexed(context: AppContext, folders: list[Path], plan: ClusterPlan | None):
+    add_folders(context, folders)
+    scan = library_for(context).scan()
+    handle = submit_index(context) if plan is None else submit_cluster_index(context, plan)
+    return scan, handle.result(300)
+
+
+def _workers() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(WORKER_TITLE):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _no_workers_left(timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while _workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _workers()
+
+
+def _vector_count(context: AppContext) -> int:
+    return library_for(context).store.status()["vectors"].get("shapes", 0)
+
+
+def test_cluster_vectors_skips_and_search_match_local_indexing(ray_runtime, tiny_models, tmp_path: Path) -> None:
+    photos = _shapes(tmp_path / "photos")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    expected = _bad_corpus(corpus)
+    (corpus / "good.jpg").write_bytes(_jpeg_bytes())
+    Image.new("RGBA", (30, 30), (0, 0, 255, 128)).save(corpus / "good.png")
+    Image.new("I;16", (30, 30)).save(corpus / "good.tif")
+
+    runs = {}
+    for name, plan in (("local", None), ("paths", ClusterPlan(workers=2)),
+                       ("bytes", ClusterPlan(workers=2, ship_bytes=True))):
+        context = _context(tmp_path / f"home-{name}", tiny_models)
+        scan, report = _indexed(context, [photos, corpus], plan)
+        runs[name] = (context, scan, report)
+    try:
+        local_ctx, local_scan, local_report = runs["local"]
+        local_store = library_for(local_ctx).store
+        local_skips = dict(local_scan.skipped + local_report.skipped)
+        assert local_report.encoded == 72 + 3 and len(local_skips) == len(expected)
+        queries = ["a red circle", "a blue square", "a green triangle", "a yellow star"]
+        local_hits = {q: [h.path for h in search(local_ctx, text=q, limit=10, min_score=-1.0)] for q in queries}
+        for name in ("paths", "bytes"):
+            context, scan, report = runs[name]
+            assert report.transport == name and report.workers == 2
+            assert report.encoded == 75 and sum(report.nodes.values()) == 75 and report.missing == []
+            assert dict(scan.skipped + report.skipped) == local_skips  # the same files, the same reasons
+            store = library_for(context).store
+            for row in store.pending("no-such-model"):  # every readable image, by content
+                ours, theirs = store.vector_for_hash(row.hash, "shapes"), local_store.vector_for_hash(row.hash, "shapes")
+                assert ours is not None and theirs is not None, row.path
+                cosine = float(ours @ theirs / (np.linalg.norm(ours) * np.linalg.norm(theirs)))
+                assert cosine >= 0.999, (name, row.path, cosine)
+            assert store.status()["indexed"] == local_store.status()["indexed"] == 75
+            for query in queries:
+                hits = [h.path for h in search(context, text=query, limit=10, min_score=-1.0)]
+                assert hits == local_hits[query], (name, query)
+    finally:
+        for context, _, _ in runs.values():
+            context.close()
+    assert _no_workers_left()
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_runtime, ctx, tiny_models, tmp_path: Path) -> None:
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = _shapes(tmp_path / "photos", per_class=12)  # 144 images
+    add_folders(ctx, [photos])
+    library_for(ctx).scan()
+    killed: list[int] = []
+    seen: list[int] = []
+
+    def kill_one_worker(event: JobEvent) -> None:
+        if event.kind is EventKind.PROGRESS and event.payload.done and not killed:
+            workers = _workers()
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append(workers[0])
+                seen.append(int(event.payload.done))
+
+    handle = submit_cluster_index(ctx, ClusterPlan(workers=2, batch_size=4), on_event=kill_one_worker)
+    report = handle.result(300)
+    assert killed and seen[0] < 144  # killed mid-run
+    assert report.encoded == 144 and report.skipped == [] and sum(report.nodes.values()) == 144
+    assert _vector_count(ctx) == 144
+    status = library_for(ctx).store.status()
+    assert status["indexed"] == 144 and status["pending"] == 0
+    assert _no_workers_left()
+
+
+def test_cancel_ends_the_cluster_work_and_keeps_what_was_committed(ray_runtime, ctx, tiny_models, tmp_path: Path) -> None:
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    add_folders(ctx, [_shapes(tmp_path / "photos", per_class=12)])
+    library_for(ctx).scan()
+
+    def cancel_after_first_batch(event: JobEvent) -> None:
+        if event.kind is EventKind.PROGRESS and event.payload.done:
+            assert "images/s" in event.payload.message and "ETA" in event.payload.message
+            event.handle.cancel()
+
+    handle = submit_cluster_index(ctx, ClusterPlan(workers=2, batch_size=4), on_event=cancel_after_first_batch)
+    with pytest.raises(Cancelled):
+        handle.result(300)
+    committed = _vector_count(ctx)
+    assert 4 <= committed < 144
+    assert _no_workers_left()  # the cluster stopped encoding
+    rest = submit_cluster_index(ctx, ClusterPlan(workers=2)).result(300)
+    assert rest.total == 144 - committed and rest.encoded == rest.total
+    assert _vector_count(ctx) == 144
+
+
+def test_a_killed_client_resumes_encoding_only_what_is_missing(ray_runtime, ctx, tiny_models, tmp_path: Path) -> None:
+    """The command line connects to the running cluster by address, is killed mid-run, and the
+    rerun encodes only the images that had no committed vector."""
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = _shapes(tmp_path / "photos", per_class=16)  # 192 images
+    command = [sys.executable, "-m", "latentstudio", "index", str(photos), "--cluster", ray_runtime,
+               "--workers", "2", "--json"]
+    client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while _vector_count(ctx) < 8 and client.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.poll() is None, client.communicate()[1].decode()[-2000:]
+        client.send_signal(signal.SIGKILL)
+    finally:
+        client.wait(60)
+    committed = _vector_count(ctx)
+    assert 8 <= committed < 192
+    pending = library_for(ctx).store.pending("shapes")
+    assert len(pending) == 192 - committed
+
+    code = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert code.returncode == 0, code.stderr[-2000:]
+    summary = json.loads(code.stdout)
+    assert summary["indexed"] == 192 - committed and summary["completed"]
+    assert summary["cluster"]["address"] == ray_runtime and sum(summary["cluster"]["nodes"].values()) == 192 - committed
+    assert _vector_count(ctx) == 192
+    assert _no_workers_left()
