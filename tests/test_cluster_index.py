@@ -202,3 +202,32 @@ def test_a_killed_client_resumes_encoding_only_what_is_missing(ray_runtime, ctx,
     assert summary["cluster"]["address"] == ray_runtime and sum(summary["cluster"]["nodes"].values()) == 192 - committed
     assert _vector_count(ctx) == 192
     assert _no_workers_left()
+
+
+def test_path_maps_let_workers_read_the_files_and_a_wrong_one_writes_nothing(
+    ray_runtime, ctx, tiny_models, tmp_path: Path
+) -> None:
+    from latentstudio.library.cluster_setup import ClusterError, PathMap
+
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = _shapes(tmp_path / "photos", per_class=1)
+    (tmp_path / "share").symlink_to(photos)  # the workers' view of the same folder
+    add_folders(ctx, [photos])
+    library_for(ctx).scan()
+    before = library_for(ctx).store.status()
+
+    wrong = ClusterPlan(workers=2, path_maps=(PathMap.parse(f"{photos}={tmp_path}/nowhere"),))
+    with pytest.raises(ClusterError, match=r"workers cannot see image .*nowhere.*check --path-map"):
+        submit_cluster_index(ctx, wrong).result(300)
+    assert library_for(ctx).store.status() == before  # nothing written
+
+    outside = ClusterPlan(workers=2, path_maps=(PathMap.parse(f"{tmp_path}/other=/x"),))
+    with pytest.raises(ClusterError, match="outside every --path-map"):
+        submit_cluster_index(ctx, outside).result(300)
+
+    mapped = ClusterPlan(address="127.0.0.1:1", workers=2, path_maps=(PathMap.parse(f"{photos}={tmp_path}/share"),))
+    assert mapped.transport() == "paths" and mapped.worker_path(str(photos / "a.jpg")) == f"{tmp_path}/share/a.jpg"
+    report = submit_cluster_index(ctx, ClusterPlan(workers=2, path_maps=mapped.path_maps)).result(300)
+    assert report.transport == "paths" and report.encoded == 12 and report.missing == []
+    assert _vector_count(ctx) == 12
+    assert _no_workers_left()

@@ -14,6 +14,7 @@ by Ray and its batch retried (Ray Data actor pools restart actors and retry thei
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -107,6 +108,21 @@ def _shipment(installed: InstalledModel, plan: ClusterPlan) -> ModelShipment:
             return ModelShipment(replace(installed, folder=Path(shared), entry="."))
     files, entry = model_files(installed)
     return ModelShipment(installed, files={"ref": ray.put(files)}, entry=entry)
+
+
+def _check_worker_paths(samples: dict[str, str]) -> None:
+    """With path maps: a worker must see a sample of the mapped paths, or nothing starts (a
+    wrong map would otherwise leave every image waiting, or fail every actor's model load)."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def visible(paths: list[str]) -> list[bool]:
+        return [os.path.exists(path) for path in paths]
+
+    found = ray.get(visible.remote(list(samples.values())), timeout=120)
+    unseen = [f"{what} ({path})" for (what, path), ok in zip(samples.items(), found) if not ok]
+    if unseen:
+        raise ClusterError("the workers cannot see " + "; ".join(unseen) + ": check --path-map")
 
 
 def _windows(rows: Sequence[ImageRow], transport: str) -> Iterator[list[ImageRow]]:
@@ -207,6 +223,12 @@ def cluster_index_job(job: "JobContext", library: "Library", installed: Installe
         workers, gpu = _cluster_shape(plan)
         report.workers = workers
         shipment = _shipment(installed, plan)
+        if plan.path_maps:
+            firsts = {row.folder_id: row for row in reversed(rows)}  # one image of each folder
+            samples = {f"image {row.path}": plan.worker_path(row.path) for row in firsts.values()}
+            if shipment.files is None:
+                samples[f"model {installed.id}"] = str(shipment.installed.path)
+            _check_worker_paths(samples)
         batch_size = plan.batch_size or default_batch_size("cuda" if gpu else "cpu")
         start = time.perf_counter()
         done = 0
