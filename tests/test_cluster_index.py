@@ -21,7 +21,7 @@ from PIL import Image
 
 from latentstudio.context import AppContext
 from latentstudio.engine import Cancelled, DeviceInfo, EventKind, JobEvent
-from latentstudio.library import add_folders, library_for, search, submit_index
+from latentstudio.library import add_folders, search, submit_index
 from latentstudio.library.cluster_index import ClusterPlan, submit_cluster_index
 from latentstudio.paths import Paths
 from tests.support import tiny_clip
@@ -56,7 +56,7 @@ def _shapes(folder: Path, per_class: int = 6, seed: int = 2024) -> Path:
 
 def _indexed(context: AppContext, folders: list[Path], plan: ClusterPlan | None):
     add_folders(context, folders)
-    scan = library_for(context).scan()
+    scan = context.library.scan()
     handle = submit_index(context) if plan is None else submit_cluster_index(context, plan)
     return scan, handle.result(300)
 
@@ -81,7 +81,7 @@ def _no_workers_left(timeout: float = 30.0) -> bool:
 
 
 def _vector_count(context: AppContext) -> int:
-    return library_for(context).store.status()["vectors"].get("shapes", 0)
+    return context.library.store.status()["vectors"].get("shapes", 0)
 
 
 def test_cluster_vectors_skips_and_search_match_local_indexing(ray_runtime, tiny_models, tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_cluster_vectors_skips_and_search_match_local_indexing(ray_runtime, tiny
         runs[name] = (context, scan, report)
     try:
         local_ctx, local_scan, local_report = runs["local"]
-        local_store = library_for(local_ctx).store
+        local_store = local_ctx.library.store
         local_skips = dict(local_scan.skipped + local_report.skipped)
         assert local_report.encoded == 72 + 3 and len(local_skips) == len(expected)
         queries = ["a red circle", "a blue square", "a green triangle", "a yellow star"]
@@ -111,7 +111,7 @@ def test_cluster_vectors_skips_and_search_match_local_indexing(ray_runtime, tiny
             assert report.transport == name and report.workers == 2
             assert report.encoded == 75 and sum(report.nodes.values()) == 75 and report.missing == []
             assert dict(scan.skipped + report.skipped) == local_skips  # the same files, the same reasons
-            store = library_for(context).store
+            store = context.library.store
             for row in store.pending("no-such-model"):  # every readable image, by content
                 ours, theirs = store.vector_for_hash(row.hash, "shapes"), local_store.vector_for_hash(row.hash, "shapes")
                 assert ours is not None and theirs is not None, row.path
@@ -131,7 +131,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_runtime, ctx, 
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
     photos = _shapes(tmp_path / "photos", per_class=12)  # 144 images
     add_folders(ctx, [photos])
-    library_for(ctx).scan()
+    ctx.library.scan()
     killed: list[int] = []
     seen: list[int] = []
 
@@ -148,7 +148,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_runtime, ctx, 
     assert killed and seen[0] < 144  # killed mid-run
     assert report.encoded == 144 and report.skipped == [] and sum(report.nodes.values()) == 144
     assert _vector_count(ctx) == 144
-    status = library_for(ctx).store.status()
+    status = ctx.library.store.status()
     assert status["indexed"] == 144 and status["pending"] == 0
     assert _no_workers_left()
 
@@ -156,7 +156,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_runtime, ctx, 
 def test_cancel_ends_the_cluster_work_and_keeps_what_was_committed(ray_runtime, ctx, tiny_models, tmp_path: Path) -> None:
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
     add_folders(ctx, [_shapes(tmp_path / "photos", per_class=12)])
-    library_for(ctx).scan()
+    ctx.library.scan()
 
     def cancel_after_first_batch(event: JobEvent) -> None:
         if event.kind is EventKind.PROGRESS and event.payload.done:
@@ -192,7 +192,7 @@ def test_a_killed_client_resumes_encoding_only_what_is_missing(ray_runtime, ctx,
         client.wait(60)
     committed = _vector_count(ctx)
     assert 8 <= committed < 192
-    pending = library_for(ctx).store.pending("shapes")
+    pending = ctx.library.store.pending("shapes")
     assert len(pending) == 192 - committed
 
     code = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -213,13 +213,13 @@ def test_path_maps_let_workers_read_the_files_and_a_wrong_one_writes_nothing(
     photos = _shapes(tmp_path / "photos", per_class=1)
     (tmp_path / "share").symlink_to(photos)  # the workers' view of the same folder
     add_folders(ctx, [photos])
-    library_for(ctx).scan()
-    before = library_for(ctx).store.status()
+    ctx.library.scan()
+    before = ctx.library.store.status()
 
     wrong = ClusterPlan(workers=2, path_maps=(PathMap.parse(f"{photos}={tmp_path}/nowhere"),))
     with pytest.raises(ClusterError, match=r"workers cannot see image .*nowhere.*check --path-map"):
         submit_cluster_index(ctx, wrong).result(300)
-    assert library_for(ctx).store.status() == before  # nothing written
+    assert ctx.library.store.status() == before  # nothing written
 
     outside = ClusterPlan(workers=2, path_maps=(PathMap.parse(f"{tmp_path}/other=/x"),))
     with pytest.raises(ClusterError, match="outside every --path-map"):

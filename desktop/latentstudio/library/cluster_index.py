@@ -264,10 +264,9 @@ def submit_cluster_index(ctx: "AppContext", plan: ClusterPlan, model_id: Optiona
                          on_event: Optional["EventCallback"] = None) -> "JobHandle":
     """Encode what has no vector yet on a Ray cluster, as a BACKGROUND job (like submit_index)."""
     from ..engine import Priority
-    from .service import library_for
 
     installed = ctx.registry.resolve("clip", model_id)  # MissingModelError before any cluster work
-    library = library_for(ctx)
+    library = ctx.library
     return ctx.engine.submit(lambda job: cluster_index_job(job, library, installed, plan),
                              priority=Priority.BACKGROUND, name="Index photo library on a cluster",
                              kind="index", on_event=on_event)
