@@ -169,9 +169,13 @@ def test_cancel_ends_the_cluster_work_and_keeps_what_was_committed(ray_runtime, 
     committed = _vector_count(ctx)
     assert 4 <= committed < 144
     assert _no_workers_left()  # the cluster stopped encoding
+    assert len(search(ctx, text="a red circle", limit=200, min_score=-1.0)) == committed
     rest = submit_cluster_index(ctx, ClusterPlan(workers=2)).result(300)
     assert rest.total == 144 - committed and rest.encoded == rest.total
     assert _vector_count(ctx) == 144
+    # The search index caught up with the cluster's vectors through the change log.
+    assert len(search(ctx, text="a red circle", limit=200, min_score=-1.0)) == 144
+    assert ctx.library.full_reads == 1
 
 
 def test_a_killed_client_resumes_encoding_only_what_is_missing(ray_runtime, ctx, tiny_models, tmp_path: Path) -> None:
