@@ -65,7 +65,7 @@ class ClusterPlan:
     address: str = LOCAL
     path_maps: tuple[PathMap, ...] = ()
     ship_bytes: Optional[bool] = None  # None: workers read paths on `local` or with path maps
-    workers: Optional[int] = None  # encoder actors (default: one per GPU, else half the CPUs)
+    workers: Optional[int] = None  # encoder actors (default: one per GPU, else one per CPU)
     batch_size: Optional[int] = None
 
     def transport(self) -> str:
@@ -92,7 +92,8 @@ def _cluster_shape(plan: ClusterPlan) -> tuple[int, bool]:
         return plan.workers, gpus >= plan.workers
     if gpus:
         return gpus, True
-    return max(1, int(resources.get("CPU", 1)) // 2), False  # the other half decodes
+    # On CPUs Ray Data fuses decode into the encoder actors (same resources), so one actor per CPU.
+    return max(1, int(resources.get("CPU", 1))), False
 
 
 def _shipment(installed: InstalledModel, plan: ClusterPlan) -> ModelShipment:
@@ -167,7 +168,7 @@ def _pipeline(items: list[dict], spec: PixelSpec, shipment: ModelShipment, worke
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_gpus=1 if gpu else 0,
-        num_cpus=1,
+        num_cpus=0 if gpu else 1,  # GPU actors leave the CPUs to the decode tasks
     )
 
 

@@ -30,7 +30,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     index.add_argument("--ship-bytes", action="store_true",
                        help="send the file bytes to the workers even where they could read the paths")
     index.add_argument("--workers", type=int, help="encoder actors on the cluster (default: one per GPU, "
-                                                    "else half the cluster's CPUs)")
+                                                    "else one per CPU)")
     index.set_defaults(func=cmd_index)
 
     find = sub.add_parser("search", help="find library images by text, by an example image, or both")
