@@ -3,6 +3,7 @@
   local     the library's own index job (decode pool + batched encode on the inference thread)
   cluster   `index --cluster local`: the same photos through a local Ray runtime with N encoder
             worker processes (Ray Data: decode → CLIP actors → vectors streamed back and committed)
+  decode    the workers' decode step alone (one process, one thread): images per second per core
   commit    LibraryStore.record_batch alone: how many vectors per second the client can take in,
             the ceiling of any cluster however large
 
@@ -38,6 +39,8 @@ from latentstudio.context import AppContext  # noqa: E402
 from latentstudio.engine import DeviceInfo, EventKind, JobEvent  # noqa: E402
 from latentstudio.library import add_folders, submit_index  # noqa: E402
 from latentstudio.library.cluster_index import ClusterPlan, submit_cluster_index  # noqa: E402
+from latentstudio.library.cluster_workers import decode_batch  # noqa: E402
+from latentstudio.models.clip_loader import PixelSpec  # noqa: E402
 from latentstudio.library.store import DecodedInfo, LibraryStore  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
 from tests.benchmarks.indexing import SIZE, make_photos  # noqa: E402
@@ -101,6 +104,16 @@ def index_once(home: Path, photos: Path, model: Path, plan: ClusterPlan | None,
         ctx.close()
 
 
+def decode_rate(photos: list[Path]) -> float:
+    spec = PixelSpec(size=(224, 224), mean=OPENAI_MEAN, std=OPENAI_STD)
+    start = time.perf_counter()
+    for i in range(0, len(photos), 16):
+        chunk = photos[i:i + 16]
+        out = decode_batch({"id": np.arange(len(chunk)), "path": np.array([str(p) for p in chunk], dtype=object)}, spec)
+        assert out["ok"].all()
+    return len(photos) / (time.perf_counter() - start)
+
+
 def commit_rate(folder: Path, count: int, dim: int, batch: int) -> float:
     store = LibraryStore(folder / "library.sqlite")
     folder_id = store.add_folder(folder).id
@@ -160,6 +173,8 @@ def main() -> int:
               f"({args.workers} worker processes, Ray logical CPUs = {os.cpu_count()})")
         print(f"cluster overhead: {100 * (1 - cluster_e2e / local_e2e):.0f}% end to end, "
               f"{100 * (1 - cluster_steady / local_steady):.0f}% steady  (target <= 15%)")
+        print(f"decode  : {decode_rate(sorted(photos.glob('photo*.jpg'))):6.2f} images/s on one core "
+              "(draft-mode decode + resize to 224 px)")
         for batch in (128, 1024):
             rate = commit_rate(root / f"commit-{batch}", args.commit_vectors, 512, batch)
             print(f"commit  : {rate:9.0f} vectors/s into SQLite (512-d, batches of {batch})  (target >= 20000)")
