@@ -178,33 +178,47 @@ def test_cancel_ends_the_cluster_work_and_keeps_what_was_committed(ray_runtime, 
     assert ctx.library.full_reads == 1
 
 
-def test_a_killed_client_resumes_encoding_only_what_is_missing(ray_runtime, ctx, tiny_models, tmp_path: Path) -> None:
-    """The command line connects to the running cluster by address, is killed mid-run, and the
-    rerun encodes only the images that had no committed vector."""
+def test_ctrl_c_and_a_killed_client_resume_encoding_only_what_is_missing(
+    ray_runtime, ctx, tiny_models, tmp_path: Path
+) -> None:
+    """The command line connects to the running cluster by address: Ctrl-C stops it cleanly, a
+    kill stops it dead, and each rerun encodes only the images that had no committed vector."""
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = _shapes(tmp_path / "photos", per_class=16)  # 192 images
+    photos = _shapes(tmp_path / "photos", per_class=24)  # 288 images
+    total = 288
     command = [sys.executable, "-m", "latentstudio", "index", str(photos), "--cluster", ray_runtime,
                "--workers", "2", "--json"]
-    client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+
+    def stop_after(more: int, how: signal.Signals) -> subprocess.Popen:
+        start = _vector_count(ctx)
+        client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 240
-        while _vector_count(ctx) < 8 and client.poll() is None and time.monotonic() < deadline:
+        while _vector_count(ctx) < start + more and client.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert client.poll() is None, client.communicate()[1].decode()[-2000:]
-        client.send_signal(signal.SIGKILL)
-    finally:
-        client.wait(60)
+        client.send_signal(how)
+        client.wait(120)
+        return client
+
+    interrupted = stop_after(8, signal.SIGINT)
+    assert interrupted.returncode == 130
+    assert "run the same command again to resume" in interrupted.stderr.read().decode()
+    after_interrupt = _vector_count(ctx)
+    assert after_interrupt < total and len(ctx.library.store.pending("shapes")) == total - after_interrupt
+
+    killed = stop_after(8, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
     committed = _vector_count(ctx)
-    assert 8 <= committed < 192
-    pending = ctx.library.store.pending("shapes")
-    assert len(pending) == 192 - committed
+    assert after_interrupt < committed < total
+    assert len(ctx.library.store.pending("shapes")) == total - committed
 
     code = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert code.returncode == 0, code.stderr[-2000:]
     summary = json.loads(code.stdout)
-    assert summary["indexed"] == 192 - committed and summary["completed"]
-    assert summary["cluster"]["address"] == ray_runtime and sum(summary["cluster"]["nodes"].values()) == 192 - committed
-    assert _vector_count(ctx) == 192
+    assert summary["indexed"] == total - committed and summary["completed"]
+    assert summary["cluster"]["address"] == ray_runtime
+    assert sum(summary["cluster"]["nodes"].values()) == total - committed
+    assert _vector_count(ctx) == total
     assert _no_workers_left()
 
 
