@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..cli_progress import ProgressBars
 from ..engine import Cancelled, Priority
-from .commands import TerminalProgress
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -62,7 +62,7 @@ def cmd_import(args: argparse.Namespace, ctx) -> int:
             return import_clip_retrieval(library, installed.id, clip, args.folder, maps,
                                          check_sample=not args.no_sample_check, progress=progress)
 
-    bar = TerminalProgress(sys.stderr.isatty() and not args.json)
+    bar = ProgressBars(sys.stderr.isatty() and not args.json, unit="vectors")
     handle = ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Import embeddings", kind="index",
                                on_event=bar)
     try:
