@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..atomic_files import atomic_write
 from .cluster_setup import PathMap, require_cluster_support
 from .decode import DecodeError, decode_image
 from .store import DecodedInfo, ImageRow
@@ -74,18 +73,6 @@ def _digits(partitions: int) -> int:
     return int(math.log10(max(1, partitions))) + 1
 
 
-def _atomic(target: Path, write: Callable[[Path], None]) -> None:
-    """Write beside the target and rename: a crash never leaves half a partition."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _partitions(folder: Path) -> list[tuple[Path, Path]]:
     """(img_emb/…npy, metadata/…parquet) pairs, in partition order."""
     pairs = []
@@ -120,8 +107,10 @@ def export_clip_retrieval(library: "Library", model: str, folder: Path) -> Expor
         number = str(len(report.partitions)).zfill(digits)
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1)
         table = pa.table({"image_path": pa.array(paths, pa.string()), "content_hash": pa.array(hashes, pa.string())})
-        _atomic(folder / "metadata" / f"metadata_{number}.parquet", lambda tmp: pq.write_table(table, tmp))
-        _atomic(folder / "img_emb" / f"img_emb_{number}.npy", lambda tmp: _save_npy(tmp, matrix))
+        with atomic_write(folder / "metadata" / f"metadata_{number}.parquet", binary=True) as fh:
+            pq.write_table(table, fh)
+        with atomic_write(folder / "img_emb" / f"img_emb_{number}.npy", binary=True) as fh:
+            np.save(fh, matrix)
         report.partitions.append(number)
         report.vectors += len(blobs)
         report.dim = matrix.shape[1]
@@ -140,11 +129,6 @@ def export_clip_retrieval(library: "Library", model: str, folder: Path) -> Expor
     if blobs:
         flush(paths, hashes, blobs)
     return report
-
-
-def _save_npy(path: Path, matrix: np.ndarray) -> None:
-    with open(path, "wb") as fh:
-        np.save(fh, matrix)
 
 
 @dataclass
