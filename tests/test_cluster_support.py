@@ -25,21 +25,37 @@ def test_doctor_reports_cluster_support(capsys) -> None:
     assert f"ray {metadata.version('ray')}" in capsys.readouterr().out
 
 
+REAL_VERSION = metadata.version
+
+
+def _without_ray(name: str) -> str:
+    if name == "ray":
+        raise metadata.PackageNotFoundError(name)
+    return REAL_VERSION(name)
+
+
 def test_missing_extra_is_named_with_the_install_command(monkeypatch, capsys) -> None:
-    real = metadata.version
-
-    def without_ray(name: str) -> str:
-        if name == "ray":
-            raise metadata.PackageNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(cluster_setup.metadata, "version", without_ray)
+    monkeypatch.setattr(cluster_setup.metadata, "version", _without_ray)
     support = cluster_setup.cluster_support()
     assert support["installed"] is False and support["versions"]["ray"] is None
     with pytest.raises(ClusterError, match=r"missing ray.*latent-studio\[cluster\]"):
         cluster_setup.require_cluster_support()
     assert main(["doctor"]) == 0
     assert "Cluster:    not installed (pip install 'latent-studio[cluster]')" in capsys.readouterr().out
+
+
+def test_index_on_a_cluster_without_the_extra_stops_before_any_work(monkeypatch, capsys, ctx, tiny_models,
+                                                                  tmp_path: Path) -> None:
+    ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny", link=True)
+    monkeypatch.setattr(cluster_setup.metadata, "version", _without_ray)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    assert main(["index", str(photos), "--cluster", "local"]) == 1
+    assert "cluster support is not installed" in capsys.readouterr().err
+    assert ctx.library.folders() == []  # nothing added, nothing scanned
+    assert main(["index", str(photos), "--path-map", "/a=/b"]) == 1
+    assert "go with --cluster" in capsys.readouterr().err
+    assert ctx.library.folders() == []
 
 
 def test_path_maps(tmp_path: Path) -> None:
@@ -55,8 +71,10 @@ def test_path_maps(tmp_path: Path) -> None:
 
 
 def test_the_app_and_the_cli_do_not_import_ray() -> None:
+    modules = ["latentstudio.cli", "latentstudio.library.commands", "latentstudio.library.exchange_commands",
+               "latentstudio.library.cluster_index", "latentstudio.library.embedding_exchange"]
     code = (
-        "import sys; import latentstudio.cli, latentstudio.library.commands, latentstudio.library.cluster_setup; "
+        f"import sys; import {', '.join(modules)}; "
         "print(sorted(m for m in ('ray', 'pyarrow', 'pandas') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
