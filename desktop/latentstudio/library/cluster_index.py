@@ -178,8 +178,8 @@ def _quiet_ray_data() -> None:
     context = DataContext.get_current()
     context.enable_progress_bars = False  # this job reports its own progress
     context.execution_options.verbose_progress = False
-    for name in ("ray.data", "ray"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("ray.data", "ray"):  # after the import: Ray Data sets up its loggers when imported
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def commit_batch(library: "Library", model: str, rows: dict[int, ImageRow], out: Batch,

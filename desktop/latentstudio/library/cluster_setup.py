@@ -95,7 +95,9 @@ def ray_session(address: str, num_cpus: Optional[int] = None) -> Iterator[dict]:
     if ray.is_initialized():
         yield {"address": address, "started": False}
         return
-    options: dict = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
+    # Ray's own warnings (thread, token, progress-bar notices) would bury this command's output;
+    # real failures still arrive as exceptions.
+    options: dict = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
     if address == LOCAL:
         options["num_cpus"] = num_cpus or os.cpu_count() or 1
     else:

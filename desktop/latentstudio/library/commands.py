@@ -134,7 +134,7 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
             print(f"    {path}: {reason}")
         for folder in scan.missing_folders:
             print(f"  folder not found (kept in the library): {folder}")
-        if args.cluster and report:
+        if args.cluster and report and report.workers:
             nodes = ", ".join(f"{node}: {count}" for node, count in report.nodes.items())
             print(f"Cluster {report.address} · {report.workers} worker(s) · files sent as {report.transport} · {nodes}")
             for path in report.missing[:20]:
