@@ -143,8 +143,9 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_runtime, ctx, 
                 killed.append(workers[0])
                 seen.append(int(event.payload.done))
 
-    handle = submit_cluster_index(ctx, ClusterPlan(workers=2, batch_size=4), on_event=kill_one_worker)
-    report = handle.result(300)
+    # Shipped bytes and model files: a restarted worker fetches the model from the object store again.
+    plan = ClusterPlan(workers=2, batch_size=4, ship_bytes=True)
+    report = submit_cluster_index(ctx, plan, on_event=kill_one_worker).result(300)
     assert killed and seen[0] < 144  # killed mid-run
     assert report.encoded == 144 and report.skipped == [] and sum(report.nodes.values()) == 144
     assert _vector_count(ctx) == 144
