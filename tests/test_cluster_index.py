@@ -188,7 +188,7 @@ def test_ctrl_c_and_a_killed_client_resume_encoding_only_what_is_missing(
     photos = _shapes(tmp_path / "photos", per_class=24)  # 288 images
     total = 288
     command = [sys.executable, "-m", "latentstudio", "index", str(photos), "--cluster", ray_runtime,
-               "--workers", "2", "--json"]
+               "--workers", "2", "--batch-size", "4", "--json"]  # small batches: commits spread over the run
 
     def stop_after(more: int, how: signal.Signals) -> subprocess.Popen:
         start = _vector_count(ctx)
@@ -196,28 +196,32 @@ def test_ctrl_c_and_a_killed_client_resume_encoding_only_what_is_missing(
         deadline = time.monotonic() + 240
         while _vector_count(ctx) < start + more and client.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert client.poll() is None, client.communicate()[1].decode()[-2000:]
+        assert client.poll() is None, f"finished before it could be stopped: {client.communicate()[1].decode()[-2000:]}"
         client.send_signal(how)
         client.wait(120)
         return client
 
     interrupted = stop_after(8, signal.SIGINT)
-    assert interrupted.returncode == 130
-    assert "run the same command again to resume" in interrupted.stderr.read().decode()
+    stderr = interrupted.stderr.read().decode()
+    assert interrupted.returncode == 130, stderr[-2000:]
+    assert "run the same command again to resume" in stderr
     after_interrupt = _vector_count(ctx)
     assert after_interrupt < total and len(ctx.library.store.pending("shapes")) == total - after_interrupt
 
     killed = stop_after(8, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     committed = _vector_count(ctx)
-    assert after_interrupt < committed < total
+    assert after_interrupt < committed < total, (after_interrupt, committed)
     assert len(ctx.library.store.pending("shapes")) == total - committed
 
-    code = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # The last run finds the cluster as a machine that joined it does: --cluster auto.
+    auto = [part if part != ray_runtime else "auto" for part in command]
+    code = subprocess.run(auto, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RAY_ADDRESS": ray_runtime})
     assert code.returncode == 0, code.stderr[-2000:]
     summary = json.loads(code.stdout)
     assert summary["indexed"] == total - committed and summary["completed"]
-    assert summary["cluster"]["address"] == ray_runtime
+    assert summary["cluster"]["address"] == "auto"
     assert sum(summary["cluster"]["nodes"].values()) == total - committed
     assert _vector_count(ctx) == total
     assert _no_workers_left()

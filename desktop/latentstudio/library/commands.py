@@ -23,12 +23,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     index.add_argument("--model", dest="model_id", help="CLIP model id (default: the default CLIP model)")
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
     index.add_argument("--cluster", metavar="ADDRESS",
-                       help="encode on a Ray cluster (its address, e.g. 10.0.0.5:6379 or ray://head:10001), "
-                            "or 'local' for a Ray runtime on this machine; needs the cluster extra")
+                       help="encode on a Ray cluster: 'auto' (the cluster this machine joined with "
+                            "ray start --address), an address (10.0.0.5:6379, ray://head:10001), or 'local' "
+                            "for a Ray runtime on this machine; needs the cluster extra")
     index.add_argument("--path-map", action="append", default=[], metavar="LOCAL=REMOTE",
                        help="the workers see folder LOCAL at REMOTE and read the files themselves (repeatable)")
     index.add_argument("--ship-bytes", action="store_true",
                        help="send the file bytes to the workers even where they could read the paths")
+    index.add_argument("--batch-size", type=int, help="images per encode batch (default: 128 on a GPU, 32 on the CPU)")
     index.add_argument("--workers", type=int, help="encoder actors on the cluster (default: one per GPU, "
                                                     "else one per CPU)")
     index.set_defaults(func=cmd_index)
@@ -76,7 +78,8 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
 
         require_cluster_support()  # before any work: the scan is not wasted on a missing extra
         plan = ClusterPlan(args.cluster, tuple(PathMap.parse(m) for m in args.path_map),
-                           ship_bytes=True if args.ship_bytes else None, workers=args.workers)
+                           ship_bytes=True if args.ship_bytes else None, workers=args.workers,
+                           batch_size=args.batch_size)
     elif args.path_map or args.ship_bytes or args.workers:
         raise ValueError("--path-map, --ship-bytes and --workers go with --cluster ADDRESS")
     add_folders(ctx, args.folders)
@@ -87,7 +90,7 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
     if plan is not None:
         handle = submit_cluster_index(ctx, plan, installed.id, on_event=bar)
     else:
-        handle = submit_index(ctx, installed.id, on_event=bar)
+        handle = submit_index(ctx, installed.id, on_event=bar, batch_size=args.batch_size)
     interrupted = False
     try:
         report = handle.result()
