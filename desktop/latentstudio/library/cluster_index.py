@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ..context import AppContext
     from ..engine import JobContext, JobHandle
     from ..engine.jobs import EventCallback
-    from .catalog import Library
+    from .photo_library import Library
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from .thumbnails import THUMBNAIL_SIZE
 
 if TYPE_CHECKING:
     from ..models.clip_loader import ClipModel
-    from .catalog import Library
+    from .photo_library import Library
 
 log = logging.getLogger(__name__)
 
