@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from latentstudio.context import AppContext
 from latentstudio.engine import Priority
@@ -180,3 +181,43 @@ def test_a_new_search_starts_at_the_top(qtbot, ctx: AppContext, tiny_models, tmp
     assert page.results.verticalScrollBar().value() == 0
     qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
     services.bridge.detach()
+
+
+def test_waiting_jobs_look_waiting_and_finished_ones_can_be_cleared(qtbot, ctx: AppContext) -> None:
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.attach_engine()
+    release = _hold_engine(ctx, "image")
+    try:
+        waiting = ctx.engine.submit(lambda job: None, Priority.FOREGROUND, name="a long waiting job " * 6,
+                                    kind="image")
+        qtbot.waitUntil(lambda: window.jobs_panel.row_for(waiting) is not None, timeout=5000)
+        row = window.jobs_panel.row_for(waiting)
+        assert row.bar.value() == 0 and row.bar.maximum() == 1 and row.bar.text() == "waiting"
+        assert row.title.wordWrap()
+    finally:
+        release.set()
+    waiting.result(10)
+    qtbot.waitUntil(lambda: "Idle" == window.queue_label.text(), timeout=5000)
+    window.jobs_panel.clear_button.click()
+    assert window.jobs_panel.rows == {}
+    assert not window.jobs_panel.empty.isHidden()
+
+
+def test_ctrl_f_goes_to_the_search_box(qtbot, ctx: AppContext, tiny_models) -> None:
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_page("settings")
+    qtbot.waitExposed(window)
+    from PySide6.QtGui import QAction, QKeySequence
+
+    [find] = [a for a in window.findChildren(QAction) if a.shortcut() == QKeySequence(QKeySequence.StandardKey.Find)]
+    window.activateWindow()
+    find.trigger()  # what Ctrl+F does (offscreen windows get no key focus of their own)
+    search = window.page("search")
+    assert window.stack.currentWidget() is window._slots["search"]
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is search.query, timeout=2000)

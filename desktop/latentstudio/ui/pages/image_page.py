@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -142,6 +142,14 @@ class ImagePage(NeedsModelPage):
 
         self.bridge.queueChanged.connect(self._queue_changed)
         self._show_idle_progress()
+        shortcuts = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence("Ctrl+Return"), splitter, self.generate, context=shortcuts)
+        QShortcut(QKeySequence("Escape"), splitter, self.cancel_current, context=shortcuts)
+        QShortcut(QKeySequence.StandardKey.Delete, self.queue.list, self.queue.cancel.click, context=shortcuts)
+        self.generate_button.setToolTip("Queue the image (Ctrl+Enter)")
+        self.cancel_button.setToolTip("Stop the image being made, within one step (Esc)")
+        self.prompt.setToolTip("What the image shows; Ctrl+Enter generates")
+        self.negative.setToolTip("What the image should avoid")
         self.setAcceptDrops(True)
         self._restore_form()
         run_in_background(self._recent_outputs, self._show_recent)
