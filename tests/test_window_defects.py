@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 
 from latentstudio.context import AppContext
 from latentstudio.engine import Priority

@@ -8,9 +8,19 @@ from functools import partial
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QFileSystemWatcher, QPoint, QTimer
+from PySide6.QtCore import QFileSystemWatcher, QPoint, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...engine import EventKind, JobEvent, JobHandle
 from ...library import (
@@ -68,9 +78,30 @@ class SearchPage(NeedsModelPage):
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.addWidget(self.query)
+        self.thumb_size = QSlider(Qt.Orientation.Horizontal)
+        self.thumb_size.setObjectName("thumbnail-size")
+        self.thumb_size.setRange(64, ICON_SIZE)
+        self.thumb_size.setValue(ICON_SIZE)
+        self.thumb_size.setMaximumWidth(140)
+        self.thumb_size.setToolTip("Thumbnail size")
+        self.thumb_size.valueChanged.connect(self.results.set_thumbnail_size)
+        self.side_toggle = QToolButton()
+        self.side_toggle.setObjectName("toggle-side-panel")
+        self.side_toggle.setText("Filters and folders")
+        self.side_toggle.setCheckable(True)
+        self.side_toggle.setChecked(True)
+        self.side_toggle.setToolTip("Show or hide the filters and the library folders")
+        self.query.setToolTip("Words describing the picture; -word or the Not filter leaves pictures out (Ctrl+F)")
+        top = QHBoxLayout()
+        top.addWidget(self.query, 1)
+        top.addWidget(self.side_toggle)
+        info = QHBoxLayout()
+        info.addWidget(self.summary, 1)
+        info.addWidget(QLabel("Size"))
+        info.addWidget(self.thumb_size)
+        left_layout.addLayout(top)
         left_layout.addWidget(self.drop_zone)
-        left_layout.addWidget(self.summary)
+        left_layout.addLayout(info)
         left_layout.addWidget(self.results, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -78,12 +109,15 @@ class SearchPage(NeedsModelPage):
         right_layout.addWidget(self.filters)
         right_layout.addWidget(QLabel("<b>Library folders</b>"))
         right_layout.addWidget(self.folders, 1)
+        right.setMaximumWidth(420)  # the results take the rest of a wide window
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([900, 360])
+        self.side_panel = right
+        self.side_toggle.toggled.connect(right.setVisible)
         content = QWidget()
         QHBoxLayout(content).addWidget(splitter)
 
