@@ -9,7 +9,8 @@ from typing import Any, Optional
 
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES, canonical_scheduler
 
-MAX_SEED = 2**32 - 1  # AUTOMATIC1111 and ComfyUI users share 32-bit seeds
+MAX_SEED = 2**64 - 1  # ComfyUI's range; torch's CPU generator takes every one of them
+RANDOM_SEED_LIMIT = 2**32  # random seeds stay 32-bit, so every tool can type them back in
 MIN_SIZE, MAX_SIZE = 64, 4096
 MAX_STEPS = 200
 MAX_COUNT = 100
@@ -17,7 +18,7 @@ MAX_PROMPT_CHARS = 20_000
 
 
 def random_seed() -> int:
-    return secrets.randbelow(MAX_SEED + 1)
+    return secrets.randbelow(RANDOM_SEED_LIMIT)
 
 
 def parse_size(text: str) -> tuple[int, int]:
