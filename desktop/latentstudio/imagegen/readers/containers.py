@@ -259,6 +259,10 @@ def read_fields(path: Path) -> tuple[str, dict[str, str]]:
             if xmp:
                 fields.update({k: v for k, v in xmp_fields(xmp).items() if k not in fields})
             return fmt, fields
+    except FileNotFoundError:
+        raise ValueError(f"{path.name}: file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path.name}: a folder, not an image file") from None
     except UnidentifiedImageError as exc:
         raise ValueError(f"{path.name}: not a readable image ({exc})") from exc
     except (OSError, SyntaxError, struct.error, ValueError) as exc:

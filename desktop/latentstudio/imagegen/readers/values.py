@@ -12,6 +12,16 @@ from typing import Any, Optional
 
 from ..request import MAX_SEED, MAX_SIZE, MAX_STEPS, MIN_SIZE, GenerationRequest
 
+TOOL_NAMES = {
+    "latentstudio": "Latent Studio",
+    "automatic1111": "AUTOMATIC1111",
+    "forge": "Forge",
+    "sdnext": "SD.Next",
+    "comfyui": "ComfyUI",
+    "invokeai": "InvokeAI",
+    "fooocus": "Fooocus",
+    "novelai": "NovelAI",
+}
 MAX_TEXT = 20_000
 MAX_NAME = 200
 MAX_EXTRA = 2_000
@@ -37,6 +47,11 @@ class ImageMetadata:
     extras: dict[str, str] = field(default_factory=dict)
     found_in: str = ""  # where in the file: "PNG text 'parameters'", "EXIF UserComment", …
 
+    @property
+    def tool(self) -> str:
+        """The writing tool's name as its users know it."""
+        return TOOL_NAMES.get(self.source, self.source)
+
     def apply_to(self, request: GenerationRequest) -> GenerationRequest:
         """The request with every setting this metadata holds; others keep their current value."""
         changes: dict[str, Any] = {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
@@ -49,6 +64,7 @@ class ImageMetadata:
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "tool": self.tool,
             "found_in": self.found_in,
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,

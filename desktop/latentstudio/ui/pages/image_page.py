@@ -27,7 +27,7 @@ from shiboken6 import isValid
 from ...engine import EventKind, JobEvent, JobHandle
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
-from ...imagegen.metadata import ImageMetadata, read_metadata
+from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.preview import StepPreview
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
@@ -270,18 +270,15 @@ class ImagePage(NeedsModelPage):
     # -- cross-page actions ----------------------------------------------------------------
 
     def reuse_settings_from(self, path: Path) -> bool:
-        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI) into the form."""
+        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI, Fooocus, NovelAI…) into the form."""
         path = Path(path)
-        try:
-            meta = read_metadata(path)
-        except (ValueError, OSError) as exc:
-            self.status.setText(f"Cannot read {path.name}: {exc}")
-            return False
+        reading = read_reading(path)
+        meta = reading.metadata
         if meta is None:
-            self.status.setText(f"{path.name} holds no generation settings.")
+            self.status.setText(f"{path.name}: {reading.reason}.")
             return False
         self._fill_form(meta)
-        self.status.setText(f"Settings read from {path.name} ({meta.source}).")
+        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).")
         return True
 
     def use_as_init_image(self, path: Path) -> None:
