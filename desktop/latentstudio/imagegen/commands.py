@@ -35,6 +35,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     gen.add_argument("--init-image", type=Path, default=None, help="start from this image (img2img)")
     gen.add_argument("--strength", type=float, default=0.75, help="img2img: how much to change the init image, 0-1 (default 0.75)")
     gen.add_argument("--model", dest="model_id", default=None, help="installed diffusion model id (default: the default diffusion model)")
+    gen.add_argument(
+        "--format", dest="file_format", choices=("png", "jpeg", "webp"), default="png",
+        help="file format (default png; jpeg/webp keep the settings as EXIF UserComment, as A1111 writes them)",
+    )
     gen.add_argument("--json", action="store_true", help="print paths, seeds and seconds as JSON")
     gen.set_defaults(func=cmd_generate_image)
 
@@ -90,6 +94,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
         init_image=args.init_image,
         strength=args.strength,
         model_id=args.model_id,
+        file_format=args.file_format,
     )
     started = time.perf_counter()
     handles = submit_generation(ctx, request, on_event=ProgressBars(enabled=not args.json))

@@ -89,6 +89,8 @@ def a1111_flavour(pairs: dict[str, str]) -> str:
         return "forge"
     if version.casefold().startswith("fooocus"):
         return "fooocus"
+    if version == "Latent Studio":  # our JPEG/WebP, which carry only this text
+        return "latentstudio"
     return "automatic1111"
 
 

@@ -28,6 +28,7 @@ from ...engine import EventKind, JobEvent, JobHandle
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
 from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
+from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
@@ -256,7 +257,11 @@ class ImagePage(NeedsModelPage):
         outputs = self.ctx.paths.outputs
         if not outputs.is_dir():
             return []
-        files = sorted(outputs.glob("*/*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        files = sorted(
+            (p for suffix in FILE_FORMATS.values() for p in outputs.glob(f"*/*{suffix}")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
         return [_load_result(path) for path in files[:RECENT_OUTPUTS]]
 
     def _show_recent(self, loaded: list[tuple[Path, Any, str]]) -> None:
