@@ -31,3 +31,25 @@ def register_heif() -> bool:
                 register_heif_opener(thumbnails=True)
                 _registered = True
         return _registered
+
+
+def heif_orientation(image: object) -> int:
+    """The EXIF orientation still to apply to an opened HEIF image (1: none).
+
+    libheif applies the container's own rotation/mirror (irot/imir) while decoding, and
+    pillow-heif then resets the EXIF tag to 1 (keeping the old value in
+    info["original_orientation"]) so iPhone photos are not turned twice. A file whose rotation
+    lives only in EXIF (no irot/imir) still needs it applied; when we cannot tell, nothing is.
+    """
+    info = getattr(image, "info", {})
+    original = info.get("original_orientation")
+    if not isinstance(original, int) or original == 1:
+        return 1
+    try:  # pillow-heif keeps the container's transformations on its decoded-image handle
+        heif_image = image._heif_file[image.tell()]  # type: ignore[attr-defined]
+        transforms = heif_image._c_image.transformations
+    except (AttributeError, IndexError, TypeError):
+        return 1
+    if any(t and t[0] in ("irot", "imir") for t in transforms):
+        return 1
+    return original if 2 <= original <= 8 else 1
