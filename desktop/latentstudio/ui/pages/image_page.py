@@ -95,7 +95,7 @@ class ImagePage(NeedsModelPage):
         self.cancel_button.setObjectName("cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_current)
-        self.status = QLabel("Drop a PNG here to read its settings into the form.")
+        self.status = QLabel("Drop an image here to read its settings into the form.")
         self.status.setObjectName("image-status")
         self.status.setWordWrap(True)
 
