@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 WORDS_WEIGHT = 0.6
 FUSION_DEPTH = 100  # candidates taken from each list
+# A word in more files than this says little about any of them (bm25 gives it almost no weight)
+# and ranking all its files costs about a microsecond each: it is left out of the ranked query,
+# like a stopword. When every word of a query is that common, files holding all of them are
+# taken unranked. Chosen with tests/benchmarks/search_words.py.
+COMMON_MATCHES = 500
 PICTURE, WORDS, BOTH = "picture", "words", "both"
 
 
@@ -44,20 +49,35 @@ def weighted_order(
     return sorted(fused, key=lambda i: -fused[i])
 
 
+def keyword_candidates(store: "LibraryStore", keywords: KeywordQuery, limit: int) -> list[tuple[int, float]]:
+    """(image id, keyword score) of the files whose words match the query, best first."""
+    counts = {t: store.keyword_count(t, COMMON_MATCHES + 1) for t in keywords.terms}
+    rare = [t for t in keywords.terms if 0 < counts[t] <= COMMON_MATCHES]
+    if rare:
+        return store.keyword_ranked(" OR ".join(rare), limit, keywords.phrases, keywords.excluded)
+    every = [t for t in keywords.terms if counts[t]] + ([keywords.phrases] if keywords.phrases else [])
+    if not every:
+        return []
+    return [(i, 1.0) for i in store.keyword_unranked(" AND ".join(every), limit, keywords.excluded)]
+
+
 def fuse_with_words(
     store: "LibraryStore",
     index: "VectorIndex",
     query: np.ndarray,
     keywords: KeywordQuery,
+    ranked: list[tuple[int, float]],
     clip_ids: list[int],
     clip_scores: list[float],
     mask: Optional[np.ndarray],
     limit: int,
 ) -> tuple[list[int], list[float], list[str]]:
-    """(image ids, cosine scores, why each matched) of the fused ranking, best first.
+    """(image ids, cosine scores, why each matched) of the fused ranking, best first, from the
+    picture list and the keyword list (`ranked`, from keyword_candidates).
 
     Keyword hits count only when the image is searchable (in the index) and passes the
-    filters; their score is still the picture's cosine, so scores mean one thing throughout.
+    filters; their score is still the picture's cosine (from the approximate index's codes when
+    there is one), so scores mean one thing throughout.
     """
     if keywords.phrases is not None or keywords.excluded is not None:
         # A phrase must be in the words; a negative term's words must not.
@@ -66,10 +86,6 @@ def fuse_with_words(
             allowed -= store.keyword_subset(keywords.excluded, clip_ids)
         kept = [(i, s) for i, s in zip(clip_ids, clip_scores) if i in allowed]
         clip_ids, clip_scores = [i for i, _ in kept], [s for _, s in kept]
-    match = keywords.any_terms or keywords.phrases
-    assert match is not None
-    within = keywords.phrases if keywords.any_terms else None
-    ranked = store.keyword_ranked(match, FUSION_DEPTH * 4, within, keywords.excluded)
     found = np.array([image_id for image_id, _ in ranked], dtype=np.int64)
     words: list[tuple[int, float]] = []
     if len(found) and len(index):
@@ -81,9 +97,12 @@ def fuse_with_words(
     order = weighted_order(list(zip(clip_ids, clip_scores)), words)[:limit]
     known = dict(zip(clip_ids, clip_scores))
     missing = np.array([i for i in order if i not in known], dtype=np.int64)
-    if len(missing):
-        ids, vectors = index.stored_vectors(store.connection(), missing)
-        known.update(zip(ids.tolist(), (vectors @ query).tolist()))
+    if len(missing):  # words-only hits: their cosine from the index itself (8-bit codes when approximate)
+        if index.ann is not None:
+            vectors = index.ann.vectors(missing)
+        else:
+            vectors = index.matrix[index.positions(missing)].float().numpy()
+        known.update(zip(missing.tolist(), (vectors @ query).tolist()))
     order = [i for i in order if i in known]
     in_clip, in_words = set(clip_ids), {image_id for image_id, _ in words}
     why = [BOTH if i in in_clip and i in in_words else PICTURE if i in in_clip else WORDS for i in order]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..models.clip_loader import ClipModel
 from .decode import DecodeError, decode_image
-from .keyword_rank import FUSION_DEPTH, PICTURE, fuse_with_words
+from .keyword_rank import FUSION_DEPTH, PICTURE, fuse_with_words, keyword_candidates
 from .thumbnails import existing_thumbnail
 from .words import keyword_query
 
@@ -256,18 +256,20 @@ def rank(
         folder_ids = library.folder_ids_under(request.filters.folder)
     limit = max(1, request.limit)
     keywords = keyword_query(request.text, split_terms(request.negative)) if request.words else None
-    depth = limit if keywords is None else max(limit, FUSION_DEPTH)
+    words = keyword_candidates(library.store, keywords, FUSION_DEPTH * 4) if keywords is not None else []
+    if keywords is not None and not words and keywords.phrases is None and keywords.excluded is None:
+        keywords = None  # no file's words match: the picture search alone, at its own cost
     with index.lock:  # the index may be catching up with the database on another thread
         mask = filter_mask(index, request.filters, folder_ids)
         if index.ann is not None:
-            candidates, scores = approximate_top(library, index, query, negatives, mask, depth, min_score)
+            candidates, scores = approximate_top(library, index, query, negatives, mask, limit, min_score)
         else:
-            candidates, scores = exact_top(index, query, negatives, mask, depth, min_score)
+            candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]
         matched = [PICTURE] * len(image_ids)
         if keywords is not None:
             image_ids, scores, matched = fuse_with_words(
-                library.store, index, query, keywords, image_ids, [float(s) for s in scores], mask, limit
+                library.store, index, query, keywords, words, image_ids, [float(s) for s in scores], mask, limit
             )
     rows = library.store.images_by_ids(image_ids)
     hits = []

@@ -478,6 +478,20 @@ class LibraryStore:
         )
         return [(row[0], row[1]) for row in rows]
 
+    def keyword_count(self, match: str, cap: int) -> int:
+        """How many images match an FTS5 expression, counting no further than `cap`."""
+        return int(self.connection().execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM image_words WHERE image_words MATCH ? LIMIT ?)", (match, cap)
+        ).fetchone()[0])
+
+    def keyword_unranked(self, match: str, limit: int, excluded: Optional[str] = None) -> list[int]:
+        """Image ids matching an FTS5 expression, in id order (no ranking: for very common words)."""
+        expression = match if excluded is None else f"({match}) NOT ({excluded})"
+        rows = self.connection().execute(
+            "SELECT rowid FROM image_words WHERE image_words MATCH ? LIMIT ?", (expression, limit)
+        )
+        return [row[0] for row in rows]
+
     def keyword_subset(self, match: str, image_ids: Sequence[int]) -> set[int]:
         """Those of `image_ids` whose words match an FTS5 expression."""
         found: set[int] = set()

@@ -60,9 +60,14 @@ def _quoted(words: list[str]) -> str:
 
 @dataclass(frozen=True)
 class KeywordQuery:
-    any_terms: Optional[str]  # FTS5 expression: any of the query's words (ranked by bm25)
+    terms: tuple[str, ...]  # the query's words, each a quoted FTS5 token
     phrases: Optional[str]  # FTS5 expression every result must match (the "quoted phrases"), or None
     excluded: Optional[str] = None  # FTS5 expression of the negative terms: their matches are left out
+
+    @property
+    def any_terms(self) -> Optional[str]:
+        """FTS5 expression: any of the query's words."""
+        return " OR ".join(self.terms) if self.terms else None
 
 
 def _meaningful(tokens: list[str]) -> list[str]:
@@ -103,7 +108,8 @@ def keyword_query(text: Optional[str], negative_terms: Sequence[str] = ()) -> Op
     meaningful = _meaningful(list(dict.fromkeys(words)))
     if not meaningful and not phrases:
         return None
-    any_terms = " OR ".join(_quoted([w]) for w in meaningful) if meaningful else None
     return KeywordQuery(
-        any_terms, " AND ".join(phrases) if phrases else None, " OR ".join(negatives) if negatives else None
+        tuple(_quoted([w]) for w in meaningful),
+        " AND ".join(phrases) if phrases else None,
+        " OR ".join(negatives) if negatives else None,
     )
