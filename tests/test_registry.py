@@ -150,7 +150,7 @@ def test_checkpoint_hash_cached_in_the_manifest_and_release_0_1_manifests_load(
     manifest = model.folder / "manifest.json"
     # A manifest as release 0.1.0 wrote it: no version, no hash.
     data = json.loads(manifest.read_text())
-    data.pop("version")
+    data.pop("manifest_version")
     manifest.write_text(json.dumps(data))
     old = registry.get(model.id)
     assert old.file_sha256 is None and old.size_bytes == model.size_bytes
@@ -158,7 +158,7 @@ def test_checkpoint_hash_cached_in_the_manifest_and_release_0_1_manifests_load(
     expected = hashlib.sha256(source.read_bytes()).hexdigest()
     assert registry.file_sha256(old) == expected
     upgraded = json.loads(manifest.read_text())
-    assert upgraded["version"] == 2 and upgraded["file_sha256"]["hex"] == expected
+    assert upgraded["manifest_version"] == 2 and upgraded["file_sha256"]["hex"] == expected
     assert {k: upgraded[k] for k in data} == data  # everything the old manifest held is kept
     cached = registry.get(model.id)
     calls: list[int] = []
@@ -171,7 +171,7 @@ def test_checkpoint_hash_cached_in_the_manifest_and_release_0_1_manifests_load(
     assert registry.file_sha256(registry.import_path(samples / "llm-folder")) is None  # folders have no file hash
 
     # A manifest from a newer release is refused (the model is not listed), never rewritten.
-    newer = dict(upgraded, version=99)
+    newer = dict(upgraded, manifest_version=99)
     manifest.write_text(json.dumps(newer))
     assert model.id not in [m.id for m in registry.list()]
     assert json.loads(manifest.read_text()) == newer

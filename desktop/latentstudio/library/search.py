@@ -22,7 +22,7 @@ from .thumbnails import existing_thumbnail
 from .words import keyword_query
 
 if TYPE_CHECKING:
-    from .catalog import Library
+    from .photo_library import Library
     from .vectors import VectorIndex
 
 TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')

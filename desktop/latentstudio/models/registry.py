@@ -19,13 +19,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ..atomic_files import write_json
+from ..stored_formats import NewerFormatError, format_number
 from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
 from .pickle_import import convert, needs_conversion
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-# 1 (0.1.0): no "version" key. 2: "version" and the cached "file_sha256" of a single-file model.
+# 0: release 0.1.0 (no number); 1: numbered; 2: the cached "file_sha256" of a single-file model.
+# Readers accept every older format.
 MANIFEST_VERSION = 2
 HASH_CHUNK = 4 * 2**20
 MODEL_DIR = "model"
@@ -89,15 +92,6 @@ def _tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ModelRegistry:
@@ -162,7 +156,7 @@ class ModelRegistry:
         defaults = self.defaults()
         defaults[model.kind] = model.id
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+        write_json(self.root / DEFAULTS_FILE, defaults)
         return model
 
     def import_path(
@@ -270,9 +264,10 @@ class ModelRegistry:
         manifest = model.folder / MANIFEST
         try:
             data = json.loads(manifest.read_text(encoding="utf-8"))
-            data["version"] = MANIFEST_VERSION  # a version-1 manifest gains the new keys; nothing is lost
+            # An older manifest gains the new key (and number); nothing it held is lost.
+            data["manifest_version"] = MANIFEST_VERSION
             data["file_sha256"] = {"hex": hex_digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-            _write_json_atomic(manifest, data)
+            write_json(manifest, data)
         except (OSError, ValueError) as exc:  # a read-only models folder: hash again next time
             log.warning("could not cache the hash of %s in its manifest: %s", model.id, exc)
         return hex_digest
@@ -290,7 +285,7 @@ class ModelRegistry:
             remaining = self.list(model.kind)
             if remaining:
                 defaults[model.kind] = remaining[0].id
-            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+            write_json(self.root / DEFAULTS_FILE, defaults)
         return freed
 
     # -- internals -----------------------------------------------------------------------
@@ -318,7 +313,7 @@ class ModelRegistry:
             populate(staging)
             entry = f"{MODEL_DIR}/{single_file}" if single_file else MODEL_DIR
             manifest = {
-                "version": MANIFEST_VERSION,
+                "manifest_version": MANIFEST_VERSION,
                 "id": model_id,
                 "kind": detected.kind,
                 "format": detected.format,
@@ -331,7 +326,7 @@ class ModelRegistry:
                 "architecture": architecture,
                 "extra": {**detected.details, **(extra or {})},
             }
-            _write_json_atomic(staging / MANIFEST, manifest)
+            write_json(staging / MANIFEST, manifest)
             final = kind_dir / model_id
             os.rename(staging, final)
         except BaseException:
@@ -340,7 +335,7 @@ class ModelRegistry:
         if detected.kind not in self.defaults():
             defaults = self.defaults()
             defaults[detected.kind] = model_id
-            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+            write_json(self.root / DEFAULTS_FILE, defaults)
         log.info("installed %s model %s from %s", detected.kind, model_id, source)
         return self._read_manifest(final)
 
@@ -359,9 +354,9 @@ class ModelRegistry:
     @staticmethod
     def _read_manifest(folder: Path) -> InstalledModel:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        version = data.get("version", 1)
-        if not isinstance(version, int) or version > MANIFEST_VERSION:
-            raise ValueError(f"manifest version {version!r} is newer than this Latent Studio understands")
+        found = format_number(data, "manifest_version")
+        if found > MANIFEST_VERSION:
+            raise NewerFormatError(folder / MANIFEST, found, MANIFEST_VERSION, "a model manifest")
         digest = data.get("file_sha256")
         if not (isinstance(digest, dict) and isinstance(digest.get("hex"), str)
                 and re.fullmatch(r"[0-9a-f]{64}", digest["hex"])):

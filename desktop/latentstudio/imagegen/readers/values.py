@@ -7,10 +7,10 @@ fails its check becomes None (or "") rather than an error; nothing read is used 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..request import MAX_SEED, MAX_SIZE, MAX_STEPS, MIN_SIZE, GenerationRequest
+from ..request import MAX_SEED, MAX_SIZE, MAX_STEPS, MIN_SIZE
 
 TOOL_NAMES = {
     "latentstudio": "Latent Studio",
@@ -51,15 +51,6 @@ class ImageMetadata:
     def tool(self) -> str:
         """The writing tool's name as its users know it."""
         return TOOL_NAMES.get(self.source, self.source)
-
-    def apply_to(self, request: GenerationRequest) -> GenerationRequest:
-        """The request with every setting this metadata holds; others keep their current value."""
-        changes: dict[str, Any] = {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
-        for name in ("seed", "steps", "guidance", "width", "height", "scheduler", "strength"):
-            value = getattr(self, name)
-            if value is not None:
-                changes[name] = value
-        return replace(request, **changes)
 
     def to_json(self) -> dict[str, Any]:
         return {

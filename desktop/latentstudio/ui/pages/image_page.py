@@ -29,6 +29,7 @@ from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
 from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
+from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
 from ..file_actions import reveal
@@ -40,7 +41,6 @@ from .needs_model import NeedsModelPage
 
 RECENT_OUTPUTS = 40
 DONE_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
 def describe(meta: Optional[ImageMetadata], path: Path) -> str:

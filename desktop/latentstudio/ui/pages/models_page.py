@@ -28,19 +28,17 @@ from PySide6.QtWidgets import (
 from ...engine import EventKind, JobEvent
 from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
-from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
+from ...units import format_bytes
 from ..background import run_in_background
 from ..downloads import DownloadController
 from ..page_services import PageServices
 
 
-def format_size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
+def _wrapped(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 def download_failure_text(event: JobEvent) -> str:
@@ -95,8 +93,11 @@ class CatalogueRow(QFrame):
         self.title.setText(f"<b>{self.entry.name}</b>{mark}")
         installed = self.entry.id in self.downloads.installed_ids()
         running = self.downloads.job_for(self.entry.id) is not None
+        blocked = self.downloads.blocked_reason()
         self.download_button.setVisible(not running)
-        self.download_button.setEnabled(not installed)
+        self.download_button.setEnabled(not installed and not blocked)
+        self.download_button.setToolTip(
+            blocked or f"Fetch {format_bytes(self.entry.size_bytes)} from the Hugging Face Hub")
         kept = 0 if installed or running else self.downloads.partial_bytes(self.entry.id)
         if installed:
             self.download_button.setText("Installed")
@@ -155,7 +156,7 @@ class ModelsPage(QWidget):
         models.modelsChanged.connect(self.refresh)
         models.importStarted.connect(lambda path: self.status.setText(f"Importing {path}…"))
         models.importFinished.connect(
-            lambda m: self.status.setText(f"Imported {m.id} ({m.format}, {format_size(m.size_bytes)}).")
+            lambda m: self.status.setText(f"Imported {m.id} ({m.format}, {format_bytes(m.size_bytes)}).")
         )
         models.importFailed.connect(lambda text: self.status.setText(f"Import refused: {text}"))
 
@@ -177,19 +178,24 @@ class ModelsPage(QWidget):
         self.downloads.recommendationsChanged.connect(self._refresh_rows)
 
         buttons = QHBoxLayout()
-        for widget in (self.import_folder_button, self.import_file_button, self.link_box, self.pickle_box):
+        for widget in (self.import_folder_button, self.import_file_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.default_button)
         buttons.addWidget(self.remove_button)
+        options = QHBoxLayout()  # their own row: the check boxes never run into the buttons
+        options.addWidget(self.link_box)
+        options.addWidget(self.pickle_box)
+        options.addStretch(1)
         installed = QWidget()
         installed_layout = QVBoxLayout(installed)
-        installed_layout.addWidget(QLabel("<b>Installed models</b> (the default of each kind in bold)"))
+        installed_layout.addWidget(_wrapped("<b>Installed models</b> (the default of each kind in bold)"))
         installed_layout.addWidget(self.tree, 1)
         installed_layout.addLayout(buttons)
+        installed_layout.addLayout(options)
         available = QWidget()
         available_layout = QVBoxLayout(available)
-        available_layout.addWidget(QLabel(
+        available_layout.addWidget(_wrapped(
             "<b>Download</b> (from the Hugging Face Hub; nothing is fetched until you click Download)"
         ))
         available_layout.addWidget(rows_scroll, 1)
@@ -214,7 +220,7 @@ class ModelsPage(QWidget):
                 QTreeWidgetItem(group, ["(none installed)"]).setFlags(Qt.ItemFlag.NoItemFlags)
             for model in models:
                 source = model.source + (" (linked)" if model.linked else "")
-                item = QTreeWidgetItem(group, [model.id, model.format, format_size(model.size_bytes), source])
+                item = QTreeWidgetItem(group, [model.id, model.format, format_bytes(model.size_bytes), source])
                 item.setData(0, Qt.ItemDataRole.UserRole, model.id)
                 if defaults.get(kind) == model.id or (kind not in defaults and model is models[0]):
                     font = item.font(0)
@@ -295,7 +301,7 @@ class ModelsPage(QWidget):
         if not model_id:
             return
         model = self.ctx.registry.get(model_id)
-        space = "nothing (a linked model)" if model.linked else format_size(model.size_bytes)
+        space = "nothing (a linked model)" if model.linked else format_bytes(model.size_bytes)
         answer = QMessageBox.question(
             self, "Remove model", f"Remove {model.id}? This frees {space}."
         )
