@@ -43,7 +43,7 @@ def embedded_words(path: Path) -> str:
 
     try:
         _, fields = read_fields(Path(path))
-    except ValueError:
+    except ValueError:  # unreadable: the decoder records why; the file simply has no words
         return ""
     meta = parse_fields(fields)
     parts = [meta.prompt] if meta is not None and meta.prompt else []

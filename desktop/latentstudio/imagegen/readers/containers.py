@@ -265,5 +265,7 @@ def read_fields(path: Path) -> tuple[str, dict[str, str]]:
         raise ValueError(f"{path.name}: a folder, not an image file") from None
     except UnidentifiedImageError as exc:
         raise ValueError(f"{path.name}: not a readable image ({exc})") from exc
-    except (OSError, SyntaxError, struct.error, ValueError) as exc:
-        raise ValueError(f"{path.name}: not a readable image ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"{path.name}: too many pixels to open ({exc})") from exc
+    except (OSError, SyntaxError, struct.error, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
+        raise ValueError(f"{path.name}: not a readable image ({exc})") from exc  # what broken files raise
