@@ -26,7 +26,8 @@ from shiboken6 import isValid
 from ...engine import EventKind, JobEvent, JobHandle
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
-from ...imagegen.metadata import ImageMetadata, read_metadata
+from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
+from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
 from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
@@ -94,7 +95,7 @@ class ImagePage(NeedsModelPage):
         self.cancel_button.setObjectName("cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_current)
-        self.status = QLabel("Drop a PNG here to read its settings into the form.")
+        self.status = QLabel("Drop an image here to read its settings into the form.")
         self.status.setObjectName("image-status")
         self.status.setWordWrap(True)
         # Room for two lines from the start, so a longer message never moves Generate under the mouse.
@@ -269,7 +270,11 @@ class ImagePage(NeedsModelPage):
         outputs = self.ctx.paths.outputs
         if not outputs.is_dir():
             return []
-        files = sorted(outputs.glob("*/*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        files = sorted(
+            (p for suffix in FILE_FORMATS.values() for p in outputs.glob(f"*/*{suffix}")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
         return [_load_result(path) for path in files[:RECENT_OUTPUTS]]
 
     def _show_recent(self, loaded: list[tuple[Path, Any, str]]) -> None:
@@ -283,18 +288,15 @@ class ImagePage(NeedsModelPage):
     # -- cross-page actions ----------------------------------------------------------------
 
     def reuse_settings_from(self, path: Path) -> bool:
-        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI) into the form."""
+        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI, Fooocus, NovelAI…) into the form."""
         path = Path(path)
-        try:
-            meta = read_metadata(path)
-        except (ValueError, OSError) as exc:
-            self.status.setText(f"Cannot read {path.name}: {exc}")
-            return False
+        reading = read_reading(path)
+        meta = reading.metadata
         if meta is None:
-            self.status.setText(f"{path.name} holds no generation settings.")
+            self.status.setText(f"{path.name}: {reading.reason}.")
             return False
         self._fill_form(meta)
-        self.status.setText(f"Settings read from {path.name} ({meta.source}).")
+        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).")
         return True
 
     def use_as_init_image(self, path: Path) -> None:

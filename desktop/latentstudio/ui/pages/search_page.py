@@ -65,6 +65,10 @@ class SearchPage(NeedsModelPage):
         self.query.setObjectName("search-query")
         self.query.setPlaceholderText('Describe a picture… e.g. "beach at sunset -people"')
         self.query.setClearButtonEnabled(True)
+        self.query.setToolTip(
+            "Finds what pictures show and what their files say (names, prompts, descriptions).\n"
+            '-word leaves a word out; a "quoted phrase" must be in the file\'s words.'
+        )
         self.drop_zone = SearchDropZone()
         self.summary = QLabel("")
         self.summary.setObjectName("search-summary")
@@ -237,7 +241,8 @@ class SearchPage(NeedsModelPage):
         self.results.scrollToTop()  # a new answer starts at its best match, never mid-list
         if hits:
             more = "+" if len(hits) >= RESULT_LIMIT else ""
-            self.summary.setText(f"{len(hits)}{more} pictures · best {hits[0].score:.2f} · {elapsed:.0f} ms")
+            best = max(hit.score for hit in hits)  # the first hit may have matched by its words
+            self.summary.setText(f"{len(hits)}{more} pictures · best {best:.2f} · {elapsed:.0f} ms")
         else:
             self.summary.setText(
                 f"No pictures score above {self.filters.min_score.value():.2f}. "

@@ -17,8 +17,15 @@ ICON_SIZE = 160
 Index = QModelIndex | QPersistentModelIndex
 
 
+MATCHED = {
+    "picture": "matched by its picture",
+    "words": "matched by its words (file name, prompt or description)",
+    "both": "matched by its picture and its words",
+}
+
+
 def describe(hit: SearchHit) -> str:
-    lines = [str(hit.path), f"score {hit.score:.3f}"]
+    lines = [str(hit.path), f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}"]
     if hit.width and hit.height:
         lines.append(f"{hit.width}×{hit.height} {hit.format or ''}".strip())
     if hit.taken:
@@ -57,7 +64,8 @@ class SearchResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{hit.score:.2f} · {hit.path.name}"
+            words = "" if hit.matched == "picture" else f"{hit.matched} · "  # why, when not the picture alone
+            return f"{words}{hit.score:.2f} · {hit.path.name}"
         if role == Qt.ItemDataRole.DecorationRole:
             source = hit.thumbnail if hit.thumbnail is not None else hit.path
             return self.loader.pixmap(self._key(hit), source) or self._placeholder
