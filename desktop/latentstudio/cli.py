@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "latentstudio.models.commands",
     "latentstudio.imagegen.commands",
     "latentstudio.library.commands",
+    "latentstudio.library.analysis.commands",
     "latentstudio.codegen.commands",
 )
 WINDOW_COMMANDS = ("gui",)

@@ -11,11 +11,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
 from ..models.clip_loader import ClipModel
+from .analysis import tables
 from .decode import DecodeError, decode_image
 from .thumbnails import existing_thumbnail
 
@@ -61,6 +62,7 @@ class SearchFilters:
     date_to: Optional[float] = None
     file_types: tuple[str, ...] = ()  # PIL format names: "jpeg", "png", …
     min_side: int = 0  # shorter side at least this many pixels
+    tags: tuple[str, ...] = ()  # only images carrying every one of these tags
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class SearchHit:
     thumbnail: Optional[Path] = None
     generated: bool = False
     prompt: Optional[str] = None
+    tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -111,6 +114,7 @@ class SearchHit:
             "thumbnail": str(self.thumbnail) if self.thumbnail else None,
             "generated": self.generated,
             "prompt": self.prompt,
+            "tags": list(self.tags),
         }
 
 
@@ -133,7 +137,8 @@ def image_query_vector(library: "Library", clip: ClipModel, model: str, path: Pa
     return clip.encode_pixels(clip.spec.to_pixels(decoded.image)[None])[0]
 
 
-def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Optional[set[int]]) -> Optional[np.ndarray]:
+def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Optional[set[int]],
+                tagged: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
     mask: Optional[np.ndarray] = None
 
     def both(condition: np.ndarray) -> None:
@@ -150,6 +155,8 @@ def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Option
         both(index.format_mask({t.lower() for t in filters.file_types}))
     if filters.min_side:
         both(index.min_sides >= filters.min_side)
+    if tagged is not None:
+        both(np.isin(index.ids, tagged))
     return mask
 
 
@@ -250,14 +257,43 @@ def rank(
     if request.filters.folder is not None:
         folder_ids = library.folder_ids_under(request.filters.folder)
     limit = max(1, request.limit)
+    tagged = images_with_tags(library.store, request.filters.tags) if request.filters.tags else None
     with index.lock:  # the index may be catching up with the database on another thread
-        mask = filter_mask(index, request.filters, folder_ids)
+        mask = filter_mask(index, request.filters, folder_ids, tagged)
         if index.ann is not None:
             candidates, scores = approximate_top(library, index, query, negatives, mask, limit, min_score)
         else:
             candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]
+    return hits_for(library, image_ids, scores)
+
+
+def tag_listing(library: "Library", index: "VectorIndex", request: SearchRequest) -> list[SearchHit]:
+    """A search by tags alone: every picture carrying them (and passing the other filters), by
+    how clearly it carries the first tag."""
+    folder_ids = library.folder_ids_under(request.filters.folder) if request.filters.folder is not None else None
+    store = library.store
+    ranked = tables.tagged_images(store, tables.tag_by_label(store, request.filters.tags[0]).id)
+    with index.lock:
+        mask = filter_mask(index, request.filters, folder_ids, images_with_tags(store, request.filters.tags))
+        allowed = set(index.ids[mask].tolist()) if mask is not None else set()
+    chosen = [(i, s) for i, s in ranked if i in allowed][: max(1, request.limit)]
+    return hits_for(library, [i for i, _ in chosen], [s for _, s in chosen])
+
+
+def images_with_tags(store, labels: Sequence[str]) -> np.ndarray:
+    """Ids of the images carrying every one of these tags (ValueError for an unknown tag)."""
+    found: Optional[set[int]] = None
+    for label in labels:
+        ids = {i for i, _ in tables.tagged_images(store, tables.tag_by_label(store, label).id)}
+        found = ids if found is None else found & ids
+    return np.array(sorted(found or ()), dtype=np.int64)
+
+
+def hits_for(library: "Library", image_ids: Sequence[int], scores: Sequence[float]) -> list[SearchHit]:
+    """Search hits for these images, in this order, with what results show about each."""
     rows = library.store.images_by_ids(image_ids)
+    tags = tables.tags_of_images(library.store, list(image_ids))
     hits = []
     for image_id, score in zip(image_ids, scores):
         row = rows.get(image_id)
@@ -277,6 +313,7 @@ def rank(
                 thumbnail=existing_thumbnail(library.thumbnails, row.hash),
                 generated=row.generated,
                 prompt=row.prompt,
+                tags=tuple(tags.get(row.id, ())),
             )
         )
     return hits

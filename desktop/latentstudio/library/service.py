@@ -18,7 +18,7 @@ from ..models.clip_loader import clip_in_job
 from .catalog import Library
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
-from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank
+from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank, tag_listing
 from .store import PENDING
 
 if TYPE_CHECKING:
@@ -100,6 +100,8 @@ def submit_search(
     loading = library.start_loading(installed.id, version) if ready is None else None
 
     def run(job: "JobContext") -> list[SearchHit]:
+        if request.text is None and request.image is None and request.filters.tags:
+            return tag_listing(library, ready if loading is None else loading.result(), request)
         with clip_in_job(job, installed) as clip:
             query, negatives = build_query(library, clip, installed.id, request)
         index = ready if loading is None else loading.result()

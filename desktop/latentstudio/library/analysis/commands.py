@@ -1,0 +1,99 @@
+"""`latent-studio tag …`, `duplicates`, `themes` and `map`: the analysis from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..service import library_for
+from . import service, tables
+from .tags import suggested_tags
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    tag = sub.add_parser("tag", help="tags in words: pictures tagged by what they show")
+    tsub = tag.add_subparsers(dest="tag_command", metavar="ACTION", required=True)
+    add = tsub.add_parser("add", help="add tags (a word or a phrase each)")
+    add.add_argument("labels", nargs="*", metavar="LABEL")
+    add.add_argument("--group", help="a tag group: each picture gets at most one of its tags")
+    add.add_argument("--example", dest="examples", action="append", type=Path, default=[], metavar="IMAGE",
+                     help="a picture showing the tag (repeatable)")
+    add.add_argument("--suggested", action="store_true", help="also add the bundled suggested tags")
+    add.add_argument("--model", dest="model_id")
+    add.set_defaults(func=cmd_tag_add)
+    listing = tsub.add_parser("list", help="the tags with how many pictures carry each")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--model", dest="model_id")
+    listing.set_defaults(func=cmd_tag_list)
+    remove = tsub.add_parser("remove", help="remove a tag (its marks too; pictures are untouched)")
+    remove.add_argument("label")
+    remove.set_defaults(func=cmd_tag_remove)
+    for name, verdict, text in (("confirm", tables.CONFIRMED, "the picture has this tag, whatever its score"),
+                                ("reject", tables.REJECTED, "the picture does not have this tag"),
+                                ("unmark", None, "forget a confirm or reject")):
+        mark = tsub.add_parser(name, help=text)
+        mark.add_argument("label")
+        mark.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+        mark.set_defaults(func=cmd_tag_mark, verdict=verdict)
+    adjust = tsub.add_parser("adjust", help="shift a tag's threshold (in standard deviations; + is stricter)")
+    adjust.add_argument("label")
+    adjust.add_argument("shift", type=float)
+    adjust.set_defaults(func=cmd_tag_adjust)
+
+
+def cmd_tag_add(args: argparse.Namespace, ctx) -> int:
+    if not args.labels and not args.suggested:
+        raise ValueError("give a word or phrase for the tag, or --suggested")
+    added = service.add_tags(ctx, args.labels, args.group, args.examples, args.model_id) if args.labels else []
+    if args.suggested:
+        known = {t.label.lower() for t in tables.tags(library_for(ctx).store)}
+        for label, group in suggested_tags():
+            if label.lower() not in known:
+                added += service.add_tags(ctx, [label], group, model_id=args.model_id)
+    print(f"Added {len(added)} tag(s): {', '.join(t.label for t in added)}")
+    return 0
+
+
+def cmd_tag_list(args: argparse.Namespace, ctx) -> int:
+    if ctx.registry.default("clip") is not None or args.model_id:
+        service.submit_tag_update(ctx, args.model_id).result()
+    store = library_for(ctx).store
+    counts = tables.tag_counts(store)
+    listed = [
+        {
+            "label": t.label,
+            "group": t.group,
+            "count": counts.get(t.id, 0),
+            "threshold": round(t.calibration["threshold"] + t.adjust, 4) if t.calibration else None,
+            "adjust": t.adjust,
+            "examples": tables.example_paths(store, t.id),
+        }
+        for t in tables.tags(store)
+    ]
+    if args.json:
+        print(json.dumps(listed, indent=2))
+        return 0
+    if not listed:
+        print("No tags yet: add some with `latent-studio tag add LABEL…` (or --suggested).")
+    for t in listed:
+        group = f"  [{t['group']}]" if t["group"] else ""
+        print(f"{t['count']:7d}  {t['label']}{group}")
+    return 0
+
+
+def cmd_tag_remove(args: argparse.Namespace, ctx) -> int:
+    service.remove_tag(ctx, args.label)
+    print(f"Removed tag {args.label!r}")
+    return 0
+
+
+def cmd_tag_mark(args: argparse.Namespace, ctx) -> int:
+    for image in args.images:
+        service.mark_tag(ctx, image, args.label, args.verdict)
+    return 0
+
+
+def cmd_tag_adjust(args: argparse.Namespace, ctx) -> int:
+    tables.set_adjust(library_for(ctx).store, args.label, args.shift)
+    return 0

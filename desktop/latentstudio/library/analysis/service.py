@@ -1,0 +1,77 @@
+"""Entry points of the analysis for the CLI and the GUI: every model pass is an engine job.
+
+Updates (tags, duplicates, themes, the map) are BACKGROUND jobs that follow the change log, so
+running one after each index costs the new pictures only. What a user waits for (adding a tag
+with example pictures) is FOREGROUND.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
+
+from ...engine import JobHandle, Priority
+from ...engine.jobs import EventCallback
+from ...models.clip_loader import clip_in_job
+from ..search import image_query_vector
+from ..service import library_for
+from . import tables
+from .tags import TagReport, update_tags
+
+if TYPE_CHECKING:
+    from ...context import AppContext
+    from ...engine import JobContext
+
+
+def _model(ctx: "AppContext", model_id: Optional[str]):
+    return ctx.registry.resolve("clip", model_id)  # MissingModelError says what to install
+
+
+def submit_tag_update(ctx: "AppContext", model_id: Optional[str] = None,
+                      on_event: Optional[EventCallback] = None) -> JobHandle:
+    installed = _model(ctx, model_id)
+    library = library_for(ctx)
+
+    def run(job: "JobContext") -> TagReport:
+        with clip_in_job(job, installed) as clip:
+            return update_tags(library, installed.id, clip.encode_text, job.checkpoint)
+
+    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Tag pictures", kind="tags", on_event=on_event)
+
+
+def add_tags(ctx: "AppContext", labels: Sequence[str], group: Optional[str] = None,
+             examples: Sequence[Path] = (), model_id: Optional[str] = None) -> list[tables.Tag]:
+    """Add tags (each with the same example pictures, if any); their scores come with the next
+    tag update. Nothing is added when an example cannot be read."""
+    installed = _model(ctx, model_id)
+    library = library_for(ctx)
+    missing = [str(p) for p in examples if not Path(p).expanduser().is_file()]
+    if missing:
+        raise FileNotFoundError(f"no such example picture: {', '.join(missing)}")
+    vectors = []
+    if examples:
+        def encode(job: "JobContext") -> list:
+            with clip_in_job(job, installed) as clip:
+                return [image_query_vector(library, clip, installed.id, Path(p).expanduser()) for p in examples]
+
+        vectors = ctx.engine.submit(encode, priority=Priority.FOREGROUND, name="Read tag examples",
+                                    kind="tags").result()
+    added = [tables.add_tag(library.store, label, group) for label in labels]
+    for tag in added:
+        for path, vector in zip(examples, vectors):
+            tables.add_example(library.store, tag, os.path.abspath(Path(path).expanduser()), installed.id, vector)
+    return added
+
+
+def remove_tag(ctx: "AppContext", label: str) -> None:
+    tables.remove_tag(library_for(ctx).store, label)
+
+
+def mark_tag(ctx: "AppContext", path: Path, label: str, verdict: Optional[int]) -> None:
+    """Confirm (tables.CONFIRMED), reject (tables.REJECTED) or forget (None) a tag on a picture."""
+    library = library_for(ctx)
+    row = library.store.image_by_path(os.path.abspath(Path(path).expanduser()))
+    if row is None or not row.hash:
+        raise ValueError(f"{path} is not a picture in the library")
+    tables.set_mark(library.store, tables.tag_by_label(library.store, label), row.hash, verdict)
