@@ -147,7 +147,8 @@ def _user_version_replaces_meta_row(db: sqlite3.Connection) -> None:
 # release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 def _analysis_tables(db: sqlite3.Connection) -> None:
     """Tags (words, groups, calibration, example vectors, the user's confirm/reject marks by
-    content, so they follow a moved file), tag assignments, close pairs for duplicates, and
+    content, so they follow a moved file), tag assignments, close pairs for duplicates (CLIP
+    cosine and, for near candidates, the distance of their pixel prints), and
     how far each analysis has followed the change log."""
     for statement in (
         "CREATE TABLE tags(id INTEGER PRIMARY KEY, label TEXT UNIQUE NOT NULL, grp TEXT, "
@@ -161,7 +162,7 @@ def _analysis_tables(db: sqlite3.Connection) -> None:
         "PRIMARY KEY(tag_id, image_id)) WITHOUT ROWID",
         "CREATE INDEX image_tags_image ON image_tags(image_id)",
         "CREATE TABLE close_pairs(a INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE, "
-        "b INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE, score REAL NOT NULL, "
+        "b INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE, score REAL NOT NULL, pixels REAL, "
         "PRIMARY KEY(a, b)) WITHOUT ROWID",
         "CREATE INDEX close_pairs_b ON close_pairs(b)",
         "CREATE TABLE analysis_cursors(name TEXT NOT NULL, model TEXT NOT NULL, seq INTEGER NOT NULL, "

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..service import library_for
 from . import service, tables
+from .duplicates import LEVELS
 from .tags import suggested_tags
 
 
@@ -40,6 +42,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     adjust.add_argument("label")
     adjust.add_argument("shift", type=float)
     adjust.set_defaults(func=cmd_tag_adjust)
+
+    dup = sub.add_parser("duplicates", help="exact copies, near-duplicates and similar series, kept apart")
+    dup.add_argument("--level", choices=LEVELS, help="only this level (default: all three)")
+    dup.add_argument("--json", action="store_true", help="a JSON list of groups: level, id, members (path, …)")
+    dup.add_argument("--trash", action="store_true",
+                     help="move every member but the one marked keep to the system trash (needs --level)")
+    dup.add_argument("--model", dest="model_id")
+    dup.set_defaults(func=cmd_duplicates)
 
 
 def cmd_tag_add(args: argparse.Namespace, ctx) -> int:
@@ -96,4 +106,30 @@ def cmd_tag_mark(args: argparse.Namespace, ctx) -> int:
 
 def cmd_tag_adjust(args: argparse.Namespace, ctx) -> int:
     tables.set_adjust(library_for(ctx).store, args.label, args.shift)
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace, ctx) -> int:
+    if args.trash and not args.level:
+        raise ValueError("--trash moves files: say which groups with --level exact, near or similar")
+    groups = service.submit_duplicates(ctx, (args.level,) if args.level else LEVELS, args.model_id).result()
+    if args.json:
+        print(json.dumps([g.to_json() for g in groups], indent=2))
+    else:
+        if not groups:
+            print("No duplicates found.")
+        for group in groups:
+            score = f" (cosine ≥ {group.score:.3f})" if group.score is not None else ""
+            print(f"{group.level} {group.id}: {len(group.members)} pictures{score}")
+            for member in group.members:
+                r = member.row
+                mark = "keep" if member.keep else "    "
+                print(f"  {mark} {r.width or '?'}×{r.height or '?'} {r.size:>10} B  {r.path}")
+    if args.trash:
+        chosen = [m.row.path for g in groups for m in g.members if not m.keep]
+        report = service.trash_pictures(ctx, chosen)
+        print(f"Moved {len(report.moved)} picture(s) to the trash", file=sys.stderr)
+        for path, reason in report.failed:
+            print(f"  not moved: {path}: {reason}", file=sys.stderr)
+        return 1 if report.failed else 0
     return 0

@@ -17,7 +17,9 @@ from ...models.clip_loader import clip_in_job
 from ..search import image_query_vector
 from ..service import library_for
 from . import tables
+from .duplicates import LEVELS, Group, find_groups, update_pairs
 from .tags import TagReport, update_tags
+from .trash import TrashReport, move_to_trash
 
 if TYPE_CHECKING:
     from ...context import AppContext
@@ -75,3 +77,22 @@ def mark_tag(ctx: "AppContext", path: Path, label: str, verdict: Optional[int]) 
     if row is None or not row.hash:
         raise ValueError(f"{path} is not a picture in the library")
     tables.set_mark(library.store, tables.tag_by_label(library.store, label), row.hash, verdict)
+
+
+def submit_duplicates(ctx: "AppContext", levels: Sequence[str] = LEVELS, model_id: Optional[str] = None,
+                      on_event: Optional[EventCallback] = None) -> JobHandle:
+    """Update the close pairs (incrementally) and return the groups of these levels."""
+    installed = _model(ctx, model_id)
+    library = library_for(ctx)
+
+    def run(job: "JobContext") -> list[Group]:
+        update_pairs(library, installed.id, job.checkpoint)
+        return find_groups(library, tuple(levels))
+
+    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Find duplicates", kind="duplicates",
+                             on_event=on_event)
+
+
+def trash_pictures(ctx: "AppContext", paths: Sequence[str]) -> TrashReport:
+    """Move these library pictures to the system trash (the user asked for it, picture by picture)."""
+    return move_to_trash(library_for(ctx), paths)

@@ -204,3 +204,64 @@ def changed_images(store: LibraryStore, since: Optional[int], upto: int) -> Opti
     rows = store.connection().execute(
         "SELECT DISTINCT image_id FROM changes WHERE seq > ? AND seq <= ?", (since, upto)).fetchall()
     return np.array(sorted(r[0] for r in rows), dtype=np.int64)
+
+
+# -- close pairs (duplicates) ------------------------------------------------------------------
+
+def replace_pairs(store: LibraryStore, image_ids: Optional[np.ndarray],
+                  rows: Iterable[tuple[int, int, float, Optional[float]]]) -> None:
+    """Replace the close pairs touching these images (or every pair) with `rows`:
+    (a < b, cosine, pixel-print distance or None)."""
+    with store.transaction(bump=False) as db:
+        if image_ids is None:
+            db.execute("DELETE FROM close_pairs")
+        else:
+            for start in range(0, len(image_ids), ID_CHUNK):
+                chunk = [int(i) for i in image_ids[start:start + ID_CHUNK]]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM close_pairs WHERE a IN ({marks}) OR b IN ({marks})", (*chunk, *chunk))
+        db.executemany(
+            "INSERT OR REPLACE INTO close_pairs(a, b, score, pixels) SELECT ?, ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM images WHERE id = ?) AND EXISTS (SELECT 1 FROM images WHERE id = ?)",
+            ((int(a), int(b), float(s), p, int(a), int(b)) for a, b, s, p in rows))
+
+
+def pair_count(store: LibraryStore) -> int:
+    return int(store.connection().execute("SELECT COUNT(*) FROM close_pairs").fetchone()[0])
+
+
+def pairs(store: LibraryStore) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored close pair between indexed images: (a, b, cosine, pixel distance; NaN where
+    not measured)."""
+    rows = store.connection().execute(
+        "SELECT p.a, p.b, p.score, p.pixels FROM close_pairs p JOIN images x ON x.id = p.a "
+        "JOIN images y ON y.id = p.b WHERE x.status = 'ok' AND y.status = 'ok'").fetchall()
+    if not rows:
+        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32))
+    a, b, s, p = zip(*rows)
+    pixels = np.array([np.nan if v is None else v for v in p], dtype=np.float32)
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(s, dtype=np.float32), pixels
+
+
+def same_content_images(store: LibraryStore) -> list[list[int]]:
+    """Ids of indexed images sharing a content hash, one list per hash held more than once."""
+    rows = store.connection().execute(
+        "SELECT hash, id FROM images WHERE status = 'ok' AND hash IN "
+        "(SELECT hash FROM images WHERE status = 'ok' AND hash IS NOT NULL GROUP BY hash HAVING COUNT(*) > 1) "
+        "ORDER BY hash, id").fetchall()
+    found: dict[str, list[int]] = {}
+    for digest, image_id in rows:
+        found.setdefault(digest, []).append(image_id)
+    return list(found.values())
+
+
+def bursts(store: LibraryStore, seconds: float) -> list[tuple[int, int]]:
+    """Consecutive pictures of a folder whose camera dates lie within `seconds` of each other."""
+    rows = store.connection().execute(
+        "SELECT id, folder_id, taken FROM images WHERE status = 'ok' AND taken IS NOT NULL ORDER BY folder_id, taken")
+    found, last = [], None
+    for image_id, folder_id, taken in rows:
+        if last is not None and last[1] == folder_id and taken - last[2] <= seconds:
+            found.append((last[0], image_id))
+        last = (image_id, folder_id, taken)
+    return found

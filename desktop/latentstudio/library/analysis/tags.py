@@ -10,12 +10,11 @@ n / (n + 2): a few examples nudge, many lead); the sum is the tag's score.
 
 The threshold is calibrated per tag on the library's own score distribution: the cut between two
 classes, "has it" and "has it not", of a two-normal mixture fitted to the scores (`split_point`),
-kept so the tag lands on at
-least MIN_SHARE and at most MAX_SHARE of the pictures (neither nowhere nor everywhere), then
-shifted by the user's adjustment. A tag group assigns at most one member per image: the member
-with the highest score, when that is above the library's average for it (z > 0, plus the
-adjustment): the best member decides which, the cut only keeps off pictures showing none. Marks win over scores: a confirmed tag stays, a
-rejected one stays off.
+kept so the tag lands on at least MIN_SHARE and at most MAX_SHARE of the pictures (neither nowhere
+nor everywhere), then shifted by the user's adjustment. A tag group assigns at most one member per
+image: the member with the highest score, when that is above the library's average for it (z > 0,
+plus the adjustment): the best member decides which, the cut only keeps off pictures showing none.
+Marks win over scores: a confirmed tag stays, a rejected one stays off.
 
 Incremental: calibration (the standardisation and the threshold) is stored with the tag, so
 images the change log names are scored alone; a tag is recalibrated on the whole library only
