@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from latentstudio import cli
-from latentstudio.library import add_folders, library_for, scan, submit_index
+from latentstudio.library import add_folders, scan, submit_index
 from latentstudio.library.analysis import service
 from latentstudio.library.analysis.duplicates import find_groups, keep_rank
 from tests.support import tiny_clip
@@ -101,7 +101,7 @@ def test_groups_are_stable_and_follow_the_library(planted) -> None:
     (photos / "yellow-circle-resized.png").unlink()
     scan(ctx)
     submit_index(ctx).result(120)
-    library = library_for(ctx)
+    library = ctx.library
     from latentstudio.library.analysis.duplicates import update_pairs
 
     report = update_pairs(library, "shapes")
@@ -132,7 +132,7 @@ def test_trash_moves_only_the_chosen_copies_to_the_trash(planted, tmp_path, monk
     assert f"Path={photos / 'red-circle copy.jpg'}".replace(" ", "%20") in info
     left = {p.name: p.read_bytes() for p in photos.iterdir()}
     assert left == {k: v for k, v in everything.items() if k != "red-circle copy.jpg"}  # nothing else touched
-    assert library_for(ctx).store.image_by_path(str(photos / "red-circle copy.jpg")) is None
+    assert ctx.library.store.image_by_path(str(photos / "red-circle copy.jpg")) is None
     assert service.submit_duplicates(ctx, ("exact",)).result(60) == []
     # A path that is not a library picture is refused, not trashed.
     outside = tmp_path / "outside.jpg"

@@ -14,13 +14,12 @@ from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo
 from latentstudio.library.analysis import service, tables
 from latentstudio.library.analysis.tags import assign, split_point, suggested_tags
-from latentstudio.library.service import library_for
 from tests.support import tiny_clip
 from tests.test_search_semantics import _class_of, shapes  # noqa: F401  (fixture)
 
 
 def _tagged(ctx, label: str) -> set[str]:
-    store = library_for(ctx).store
+    store = ctx.library.store
     rows = store.images_by_ids([i for i, _ in tables.tagged_images(store, tables.tag_by_label(store, label).id)])
     return {Path(r.path).name for r in rows.values()}
 
@@ -60,7 +59,7 @@ def test_colour_and_shape_tags_on_unseen_pictures(shapes, capsys) -> None:
     alone = _precision_recall(ctx, photos, "blue picture", "blue-")
     examples = {"red-circle-0.jpg", "red-circle-1.jpg"}
     fine = _precision_recall(ctx, photos, "red circle", "red-circle-", leave_out=examples)
-    store = library_for(ctx).store
+    store = ctx.library.store
     ranked = store.images_by_ids([i for i, _ in tables.tagged_images(store, tables.tag_by_label(store, "red circle").id)])
     best = [Path(ranked[i].path).name for i, _ in tables.tagged_images(store, tables.tag_by_label(store, "red circle").id)]
     best = [name for name in best if name not in examples][:4]
@@ -93,7 +92,7 @@ def test_a_group_assigns_exactly_one_member(shapes) -> None:
     ctx, photos = shapes
     service.add_tags(ctx, list(tiny_clip.COLOURS), group="colour")
     service.submit_tag_update(ctx).result(120)
-    store = library_for(ctx).store
+    store = ctx.library.store
     per_image: dict[int, int] = {}
     for label in tiny_clip.COLOURS:
         for image_id, _ in tables.tagged_images(store, tables.tag_by_label(store, label).id):
@@ -139,7 +138,7 @@ def test_cli_tag_add_list_remove_and_errors(shapes, capsys) -> None:
     assert cli.main(["tag", "add", "red", "blue", "--group", "colour",
                      "--example", str(photos / "red-square-1.jpg")]) == 0
     capsys.readouterr()
-    store = library_for(ctx).store
+    store = ctx.library.store
     assert tables.example_paths(store, tables.tag_by_label(store, "red").id) == [str(photos / "red-square-1.jpg")]
     assert cli.main(["tag", "add", "red"]) == 1
     assert "already a tag" in capsys.readouterr().err

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..service import library_for
 from . import service, tables
 from .duplicates import LEVELS
+from .layout import METHODS
 from .tags import suggested_tags
 
 
@@ -51,13 +51,27 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     dup.add_argument("--model", dest="model_id")
     dup.set_defaults(func=cmd_duplicates)
 
+    themes = sub.add_parser("themes", help="what the library (or a folder) holds: themes, counts, examples")
+    themes.add_argument("--folder", type=Path, help="only the pictures under this folder")
+    themes.add_argument("--refit", action="store_true", help="cluster again instead of updating")
+    themes.add_argument("--json", action="store_true")
+    themes.add_argument("--model", dest="model_id")
+    themes.set_defaults(func=cmd_themes)
+
+    layout = sub.add_parser("map", help="a 2-D map of every picture (path, x, y, theme)")
+    layout.add_argument("--method", choices=METHODS, help="layout method (default: the best installed)")
+    layout.add_argument("--refit", action="store_true", help="lay out again instead of updating")
+    layout.add_argument("--json", action="store_true", help="a JSON list of {path, x, y, theme}")
+    layout.add_argument("--model", dest="model_id")
+    layout.set_defaults(func=cmd_map)
+
 
 def cmd_tag_add(args: argparse.Namespace, ctx) -> int:
     if not args.labels and not args.suggested:
         raise ValueError("give a word or phrase for the tag, or --suggested")
     added = service.add_tags(ctx, args.labels, args.group, args.examples, args.model_id) if args.labels else []
     if args.suggested:
-        known = {t.label.lower() for t in tables.tags(library_for(ctx).store)}
+        known = {t.label.lower() for t in tables.tags(ctx.library.store)}
         for label, group in suggested_tags():
             if label.lower() not in known:
                 added += service.add_tags(ctx, [label], group, model_id=args.model_id)
@@ -68,7 +82,7 @@ def cmd_tag_add(args: argparse.Namespace, ctx) -> int:
 def cmd_tag_list(args: argparse.Namespace, ctx) -> int:
     if ctx.registry.default("clip") is not None or args.model_id:
         service.submit_tag_update(ctx, args.model_id).result()
-    store = library_for(ctx).store
+    store = ctx.library.store
     counts = tables.tag_counts(store)
     listed = [
         {
@@ -105,7 +119,7 @@ def cmd_tag_mark(args: argparse.Namespace, ctx) -> int:
 
 
 def cmd_tag_adjust(args: argparse.Namespace, ctx) -> int:
-    tables.set_adjust(library_for(ctx).store, args.label, args.shift)
+    tables.set_adjust(ctx.library.store, args.label, args.shift)
     return 0
 
 
@@ -132,4 +146,38 @@ def cmd_duplicates(args: argparse.Namespace, ctx) -> int:
         for path, reason in report.failed:
             print(f"  not moved: {path}: {reason}", file=sys.stderr)
         return 1 if report.failed else 0
+    return 0
+
+
+def cmd_themes(args: argparse.Namespace, ctx) -> int:
+    if args.folder is not None and not args.folder.expanduser().is_dir():
+        raise FileNotFoundError(f"not a folder: {args.folder}")
+    summaries = service.submit_themes(ctx, args.folder, args.refit, args.model_id).result()
+    if args.json:
+        print(json.dumps([s.to_json() for s in summaries], indent=2))
+        return 0
+    if not summaries:
+        print("No indexed pictures here yet.")
+    for summary in summaries:
+        print(f"{summary.count:7d}  {summary.name}")
+        for path in summary.examples:
+            print(f"           {path}")
+    return 0
+
+
+def cmd_map(args: argparse.Namespace, ctx) -> int:
+    points = service.submit_map(ctx, args.method, args.refit, args.model_id).result()
+    layout = points.layout
+    rows = ctx.library.store.images_by_ids(layout.ids.tolist())
+    listed = [
+        {"path": rows[i].path, "x": round(float(x), 5), "y": round(float(y), 5),
+         "theme": points.themes.names[t] if points.themes.names else None}
+        for i, (x, y), t in zip(layout.ids.tolist(), layout.xy, points.theme_of.tolist()) if i in rows
+    ]
+    if args.json:
+        print(json.dumps(listed, indent=2))
+    else:
+        print(f"Map of {len(listed)} pictures ({layout.method})")
+        for point in listed:
+            print(f"{point['x']:+.3f} {point['y']:+.3f}  {point['theme'] or ''}  {point['path']}")
     return 0
