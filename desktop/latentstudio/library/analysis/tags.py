@@ -57,6 +57,8 @@ RECALIBRATE_GROWTH = 2.0  # recalibrate when the library is this many times larg
 SPLIT_SAMPLE = 100_000  # scores the threshold is chosen from (evenly spread over the sorted scores)
 MIN_CLASS = 3  # pictures on each side of a cut at least
 EM_STEPS = 60
+SEPARATED = 2.0  # Ashman's D of the two classes at least, else the scores form one class
+UNSEPARATED_CUT = 2.0  # z-score a tag on its own needs when its scores form one class
 GROUP_CUT = 0.0  # z-score a group's best member needs
 HISTOGRAM_BINS = 256
 CHUNK_ROWS = 50_000
@@ -157,6 +159,8 @@ def split_point(values: np.ndarray) -> float:
         mean = (member * values[:, None]).sum(axis=0) / mass
         sd = np.maximum(np.sqrt((member * (values[:, None] - mean) ** 2).sum(axis=0) / mass), floor)
     lo, hi = np.argsort(mean)
+    if np.sqrt(2) * (mean[hi] - mean[lo]) / np.hypot(sd[lo], sd[hi]) < SEPARATED:
+        return UNSEPARATED_CUT  # one class only (Ashman's D): just the clearly outstanding pictures
     grid = np.linspace(mean[lo], mean[hi], 512)
     log_odds = (np.log(weight[hi] / sd[hi]) - 0.5 * ((grid - mean[hi]) / sd[hi]) ** 2
                 - np.log(weight[lo] / sd[lo]) + 0.5 * ((grid - mean[lo]) / sd[lo]) ** 2)
@@ -181,12 +185,11 @@ def otsu(values: np.ndarray) -> float:
     return float(edges[1:-1][int(np.argmax(between))])
 
 
-def calibrate(prototype: Prototype, space: VectorSpace, background: np.ndarray) -> dict:
-    """Standardisation and threshold of one tag from the whole library's scores."""
-    raw = np.concatenate([prototype.raw(vectors, background) for _, vectors in space.chunks(CHUNK_ROWS)], axis=1)
+def calibrate(prototype: Prototype, raw: np.ndarray, model: str) -> dict:
+    """Standardisation and threshold of one tag from its raw scores on the whole library."""
     calibration = {
         "format": CALIBRATION_FORMAT,
-        "model": space.model,
+        "model": model,
         "rows": raw.shape[1],
         "mean": raw.mean(axis=1).tolist(),
         "sd": [float(v) or 1.0 for v in raw.std(axis=1)],
@@ -214,17 +217,16 @@ def assign(
     ids: np.ndarray, scores: np.ndarray, tag_list: Sequence[Tag], calibrations: Sequence[dict],
     marked: dict[tuple[int, int], int],
 ) -> list[tuple[int, int, float]]:
-    """(tag id, image id, score above threshold) for every assignment among these images.
-    `scores` is (images, tags). Groups keep their best member; marks override."""
+    """(tag id, image id, score above threshold) for every assignment among these images (ids
+    ascending). `scores` is (images, tags). Groups keep their best member; marks override."""
     above = scores - np.array([c["threshold"] + t.adjust for t, c in zip(tag_list, calibrations)], dtype=np.float32)
     on = above >= 0
     tag_ids = np.array([t.id for t in tag_list], dtype=np.int64)
-    position = {int(image_id): row for row, image_id in enumerate(ids)}
     confirmed = np.zeros_like(on)
     for (tag_id, image_id), verdict in marked.items():
-        row = position.get(image_id)
+        row = int(np.searchsorted(ids, image_id)) if len(ids) else 0
         col = np.flatnonzero(tag_ids == tag_id)
-        if row is None or not len(col):
+        if row >= len(ids) or ids[row] != image_id or not len(col):
             continue
         on[row, col[0]] = verdict == CONFIRMED
         confirmed[row, col[0]] = verdict == CONFIRMED
@@ -268,24 +270,27 @@ def update_tags(library: "Library", model: str, encode: TextEncoder,
     stale = {t.group for t in tag_list if t.group and needs_calibration(t, model, len(space))}
     full = [changed is None or needs_calibration(t, model, len(space)) or (t.group in stale)
             for t in tag_list]
-    calibrations = []
-    for proto, recalibrate in zip(protos, full):
-        checkpoint()
-        if recalibrate:
-            calibration = calibrate(proto, space, background)
-            tables.save_calibration(store, proto.tag.id, calibration)
-        else:
-            calibration = proto.tag.calibration
-        calibrations.append(calibration)
+    calibrations = [t.calibration for t in tag_list]
     marked = tables.marks(store)
     full_cols = [i for i, f in enumerate(full) if f]
     rest_cols = [i for i, f in enumerate(full) if not f]
     written = 0
     if full_cols:
-        rows: list[tuple[int, int, float]] = []
+        # One pass over the vectors for every tag to recalibrate; raw scores kept (3 × 4 bytes a
+        # picture and tag) for the thresholds and the assignments.
+        ids_parts, raw_parts = [], []
         for ids, vectors in space.chunks(CHUNK_ROWS):
             checkpoint()
-            rows += _assign_chunk(ids, vectors, protos, calibrations, full_cols, background, marked)
+            ids_parts.append(ids)
+            raw_parts.append(np.stack([protos[c].raw(vectors, background) for c in full_cols]))
+        ids, raw = np.concatenate(ids_parts), np.concatenate(raw_parts, axis=2)
+        del raw_parts
+        for k, c in enumerate(full_cols):
+            calibrations[c] = calibrate(protos[c], raw[k], model)
+            tables.save_calibration(store, tag_list[c].id, calibrations[c])
+        scores = np.stack([protos[c].combine(raw[k], calibrations[c]) for k, c in enumerate(full_cols)], axis=1)
+        del raw
+        rows = assign(ids, scores, [tag_list[c] for c in full_cols], [calibrations[c] for c in full_cols], marked)
         tables.replace_assignments(store, [tag_list[i].id for i in full_cols], None, rows)
         written += len(rows)
     scored = 0
