@@ -60,6 +60,18 @@ def _models(services: PageServices) -> QWidget:
     return ModelsPage(services)
 
 
+def _map(services: PageServices) -> QWidget:
+    from .pages.map_page import MapPage
+
+    return MapPage(services)
+
+
+def _duplicates(services: PageServices) -> QWidget:
+    from .pages.duplicates_page import DuplicatesPage
+
+    return DuplicatesPage(services)
+
+
 def _settings(services: PageServices) -> QWidget:
     from .pages.settings_page import SettingsPage
 
@@ -68,6 +80,8 @@ def _settings(services: PageServices) -> QWidget:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("search", "Search", "SP_FileDialogContentsView", _search),
+    PageSpec("map", "Map", "SP_DirLinkIcon", _map),
+    PageSpec("duplicates", "Duplicates", "SP_FileDialogListView", _duplicates),
     PageSpec("image", "Image", "SP_DesktopIcon", _image),
     PageSpec("code", "Code", "SP_FileDialogDetailedView", _code),
     PageSpec("models", "Models", "SP_DriveHDIcon", _models),

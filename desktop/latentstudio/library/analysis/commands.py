@@ -168,11 +168,10 @@ def cmd_themes(args: argparse.Namespace, ctx) -> int:
 def cmd_map(args: argparse.Namespace, ctx) -> int:
     points = service.submit_map(ctx, args.method, args.refit, args.model_id).result()
     layout = points.layout
-    rows = ctx.library.store.images_by_ids(layout.ids.tolist())
     listed = [
-        {"path": rows[i].path, "x": round(float(x), 5), "y": round(float(y), 5),
+        {"path": row.path, "x": round(float(x), 5), "y": round(float(y), 5),
          "theme": points.themes.names[t] if points.themes.names else None}
-        for i, (x, y), t in zip(layout.ids.tolist(), layout.xy, points.theme_of.tolist()) if i in rows
+        for row, (x, y), t in zip(points.rows, layout.xy, points.theme_of.tolist()) if row is not None
     ]
     if args.json:
         print(json.dumps(listed, indent=2))

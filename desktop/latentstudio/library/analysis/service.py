@@ -123,6 +123,8 @@ class MapPoints:
     layout: MapLayout
     themes: Themes
     theme_of: "np.ndarray"  # per layout point: index into themes.names
+    rows: list  # per layout point: its ImageRow (None when it left the library meanwhile)
+    tags: dict  # image id → its tags, best first
 
 
 def submit_map(ctx: "AppContext", method: Optional[str] = None, refit: bool = False,
@@ -137,7 +139,9 @@ def submit_map(ctx: "AppContext", method: Optional[str] = None, refit: bool = Fa
         layout = update_map(library, installed.id, method, refit, job.checkpoint)
         space = VectorSpace.of(library, installed.id)
         theme_of = np.concatenate([themes.assign(v) for _, v in _chunks(space, layout.ids)] or [np.empty(0, np.int64)])
-        return MapPoints(layout, themes, theme_of)
+        found = library.store.images_by_ids(layout.ids.tolist())
+        ids = layout.ids.tolist()
+        return MapPoints(layout, themes, theme_of, [found.get(i) for i in ids], tables.tags_of_images(library.store, ids))
 
     return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Draw the map", kind="map", on_event=on_event)
 

@@ -1,0 +1,100 @@
+"""qtbot: the Map page renders and selects, the Duplicates page reviews and trashes, tags show on
+search results with confirm and reject."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentstudio.library import add_folders, submit_index
+from latentstudio.library.analysis import service, tables
+from latentstudio.ui.page_services import PageServices
+from latentstudio.ui.pages.duplicates_page import DuplicatesPage
+from latentstudio.ui.pages.map_page import MapPage
+from tests.support import tiny_clip
+
+SCREENSHOTS = Path("/tmp")
+
+
+@pytest.fixture
+def library(ctx, tiny_models, tmp_path: Path):
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = random.Random(4)
+    for colour, shape in tiny_clip.classes():
+        for k in range(4):
+            tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg")
+    Image.open(photos / "red-circle-0.jpg").resize((60, 60)).save(photos / "red-circle-0-small.png")
+    shutil.copy(photos / "blue-square-1.jpg", photos / "blue-square-1 copy.jpg")
+    add_folders(ctx, [photos])
+    ctx.library.scan()
+    submit_index(ctx).result(120)
+    return ctx, photos
+
+
+def test_map_page_renders_colours_hovers_and_lasso_selects(qtbot, library) -> None:
+    ctx, photos = library
+    service.add_tags(ctx, list(tiny_clip.COLOURS), group="colour")
+    service.submit_tag_update(ctx).result(120)
+    page = MapPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    page.refresh()
+    qtbot.waitUntil(lambda: page.points is not None, timeout=60000)
+    assert len(page.canvas.xy) == 50 and np.isfinite(page.canvas.xy).all()
+    assert "50 pictures" in page.status.text()
+    assert (page.canvas.categories >= 0).all()  # every point has a theme
+    page.colour_by.setCurrentIndex(1)  # by tag
+    assert "red" in page.legend.text()
+    image = page.canvas.render_points()
+    assert image.width() == page.canvas.width()
+    # Hover the first point: its picture shows.
+    x, y = page.canvas.to_screen(page.canvas.xy[[0]])[0]
+    from PySide6.QtCore import QPointF
+
+    assert page.canvas.row_at(QPointF(x, y)) >= 0
+    page._hover(0)
+    assert not page.preview.pixmap().isNull()
+    # Lasso the whole canvas: every picture shows as a result.
+    w, h = page.canvas.width(), page.canvas.height()
+    page.grab().save(str(SCREENSHOTS / "latent-map-page.png"))
+    page.canvas.select_polygon(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float))
+    assert page.results_model.rowCount() == 50 and "50 pictures selected" in page.status.text()
+    assert any("red" in hit.tags for hit in page.results_model.hits)
+
+
+def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tmp_path, monkeypatch) -> None:
+    ctx, photos = library
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    page = DuplicatesPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    page.find()  # exact copies first
+    qtbot.waitUntil(lambda: page.find_button.isEnabled(), timeout=60000)
+    assert page.group_list.count() == 1 and "1 groups" in page.status.text()
+    assert len(page.checks) == 2 and len(page.ticked()) == 1  # the best to keep is not ticked
+    page.level.setCurrentIndex(1)  # near-duplicates
+    page.find()
+    qtbot.waitUntil(lambda: page.find_button.isEnabled(), timeout=60000)
+    names = [{Path(m.row.path).name for m in g.members} for g in page.groups]
+    assert {"red-circle-0.jpg", "red-circle-0-small.png"} in names
+    page.group_list.setCurrentRow(names.index({"red-circle-0.jpg", "red-circle-0-small.png"}))
+    assert page.ticked() == [str(photos / "red-circle-0-small.png")]  # the larger one is kept
+    page.grab().save(str(SCREENSHOTS / "latent-duplicates-page.png"))
+    page.trash_ticked(confirm=False)
+    assert not (photos / "red-circle-0-small.png").exists()
+    assert (tmp_path / "xdg" / "Trash" / "files" / "red-circle-0-small.png").is_file()
+    assert (photos / "red-circle-0.jpg").exists() and "Moved 1" in page.status.text()
+    # Ticking every picture of a group is refused: one always stays.
+    if page.checks:
+        for check, _ in page.checks:
+            check.setChecked(True)
+        assert not page.trash_button.isEnabled()
