@@ -98,3 +98,29 @@ def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tmp_
         for check, _ in page.checks:
             check.setChecked(True)
         assert not page.trash_button.isEnabled()
+
+
+def test_search_results_show_tags_and_a_rejection_sticks(qtbot, library) -> None:
+    from latentstudio.ui.pages.search_page import SearchPage
+    from latentstudio.ui.widgets.search_results import label
+
+    ctx, photos = library
+    service.add_tags(ctx, list(tiny_clip.COLOURS), group="colour")
+    service.submit_tag_update(ctx).result(120)
+    page = SearchPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.filters.min_score.setValue(-1.0)
+    page.show()
+    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.keyClicks(page.query, "a red circle")
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
+    hit = page.results_model.hits[0]
+    assert "red" in hit.tags and "#red" in label(hit)
+    page.mark_tag(hit, "red", tables.REJECTED)
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0 and "red" not in next(
+        (h.tags for h in page.results_model.hits if h.path == hit.path), ("red",)), timeout=30000)
+    store = ctx.library.store
+    assert tables.marks(store)[(tables.tag_by_label(store, "red").id, hit.image_id)] == tables.REJECTED
+    page.grab().save(str(SCREENSHOTS / "latent-search-tags.png"))
+    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)

@@ -21,6 +21,8 @@ from ...library import (
     submit_index,
     submit_search,
 )
+from ...library.analysis import tables as tag_tables
+from ...library.analysis.service import mark_tag, submit_tag_update
 from ...library.scan import ScanReport
 from ..background import run_in_background
 from ..file_actions import open_file, reveal
@@ -311,6 +313,8 @@ class SearchPage(NeedsModelPage):
             )
             self.refresh_folders()
             self.run_search()
+            if report.encoded:  # the new pictures get their tags (a background job, new ones only)
+                self.bridge.watch(submit_tag_update(self.ctx), lambda e: e.kind is EventKind.FINISHED and self.run_search())
         elif event.kind is EventKind.FAILED:
             self.folders.show_done(f"Indexing failed: {event.payload}")
         elif event.kind is EventKind.CANCELLED:
@@ -347,4 +351,31 @@ class SearchPage(NeedsModelPage):
             menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))
             if hit.generated:
                 menu.addAction("Reuse its settings", lambda: self.requests.reuseSettings.emit(hit.path))
+        self._tag_menu(menu.addMenu("Tags"), hit)
         menu.exec(self.results.viewport().mapToGlobal(pos))
+
+    def _tag_menu(self, menu: QMenu, hit: SearchHit) -> None:
+        """Confirm or reject the picture's tags; give it one of the others."""
+        labels = [t.label for t in tag_tables.tags(self.library.store)]
+        if not labels:
+            menu.addAction("No tags yet (latent-studio tag add …)").setEnabled(False)
+        for label in hit.tags:
+            menu.addAction(f"Confirm “{label}”", lambda label=label: self.mark_tag(hit, label, tag_tables.CONFIRMED))
+            menu.addAction(f"Reject “{label}”", lambda label=label: self.mark_tag(hit, label, tag_tables.REJECTED))
+        others = [label for label in labels if label not in hit.tags]
+        if others:
+            add = menu.addMenu("Add tag")
+            for label in others:
+                add.addAction(label, lambda label=label: self.mark_tag(hit, label, tag_tables.CONFIRMED))
+
+    def mark_tag(self, hit: SearchHit, label: str, verdict: int) -> None:
+        """Record the correction, then re-tag (the tag learns from it) and search again."""
+        try:
+            mark_tag(self.ctx, hit.path, label, verdict)
+            handle = submit_tag_update(self.ctx)
+        except (ValueError, LookupError) as exc:
+            self.summary.setText(f"Could not change the tag: {exc}")
+            return
+        self.summary.setText(f"{'Confirmed' if verdict == tag_tables.CONFIRMED else 'Rejected'} “{label}” on "
+                             f"{hit.path.name}; re-tagging…")
+        self.bridge.watch(handle, lambda event: event.kind is EventKind.FINISHED and self.run_search())

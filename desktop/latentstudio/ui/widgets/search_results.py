@@ -14,6 +14,7 @@ from .thumbnail_loader import ThumbnailLoader
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 ICON_SIZE = 160
+TAG_CHIPS = 3
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -25,7 +26,17 @@ def describe(hit: SearchHit) -> str:
         lines.append(f"taken {datetime.fromtimestamp(hit.taken):%Y-%m-%d %H:%M}")
     if hit.generated and hit.prompt:
         lines.append(f"generated: {hit.prompt}")
+    if hit.tags:
+        lines.append("tags: " + ", ".join(hit.tags) + " (right-click to confirm or reject)")
     return "\n".join(lines)
+
+
+def label(hit: SearchHit) -> str:
+    """Score and name; the first tags as chips on a second line."""
+    text = f"{hit.score:.2f} · {hit.path.name}"
+    if hit.tags:
+        text += "\n" + " ".join(f"#{tag}" for tag in hit.tags[:TAG_CHIPS])
+    return text
 
 
 class SearchResultsModel(QAbstractListModel):
@@ -57,7 +68,7 @@ class SearchResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{hit.score:.2f} · {hit.path.name}"
+            return label(hit)
         if role == Qt.ItemDataRole.DecorationRole:
             source = hit.thumbnail if hit.thumbnail is not None else hit.path
             return self.loader.pixmap(self._key(hit), source) or self._placeholder
@@ -92,7 +103,7 @@ class SearchResultsView(QListView):
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
         self.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + 40))
+        self.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + 56))  # two lines of text: name, tags
         self.setWordWrap(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
