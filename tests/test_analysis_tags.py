@@ -144,6 +144,8 @@ def test_cli_tag_add_list_remove_and_errors(shapes, capsys) -> None:
     assert "already a tag" in capsys.readouterr().err
     assert cli.main(["tag", "add", "green", "--example", str(photos / "missing.jpg")]) == 1
     assert "no such example" in capsys.readouterr().err
+    assert cli.main(["tag", "add", "green", "Blue"]) == 1  # one label taken: none is added
+    capsys.readouterr()
     assert [t.label for t in tables.tags(store)] == ["blue", "red"]  # nothing half-added
     assert cli.main(["tag", "list"]) == 0
     out = capsys.readouterr().out

@@ -47,6 +47,13 @@ from tests.benchmarks.search_latency import DIM, MODEL, Vectors, fill, rss_bytes
 TAG_COUNT = 20
 
 
+def reset_peak() -> int:
+    """Start a new peak-memory window (Linux: VmHWM restarts from the current RSS); the RSS now."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+        fh.write("5")
+    return rss_bytes()
+
+
 def fake_encoder(texts):
     """Deterministic unit vectors per text: the benchmark times everything after encoding."""
     out = np.empty((len(texts), DIM), dtype=np.float32)
@@ -90,9 +97,11 @@ def bench_tags(size: int, tmp: Path) -> None:
     for _, vectors in space.chunks(tags.CHUNK_ROWS):
         vectors @ labels.T
     floor = time.perf_counter() - start
+    before = reset_peak()
     start = time.perf_counter()
     report = tags.update_tags(library, MODEL, fake_encoder)
     first = time.perf_counter() - start
+    peak = (rss_bytes("VmHWM") - before) / 2**20
     fill(library, Vectors(size, "clustered"), 1000, first=size)
     start = time.perf_counter()
     again = tags.update_tags(library, MODEL, fake_encoder)
@@ -100,7 +109,8 @@ def bench_tags(size: int, tmp: Path) -> None:
     kind = "approximate" if space.approximate else "exact"
     print(f"tags: {TAG_COUNT} tags over {size:,} vectors ({kind} index): first pass {first:.2f} s "
           f"({report.assignments:,} assignments), baseline matrix product {floor:.2f} s, ratio {first / floor:.1f}; "
-          f"+1,000 pictures: {incremental:.3f} s ({again.images_scored} scored, {len(again.calibrated)} recalibrated)")
+          f"+1,000 pictures: {incremental:.3f} s ({again.images_scored} scored, {len(again.calibrated)} recalibrated); "
+          f"peak +{peak:.0f} MiB over the loaded index (RSS {before / 2**20:.0f} MiB)")
     library.close()
 
 
@@ -109,7 +119,6 @@ def bench_duplicates(size: int, tmp: Path) -> None:
 
     library, planted = library_of(tmp / f"dup-{size}", size, copies=0.005)
     space = VectorSpace.of(library, MODEL)
-    baseline_rss = rss_bytes()
     _, probe = space.vectors(space.ids()[:1000])
     flat = faiss.IndexFlatIP(DIM)
     for _, vectors in space.chunks(100_000):
@@ -118,6 +127,7 @@ def bench_duplicates(size: int, tmp: Path) -> None:
     flat.search(np.ascontiguousarray(probe), 2)
     brute = (time.perf_counter() - start) * size / 1000
     del flat
+    baseline_rss = reset_peak()
     start = time.perf_counter()
     report = dup.update_pairs(library, MODEL)
     first = time.perf_counter() - start
@@ -138,8 +148,8 @@ def bench_duplicates(size: int, tmp: Path) -> None:
           f"{int(near.sum()):,} at cosine ≥ 0.97), planted copies found {hits}/{len(planted)}; "
           f"groups in {grouping:.2f} s ({len(groups):,}); brute-force top-1 estimate {brute:.0f} s "
           f"(ratio {first / brute:.2f}); +100 pictures: {incremental:.3f} s ({again.images} images); "
-          f"index {space.index.nbytes / 2**20:.0f} MiB, RSS {rss_bytes() / 2**20:.0f} MiB, "
-          f"peak +{peak:.0f} MiB over the loaded index")
+          f"index {space.index.nbytes / 2**20:.0f} MiB, RSS before {baseline_rss / 2**20:.0f} MiB, "
+          f"peak +{peak:.0f} MiB during the join")
     library.close()
 
 

@@ -56,6 +56,10 @@ def add_tags(ctx: "AppContext", labels: Sequence[str], group: Optional[str] = No
     missing = [str(p) for p in examples if not Path(p).expanduser().is_file()]
     if missing:
         raise FileNotFoundError(f"no such example picture: {', '.join(missing)}")
+    known = {t.label.lower() for t in tables.tags(library.store)}
+    taken = [label for label in labels if " ".join(label.split()).lower() in known]
+    if taken:
+        raise ValueError(f"there is already a tag {taken[0]!r}")
     vectors = []
     if examples:
         def encode(job: "JobContext") -> list:

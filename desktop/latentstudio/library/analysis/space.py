@@ -29,6 +29,7 @@ KMEANS_SAMPLE_PER_CELL = 40
 INCREMENTAL_NEIGHBOURS = 64  # candidates per new image from the approximate index
 RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted neighbour (as search does)
 RESCORE_MIN = 32
+CLOSE_PROBES = 8  # clusters scanned for a new picture's close pairs: they lie in its nearest ones
 
 
 class VectorSpace:
@@ -95,9 +96,11 @@ class VectorSpace:
         for start in range(0, len(ids), rows):
             yield self.vectors(ids[start:start + rows])
 
-    def neighbours(self, image_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def neighbours(self, image_ids: np.ndarray, k: int, probes: Optional[int] = None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(query ids found, neighbour ids (n, k), cosines (n, k)): the `k` nearest other images of
-        each, best first; -1 / -inf where fewer exist."""
+        each, best first; -1 / -inf where fewer exist. `probes`: clusters the approximate index
+        scans (default: as search does; fewer suffice for very close neighbours)."""
         found, queries = self.vectors(image_ids)
         ids = np.full((len(found), k), -1, dtype=np.int64)
         scores = np.full((len(found), k), -np.inf, dtype=np.float32)
@@ -105,7 +108,7 @@ class VectorSpace:
             return found, ids, scores
         with self.index.lock:
             if self.index.ann is not None:
-                self._approximate_neighbours(found, queries, ids, scores)
+                self._approximate_neighbours(found, queries, ids, scores, probes)
                 return found, ids, scores
             all_ids = self.index.ids
             for start in range(0, len(found), QUERY_BLOCK):
@@ -122,12 +125,17 @@ class VectorSpace:
         return found, ids, scores
 
     def _approximate_neighbours(self, found: np.ndarray, queries: np.ndarray, ids: np.ndarray,
-                                scores: np.ndarray) -> None:
+                                scores: np.ndarray, probes: Optional[int]) -> None:
         """Over-fetch from the 8-bit codes, then order on the stored vectors: codes cannot order
         close neighbours."""
-        k = ids.shape[1]
-        wanted = max(RESCORE_MIN, k * RESCORE_FACTOR) + 1
-        candidates = [self.index.ann.search(query, wanted)[1] for query in queries]
+        import faiss
+
+        k, ann = ids.shape[1], self.index.ann
+        wanted = min(len(ann), max(RESCORE_MIN, k * RESCORE_FACTOR) + 1)
+        # One batched search: faiss spreads the queries over the cores.
+        _, found_ids = ann.index.search(np.ascontiguousarray(queries, dtype=np.float32), wanted,
+                                        params=faiss.SearchParametersIVF(nprobe=min(ann.nprobe, probes or ann.nprobe)))
+        candidates = [row[row >= 0] for row in found_ids]
         pool = np.unique(np.concatenate(candidates)) if candidates else np.empty(0, np.int64)
         pool, stored = self.index.stored_vectors(self.store.connection(), pool)
         for row, (image_id, query, near) in enumerate(zip(found, queries, candidates)):
@@ -158,7 +166,7 @@ class VectorSpace:
 
     def _pairs_of(self, among: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = min(len(self) - 1, INCREMENTAL_NEIGHBOURS)
-        found, ids, scores = self.neighbours(among, max(k, 0))
+        found, ids, scores = self.neighbours(among, max(k, 0), probes=CLOSE_PROBES)
         rows, cols = np.nonzero(scores >= min_score)
         a, b = found[rows], ids[rows, cols]
         return _ordered(a, b, scores[rows, cols])

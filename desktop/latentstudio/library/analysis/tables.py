@@ -144,8 +144,9 @@ def _vectors(blobs: Iterable[bytes]) -> np.ndarray:
 # -- assignments -------------------------------------------------------------------------------
 
 def replace_assignments(store: LibraryStore, tag_ids: Sequence[int], image_ids: Optional[np.ndarray],
-                        rows: Iterable[tuple[int, int, float]]) -> None:
-    """Replace the assignments of these tags (on these images only, or on every image)."""
+                        rows: Iterable[tuple[int, int, float]]) -> int:
+    """Replace the assignments of these tags (on these images only, or on every image) with
+    `rows` (consumed as they come); how many were written."""
     with store.transaction(bump=False) as db:
         for tag_id in tag_ids:
             if image_ids is None:
@@ -156,9 +157,11 @@ def replace_assignments(store: LibraryStore, tag_ids: Sequence[int], image_ids: 
                 db.execute(f"DELETE FROM image_tags WHERE tag_id = ? AND image_id IN ({','.join('?' * len(chunk))})",
                            (int(tag_id), *chunk))
         # An image removed meanwhile has no row to refer to: its assignment is dropped.
+        before = db.total_changes
         db.executemany("INSERT OR IGNORE INTO image_tags(tag_id, image_id, score) "
                        "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM images WHERE id = ?)",
                        ((int(t), int(i), float(s), int(i)) for t, i, s in rows))
+        return db.total_changes - before
 
 
 def tag_counts(store: LibraryStore) -> dict[int, int]:

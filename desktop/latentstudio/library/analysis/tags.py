@@ -96,20 +96,24 @@ class Prototype:
     negatives: int = 0
 
     def raw(self, vectors: np.ndarray, background: np.ndarray) -> np.ndarray:
-        """(3, n): text margin, closeness to the positives, closeness to the negatives."""
-        out = np.zeros((3, len(vectors)), dtype=np.float32)
-        out[0] = vectors @ self.text - vectors @ background
+        """(parts, n): the text margin, then closeness to the positives and to the negatives
+        where the tag has them."""
+        parts = [vectors @ self.text - vectors @ background]
         if self.positive is not None:
-            out[1] = vectors @ self.positive
+            parts.append(vectors @ self.positive)
         if self.negative is not None:
-            out[2] = vectors @ self.negative
-        return out
+            parts.append(vectors @ self.negative)
+        return np.stack(parts).astype(np.float32, copy=False)
 
     def weights(self) -> np.ndarray:
         """Text counts fully; pictures more as there are more of them (n / (n + EXAMPLE_PRIOR)),
         so one rejected picture nudges a tag instead of turning it around."""
-        return np.array([1.0, self.positives / (self.positives + EXAMPLE_PRIOR),
-                         -self.negatives / (self.negatives + EXAMPLE_PRIOR)], dtype=np.float32)
+        weights = [1.0]
+        if self.positive is not None:
+            weights.append(self.positives / (self.positives + EXAMPLE_PRIOR))
+        if self.negative is not None:
+            weights.append(-self.negatives / (self.negatives + EXAMPLE_PRIOR))
+        return np.array(weights, dtype=np.float32)
 
     def score(self, vectors: np.ndarray, background: np.ndarray, calibration: dict) -> np.ndarray:
         return self.combine(self.raw(vectors, background), calibration)
@@ -276,23 +280,29 @@ def update_tags(library: "Library", model: str, encode: TextEncoder,
     rest_cols = [i for i, f in enumerate(full) if not f]
     written = 0
     if full_cols:
-        # One pass over the vectors for every tag to recalibrate; raw scores kept (3 × 4 bytes a
-        # picture and tag) for the thresholds and the assignments.
+        # One pass over the vectors for every tag to recalibrate; the raw scores are kept (4 bytes
+        # a picture, tag and part: 80 MB for 20 tags over 1M pictures) for thresholds and assignment.
         ids_parts, raw_parts = [], []
         for ids, vectors in space.chunks(CHUNK_ROWS):
             checkpoint()
             ids_parts.append(ids)
-            raw_parts.append(np.stack([protos[c].raw(vectors, background) for c in full_cols]))
-        ids, raw = np.concatenate(ids_parts), np.concatenate(raw_parts, axis=2)
+            raw_parts.append([protos[c].raw(vectors, background) for c in full_cols])
+        ids = np.concatenate(ids_parts)
+        raw = [np.concatenate([part[k] for part in raw_parts], axis=1) for k in range(len(full_cols))]
         del raw_parts
         for k, c in enumerate(full_cols):
+            checkpoint()
             calibrations[c] = calibrate(protos[c], raw[k], model)
             tables.save_calibration(store, tag_list[c].id, calibrations[c])
-        scores = np.stack([protos[c].combine(raw[k], calibrations[c]) for k, c in enumerate(full_cols)], axis=1)
-        del raw
-        rows = assign(ids, scores, [tag_list[c] for c in full_cols], [calibrations[c] for c in full_cols], marked)
-        tables.replace_assignments(store, [tag_list[i].id for i in full_cols], None, rows)
-        written += len(rows)
+        chosen, chosen_calibrations = [tag_list[c] for c in full_cols], [calibrations[c] for c in full_cols]
+
+        def assigned():  # chunk by chunk, straight into the database
+            for start in range(0, len(ids), CHUNK_ROWS):
+                scores = np.stack([protos[c].combine(raw[k][:, start:start + CHUNK_ROWS], calibrations[c])
+                                   for k, c in enumerate(full_cols)], axis=1)
+                yield from assign(ids[start:start + CHUNK_ROWS], scores, chosen, chosen_calibrations, marked)
+
+        written += tables.replace_assignments(store, [t.id for t in chosen], None, assigned())
     scored = 0
     if rest_cols and changed is not None and len(changed):
         rows = []
@@ -302,8 +312,7 @@ def update_tags(library: "Library", model: str, encode: TextEncoder,
             scored += len(ids)
             rows += _assign_chunk(ids, vectors, protos, calibrations, rest_cols, background, marked)
         # Images no longer indexed lose their tags too.
-        tables.replace_assignments(store, [tag_list[i].id for i in rest_cols], changed, rows)
-        written += len(rows)
+        written += tables.replace_assignments(store, [tag_list[i].id for i in rest_cols], changed, rows)
     tables.set_cursor(store, CURSOR, model, seq)
     return TagReport([tag_list[i].label for i in full_cols], scored, written)
 
