@@ -10,7 +10,7 @@ import pytest
 
 from latentstudio.library.analysis import space as space_module
 from latentstudio.library.analysis.space import VectorSpace
-from latentstudio.library.catalog import Library
+from latentstudio.library.photo_library import Library
 from tests.test_search_ann import ANN_FROM, MODEL, add_images, clustered
 
 

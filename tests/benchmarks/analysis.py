@@ -39,7 +39,7 @@ if __package__ in (None, ""):
 from latentstudio.library.analysis import duplicates as dup  # noqa: E402
 from latentstudio.library.analysis import layout, tables, tags  # noqa: E402
 from latentstudio.library.analysis.space import VectorSpace  # noqa: E402
-from latentstudio.library.catalog import Library  # noqa: E402
+from latentstudio.library.photo_library import Library  # noqa: E402
 from latentstudio.library.store import vector_blob  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
 from tests.benchmarks.search_latency import DIM, MODEL, Vectors, fill, rss_bytes  # noqa: E402

@@ -30,7 +30,7 @@ from .pixels import picture_print, print_distance
 from .space import VectorSpace
 
 if TYPE_CHECKING:
-    from ..catalog import Library
+    from ..photo_library import Library
 
 NEAR_MIN_SCORE = 0.90  # CLIP cosine of near candidates
 NEAR_MAX_PIXELS = 27.0  # pixel-print distance (RMS, 0–255) of a near pair

@@ -21,7 +21,7 @@ from . import saved, tables
 from .space import VectorSpace
 
 if TYPE_CHECKING:
-    from ..catalog import Library
+    from ..photo_library import Library
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..catalog import Library
+    from ..photo_library import Library
     from ..store import LibraryStore
     from ..vectors import VectorIndex
 

@@ -37,7 +37,7 @@ from .tables import CONFIRMED, REJECTED, Tag
 
 if TYPE_CHECKING:
     from ...engine import JobContext
-    from ..catalog import Library
+    from ..photo_library import Library
 
 log = logging.getLogger(__name__)
 

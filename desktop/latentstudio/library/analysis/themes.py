@@ -25,7 +25,7 @@ from .space import VectorSpace
 from .tags import TextEncoder, label_vectors
 
 if TYPE_CHECKING:
-    from ..catalog import Library
+    from ..photo_library import Library
 
 VOCABULARY = "everyday-subjects.txt"
 THEMES_FILE = "themes.npz"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from ..catalog import Library
+    from ..photo_library import Library
 
 log = logging.getLogger(__name__)
 
