@@ -8,7 +8,7 @@ from typing import Optional
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QListView,
     QListWidget,
@@ -43,18 +43,19 @@ class ImageGallery(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.buttons = {}
-        actions = QHBoxLayout()
-        for key, label, signal in (
-            ("reuse", "Reuse settings", self.reuseRequested),
-            ("init", "Use as init image", self.initRequested),
-            ("similar", "More like this", self.moreLikeThisRequested),
-            ("reveal", "Reveal file", self.revealRequested),
-        ):
+        actions = QGridLayout()  # two by two: the gallery stays narrow beside the preview
+        for index, (key, label, tip, signal) in enumerate((
+            ("reuse", "Reuse settings", "Fill the form with this image's prompt and settings", self.reuseRequested),
+            ("init", "Use as init image", "Start a new image from this one (image to image)", self.initRequested),
+            ("similar", "More like this", "Search your library for pictures like this one", self.moreLikeThisRequested),
+            ("reveal", "Reveal file", "Show the file in your file manager", self.revealRequested),
+        )):
             button = QPushButton(label)
             button.setObjectName(f"gallery-{key}")
+            button.setToolTip(tip)
             button.setEnabled(False)
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
-            actions.addWidget(button)
+            actions.addWidget(button, index // 2, index % 2)
             self.buttons[key] = button
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
