@@ -34,6 +34,23 @@ def plant(folder: Path, rng: random.Random) -> None:
         image.crop((cut, cut, image.width - cut, image.width - cut)).save(folder / f"{base}-cropped.jpg", quality=90)
 
 
+@pytest.fixture
+def trash_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A temporary freedesktop data home for the trash. send2trash reads XDG_DATA_HOME when it is
+    first imported, so its module is read again with the temporary one, and again afterwards."""
+    import importlib
+
+    from send2trash import plat_other
+
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    importlib.reload(plat_other)
+    assert plat_other.HOMETRASH == str(home / "Trash")
+    yield home
+    monkeypatch.undo()
+    importlib.reload(plat_other)
+
+
 def original_of(path: str) -> str:
     return "-".join(Path(path).stem.split(" ")[0].split("-")[:2])
 
@@ -116,10 +133,9 @@ def test_groups_are_stable_and_follow_the_library(planted) -> None:
     assert not any(str(photos / "yellow-circle-resized.png") in m for m in after.values())
 
 
-def test_trash_moves_only_the_chosen_copies_to_the_trash(planted, tmp_path, monkeypatch, capsys) -> None:
+def test_trash_moves_only_the_chosen_copies_to_the_trash(planted, tmp_path, trash_home, capsys) -> None:
     ctx, photos = planted
-    data_home = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    data_home = trash_home
     everything = {p.name: p.read_bytes() for p in photos.iterdir()}
     assert cli.main(["duplicates", "--trash"]) == 1
     assert "--level" in capsys.readouterr().err

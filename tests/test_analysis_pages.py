@@ -17,6 +17,7 @@ from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.duplicates_page import DuplicatesPage
 from latentstudio.ui.pages.map_page import MapPage
 from tests.support import tiny_clip
+from tests.test_analysis_duplicates import trash_home  # noqa: F401  (fixture)
 
 SCREENSHOTS = Path("/tmp")
 
@@ -70,9 +71,8 @@ def test_map_page_renders_colours_hovers_and_lasso_selects(qtbot, library) -> No
     assert any("red" in hit.tags for hit in page.results_model.hits)
 
 
-def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tmp_path, monkeypatch) -> None:
+def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, trash_home) -> None:
     ctx, photos = library
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     page = DuplicatesPage(PageServices.create(ctx))
     qtbot.addWidget(page)
     page.resize(1000, 700)
@@ -91,7 +91,7 @@ def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tmp_
     page.grab().save(str(SCREENSHOTS / "latent-duplicates-page.png"))
     page.trash_ticked(confirm=False)
     assert not (photos / "red-circle-0-small.png").exists()
-    assert (tmp_path / "xdg" / "Trash" / "files" / "red-circle-0-small.png").is_file()
+    assert (trash_home / "Trash" / "files" / "red-circle-0-small.png").is_file()
     assert (photos / "red-circle-0.jpg").exists() and "Moved 1" in page.status.text()
     # Ticking every picture of a group is refused: one always stays.
     if page.checks:
