@@ -124,3 +124,42 @@ def test_search_results_show_tags_and_a_rejection_sticks(qtbot, library) -> None
     assert tables.marks(store)[(tables.tag_by_label(store, "red").id, hit.image_id)] == tables.REJECTED
     page.grab().save(str(SCREENSHOTS / "latent-search-tags.png"))
     qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+
+
+def test_tag_panel_adds_filters_and_removes_tags(qtbot, library) -> None:
+    from PySide6.QtCore import Qt
+
+    from latentstudio.ui.pages.search_page import SearchPage
+
+    ctx, photos = library
+    page = SearchPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    panel = page.tag_panel
+    for colour in ("red", "blue"):
+        panel.new_tag.setText(colour)
+        panel.group.setText("colour")
+        qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.list.count() == 2 and "(0)" not in panel.list.item(0).text()
+                    and "(0)" not in panel.list.item(1).text(), timeout=60000)
+    assert "· colour" in panel.list.item(0).text()
+    # Ticking "red" alone lists every red-tagged picture, no words needed.
+    red = next(panel.list.item(i) for i in range(2) if panel.list.item(i).text().startswith("red"))
+    red.setCheckState(Qt.CheckState.Checked)
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
+    store = ctx.library.store
+    tagged = {i for i, _ in tables.tagged_images(store, tables.tag_by_label(store, "red").id)}
+    assert {h.image_id for h in page.results_model.hits} == tagged
+    assert all(Path(h.path).name.startswith("red") for h in page.results_model.hits[:5])
+    page.grab().save(str(SCREENSHOTS / "latent-tag-panel.png"))
+    # Adding a tag that exists says so in the window; removing one drops it from the list.
+    panel.new_tag.setText("red")
+    qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
+    assert "already a tag" in page.summary.text()
+    panel.list.setCurrentItem(red)
+    qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=10000)
+    assert [t.label for t in tables.tags(store)] == ["blue"]
+    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
