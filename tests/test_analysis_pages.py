@@ -66,6 +66,15 @@ def test_map_page_renders_colours_hovers_and_lasso_selects(qtbot, library) -> No
     # Lasso the whole canvas: every picture shows as a result.
     w, h = page.canvas.width(), page.canvas.height()
     page.grab().save(str(SCREENSHOTS / "latent-map-page.png"))
+    # Zoomed in on one point, the pictures themselves are drawn (loaded in the background).
+    page.canvas.centre = page.canvas.xy[0].astype(float)
+    page.canvas.zoom = 40.0
+    assert 0 < len(page.canvas.visible_rows()) <= 120
+    page.canvas.repaint()
+    qtbot.waitUntil(lambda: page._thumbnail(int(page.canvas.visible_rows()[0])) is not None, timeout=10000)
+    page.canvas.repaint()
+    page.grab().save(str(SCREENSHOTS / "latent-map-zoomed.png"))
+    page.canvas.reset_view()
     page.canvas.select_polygon(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float))
     assert page.results_model.rowCount() == 50 and "50 pictures selected" in page.status.text()
     assert any("red" in hit.tags for hit in page.results_model.hits)

@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -97,8 +97,15 @@ class MapPage(NeedsModelPage):
         self.canvas.hovered.connect(self._hover)
         self.canvas.selected.connect(self._selected)
         self.canvas.activated.connect(self._open_row)
+        self.canvas.thumbnail_for = self._thumbnail
+        self.loader.ready.connect(lambda _: self.canvas.update())
         self.results.activatedHit.connect(lambda hit: self._open(Path(hit.path)))
         return content
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self.points is None and self.has_model and self._handle is None:
+            self.refresh()  # the saved map (updated for new pictures) on first view
 
     # -- the map job ----------------------------------------------------------------------------
 
@@ -165,6 +172,13 @@ class MapPage(NeedsModelPage):
 
     def _row(self, row: int):
         return self.points.rows[row] if self.points is not None and 0 <= row < len(self.points.rows) else None
+
+    def _thumbnail(self, row: int) -> Optional[QPixmap]:
+        image = self._row(row)
+        if image is None:
+            return None
+        source = existing_thumbnail(self.ctx.library.thumbnails, image.hash) or Path(image.path)
+        return self.loader.pixmap(f"{image.hash}:{image.path}", source)
 
     def _hover(self, row: int) -> None:
         image = self._row(row)

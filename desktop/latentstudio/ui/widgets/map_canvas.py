@@ -1,4 +1,5 @@
-"""The map canvas: every picture as a point, zoom (wheel) and pan (drag), hover, lasso (Shift+drag).
+"""The map canvas: every picture as a point, zoom (wheel) and pan (drag), hover, lasso (Shift+drag);
+zoomed in until few points are on screen, their thumbnails.
 
 Points are drawn by numpy into one image per repaint (square dots, 2 pixels wide in a crowded
 overview, larger for few points or zoomed in), so 100k points repaint in a few milliseconds; Qt draws that image. Hover finds the nearest
@@ -8,14 +9,16 @@ vectorised even-odd test.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 HOVER_PIXELS = 8
+THUMBNAILS_UP_TO = 120  # points on screen from which on dots stand in for pictures
+THUMBNAIL_PIXELS = 56
 MARGIN = 0.05
 BIG_DOTS_FROM_ZOOM = 4.0
 
@@ -67,6 +70,9 @@ class MapCanvas(QWidget):
         self.hover_row = -1
         self._drag: Optional[QPointF] = None
         self._lasso: list[QPointF] = []
+        # row → its thumbnail if loaded (else None, and loading starts): zoomed in far enough that
+        # few points are on screen, the pictures themselves are drawn.
+        self.thumbnail_for: Optional[Callable[[int], Optional[QPixmap]]] = None
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -147,6 +153,7 @@ class MapCanvas(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
         painter = QPainter(self)
         painter.drawImage(0, 0, self.render_points())
+        self._draw_thumbnails(painter)
         if len(self.selection):
             painter.setPen(QPen(QColor(0, 0, 0), 1.5))
             for x, y in self.to_screen(self.xy[self.selection[:2000]]):
@@ -162,6 +169,27 @@ class MapCanvas(QWidget):
             painter.setPen(QColor(90, 90, 90))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No map yet: index some pictures, then Refresh.")
         painter.end()
+
+    def visible_rows(self) -> np.ndarray:
+        if not len(self.xy):
+            return np.empty(0, dtype=np.int64)
+        screen = self.to_screen(self.xy)
+        return np.flatnonzero((screen[:, 0] >= 0) & (screen[:, 0] < self.width())
+                              & (screen[:, 1] >= 0) & (screen[:, 1] < self.height()))
+
+    def _draw_thumbnails(self, painter: QPainter) -> None:
+        if self.thumbnail_for is None:
+            return
+        rows = self.visible_rows()
+        if not 0 < len(rows) <= THUMBNAILS_UP_TO:
+            return
+        for row, (x, y) in zip(rows.tolist(), self.to_screen(self.xy[rows])):
+            pixmap = self.thumbnail_for(row)
+            if pixmap is None or pixmap.isNull():
+                continue
+            small = pixmap.scaled(THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.KeepAspectRatio,
+                                  Qt.TransformationMode.SmoothTransformation)
+            painter.drawPixmap(int(x - small.width() / 2), int(y - small.height() / 2), small)
 
     # -- interaction ----------------------------------------------------------------------------
 
