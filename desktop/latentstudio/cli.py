@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "latentstudio.imagegen.commands",
     "latentstudio.library.commands",
     "latentstudio.library.analysis.commands",
+    "latentstudio.library.exchange_commands",
     "latentstudio.codegen.commands",
 )
 WINDOW_COMMANDS = ("gui",)
@@ -66,6 +67,8 @@ def _versions() -> dict[str, Optional[str]]:
 
 def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
     from .engine.device import default_memory_budget, detect_device, system_memory_bytes
+    from .library.cluster_setup import cluster_support
+    from .system_libraries import missing_qt_libraries
 
     device = detect_device(ctx.settings.device)
     report = {
@@ -82,6 +85,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "models": [m.to_json() for m in ctx.registry.list()],
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
+        "cluster": cluster_support(),
+        "missing_qt_libraries": missing_qt_libraries(),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -101,6 +106,15 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
     for model in models:
         mark = "*" if defaults.get(model.kind) == model.id else " "
         print(f"  {mark} {model.kind:9} {model.id} ({model.format}, {model.size_bytes / 2**20:.1f} MiB)")
+    cluster = report["cluster"]
+    if cluster["installed"]:
+        print("Cluster:    supported (" + ", ".join(f"{n} {v}" for n, v in cluster["versions"].items()) + ")")
+    else:
+        print(f"Cluster:    not installed ({cluster['hint']})")
+    if report["missing_qt_libraries"]:
+        packages = " ".join(report["missing_qt_libraries"])
+        print(f"Window:     missing system libraries: {packages}\n"
+              f"            install them with: sudo apt-get install {packages}")
     for problem in ctx.settings.problems:
         print(f"Settings:   {problem}")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -97,6 +97,9 @@ class ImagePage(NeedsModelPage):
         self.status = QLabel("Drop a PNG here to read its settings into the form.")
         self.status.setObjectName("image-status")
         self.status.setWordWrap(True)
+        # Room for two lines from the start, so a longer message never moves Generate under the mouse.
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
         form = QWidget()
         form_layout = QVBoxLayout(form)
@@ -114,9 +117,8 @@ class ImagePage(NeedsModelPage):
         self.preview = ImagePreview()
         self.progress = QProgressBar()
         self.progress.setObjectName("step-progress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.progress.setFormat("%v / %m steps")
+        self.settings.steps.valueChanged.connect(lambda _: self._show_idle_progress())
         self.queue = ImageQueue(JOB_KIND)
         self.gallery = ImageGallery()
         self.gallery.reuseRequested.connect(self.reuse_settings_from)
@@ -139,6 +141,15 @@ class ImagePage(NeedsModelPage):
         splitter.setStretchFactor(2, 1)
 
         self.bridge.queueChanged.connect(self._queue_changed)
+        self._show_idle_progress()
+        shortcuts = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence("Ctrl+Return"), splitter, self.generate, context=shortcuts)
+        QShortcut(QKeySequence("Escape"), splitter, self.cancel_current, context=shortcuts)
+        QShortcut(QKeySequence.StandardKey.Delete, self.queue.list, self.queue.cancel.click, context=shortcuts)
+        self.generate_button.setToolTip("Queue the image (Ctrl+Enter)")
+        self.cancel_button.setToolTip("Stop the image being made, within one step (Esc)")
+        self.prompt.setToolTip("What the image shows; Ctrl+Enter generates")
+        self.negative.setToolTip("What the image should avoid")
         self.setAcceptDrops(True)
         self._restore_form()
         run_in_background(self._recent_outputs, self._show_recent)
@@ -188,6 +199,12 @@ class ImagePage(NeedsModelPage):
         self.queue.refresh()
         return handles
 
+    def _show_idle_progress(self) -> None:
+        """Between images the bar shows the steps the form asks for, none done."""
+        if self._current is None:
+            self.progress.setRange(0, self.settings.steps.value())
+            self.progress.setValue(0)
+
     def cancel_current(self) -> None:
         if self._current is not None:
             self.status.setText("Cancelling…")
@@ -205,12 +222,13 @@ class ImagePage(NeedsModelPage):
         if kind is EventKind.STARTED:
             self._current = handle
             self.cancel_button.setEnabled(True)
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
+            self.progress.setRange(0, 0)  # busy until the first step (loading the model)
             self.status.setText(f"Generating: {handle.name}")
         elif kind is EventKind.PROGRESS and handle is self._current:
             progress = event.payload
             if progress.total:
+                if self.progress.maximum() == 0:  # the first step: the model is loaded
+                    self.status.setText(f"Generating: {handle.name}")
                 self.progress.setRange(0, int(progress.total))
                 self.progress.setValue(int(progress.done))
             else:
@@ -223,8 +241,9 @@ class ImagePage(NeedsModelPage):
             if handle is self._current:
                 self._current = None
                 self.cancel_button.setEnabled(False)
-                if self.progress.maximum() == 0:  # still "busy": failed while loading
-                    self.progress.setRange(0, 1)
+                if kind is not EventKind.FINISHED:  # no half-made picture or step count stays behind
+                    self.preview.clear_preview()
+                    self._show_idle_progress()
             if kind is EventKind.FINISHED:
                 self._finished(event.payload)
             elif kind is EventKind.CANCELLED:

@@ -91,6 +91,11 @@ class SearchResultsModel(QAbstractListModel):
 class SearchResultsView(QListView):
     """Icon grid; only visible rows are asked for data, so large result sets scroll smoothly."""
 
+    def set_thumbnail_size(self, size: int) -> None:
+        """Show thumbnails `size` pixels wide (thumbnails are made at ICON_SIZE and scaled)."""
+        self.setIconSize(QSize(size, size))
+        self.setGridSize(QSize(size + 24, size + 56))  # two lines of text: name, tags
+
     activatedHit = Signal(object)  # SearchHit
 
     def __init__(self, parent: Optional[QWidget] = None):
@@ -102,8 +107,7 @@ class SearchResultsView(QListView):
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
-        self.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + 56))  # two lines of text: name, tags
+        self.set_thumbnail_size(ICON_SIZE)
         self.setWordWrap(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
