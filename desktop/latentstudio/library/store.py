@@ -143,8 +143,6 @@ def _user_version_replaces_meta_row(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM meta WHERE key = 'schema_version'")
 
 
-# MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
-# release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 def _analysis_tables(db: sqlite3.Connection) -> None:
     """Tags (words, groups, calibration, example vectors, the user's confirm/reject marks by
     content, so they follow a moved file), tag assignments, close pairs for duplicates (CLIP
@@ -171,6 +169,8 @@ def _analysis_tables(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
+# release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _user_version_replaces_meta_row,
     _analysis_tables,
