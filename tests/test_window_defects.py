@@ -220,3 +220,26 @@ def test_ctrl_f_goes_to_the_search_box(qtbot, ctx: AppContext, tiny_models) -> N
     from PySide6.QtWidgets import QApplication
 
     qtbot.waitUntil(lambda: QApplication.focusWidget() is search.query, timeout=2000)
+
+
+def test_gallery_items_have_the_actions_of_a_creative_tool(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtGui import QImage
+
+    from latentstudio.ui.widgets.image_gallery import ImageGallery, thumbnail_for
+
+    picture = tmp_path / "00001-7-red.png"
+    image = QImage(16, 16, QImage.Format.Format_RGB32)
+    image.fill(0xFF0000)
+    image.save(str(picture))
+    gallery = ImageGallery()
+    qtbot.addWidget(gallery)
+    gallery.add_image(picture, thumbnail_for(picture), "a red square")
+    menu = gallery.context_menu_for(picture)
+    names = [a.text() for a in menu.actions() if a.text()]
+    assert names == ["Open", "Reveal file", "Copy path", "Copy image", "More like this", "Use as init image",
+                     "Reuse settings"]
+    with qtbot.waitSignal(gallery.initRequested) as wanted:
+        next(a for a in menu.actions() if a.text() == "Use as init image").trigger()
+    assert wanted.args == [picture]
+    gallery.open(tmp_path / "gone.png")  # a file that is no longer there: said in words
+    assert "no longer there" in gallery.details.text()

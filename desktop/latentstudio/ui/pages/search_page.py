@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QFileSystemWatcher, QPoint, Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -38,7 +38,7 @@ from ...library.analysis.service import add_tags, mark_tag, remove_tag, submit_t
 from ...library.scan import ScanReport
 from ...library.thumbnails import ensure_thumbnail
 from ..background import run_in_background
-from ..file_actions import open_file, reveal
+from ..file_actions import copy_image, copy_path, open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.search_folders import SearchFoldersPanel
@@ -393,7 +393,8 @@ class SearchPage(NeedsModelPage):
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_file(hit.path))
         menu.addAction("Reveal in folder", lambda: reveal(hit.path))
-        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(str(hit.path)))
+        menu.addAction("Copy path", lambda: copy_path(hit.path))
+        menu.addAction("Copy image", lambda: self.summary.setText(copy_image(hit.path) or self.summary.text()))
         menu.addAction("More like this", lambda: self.search_by_image(hit.path))
         if self.ctx.registry.default("diffusion") is not None:
             menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))
