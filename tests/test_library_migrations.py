@@ -99,3 +99,26 @@ def test_a_failed_migration_leaves_the_original_untouched(tmp_path: Path, monkey
         assert "rating" not in columns
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 2
+
+
+def test_a_format_1_library_gains_the_analysis_tables_with_nothing_lost(tmp_path: Path, monkeypatch) -> None:
+    """The release before the analysis tables (format 1) opens: its rows stay, the tables appear."""
+    path = tmp_path / "library.sqlite3"
+    write_0_1_0_library(path)
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    LibraryStore(path).close()  # now at format 1
+    monkeypatch.undo()
+    db = sqlite3.connect(path)
+    assert schema_version(db) == 1 and not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tags'").fetchone()
+    db.close()
+    library = LibraryStore(path)
+    try:
+        db = library.connection()
+        assert schema_version(db) == len(store_module.MIGRATIONS)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"tags", "tag_examples", "tag_marks", "image_tags", "close_pairs", "analysis_cursors"} <= tables
+        assert {r.path for r in library.images_by_ids([1, 2, 3]).values()} == {"/photos/a.jpg", "/photos/b.png", "/outputs/c.png"}
+        assert library.vector_for_hash("h1", "clip") is not None
+    finally:
+        library.close()
+    assert backup_path(path, 1).exists()

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "latentstudio.models.commands",
     "latentstudio.imagegen.commands",
     "latentstudio.library.commands",
+    "latentstudio.library.analysis.commands",
     "latentstudio.library.exchange_commands",
     "latentstudio.codegen.commands",
 )

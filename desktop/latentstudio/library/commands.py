@@ -50,6 +50,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     find.add_argument("--before", type=_date, help="taken before this date (YYYY-MM-DD)")
     find.add_argument("--type", dest="types", action="append", default=[], help="file type, e.g. jpeg, png (repeatable)")
     find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
+    find.add_argument("--tag", dest="tags", action="append", default=[],
+                      help="only pictures with this tag (repeatable); on its own: every picture with it")
     find.add_argument("--min-score", type=float, help="score cut-off (default: from Settings)")
     find.add_argument("--limit", type=int, default=20)
     find.add_argument("--no-words", dest="words", action="store_false",
@@ -155,8 +157,8 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx) -> int:
-    if not args.text and args.image is None:
-        raise ValueError("give some words to search for, or --image PATH")
+    if not args.text and args.image is None and not args.tags:
+        raise ValueError("give some words to search for, --image PATH or --tag LABEL")
     if args.image is not None and not args.image.expanduser().is_file():
         raise FileNotFoundError(f"no such image: {args.image}")
     filters = SearchFilters(
@@ -165,7 +167,12 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         date_to=args.before,
         file_types=tuple(t.lower().replace("jpg", "jpeg") for t in args.types),
         min_side=args.min_side,
+        tags=tuple(args.tags),
     )
+    if args.tags:
+        from .analysis.service import submit_tag_update
+
+        submit_tag_update(ctx, args.model_id).result()  # the new pictures' tags, before filtering on them
     hits = search(
         ctx,
         text=args.text,

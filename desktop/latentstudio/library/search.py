@@ -11,11 +11,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
 from ..models.clip_loader import ClipModel
+from .analysis import tables
 from .decode import DecodeError, decode_image
 from .keyword_rank import FUSION_DEPTH, PICTURE, fuse_with_words, keyword_candidates
 from .thumbnails import existing_thumbnail
@@ -63,6 +64,7 @@ class SearchFilters:
     date_to: Optional[float] = None
     file_types: tuple[str, ...] = ()  # PIL format names: "jpeg", "png", …
     min_side: int = 0  # shorter side at least this many pixels
+    tags: tuple[str, ...] = ()  # only images carrying every one of these tags
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class SearchHit:
     generated: bool = False
     prompt: Optional[str] = None
     matched: str = "picture"  # why it is a result: "picture", "words" or "both"
+    tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -116,6 +119,7 @@ class SearchHit:
             "generated": self.generated,
             "prompt": self.prompt,
             "matched": self.matched,
+            "tags": list(self.tags),
         }
 
 
@@ -138,7 +142,8 @@ def image_query_vector(library: "Library", clip: ClipModel, model: str, path: Pa
     return clip.encode_pixels(clip.spec.to_pixels(decoded.image)[None])[0]
 
 
-def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Optional[set[int]]) -> Optional[np.ndarray]:
+def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Optional[set[int]],
+                tagged: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
     mask: Optional[np.ndarray] = None
 
     def both(condition: np.ndarray) -> None:
@@ -155,6 +160,8 @@ def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Option
         both(index.format_mask({t.lower() for t in filters.file_types}))
     if filters.min_side:
         both(index.min_sides >= filters.min_side)
+    if tagged is not None:
+        both(np.isin(index.ids, tagged))
     return mask
 
 
@@ -259,8 +266,9 @@ def rank(
     words = keyword_candidates(library.store, keywords, FUSION_DEPTH * 4) if keywords is not None else []
     if keywords is not None and not words and keywords.phrases is None and keywords.excluded is None:
         keywords = None  # no file's words match: the picture search alone, at its own cost
+    tagged = images_with_tags(library.store, request.filters.tags) if request.filters.tags else None
     with index.lock:  # the index may be catching up with the database on another thread
-        mask = filter_mask(index, request.filters, folder_ids)
+        mask = filter_mask(index, request.filters, folder_ids, tagged)
         if index.ann is not None:
             candidates, scores = approximate_top(library, index, query, negatives, mask, limit, min_score)
         else:
@@ -271,7 +279,38 @@ def rank(
             image_ids, scores, matched = fuse_with_words(
                 library.store, index, query, keywords, words, image_ids, [float(s) for s in scores], mask, limit
             )
+    return hits_for(library, image_ids, scores, matched)
+
+
+def tag_listing(library: "Library", index: "VectorIndex", request: SearchRequest) -> list[SearchHit]:
+    """A search by tags alone: every picture carrying them (and passing the other filters), by
+    how clearly it carries the first tag."""
+    folder_ids = library.folder_ids_under(request.filters.folder) if request.filters.folder is not None else None
+    store = library.store
+    ranked = tables.tagged_images(store, tables.tag_by_label(store, request.filters.tags[0]).id)
+    with index.lock:
+        mask = filter_mask(index, request.filters, folder_ids, images_with_tags(store, request.filters.tags))
+        allowed = set(index.ids[mask].tolist()) if mask is not None else set()
+    chosen = [(i, s) for i, s in ranked if i in allowed][: max(1, request.limit)]
+    return hits_for(library, [i for i, _ in chosen], [s for _, s in chosen])
+
+
+def images_with_tags(store, labels: Sequence[str]) -> np.ndarray:
+    """Ids of the images carrying every one of these tags (ValueError for an unknown tag)."""
+    found: Optional[set[int]] = None
+    for label in labels:
+        ids = {i for i, _ in tables.tagged_images(store, tables.tag_by_label(store, label).id)}
+        found = ids if found is None else found & ids
+    return np.array(sorted(found or ()), dtype=np.int64)
+
+
+def hits_for(library: "Library", image_ids: Sequence[int], scores: Sequence[float],
+             matched: Optional[Sequence[str]] = None) -> list[SearchHit]:
+    """Search hits for these images, in this order, with what results show about each (and why
+    each matched: picture, words or both; a tag listing matches by picture)."""
+    matched = matched if matched is not None else [PICTURE] * len(image_ids)
     rows = library.store.images_by_ids(image_ids)
+    tags = tables.tags_of_images(library.store, list(image_ids))
     hits = []
     for image_id, score, why in zip(image_ids, scores, matched):
         row = rows.get(image_id)
@@ -292,6 +331,7 @@ def rank(
                 generated=row.generated,
                 prompt=row.prompt,
                 matched=why,
+                tags=tuple(tags.get(row.id, ())),
             )
         )
     return hits

@@ -15,7 +15,7 @@ from ..engine.jobs import EventCallback
 from ..models.clip_loader import clip_in_job
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
-from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank
+from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank, tag_listing
 from .store import PENDING
 from .words import embedded_words, name_words
 
@@ -86,6 +86,8 @@ def submit_search(
     loading = library.start_loading(installed.id, version) if ready is None else None
 
     def run(job: "JobContext") -> list[SearchHit]:
+        if request.text is None and request.image is None and request.filters.tags:
+            return tag_listing(library, ready if loading is None else loading.result(), request)
         with clip_in_job(job, installed) as clip:
             query, negatives = build_query(library, clip, installed.id, request)
         index = ready if loading is None else loading.result()

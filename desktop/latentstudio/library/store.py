@@ -167,11 +167,38 @@ def _image_words(db: sqlite3.Connection) -> None:
     )
 
 
+def _analysis_tables(db: sqlite3.Connection) -> None:
+    """Tags (words, groups, calibration, example vectors, the user's confirm/reject marks by
+    content, so they follow a moved file), tag assignments, close pairs for duplicates (CLIP
+    cosine and, for near candidates, the distance of their pixel prints), and
+    how far each analysis has followed the change log."""
+    for statement in (
+        "CREATE TABLE tags(id INTEGER PRIMARY KEY, label TEXT UNIQUE NOT NULL, grp TEXT, "
+        "adjust REAL NOT NULL DEFAULT 0, calibration TEXT, added REAL NOT NULL)",
+        "CREATE TABLE tag_examples(tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, "
+        "path TEXT NOT NULL, model TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY(tag_id, path, model))",
+        "CREATE TABLE tag_marks(hash TEXT NOT NULL, tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, "
+        "verdict INTEGER NOT NULL, marked REAL NOT NULL, PRIMARY KEY(hash, tag_id)) WITHOUT ROWID",
+        "CREATE TABLE image_tags(tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, "
+        "image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE, score REAL NOT NULL, "
+        "PRIMARY KEY(tag_id, image_id)) WITHOUT ROWID",
+        "CREATE INDEX image_tags_image ON image_tags(image_id)",
+        "CREATE TABLE close_pairs(a INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE, "
+        "b INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE, score REAL NOT NULL, pixels REAL, "
+        "PRIMARY KEY(a, b)) WITHOUT ROWID",
+        "CREATE INDEX close_pairs_b ON close_pairs(b)",
+        "CREATE TABLE analysis_cursors(name TEXT NOT NULL, model TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "PRIMARY KEY(name, model))",
+    ):
+        db.execute(statement)
+
+
 # MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
 # release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _user_version_replaces_meta_row,
     _image_words,
+    _analysis_tables,
 ]
 
 

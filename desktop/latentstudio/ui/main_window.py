@@ -66,6 +66,18 @@ def _models(services: PageServices) -> QWidget:
     return ModelsPage(services)
 
 
+def _map(services: PageServices) -> QWidget:
+    from .pages.map_page import MapPage
+
+    return MapPage(services)
+
+
+def _duplicates(services: PageServices) -> QWidget:
+    from .pages.duplicates_page import DuplicatesPage
+
+    return DuplicatesPage(services)
+
+
 def _settings(services: PageServices) -> QWidget:
     from .pages.settings_page import SettingsPage
 
@@ -78,6 +90,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("search", "Search", "SP_FileDialogContentsView", _search),
     PageSpec("image", "Image", "SP_DesktopIcon", _image),
     PageSpec("code", "Code", "SP_FileDialogDetailedView", _code),
+    PageSpec("map", "Map", "SP_DirLinkIcon", _map),
+    PageSpec("duplicates", "Duplicates", "SP_FileDialogListView", _duplicates),
     PageSpec("models", "Models", "SP_DriveHDIcon", _models),
     PageSpec("settings", "Settings", "SP_FileDialogInfoView", _settings),
 )

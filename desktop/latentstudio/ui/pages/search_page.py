@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Optional
@@ -32,6 +33,8 @@ from ...library import (
     submit_index,
     submit_search,
 )
+from ...library.analysis import tables as tag_tables
+from ...library.analysis.service import add_tags, mark_tag, remove_tag, submit_tag_update
 from ...library.scan import ScanReport
 from ...library.thumbnails import ensure_thumbnail
 from ..background import run_in_background
@@ -40,6 +43,7 @@ from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.search_folders import SearchFoldersPanel
 from ..widgets.search_results import ICON_SIZE, SearchResultsModel, SearchResultsView
+from ..widgets.tag_panel import TagPanel
 from ..widgets.thumbnail_loader import ThumbnailLoader
 from .needs_model import NeedsModelPage
 
@@ -79,6 +83,7 @@ class SearchPage(NeedsModelPage):
         self.results.setModel(self.results_model)
         self.filters = SearchFiltersPanel(self.ctx.settings.search_min_score)
         self.folders = SearchFoldersPanel()
+        self.tag_panel = TagPanel()
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -111,6 +116,8 @@ class SearchPage(NeedsModelPage):
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(QLabel("<b>Filters</b>"))
         right_layout.addWidget(self.filters)
+        right_layout.addWidget(QLabel("<b>Tags</b>"))
+        right_layout.addWidget(self.tag_panel)
         right_layout.addWidget(QLabel("<b>Library folders</b>"))
         right_layout.addWidget(self.folders, 1)
         right.setMaximumWidth(420)  # the results take the rest of a wide window
@@ -137,6 +144,9 @@ class SearchPage(NeedsModelPage):
         self.results.activatedHit.connect(lambda hit: self.open_file(hit.path))
         self.results.customContextMenuRequested.connect(self._context_menu)
 
+        self.tag_panel.filterChanged.connect(self.run_search)
+        self.tag_panel.addRequested.connect(self.add_tag)
+        self.tag_panel.removeRequested.connect(self.remove_tag)
         self.folders.addRequested.connect(lambda path: self.add_folder(Path(path)))
         self.folders.removeRequested.connect(lambda path: self.remove_folder(Path(path)))
         self.folders.rescanRequested.connect(self.rescan)
@@ -161,6 +171,7 @@ class SearchPage(NeedsModelPage):
             self._started = True
             self._restore_folders()
             self.refresh_folders()
+            self.refresh_tags()
             if self.has_model:
                 QTimer.singleShot(0, self.rescan)  # folders are re-scanned when the app starts
             self._poll.start()
@@ -181,7 +192,8 @@ class SearchPage(NeedsModelPage):
         self._debounce.stop()
         text = self.query.text().strip()
         image = self.drop_zone.image
-        if not text and image is None:
+        tags = self.tag_panel.ticked()
+        if not text and image is None and not tags:
             self.results_model.set_hits([])
             self.summary.setText("")
             return
@@ -203,7 +215,7 @@ class SearchPage(NeedsModelPage):
             image_weight=image_weight,
             limit=RESULT_LIMIT,
             min_score=min_score,
-            filters=self.filters.filters(),
+            filters=replace(self.filters.filters(), tags=tags),
         )
         if self._search_handle is not None and not self._search_handle.done():
             self._search_handle.cancel()
@@ -354,6 +366,8 @@ class SearchPage(NeedsModelPage):
             )
             self.refresh_folders()
             self.run_search()
+            if report.encoded:  # the new pictures get their tags (a background job, new ones only)
+                self.bridge.watch(submit_tag_update(self.ctx), self._tags_updated)
         elif event.kind is EventKind.FAILED:
             self.folders.show_done(f"Indexing failed: {event.payload}")
         elif event.kind is EventKind.CANCELLED:
@@ -391,4 +405,71 @@ class SearchPage(NeedsModelPage):
             menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))
             if hit.generated:
                 menu.addAction("Reuse its settings", lambda: self.requests.reuseSettings.emit(hit.path))
+        self._tag_menu(menu.addMenu("Tags"), hit)
         menu.exec(self.results.viewport().mapToGlobal(pos))
+
+    # -- tags -------------------------------------------------------------------------------
+
+    def refresh_tags(self) -> None:
+        """Tags and their counts, read in the background (the counts grow with the library)."""
+        store = self.library.store
+
+        def read() -> list:
+            counts = tag_tables.tag_counts(store)
+            return [(t.label, t.group, counts.get(t.id, 0)) for t in tag_tables.tags(store)]
+
+        run_in_background(read, self.tag_panel.set_tags, lambda exc: log.warning("tags not read: %s", exc))
+
+    def add_tag(self, label: str, group: str) -> None:
+        try:
+            add_tags(self.ctx, [label], group or None)
+            handle = submit_tag_update(self.ctx)
+        except (ValueError, LookupError) as exc:
+            self.summary.setText(f"Could not add the tag: {exc}")
+            return
+        self.tag_panel.new_tag.clear()
+        self.summary.setText(f"Tagging pictures with “{label}”…")
+        self.refresh_tags()
+        self.bridge.watch(handle, self._tags_updated)
+
+    def remove_tag(self, label: str) -> None:
+        try:
+            remove_tag(self.ctx, label)
+        except ValueError as exc:
+            self.summary.setText(str(exc))
+            return
+        self.refresh_tags()
+        self.run_search()
+
+    def _tags_updated(self, event: JobEvent) -> None:
+        if event.kind is EventKind.FINISHED:
+            self.refresh_tags()
+            self.run_search()
+        elif event.kind is EventKind.FAILED:
+            self.summary.setText(f"Tagging failed: {event.payload}")
+
+    def _tag_menu(self, menu: QMenu, hit: SearchHit) -> None:
+        """Confirm or reject the picture's tags; give it one of the others."""
+        labels = [t.label for t in tag_tables.tags(self.library.store)]
+        if not labels:
+            menu.addAction("No tags yet (latent-studio tag add …)").setEnabled(False)
+        for label in hit.tags:
+            menu.addAction(f"Confirm “{label}”", lambda label=label: self.mark_tag(hit, label, tag_tables.CONFIRMED))
+            menu.addAction(f"Reject “{label}”", lambda label=label: self.mark_tag(hit, label, tag_tables.REJECTED))
+        others = [label for label in labels if label not in hit.tags]
+        if others:
+            add = menu.addMenu("Add tag")
+            for label in others:
+                add.addAction(label, lambda label=label: self.mark_tag(hit, label, tag_tables.CONFIRMED))
+
+    def mark_tag(self, hit: SearchHit, label: str, verdict: int) -> None:
+        """Record the correction, then re-tag (the tag learns from it) and search again."""
+        try:
+            mark_tag(self.ctx, hit.path, label, verdict)
+            handle = submit_tag_update(self.ctx)
+        except (ValueError, LookupError) as exc:
+            self.summary.setText(f"Could not change the tag: {exc}")
+            return
+        self.summary.setText(f"{'Confirmed' if verdict == tag_tables.CONFIRMED else 'Rejected'} “{label}” on "
+                             f"{hit.path.name}; re-tagging…")
+        self.bridge.watch(handle, self._tags_updated)

@@ -14,6 +14,7 @@ from .thumbnail_loader import ThumbnailLoader
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 ICON_SIZE = 160
+TAG_CHIPS = 3
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -32,7 +33,19 @@ def describe(hit: SearchHit) -> str:
         lines.append(f"taken {datetime.fromtimestamp(hit.taken):%Y-%m-%d %H:%M}")
     if hit.generated and hit.prompt:
         lines.append(f"generated: {hit.prompt}")
+    if hit.tags:
+        lines.append("tags: " + ", ".join(hit.tags) + " (right-click to confirm or reject)")
     return "\n".join(lines)
+
+
+def label(hit: SearchHit) -> str:
+    """Why it matched (when not the picture alone), score and name; the first tags as chips on a
+    second line."""
+    words = "" if hit.matched == "picture" else f"{hit.matched} · "
+    text = f"{words}{hit.score:.2f} · {hit.path.name}"
+    if hit.tags:
+        text += "\n" + " ".join(f"#{tag}" for tag in hit.tags[:TAG_CHIPS])
+    return text
 
 
 class SearchResultsModel(QAbstractListModel):
@@ -64,8 +77,7 @@ class SearchResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            words = "" if hit.matched == "picture" else f"{hit.matched} · "  # why, when not the picture alone
-            return f"{words}{hit.score:.2f} · {hit.path.name}"
+            return label(hit)
         if role == Qt.ItemDataRole.DecorationRole:
             source = hit.thumbnail if hit.thumbnail is not None else hit.path
             return self.loader.pixmap(self._key(hit), source) or self._placeholder
@@ -91,7 +103,7 @@ class SearchResultsView(QListView):
     def set_thumbnail_size(self, size: int) -> None:
         """Show thumbnails `size` pixels wide (thumbnails are made at ICON_SIZE and scaled)."""
         self.setIconSize(QSize(size, size))
-        self.setGridSize(QSize(size + 24, size + 40))
+        self.setGridSize(QSize(size + 24, size + 56))  # two lines of text: name, tags
 
     activatedHit = Signal(object)  # SearchHit
 

@@ -1,0 +1,206 @@
+"""The Duplicates page: review exact copies, near-duplicates and similar series, group by group,
+side by side with size, resolution and date; the best to keep is pre-selected, the others are
+ticked for the system trash (never deleted), and nothing moves until the user says so."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...engine import EventKind, JobEvent, JobHandle
+from ...units import format_bytes
+from ...library.analysis.duplicates import LEVELS, Group
+from ...library.analysis.service import submit_duplicates, trash_pictures
+from ...library.thumbnails import existing_thumbnail
+from .needs_model import NeedsModelPage
+
+log = logging.getLogger(__name__)
+
+THUMB = 200
+LEVEL_NAMES = {"exact": "Exact copies", "near": "Near-duplicates", "similar": "Similar series"}
+
+
+class DuplicatesPage(NeedsModelPage):
+    kind = "clip"
+
+    def build_content(self) -> QWidget:
+        self.groups: list[Group] = []
+        self._handle: Optional[JobHandle] = None
+        self.checks: list[tuple[QCheckBox, str]] = []
+        self.level = QComboBox()
+        for level in LEVELS:
+            self.level.addItem(LEVEL_NAMES[level], level)
+        self.level.setToolTip("Exact: the same file content · near: re-encoded, resized or cropped copies · "
+                              "similar: bursts and the same scene")
+        self.find_button = QPushButton("Find duplicates")
+        self.find_button.setToolTip("Look through the library (only new pictures are compared again)")
+        self.status = QLabel("Choose a kind and press Find duplicates.")
+        self.status.setObjectName("duplicates-status")
+        self.status.setWordWrap(True)
+        self.group_list = QListWidget()
+        self.group_list.setObjectName("duplicate-groups")
+        self.group_list.setToolTip("Groups found; pick one to review it")
+        self.members = QWidget()
+        self.members_layout = QGridLayout(self.members)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.members)
+        self.trash_button = QPushButton("Move ticked pictures to the trash")
+        self.trash_button.setToolTip("The pictures go to the system trash, from where they can be restored")
+        self.trash_button.setEnabled(False)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.level)
+        bar.addWidget(self.find_button)
+        bar.addWidget(self.status, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(scroll, 1)
+        right_layout.addWidget(self.trash_button, 0, Qt.AlignmentFlag.AlignRight)
+        splitter = QSplitter()
+        splitter.addWidget(self.group_list)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+
+        self.find_button.clicked.connect(self.find)
+        self.group_list.currentRowChanged.connect(self.show_group)
+        self.trash_button.clicked.connect(lambda: self.trash_ticked())
+        return content
+
+    # -- finding --------------------------------------------------------------------------------
+
+    def find(self) -> None:
+        if self._handle is not None and not self._handle.done():
+            return
+        self.bridge.start_engine()
+        level = self.level.currentData()
+        try:
+            self._handle = submit_duplicates(self.ctx, (level,))
+        except Exception as exc:
+            log.exception("duplicates failed to start")
+            self.status.setText(f"Could not look for duplicates: {exc}")
+            return
+        self.find_button.setEnabled(False)
+        self.status.setText("Looking for duplicates in the background…")
+        self.bridge.watch(self._handle, self._event)
+
+    def _event(self, event: JobEvent) -> None:
+        if event.kind is EventKind.FINISHED:
+            self.show_groups(self._handle.result())
+        elif event.kind is EventKind.FAILED:
+            self.status.setText(f"Could not look for duplicates: {event.payload}")
+        if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+            self.find_button.setEnabled(True)
+
+    def show_groups(self, groups: list[Group]) -> None:
+        self.groups = groups
+        self.group_list.clear()
+        for group in groups:
+            item = QListWidgetItem(f"{len(group.members)} pictures · {Path(group.keep.row.path).name}")
+            item.setToolTip("\n".join(m.row.path for m in group.members))
+            self.group_list.addItem(item)
+        level = LEVEL_NAMES[self.level.currentData()].lower()
+        self.status.setText(f"{len(groups)} groups of {level}." if groups else f"No {level} found.")
+        if groups:
+            self.group_list.setCurrentRow(0)
+        else:
+            self.show_group(-1)
+
+    # -- one group ------------------------------------------------------------------------------
+
+    def show_group(self, row: int) -> None:
+        for column in range(self.members_layout.columnCount()):
+            self.members_layout.setColumnStretch(column, 0)
+        while self.members_layout.count():
+            widget = self.members_layout.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.checks = []
+        if not 0 <= row < len(self.groups):
+            self.trash_button.setEnabled(False)
+            return
+        for column, member in enumerate(self.groups[row].members):
+            r = member.row
+            picture = QLabel()
+            picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            picture.setFixedSize(THUMB, THUMB)
+            pixmap = QPixmap(str(existing_thumbnail(self.ctx.library.thumbnails, r.hash) or r.path))
+            if pixmap.isNull():
+                picture.setText("(no preview)")
+            else:
+                picture.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                                Qt.TransformationMode.SmoothTransformation))
+            taken = f"taken {datetime.fromtimestamp(r.taken):%Y-%m-%d %H:%M:%S}" if r.taken else "no camera date"
+            details = QLabel(f"{Path(r.path).name}\n{r.width or '?'}×{r.height or '?'} · {format_bytes(r.size)}\n"
+                             f"{r.format or ''} · {taken}" + ("\nbest to keep" if member.keep else ""))
+            details.setWordWrap(True)
+            details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            details.setToolTip(r.path)
+            details.setFixedWidth(THUMB)
+            check = QCheckBox("Move to trash")
+            check.setChecked(not member.keep)
+            check.setToolTip("Ticked pictures go to the system trash when you press the button below")
+            check.toggled.connect(lambda _: self._update_button())
+            self.members_layout.addWidget(picture, 0, column)
+            self.members_layout.addWidget(details, 1, column)
+            self.members_layout.addWidget(check, 2, column)
+            self.checks.append((check, r.path))
+        self.members_layout.setRowStretch(3, 1)  # pictures at the top, side by side from the left
+        self.members_layout.setColumnStretch(len(self.checks), 1)
+        self._update_button()
+
+    def _update_button(self) -> None:
+        ticked = sum(check.isChecked() for check, _ in self.checks)
+        self.trash_button.setEnabled(0 < ticked < len(self.checks))  # one picture of a group always stays
+        self.trash_button.setText(f"Move {ticked} ticked picture(s) to the trash")
+
+    def ticked(self) -> list[str]:
+        return [path for check, path in self.checks if check.isChecked()]
+
+    def trash_ticked(self, confirm: bool = True) -> None:
+        paths = self.ticked()
+        if not paths:
+            return
+        if len(paths) == len(self.checks):
+            self.status.setText("Keep at least one picture of the group (untick one).")
+            return
+        if confirm and QMessageBox.question(
+            self, "Move to trash", f"Move {len(paths)} picture(s) to the system trash?"
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        report = trash_pictures(self.ctx, paths)
+        failed = "; ".join(f"{Path(p).name}: {why}" for p, why in report.failed)
+        self.status.setText(f"Moved {len(report.moved)} picture(s) to the trash." + (f" Not moved: {failed}" if failed else ""))
+        row = self.group_list.currentRow()
+        if 0 <= row < len(self.groups):
+            group = self.groups[row]
+            group.members = [m for m in group.members if m.row.path not in report.moved]
+            if len(group.members) < 2:
+                del self.groups[row]
+                self.group_list.takeItem(row)
+            self.show_group(self.group_list.currentRow())
