@@ -32,6 +32,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         "--scheduler", default=DEFAULT_SCHEDULER, help=f"one of: {', '.join(SCHEDULER_NAMES)} (default {DEFAULT_SCHEDULER})"
     )
     gen.add_argument("--count", type=int, default=1, help="images; seeds follow on from the first")
+    gen.add_argument(
+        "--best-of", type=int, default=None, metavar="N",
+        help="generate N candidates and list them ranked by CLIP score, best first (needs a CLIP model)",
+    )
     gen.add_argument("--init-image", type=Path, default=None, help="start from this image (img2img)")
     gen.add_argument("--strength", type=float, default=0.75, help="img2img: how much to change the init image, 0-1 (default 0.75)")
     gen.add_argument("--model", dest="model_id", default=None, help="installed diffusion model id (default: the default diffusion model)")
@@ -64,8 +68,14 @@ class ProgressBars:
 
 
 def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
+    from .clip_score import SCORE_GUIDE, ranked
     from .generate import submit_generation
 
+    if args.best_of is not None:
+        if args.best_of < 2:
+            raise ValueError("--best-of needs at least 2 candidates")
+        if ctx.registry.default("clip") is None:
+            raise ValueError("--best-of ranks by CLIP score: install a CLIP model first (latent-studio models)")
     width = height = None
     if args.size:
         width, height = parse_size(args.size)
@@ -78,7 +88,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
         width=width,
         height=height,
         scheduler=args.scheduler,
-        count=args.count,
+        count=args.best_of or args.count,
         init_image=args.init_image,
         strength=args.strength,
         model_id=args.model_id,
@@ -89,7 +99,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
     try:
         for handle in handles:
             results.append(handle.result())
-            if not args.json:
+            if not args.json and args.best_of is None:
                 print(results[-1].path, flush=True)
     except Cancelled:
         print("error: generation was cancelled", file=sys.stderr)
@@ -99,14 +109,26 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
             if not handle.done():
                 handle.cancel()
     _wait_for_library(results)
+    if args.best_of is not None:
+        results = ranked(results)
+        print(SCORE_GUIDE, file=sys.stderr)
+        if not args.json:
+            for result in results:
+                print(_line(result), flush=True)
     if args.json:
         print(json.dumps({
+            "ranked": args.best_of is not None,
             "images": [r.to_json() for r in results],
             "paths": [str(r.path) for r in results],
             "seeds": [r.seed for r in results],
             "seconds": round(time.perf_counter() - started, 3),
         }, indent=2))
     return 0
+
+
+def _line(result: Any) -> str:
+    """A best-of line: the image's path, then its CLIP score (tab-separated, for scripts)."""
+    return str(result.path) if result.clip_score is None else f"{result.path}\t{result.clip_score.value:.4f}"
 
 
 def _wait_for_library(results: list[Any], timeout: Optional[float] = LIBRARY_WAIT_S) -> None:

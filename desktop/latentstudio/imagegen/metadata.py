@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from .clip_score import ClipScore, score_from_json
 from .request import MAX_SEED, MAX_SIZE, MAX_STEPS, MIN_SIZE, GenerationRequest
 from .schedulers import INVOKEAI_SCHEDULERS, canonical_scheduler, from_a1111, from_comfyui, to_a1111
 
@@ -47,6 +48,7 @@ class ImageMetadata:
     scheduler: Optional[str] = None
     strength: Optional[float] = None
     model: Optional[str] = None  # a name for display and exact matching against installed ids
+    clip_score: Optional[ClipScore] = None  # ours only: image↔prompt cosine at generation
     extras: dict[str, str] = field(default_factory=dict)
 
     def apply_to(self, request: GenerationRequest) -> GenerationRequest:
@@ -187,6 +189,7 @@ def parse_ours(text: str) -> Optional[ImageMetadata]:
         scheduler=canonical_scheduler(_text(data.get("scheduler"))),
         strength=_float(data.get("strength"), 0, 1) if data.get("img2img") else None,
         model=_text(model.get("id"), 200) or None if isinstance(model, dict) else None,
+        clip_score=score_from_json(data.get("clip_score")),
     )
 
 
