@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-for entry in (ROOT, ROOT / "tests" / "benchmarks"):
+for entry in (ROOT / "tests" / "benchmarks", ROOT, ROOT / "desktop"):  # this checkout, not an installed copy
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 

@@ -42,6 +42,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     gen.add_argument("--json", action="store_true", help="print paths, seeds and seconds as JSON")
     gen.set_defaults(func=cmd_generate_image)
 
+    describe = sub.add_parser(
+        "describe", help="describe pictures as prompts (CLIP ranks the bundled phrase banks; no other model)"
+    )
+    describe.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    describe.add_argument("--model", dest="model_id", default=None, help="installed CLIP model id (default: the library's)")
+    describe.add_argument("--json", action="store_true", help="prompt, similarity and the top phrases with scores")
+    describe.set_defaults(func=cmd_describe)
+
 
 class ProgressBars:
     """One tqdm bar per image job on stderr, driven by job events from the engine thread."""
@@ -123,6 +131,22 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
             "seeds": [r.seed for r in results],
             "seconds": round(time.perf_counter() - started, 3),
         }, indent=2))
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace, ctx: Any) -> int:
+    from .describe import submit_describe
+
+    handle = submit_describe(ctx, args.images, args.model_id, on_event=ProgressBars(enabled=not args.json))
+    descriptions = handle.result()
+    if args.json:
+        print(json.dumps([d.to_json() for d in descriptions], indent=2))
+        return 0
+    for description in descriptions:
+        print(f"{description.path}\n  prompt: {description.prompt}")
+        print(f"  similarity {description.similarity:.3f}, {description.tokens} tokens; top phrases:")
+        for phrase in description.top[:8]:
+            print(f"    {phrase.score:.3f}  {phrase.bank:12} {phrase.text}")
     return 0
 
 
