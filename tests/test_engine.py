@@ -217,21 +217,44 @@ def test_device_is_detected_on_the_engine_thread() -> None:
 
 def test_a_failing_listener_breaks_neither_the_job_nor_other_listeners(engine: Engine) -> None:
     seen: list[EventKind] = []
-    finished = threading.Event()
 
     def broken(event) -> None:
         raise RuntimeError("listener bug")
 
-    def good(event) -> None:
-        seen.append(event.kind)
-        if event.kind is EventKind.FINISHED:
-            finished.set()
-
     engine.add_listener(broken)
     _, release = _blocker(engine)
     handle = engine.submit(lambda job: job.progress(1, 1) or "done", on_event=broken)
-    handle.subscribe(good)
+    handle.subscribe(lambda event: seen.append(event.kind))
     release.set()
     assert handle.result(timeout=5) == "done"
-    assert finished.wait(5)
     assert seen == [EventKind.STARTED, EventKind.PROGRESS, EventKind.FINISHED]
+
+
+def test_the_final_event_is_delivered_before_the_job_reports_done(engine: Engine) -> None:
+    """Whoever waits on the handle finds every event already delivered, for each way a job ends."""
+    def fail(job) -> None:
+        raise ValueError("bad input")
+
+    def slow_to_cancel(job) -> None:
+        while True:
+            job.checkpoint()
+
+    for fn, final in ((lambda job: "ok", EventKind.FINISHED), (fail, EventKind.FAILED),
+                      (slow_to_cancel, EventKind.CANCELLED)):
+        seen: list[EventKind] = []
+        started = threading.Event()
+
+        def listener(event, seen=seen, started=started) -> None:
+            if event.kind is EventKind.STARTED:
+                started.set()
+            elif event.kind is final:
+                time.sleep(0.05)  # a slow listener: `done()` must still wait for it
+            seen.append(event.kind)
+
+        handle = engine.submit(fn, on_event=listener)
+        if final is EventKind.CANCELLED:
+            assert started.wait(5)
+            handle.cancel()
+        assert handle.wait(5)
+        assert seen[-1] is final, seen
+        assert seen.count(final) == 1

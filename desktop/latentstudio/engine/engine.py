@@ -19,7 +19,7 @@ from .jobs import (
     JobState,
     Priority,
 )
-from .listeners import Listeners
+from .events import EventHub
 from .residency import ModelCache
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ class Engine:
         device_preference: str = "auto",
         idle_tick_s: float = 5.0,
         models_factory: Optional[Callable[[DeviceInfo], ModelCache]] = None,
+        hub: Optional[EventHub] = None,
     ):
+        self.hub = hub or EventHub()
         self._device = device
         self._device_preference = device_preference
         self._device_ready = threading.Event()
@@ -54,7 +56,6 @@ class Engine:
         self._queue: list[tuple[int, int, JobHandle]] = []  # (priority, order, handle)
         self._order = itertools.count()
         self._running: list[JobHandle] = []  # stack: nested while a job runs others in place
-        self._listeners: Listeners[JobEvent] = Listeners()
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
 
@@ -137,14 +138,14 @@ class Engine:
             if self._stopping:
                 raise RuntimeError("the engine is shutting down")
             self._queue.append((int(priority), next(self._order), handle))
+            handle._emit(EventKind.QUEUED)  # under the lock, so it always precedes STARTED
             self._cond.notify_all()
-        handle._emit(EventKind.QUEUED)
         self._queue_changed()
         return handle
 
     def add_listener(self, callback: EventCallback) -> Callable[[], None]:
         """Receive every job event and the engine-level events (device ready, queue changed)."""
-        return self._listeners.add(callback)
+        return self.hub.add_listener(callback)
 
     def queued(self) -> list[JobHandle]:
         """Waiting jobs in the order they will run."""
@@ -236,10 +237,8 @@ class Engine:
         except Exception as exc:
             log.exception("job %r failed", handle.name)
             handle._finish(JobState.FAILED, error=exc)
-            handle._emit(EventKind.FAILED, exc)
         else:
             handle._finish(JobState.FINISHED, result=result)
-            handle._emit(EventKind.FINISHED, result)
         finally:
             with self._cond:
                 if handle in self._running:
@@ -265,16 +264,13 @@ class Engine:
             self._queue_changed()
 
     def _finish_cancelled(self, handle: JobHandle) -> None:
-        if handle.done():
-            return
         handle._finish(JobState.CANCELLED)
-        handle._emit(EventKind.CANCELLED)
 
     def _queue_changed(self) -> None:
         self._broadcast(JobEvent(EventKind.QUEUE_CHANGED, None, None))
 
     def _broadcast(self, event: JobEvent) -> None:
-        self._listeners.emit(event)
+        self.hub.emit(event)
 
     def run_sync(self, fn: JobFunction, priority: Priority = Priority.FOREGROUND, name: str = "job") -> Any:
         """Submit and wait: for the CLI and scripts."""

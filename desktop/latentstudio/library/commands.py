@@ -12,7 +12,7 @@ from typing import Optional
 
 from ..engine import Cancelled, EventKind, JobEvent
 from .search import SearchFilters
-from .service import add_folders, library_for, search, submit_index
+from .service import add_folders, search, submit_index
 
 BAR_WIDTH = 30
 
@@ -85,7 +85,7 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
     if missing:
         raise FileNotFoundError(f"not a folder: {', '.join(missing)}")
     add_folders(ctx, args.folders)
-    library = library_for(ctx)
+    library = ctx.library
     chosen = [Path(f).expanduser() for f in args.folders] or None
     scan = library.scan(chosen)
     bar = TerminalProgress(sys.stderr.isatty() and not args.json)
@@ -173,7 +173,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
             print(f"{hit.score:.3f}  {hit.path}")
     sys.stdout.flush()
     # A large library's matrix is written to disk once, so the next search starts fast.
-    library = library_for(ctx)
+    library = ctx.library
     model = ctx.registry.resolve("clip", args.model_id).id
     if library.should_save_index(model):
         library.save_index(model)
@@ -187,7 +187,7 @@ def _when(timestamp: Optional[float]) -> str:
 
 
 def cmd_status(args: argparse.Namespace, ctx) -> int:
-    status = library_for(ctx).store.status()
+    status = ctx.library.store.status()
     default = ctx.registry.default("clip")
     status["model"] = default.id if default else None
     if args.json:

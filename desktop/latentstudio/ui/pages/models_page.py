@@ -25,16 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...context import AppContext
 from ...engine import EventKind, JobEvent
 from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
 from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
 from ..background import run_in_background
-from ..bridge import EngineBridge
 from ..downloads import DownloadController
-from ..model_actions import ModelActions
+from ..page_services import PageServices
 
 
 def format_size(size: int) -> str:
@@ -128,16 +126,10 @@ class CatalogueRow(QFrame):
 
 
 class ModelsPage(QWidget):
-    def __init__(
-        self,
-        ctx: AppContext,
-        bridge: EngineBridge,
-        models: ModelActions,
-        parent: Optional[QWidget] = None,
-    ):
+    def __init__(self, services: PageServices, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.ctx = ctx
-        self.actions = models
+        self.ctx = services.ctx
+        self.actions = models = services.models
         self.setAcceptDrops(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Model", "Format", "Size", "Source"])
@@ -167,7 +159,7 @@ class ModelsPage(QWidget):
         )
         models.importFailed.connect(lambda text: self.status.setText(f"Import refused: {text}"))
 
-        self.downloads = DownloadController(ctx, bridge, models, self)
+        self.downloads = services.downloads
         self.catalogue_rows: dict[str, CatalogueRow] = {}
         rows_holder = QWidget()
         rows_layout = QVBoxLayout(rows_holder)
