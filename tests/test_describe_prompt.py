@@ -14,7 +14,7 @@ from latentstudio import cli
 from latentstudio.context import AppContext
 from latentstudio.imagegen.describe import describe_vector, render, submit_describe
 from latentstudio.imagegen.phrase_banks import Bank, bank_vectors, load_banks
-from latentstudio.library import add_folders, library_for, submit_index
+from latentstudio.library import add_folders, submit_index
 from latentstudio.models.clip_loader import load_clip_folder
 from latentstudio.models.clip_text import encode_texts, token_counts
 from tests.support import tiny_clip
@@ -47,7 +47,7 @@ def shapes(ctx: AppContext, tiny_models: Callable[[str], Path], tmp_path: Path):
         for k in range(3):
             tiny_clip.shape_image(colour, shape, rng, size=96).save(held / f"{colour}-{shape}-{k}.png")
     add_folders(ctx, [library])
-    library_for(ctx).scan()
+    ctx.library.scan()
     assert submit_index(ctx).result(TIMEOUT).encoded == 24
     return ctx, library, held
 

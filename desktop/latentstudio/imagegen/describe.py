@@ -147,12 +147,11 @@ def describe_job(
     job: "JobContext", ctx: "AppContext", paths: Sequence[Path], model_id: Optional[str] = None
 ) -> list[Description]:
     """Describe each picture (library vectors are reused when the picture is indexed)."""
-    from ..library import library_for
     from ..library.search import image_query_vector
     from ..models.clip_loader import clip_in_job
 
     installed = ctx.registry.resolve("clip", model_id)
-    library = library_for(ctx)
+    library = ctx.library
     job.progress(0, len(paths), f"loading {installed.id}")
     with clip_in_job(job, installed) as clip:
 

@@ -180,7 +180,9 @@ def metadata_for(
     return parameters, ours
 
 
-def add_to_library(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHandle]:
+def add_to_library(
+    ctx: "AppContext", path: Path, prompt: str, score: Optional[ClipScore] = None
+) -> Optional[JobHandle]:
     """Record the image in the library (and queue its embedding when a CLIP model is installed)."""
     try:
         from ..library import add_generated_image
@@ -188,7 +190,7 @@ def add_to_library(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHa
         log.info("the library is not available; %s is not indexed", path)
         return None
     try:
-        return add_generated_image(ctx, path, prompt)
+        return add_generated_image(ctx, path, prompt, None if score is None else (score.value, score.model_id))
     except Exception:  # the image is saved either way; indexing can happen on the next scan
         log.exception("could not add %s to the library", path)
         return None
@@ -239,7 +241,7 @@ def generate_image(
         request.prompt,
         lambda target: image.save(target, format="PNG", pnginfo=png_info(parameters, ours)),
     )
-    library_job = add_to_library(ctx, path, request.prompt)
+    library_job = add_to_library(ctx, path, request.prompt, score)
     return GeneratedImage(
         path, spec.seed, seconds, width, height, model.id, request.steps, library_job, score, score_seconds
     )
