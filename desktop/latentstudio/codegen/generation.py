@@ -17,12 +17,13 @@ from typing import Any, Optional
 from ..engine import Cancelled, Engine, JobContext, JobHandle, ModelMemoryError, Priority
 from ..engine.jobs import EventCallback
 from ..models import InstalledModel, ModelRegistry
-from .extract import extract_code
+from .extract import extract_code, extract_code_blocks
 from .history import HistoryEntry, HistoryStore
-from .languages import DEFAULT_LANGUAGE, get_language
+from .languages import DEFAULT_LANGUAGE, Language, find_language, get_language
 from .loader import LanguageModel, cache_key, load_language_model
 from .prompts import build_messages, render_prompt
 from .syntax import SyntaxReport, check_syntax
+from .tasks import WRITE, CodeTask, get_task
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,25 @@ class GenerationRequest:
     top_p: float = 0.95
     seed: Optional[int] = None  # None: a random seed, reported with the result
     model_id: Optional[str] = None  # None: the default code-generation model
+    task: str = WRITE  # see resources/code-tasks.json
+    target_language: Optional[str] = None  # translate: the language to translate to
+    traceback: Optional[str] = None  # fix: the error the code gives
 
     def validate(self) -> None:
         """ValueError with a message for the user when a setting is out of range."""
-        if not self.prompt.strip():
+        task = get_task(self.task)
+        language = get_language(self.language)
+        if task.name == WRITE and not self.prompt.strip():
             raise ValueError("the prompt is empty")
-        get_language(self.language)
+        if "context" in task.needs and not (self.context and self.context.strip()):
+            raise ValueError(f"“{task.label}” needs the code: give a context file")
+        if "target" in task.needs:
+            if not self.target_language:
+                raise ValueError(f"“{task.label}” needs a target language (--to)")
+            if get_language(self.target_language) == language:
+                raise ValueError(f"the code is already {language.label}; choose another target language")
+        if "traceback" in task.needs and not (self.traceback and self.traceback.strip()) and not self.prompt.strip():
+            raise ValueError(f"“{task.label}” needs the error: paste its traceback (or describe it)")
         if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
             raise ValueError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}")
         if not 0.0 <= self.temperature <= 5.0:
@@ -87,6 +101,7 @@ class GenerationResult:
     stopped: bool
     device: str
     history_id: Optional[int] = None
+    task: str = WRITE
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -104,14 +119,40 @@ def submit_generation(
     """Validate, pick the model (MissingModelError now, not later) and queue a FOREGROUND job."""
     request.validate()
     installed = registry.resolve("llm", request.model_id)
-    name = request.prompt.strip().splitlines()[0][:40]
     return engine.submit(
         lambda job: run_generation(job, request, installed, history),
         priority=Priority.FOREGROUND,
-        name=f"Code: {name}",
+        name=f"Code: {job_title(request)}",
         kind="codegen",
         on_event=on_event,
     )
+
+
+def job_title(request: GenerationRequest) -> str:
+    """"add two numbers" for write; "Explain calc.py" (and the user's words) for the other tasks."""
+    words = request.prompt.strip().splitlines()[0][:40] if request.prompt.strip() else ""
+    if request.task == WRITE:
+        return words
+    task = get_task(request.task)
+    subject = f"{task.label.split(' ')[0]} {request.context_name or 'code'}"
+    if request.target_language:
+        subject += f" → {get_language(request.target_language).label}"
+    return f"{subject}: {words}" if words else subject
+
+
+def answer_code(text: str, task: CodeTask, language: Language) -> tuple[str, SyntaxReport]:
+    """(code, syntax) of an answer. Prose answers are not checked; code answers are checked on
+    their blocks in the answer's language (a bare answer without fences counts as code)."""
+    if not task.answers_code:
+        return "", SyntaxReport(language.name, checked=False, message="prose answer")
+    code = extract_code(text, language)
+    blocks = extract_code_blocks(text)
+    if not blocks:
+        return code, check_syntax(code, language.name)
+    own = [b.code for b in blocks if not b.tag or find_language(b.tag) == language]
+    if not own:
+        return code, SyntaxReport(language.name, checked=False, message=f"no {language.label} code block")
+    return code, check_syntax("\n".join(own), language.name)
 
 
 def run_generation(
@@ -142,8 +183,12 @@ def _generate(
     from .streaming import CancelCriterion, TokenStreamer
 
     language = get_language(request.language)
+    task = get_task(request.task)
+    target = get_language(request.target_language) if request.target_language else None
+    answer = task.answer_language(language, target)
     start = time.perf_counter()
-    messages = build_messages(request.prompt, language, request.context, request.context_name)
+    messages = build_messages(request.prompt, language, request.context, request.context_name, task.name, target,
+                              request.traceback)
     prompt = render_prompt(lm.tokenizer, messages)
     has_template = bool(getattr(lm.tokenizer, "chat_template", None))
     inputs = lm.tokenizer(prompt, return_tensors="pt", add_special_tokens=not has_template).to(lm.device)
@@ -195,12 +240,12 @@ def _generate(
     end = time.perf_counter()
 
     text = lm.tokenizer.decode(streamer.token_ids, skip_special_tokens=True)
-    code = extract_code(text, language)
+    code, syntax = answer_code(text, task, answer)
     return GenerationResult(
         text=text,
         code=code,
-        syntax=check_syntax(code, language.name),
-        language=language.name,
+        syntax=syntax,
+        language=answer.name,
         model_id=model_id,
         seed=seed,
         n_tokens=streamer.n_tokens,
@@ -211,6 +256,7 @@ def _generate(
         load_ms=load_ms,
         stopped=stopped,
         device=job.device.kind,
+        task=task.name,
     )
 
 
@@ -246,6 +292,8 @@ def _record(history: HistoryStore, request: GenerationRequest, result: Generatio
         "top_p": request.top_p,
         "seed": result.seed,
         "context_name": request.context_name,
+        "source_language": get_language(request.language).name,
+        "traceback": request.traceback,
     }
     entry = HistoryEntry(
         model_id=result.model_id,
@@ -261,6 +309,7 @@ def _record(history: HistoryStore, request: GenerationRequest, result: Generatio
         tokens_per_s=result.tokens_per_s,
         total_ms=result.total_ms,
         stopped=result.stopped,
+        task=result.task,
     )
     try:
         stored = history.add(entry)
