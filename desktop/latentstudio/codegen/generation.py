@@ -71,10 +71,6 @@ class GenerationRequest:
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"the seed must be between 0 and {MAX_SEED}")
 
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0.0
-
 
 @dataclass(frozen=True)
 class StreamPiece:
@@ -174,28 +170,45 @@ def run_generation(
     return result
 
 
-def _generate(
-    job: JobContext, lm: LanguageModel, request: GenerationRequest, model_id: str, load_ms: float
-) -> GenerationResult:
+@dataclass(frozen=True)
+class ChatReply:
+    """What one streamed chat turn produced, with its timings."""
+
+    text: str
+    seed: int
+    n_tokens: int
+    prompt_tokens: int
+    ttft_ms: Optional[float]
+    tokens_per_s: Optional[float]
+    total_ms: float
+    stopped: bool
+
+
+def stream_chat(
+    job: JobContext,
+    lm: LanguageModel,
+    messages: list[dict[str, str]],
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: Optional[int] = None,
+    what: str = "generate code",
+) -> ChatReply:
+    """Generate one reply, each token a PARTIAL `StreamPiece` event; Stop ends it after the
+    current token and the reply so far is returned, marked stopped."""
     import torch
     from transformers import StoppingCriteriaList
 
     from .streaming import CancelCriterion, TokenStreamer
 
-    language = get_language(request.language)
-    task = get_task(request.task)
-    target = get_language(request.target_language) if request.target_language else None
-    answer = task.answer_language(language, target)
     start = time.perf_counter()
-    messages = build_messages(request.prompt, language, request.context, request.context_name, task.name, target,
-                              request.traceback)
     prompt = render_prompt(lm.tokenizer, messages)
     has_template = bool(getattr(lm.tokenizer, "chat_template", None))
     inputs = lm.tokenizer(prompt, return_tensors="pt", add_special_tokens=not has_template).to(lm.device)
     prompt_tokens = int(inputs["input_ids"].shape[1])
-    max_new_tokens = _fit_new_tokens(lm, prompt_tokens, request.max_new_tokens)
+    max_new_tokens = _fit_new_tokens(lm, prompt_tokens, max_new_tokens)
 
-    seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
+    seed = seed if seed is not None else random.SystemRandom().randint(0, MAX_SEED)
     torch.manual_seed(seed)
 
     last_progress = [0.0]
@@ -227,34 +240,54 @@ def _generate(
                 stopping_criteria=StoppingCriteriaList([CancelCriterion(job.cancel_event)]),
                 max_new_tokens=max_new_tokens,
                 pad_token_id=_pad_token_id(lm),
-                **_sampling_kwargs(request),
+                **_sampling_kwargs(temperature, top_p),
             )
 
     try:
         # Out of memory while reading the prompt: unload other models and try once more.
-        job.models.call_with_oom_retry(generate, what="generate code")
+        job.models.call_with_oom_retry(generate, what=what)
     except Cancelled:
         streamer.end()  # generate() was left mid-loop: flush any held-back text
         stopped = True
     stopped = stopped or job.cancel_event.is_set()
     end = time.perf_counter()
-
-    text = lm.tokenizer.decode(streamer.token_ids, skip_special_tokens=True)
-    code, syntax = answer_code(text, task, answer)
-    return GenerationResult(
-        text=text,
-        code=code,
-        syntax=syntax,
-        language=answer.name,
-        model_id=model_id,
+    return ChatReply(
+        text=lm.tokenizer.decode(streamer.token_ids, skip_special_tokens=True),
         seed=seed,
         n_tokens=streamer.n_tokens,
         prompt_tokens=prompt_tokens,
         ttft_ms=None if streamer.first_token_at is None else (streamer.first_token_at - start) * 1000,
         tokens_per_s=streamer.decode_tokens_per_s,
         total_ms=(end - start) * 1000,
-        load_ms=load_ms,
         stopped=stopped,
+    )
+
+
+def _generate(
+    job: JobContext, lm: LanguageModel, request: GenerationRequest, model_id: str, load_ms: float
+) -> GenerationResult:
+    language = get_language(request.language)
+    task = get_task(request.task)
+    target = get_language(request.target_language) if request.target_language else None
+    answer = task.answer_language(language, target)
+    messages = build_messages(request.prompt, language, request.context, request.context_name, task.name, target,
+                              request.traceback)
+    reply = stream_chat(job, lm, messages, request.max_new_tokens, request.temperature, request.top_p, request.seed)
+    code, syntax = answer_code(reply.text, task, answer)
+    return GenerationResult(
+        text=reply.text,
+        code=code,
+        syntax=syntax,
+        language=answer.name,
+        model_id=model_id,
+        seed=reply.seed,
+        n_tokens=reply.n_tokens,
+        prompt_tokens=reply.prompt_tokens,
+        ttft_ms=reply.ttft_ms,
+        tokens_per_s=reply.tokens_per_s,
+        total_ms=reply.total_ms,
+        load_ms=load_ms,
+        stopped=reply.stopped,
         device=job.device.kind,
         task=task.name,
     )
@@ -277,11 +310,11 @@ def _pad_token_id(lm: LanguageModel) -> Optional[int]:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
-def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
-    if request.greedy:
+def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
+    if temperature <= 0.0:
         # Unset sampling values a model's generation_config may carry, so greedy is plain greedy.
         return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p}
+    return {"do_sample": True, "temperature": temperature, "top_p": top_p}
 
 
 def _record(history: HistoryStore, request: GenerationRequest, result: GenerationResult) -> GenerationResult:
