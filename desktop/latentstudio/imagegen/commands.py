@@ -50,6 +50,21 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     describe.add_argument("--json", action="store_true", help="prompt, similarity and the top phrases with scores")
     describe.set_defaults(func=cmd_describe)
 
+    helper = sub.add_parser(
+        "prompt-help",
+        help="translate an image prompt to English, or expand it, with the local language model",
+        description="The model's reply streams to stderr as it is produced; the prompt to use is printed "
+        "to stdout at the end. Expand follows the style of your best-scored prompts in the library.",
+    )
+    helper.add_argument("task", choices=("translate", "expand"))
+    helper.add_argument("prompt")
+    helper.add_argument("--model", dest="model_id", default=None, help="installed language model id "
+                        "(default: the one recommended for prompts, else the default)")
+    helper.add_argument("--temperature", type=float, default=None, help="default: 0 to translate, 0.7 to expand")
+    helper.add_argument("--seed", type=int, default=None)
+    helper.add_argument("--json", action="store_true", help="the prompt, the whole reply, model and examples as JSON")
+    helper.set_defaults(func=cmd_prompt_help)
+
 
 class ProgressBars:
     """One tqdm bar per image job on stderr, driven by job events from the engine thread."""
@@ -148,6 +163,30 @@ def cmd_describe(args: argparse.Namespace, ctx: Any) -> int:
         for phrase in description.top[:8]:
             print(f"    {phrase.score:.3f}  {phrase.bank:12} {phrase.text}")
     return 0
+
+
+def cmd_prompt_help(args: argparse.Namespace, ctx: Any) -> int:
+    from .prompt_help import submit_prompt_help
+
+    def stream(event: JobEvent) -> None:
+        if event.kind is EventKind.PARTIAL and not args.json:
+            sys.stderr.write(event.payload.text)
+            sys.stderr.flush()
+
+    handle = submit_prompt_help(ctx, args.task, args.prompt, stream, args.model_id, args.temperature, args.seed)
+    try:
+        while not handle.wait(0.1):  # short waits keep Ctrl-C responsive
+            pass
+    except KeyboardInterrupt:
+        handle.cancel()
+        handle.wait()
+    result = handle.result()
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(file=sys.stderr)
+        print(result.prompt)
+    return 130 if result.stopped else 0
 
 
 def _line(result: Any) -> str:
