@@ -121,6 +121,7 @@ def submit_generation(
         name=f"Code: {job_title(request)}",
         kind="codegen",
         on_event=on_event,
+        memory_bytes=installed.size_bytes,
     )
 
 

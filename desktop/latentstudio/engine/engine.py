@@ -18,6 +18,7 @@ from .jobs import (
     JobHandle,
     JobState,
     Priority,
+    Progress,
 )
 from .events import EventHub
 from .residency import ModelCache
@@ -130,8 +131,12 @@ class Engine:
         name: str = "job",
         kind: str = "job",
         on_event: Optional[EventCallback] = None,
+        memory_bytes: int = 0,
     ) -> JobHandle:
+        """Queue `fn(ctx)`. `memory_bytes`: what its model needs resident (0: unknown), so it only
+        takes a turn beside another running job when both fit the memory budget."""
         handle = JobHandle(self, fn, priority, name, kind)
+        handle.memory_bytes = memory_bytes
         if on_event is not None:
             handle.subscribe(on_event)
         with self._cond:
@@ -211,14 +216,41 @@ class Engine:
         self._queue.remove(entry)
         return entry[2]
 
-    def _run_preempting(self, priority: Priority) -> None:
-        """Run, in place, every waiting job more urgent than `priority`."""
+    def _run_preempting(self, current: JobHandle) -> None:
+        """Run, in place, every waiting job more urgent than `current`; then give a turn to a
+        waiting job of the same priority and another kind (a code generation while an image
+        renders), which runs to its end before `current` goes on."""
         while True:
             with self._cond:
-                handle = self._pop(lambda waiting: waiting < int(priority))
+                handle = self._pop(lambda waiting: waiting < int(current.priority))
+                if handle is None:
+                    handle = self._pop_turn(current)
             if handle is None:
                 return
             self._execute(handle)
+
+    def _pop_turn(self, current: JobHandle) -> Optional[JobHandle]:
+        """The first waiting job of `current`'s priority whose kind is not running yet and whose
+        model fits the memory budget beside the models in use; caller holds the lock."""
+        running_kinds = {h.kind for h in self._running}
+        for entry in sorted(self._queue):
+            handle = entry[2]
+            if entry[0] != int(current.priority) or handle.kind in running_kinds:
+                continue
+            if not self._fits_beside_running(handle):
+                if not handle.waiting_reason:
+                    handle.waiting_reason = f"waiting for {current.name} to finish: both models do not fit in memory"
+                    handle._emit(EventKind.PROGRESS, Progress(0, None, handle.waiting_reason))
+                continue
+            self._queue.remove(entry)
+            return handle
+        return None
+
+    def _fits_beside_running(self, handle: JobHandle) -> bool:
+        models = self._models
+        if models is None or not handle.memory_bytes:
+            return True
+        return models.locked_bytes() + handle.memory_bytes <= models.budget_bytes
 
     def _execute(self, handle: JobHandle) -> None:
         if handle.cancel_requested:

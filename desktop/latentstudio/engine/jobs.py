@@ -180,6 +180,8 @@ class JobHandle(TrackedJob):
         self._fn = fn
         self._engine = engine
         self._cancel_requested = threading.Event()
+        self.memory_bytes = 0  # resident model memory it needs, when known
+        self.waiting_reason = ""  # why it waits although it could take a turn
 
     def __repr__(self) -> str:
         return f"<JobHandle #{self.id} {self.name!r} {self._state.value}>"
@@ -222,7 +224,7 @@ class JobContext:
         """Raise Cancelled if cancelled; otherwise run any waiting higher-priority job here."""
         if self.cancelled:
             raise Cancelled(f"job {self.handle.name!r} was cancelled")
-        self._engine._run_preempting(self.handle.priority)
+        self._engine._run_preempting(self.handle)
         if self.cancelled:
             raise Cancelled(f"job {self.handle.name!r} was cancelled")
 

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from ..engine import Cancelled, EventKind, JobEvent
+from ..cli_progress import ProgressBars
+from ..engine import Cancelled
 from .search import SearchFilters
 from .service import add_folders, search, submit_index
 
-BAR_WIDTH = 30
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -55,30 +55,6 @@ def _date(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-06-30") from None
 
 
-class TerminalProgress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.drawn = False
-
-    def __call__(self, event: JobEvent) -> None:
-        if not self.enabled or event.kind is not EventKind.PROGRESS:
-            return
-        progress = event.payload
-        fraction = progress.fraction or 0.0
-        filled = int(BAR_WIDTH * fraction)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        sys.stderr.write(f"\r[{bar}] {progress.message}\x1b[K")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def cmd_index(args: argparse.Namespace, ctx) -> int:
     installed = ctx.registry.resolve("clip", args.model_id)  # fail before any work without a model
     missing = [str(f) for f in args.folders if not Path(f).expanduser().is_dir()]
@@ -88,7 +64,7 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
     library = ctx.library
     chosen = [Path(f).expanduser() for f in args.folders] or None
     scan = library.scan(chosen)
-    bar = TerminalProgress(sys.stderr.isatty() and not args.json)
+    bar = ProgressBars(sys.stderr.isatty() and not args.json, unit="img")
     handle = submit_index(ctx, installed.id, on_event=bar)
     interrupted = False
     try:

@@ -14,9 +14,17 @@ from collections import deque
 from typing import Any, Callable, Optional
 
 from ..engine.events import EventHub
-from ..engine.jobs import EventCallback, EventKind, JobState, Priority, Progress, TrackedJob
+from ..engine.jobs import (
+    EventCallback,
+    EventKind,
+    JobState,
+    Priority,
+    Progress,
+    TrackedJob,
+)
+from ..units import format_bytes
 from .catalogue import CatalogueEntry
-from .download import DownloadCancelled, DownloadProgress, StopFlags, format_bytes
+from .download import DownloadCancelled, DownloadProgress, StopFlags
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..engine.events import EventHub
 from .catalogue import Catalogue, CatalogueEntry, CatalogueError
-from .download import download_for_app, staged_bytes
+from .download import RetryPolicy, download_for_app, staged_bytes
 from .download_queue import DownloadJob, DownloadQueue
 
 if TYPE_CHECKING:
@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 class DownloadService:
     """Owned by `AppContext`; its jobs report to the context's event hub like engine jobs."""
 
-    def __init__(self, ctx: "AppContext", hub: EventHub):
+    def __init__(self, ctx: "AppContext", hub: EventHub, retry: RetryPolicy = RetryPolicy()):
         self.ctx = ctx
+        self.retry = retry  # back-off between failed attempts (tests make it short)
         self.problem = ""
         try:
             self.catalogue = Catalogue.load()
@@ -29,7 +30,9 @@ class DownloadService:
             log.error("%s", exc)
             self.catalogue = Catalogue([])
             self.problem = str(exc)
-        self.queue = DownloadQueue(lambda entry, report, flags: download_for_app(ctx, entry, report, flags), hub)
+        self.queue = DownloadQueue(
+            lambda entry, report, flags: download_for_app(ctx, entry, report, flags, self.retry), hub
+        )
 
     def entries(self, kind: Optional[str] = None) -> list[CatalogueEntry]:
         return self.catalogue.for_kind(kind) if kind else list(self.catalogue.entries)

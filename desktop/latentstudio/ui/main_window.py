@@ -172,6 +172,10 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {device.describe()}")
         self.device_label.setToolTip(device.fallback_reason or "")
 
+    def show_error(self, message: str) -> None:
+        """An error nobody else reported: a short sentence in the status bar (details in the log)."""
+        self.statusBar().showMessage(message, 30000)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -28,6 +28,7 @@ from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
 from ...imagegen.metadata import ImageMetadata, read_metadata
 from ...imagegen.preview import StepPreview
+from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
 from ..file_actions import reveal
@@ -39,7 +40,6 @@ from .needs_model import NeedsModelPage
 
 RECENT_OUTPUTS = 40
 DONE_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
 def describe(meta: Optional[ImageMetadata], path: Path) -> str:

@@ -149,7 +149,10 @@ class SearchPage(NeedsModelPage):
         min_score = round(self.filters.min_score.value(), 2)
         if min_score != self.ctx.settings.search_min_score:
             self.ctx.settings.update(search_min_score=min_score)
-            self.ctx.save_settings()
+            try:
+                self.ctx.save_settings()
+            except OSError as exc:  # unwritable, or a newer release's file: search all the same
+                log.warning("minimum score not saved: %s", exc)
         text_weight, image_weight = self.filters.weights() if text and image else (1.0, 1.0)
         request = SearchRequest(
             text=text or None,
@@ -206,7 +209,11 @@ class SearchPage(NeedsModelPage):
     # -- folders and indexing ---------------------------------------------------------------
 
     def refresh_folders(self) -> None:
-        status = self.library.store.status()
+        """Folder counts are read off the GUI thread (they cost more as the library grows)."""
+        library = self.library
+        run_in_background(library.store.status, self._show_folders)
+
+    def _show_folders(self, status: dict) -> None:
         self.folders.set_folders(status["folders"])
         self.filters.set_folders([Path(f["path"]) for f in status["folders"]])
         watched = set(self._watcher.directories())
@@ -229,18 +236,20 @@ class SearchPage(NeedsModelPage):
     def add_folder(self, path: Path) -> None:
         try:
             add_folders(self.ctx, [path])
-        except (ValueError, FileNotFoundError) as exc:
-            self.folders.show_done(str(exc))
+        except (ValueError, OSError) as exc:  # not a folder, already inside one, settings not writable
+            log.warning("could not add %s: %s", path, exc)
+            self.folders.show_done(f"Could not add {path}: {exc}")
             return
         self.refresh_folders()
         self.rescan()
 
     def remove_folder(self, path: Path) -> None:
-        try:
-            removed = remove_folder(self.ctx, path)
-        except ValueError as exc:
-            self.folders.show_done(str(exc))
-            return
+        self.folders.show_busy(f"Removing {path} from the library…")
+        ctx = self.ctx
+        run_in_background(lambda: remove_folder(ctx, path), lambda removed: self._folder_removed(path, removed),
+                          lambda exc: self.folders.show_done(str(exc)))
+
+    def _folder_removed(self, path: Path, removed: int) -> None:
         self.refresh_folders()
         self.folders.show_done(f"Removed {path} ({removed} images) from the library; files are untouched.")
         self.run_search()
@@ -252,7 +261,7 @@ class SearchPage(NeedsModelPage):
         self._scanning = True
         self.folders.show_busy("Looking for new and changed pictures…")
         library = self.library
-        run_in_background(lambda: library.scan(), self._scanned, self._scan_failed)
+        run_in_background(library.scan, self._scanned, self._scan_failed)
 
     def _scanned(self, report: ScanReport) -> None:
         self._scanning = False
@@ -271,10 +280,17 @@ class SearchPage(NeedsModelPage):
         self.folders.show_done(f"Scan failed: {exc}")
 
     def start_index(self) -> None:
+        """Index what waits for a vector, if anything does (asked off the GUI thread)."""
         if not self.has_model or (self._index_handle is not None and not self._index_handle.done()):
             return
         model = self.ctx.registry.default("clip")
-        if model is None or not self.library.store.pending(model.id):
+        if model is None:
+            return
+        store = self.library.store
+        run_in_background(lambda: store.has_pending(model.id), self._index_if_pending)
+
+    def _index_if_pending(self, pending: bool) -> None:
+        if not pending or (self._index_handle is not None and not self._index_handle.done()):
             return
         self._index_handle = submit_index(self.ctx)
         self.bridge.watch(self._index_handle, self._job_event)

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import EventKind, JobEvent
-from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
+from ...units import format_bytes
 
 if TYPE_CHECKING:
     from ..downloads import DownloadController
