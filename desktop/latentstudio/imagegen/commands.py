@@ -1,4 +1,4 @@
-"""`latent-studio generate-image PROMPT …`: generate images headless, one progress bar per image."""
+"""`latent-studio generate-image`, `describe` and `prompt-help`: images, pictures as prompts, prompt help, headless."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..cli_progress import ProgressBars
-from ..engine import Cancelled
+from ..engine import Cancelled, EventKind, JobEvent
 from .request import GenerationRequest, parse_size
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
