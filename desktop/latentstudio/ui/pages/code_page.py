@@ -85,7 +85,7 @@ class CodePage(NeedsModelPage):
         self.traceback.setObjectName("code-traceback")
         self.traceback.setPlaceholderText("Paste the error message or traceback the code gives")
         self.traceback.setToolTip("Fix: the error the context code gives, as printed")
-        self.traceback.setMaximumHeight(90)
+        self.traceback.setMaximumHeight(56)
         _monospace(self.traceback)
         self.traceback_label = QLabel("Error")
 
