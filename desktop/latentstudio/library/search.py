@@ -20,7 +20,7 @@ from .decode import DecodeError, decode_image
 from .thumbnails import existing_thumbnail
 
 if TYPE_CHECKING:
-    from .catalog import Library
+    from .photo_library import Library
     from .vectors import VectorIndex
 
 TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')

@@ -35,6 +35,12 @@ from ..downloads import DownloadController
 from ..page_services import PageServices
 
 
+def _wrapped(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
+
+
 def download_failure_text(event: JobEvent) -> str:
     return f"Download failed: {event.payload}"
 
@@ -87,8 +93,11 @@ class CatalogueRow(QFrame):
         self.title.setText(f"<b>{self.entry.name}</b>{mark}")
         installed = self.entry.id in self.downloads.installed_ids()
         running = self.downloads.job_for(self.entry.id) is not None
+        blocked = self.downloads.blocked_reason()
         self.download_button.setVisible(not running)
-        self.download_button.setEnabled(not installed)
+        self.download_button.setEnabled(not installed and not blocked)
+        self.download_button.setToolTip(
+            blocked or f"Fetch {format_bytes(self.entry.size_bytes)} from the Hugging Face Hub")
         kept = 0 if installed or running else self.downloads.partial_bytes(self.entry.id)
         if installed:
             self.download_button.setText("Installed")
@@ -169,19 +178,24 @@ class ModelsPage(QWidget):
         self.downloads.recommendationsChanged.connect(self._refresh_rows)
 
         buttons = QHBoxLayout()
-        for widget in (self.import_folder_button, self.import_file_button, self.link_box, self.pickle_box):
+        for widget in (self.import_folder_button, self.import_file_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.default_button)
         buttons.addWidget(self.remove_button)
+        options = QHBoxLayout()  # their own row: the check boxes never run into the buttons
+        options.addWidget(self.link_box)
+        options.addWidget(self.pickle_box)
+        options.addStretch(1)
         installed = QWidget()
         installed_layout = QVBoxLayout(installed)
-        installed_layout.addWidget(QLabel("<b>Installed models</b> (the default of each kind in bold)"))
+        installed_layout.addWidget(_wrapped("<b>Installed models</b> (the default of each kind in bold)"))
         installed_layout.addWidget(self.tree, 1)
         installed_layout.addLayout(buttons)
+        installed_layout.addLayout(options)
         available = QWidget()
         available_layout = QVBoxLayout(available)
-        available_layout.addWidget(QLabel(
+        available_layout.addWidget(_wrapped(
             "<b>Download</b> (from the Hugging Face Hub; nothing is fetched until you click Download)"
         ))
         available_layout.addWidget(rows_scroll, 1)

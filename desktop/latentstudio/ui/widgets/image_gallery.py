@@ -58,21 +58,22 @@ class ImageGallery(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.buttons = {}
-        actions = QGridLayout()  # two columns: the buttons keep their words in a narrow column
-        for index, (key, label, signal) in enumerate((
-            ("reuse", "Reuse settings", self.reuseRequested),
-            ("init", "Use as init image", self.initRequested),
-            ("similar", "More like this", self.moreLikeThisRequested),
-            ("describe", "Describe as prompt", self.describeRequested),
-            ("reveal", "Reveal file", self.revealRequested),
+        actions = QGridLayout()  # two columns: the gallery stays narrow beside the preview
+        for index, (key, label, tip, signal) in enumerate((
+            ("reuse", "Reuse settings", "Fill the form with this image's prompt and settings", self.reuseRequested),
+            ("init", "Use as init image", "Start a new image from this one (image to image)", self.initRequested),
+            ("similar", "More like this", "Search your library for pictures like this one", self.moreLikeThisRequested),
+            ("describe", "Describe as prompt", "Turn the picture into a prompt with CLIP (phrase banks, no other "
+             "model)", self.describeRequested),
+            ("reveal", "Reveal file", "Show the file in your file manager", self.revealRequested),
         )):
             button = QPushButton(label)
             button.setObjectName(f"gallery-{key}")
+            button.setToolTip(tip)
             button.setEnabled(False)
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
             actions.addWidget(button, index // 2, index % 2)
             self.buttons[key] = button
-        self.buttons["describe"].setToolTip("Turn the picture into a prompt with CLIP (phrase banks, no other model)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         order_row = QHBoxLayout()
