@@ -41,7 +41,7 @@ def test_each_task_shows_what_it_needs(page: CodePage) -> None:
     assert not page.target_language.isVisibleTo(page) and not page.traceback.isVisibleTo(page)
     _choose(page, "translate")
     assert page.target_language.isVisibleTo(page) and not page.traceback.isVisibleTo(page)
-    assert page.generate_button.text() == "Translate" and page.prompt_label.text() == "Instructions (optional)"
+    assert page.generate_button.text() == "Translate" and page.prompt_label.text() == "Instructions"
     page.target_language.setCurrentIndex(page.target_language.findData("rust"))
     assert page.request().target_language == "rust" and page.answer_language() == "rust"
     _choose(page, "fix")

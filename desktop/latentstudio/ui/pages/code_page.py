@@ -127,6 +127,7 @@ class CodePage(NeedsModelPage):
         settings = QFormLayout()
         settings.addRow("Language", self.language)
         settings.addRow(self.target_label, self.target_language)
+        self._settings_form = settings
         settings.addRow("Model", self.model_picker)
         settings.addRow("Max new tokens", self.max_tokens)
         settings.addRow("Temperature", self.temperature)
@@ -172,12 +173,13 @@ class CodePage(NeedsModelPage):
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        task_row = QHBoxLayout()
-        task_row.addWidget(QLabel("Task"))
-        task_row.addWidget(self.task, 1)
-        left_layout.addLayout(task_row)
+        task_row = QHBoxLayout()  # one row for the task and the prompt's title: the page stays short
         self.prompt_label = QLabel("Prompt")
-        left_layout.addWidget(self.prompt_label)
+        task_row.addWidget(self.prompt_label)
+        task_row.addStretch(1)
+        task_row.addWidget(QLabel("Task"))
+        task_row.addWidget(self.task)
+        left_layout.addLayout(task_row)
         left_layout.addWidget(self.prompt)
         context_row = QHBoxLayout()
         context_row.addWidget(QLabel("Context"))
@@ -404,8 +406,7 @@ class CodePage(NeedsModelPage):
     def _task_changed(self) -> None:
         """Show what the chosen task needs, and say what each box is for."""
         task = get_task(self.task.currentData())
-        for widget in (self.target_label, self.target_language):
-            widget.setVisible("target" in task.needs)
+        self._settings_form.setRowVisible(self.target_language, "target" in task.needs)
         for widget in (self.traceback_label, self.traceback):
             widget.setVisible("traceback" in task.needs)
         if task.name == WRITE:
@@ -413,7 +414,7 @@ class CodePage(NeedsModelPage):
             self.prompt.setPlaceholderText("Describe the code you want… (Ctrl+Enter generates)")
             self.context.setPlaceholderText("Optional: paste code to edit or build on, or open a file")
         else:
-            self.prompt_label.setText("Instructions (optional)")
+            self.prompt_label.setText("Instructions")
             self.prompt.setPlaceholderText(f"Optional: anything to add to “{task.label}”… (Ctrl+Enter runs)")
             self.context.setPlaceholderText("The code to work on: paste it or open a file")
         self.generate_button.setText("Generate" if task.name == WRITE else task.label.split(" ")[0])

@@ -55,8 +55,8 @@ class CodeHistoryPanel(QWidget):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("History"))
-        search_row = QHBoxLayout()
+        search_row = QHBoxLayout()  # title, words and task on one row: the Code page stays short
+        search_row.addWidget(QLabel("History"))
         search_row.addWidget(self.search, 1)
         search_row.addWidget(self.task_filter)
         layout.addLayout(search_row)

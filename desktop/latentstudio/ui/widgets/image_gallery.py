@@ -63,8 +63,8 @@ class ImageGallery(QWidget):
             ("reuse", "Reuse settings", "Fill the form with this image's prompt and settings", self.reuseRequested),
             ("init", "Use as init image", "Start a new image from this one (image to image)", self.initRequested),
             ("similar", "More like this", "Search your library for pictures like this one", self.moreLikeThisRequested),
-            ("describe", "Describe as prompt", "Turn the picture into a prompt with CLIP (phrase banks, no other "
-             "model)", self.describeRequested),
+            ("describe", "Describe", "Describe as prompt: turn the picture into a prompt with CLIP (phrase "
+             "banks, no other model)", self.describeRequested),
             ("reveal", "Reveal file", "Show the file in your file manager", self.revealRequested),
         )):
             button = QPushButton(label)
