@@ -162,3 +162,18 @@ def test_the_prompt_strip_follows_typing_debounced(qtbot, page: ImagePage, tmp_p
     qtbot.mouseClick(page.strip.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert page.settings.init_image.text() == str(photos / "yellow-triangle.png")
     page.grab().save("/tmp/image-page-strip.png")
+
+
+def test_a_search_result_is_described_on_the_image_page(qtbot, ctx: AppContext, tiny_models, tmp_path: Path) -> None:
+    from latentstudio.ui.main_window import MainWindow
+
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    picture = tmp_path / "green-triangle.png"
+    tiny_clip.shape_image("green", "triangle", random.Random(6), size=96).save(picture)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.services.requests.describePicture.emit(picture)  # what the Search page's menu sends
+    page = window.show_page("image")
+    qtbot.waitUntil(lambda: page.description is not None, timeout=TIMEOUT_MS)
+    assert page.description.path == picture and page.use_description_button.isEnabled()
