@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "latentstudio.models.commands",
     "latentstudio.imagegen.commands",
     "latentstudio.library.commands",
+    "latentstudio.library.exchange_commands",
     "latentstudio.codegen.commands",
 )
 WINDOW_COMMANDS = ("gui",)
@@ -65,6 +66,7 @@ def _versions() -> dict[str, Optional[str]]:
 
 def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
     from .engine.device import default_memory_budget, detect_device, system_memory_bytes
+    from .library.cluster_setup import cluster_support
 
     device = detect_device(ctx.settings.device)
     report = {
@@ -81,6 +83,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "models": [m.to_json() for m in ctx.registry.list()],
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
+        "cluster": cluster_support(),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -100,6 +103,11 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
     for model in models:
         mark = "*" if defaults.get(model.kind) == model.id else " "
         print(f"  {mark} {model.kind:9} {model.id} ({model.format}, {model.size_bytes / 2**20:.1f} MiB)")
+    cluster = report["cluster"]
+    if cluster["installed"]:
+        print("Cluster:    supported (" + ", ".join(f"{n} {v}" for n, v in cluster["versions"].items()) + ")")
+    else:
+        print(f"Cluster:    not installed ({cluster['hint']})")
     for problem in ctx.settings.problems:
         print(f"Settings:   {problem}")
     return 0

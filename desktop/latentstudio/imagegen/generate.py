@@ -250,7 +250,8 @@ def generate_image(
 def job_name(spec: ImageSpec) -> str:
     prompt = " ".join(spec.request.prompt.split())
     short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    return f"Image: {short or '(no prompt)'} · seed {spec.seed}"
+    size = f" · {spec.request.width}×{spec.request.height}" if spec.request.width and spec.request.height else ""
+    return f"Image: {short or '(no prompt)'} · seed {spec.seed}{size} · {spec.request.steps} steps"
 
 
 def submit_generation(

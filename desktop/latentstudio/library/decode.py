@@ -9,12 +9,14 @@ pixel count is checked from the header before any pixels are decoded. Every fail
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Optional
+from pathlib import Path, PurePath
+from typing import BinaryIO, Iterator, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -88,15 +90,68 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+@contextlib.contextmanager
+def _reasons(suffix: str) -> Iterator[None]:
+    """Turn whatever reading or decoding raised into a DecodeError with the user's reason."""
+    try:
+        yield
+    except DecodeError:
+        raise
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except FileNotFoundError:
+        raise DecodeError("file disappeared or is a broken link") from None
+    except UnidentifiedImageError:
+        if suffix.lower() in UNSUPPORTED_HINTS:
+            raise DecodeError(UNSUPPORTED_HINTS[suffix.lower()]) from None
+        raise DecodeError("not an image (content does not match any image format)") from None
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"too many pixels ({exc})") from None
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            raise DecodeError("permission denied") from None
+        text = str(exc)
+        if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
+            raise DecodeError(f"truncated or corrupt file ({text})") from None
+        raise DecodeError(f"cannot read image ({text})") from None
+    except (ValueError, SyntaxError, EOFError, MemoryError, IndexError, TypeError) as exc:
+        raise DecodeError(f"corrupt image ({type(exc).__name__}: {exc})") from None
+
+
+def _check_file(path: Path) -> None:
+    if os.path.islink(path) and not os.path.exists(path):
+        raise DecodeError("broken link")
+    if os.path.getsize(path) == 0:
+        raise DecodeError("empty file (0 bytes)")
+
+
 def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     """Decode `path` for indexing; `min_side` lets JPEG draft mode shrink while keeping that size."""
-    try:
-        if os.path.islink(path) and not os.path.exists(path):
-            raise DecodeError("broken link")
-        size = os.path.getsize(path)
-        if size == 0:
-            raise DecodeError("empty file (0 bytes)")
-        with Image.open(path) as image:
+    suffix = Path(path).suffix
+    with _reasons(suffix):
+        _check_file(path)
+    return _decode(path, suffix, min_side, max_pixels)
+
+
+def read_image_bytes(path: Path) -> bytes:
+    """A file's bytes, to decode elsewhere (a cluster worker); unreadable files fail with the
+    same reasons as decode_image."""
+    with _reasons(Path(path).suffix):
+        _check_file(path)
+        return Path(path).read_bytes()
+
+
+def decode_image_bytes(data: bytes, name: str, min_side: int = 0, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """decode_image for a file's bytes read elsewhere; `name` gives the suffix for the reasons."""
+    suffix = PurePath(name).suffix
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    return _decode(io.BytesIO(data), suffix, min_side, max_pixels)
+
+
+def _decode(source: Union[Path, BinaryIO], suffix: str, min_side: int, max_pixels: int) -> DecodedImage:
+    with _reasons(suffix):
+        with Image.open(source) as image:
             width, height = image.size
             if width <= 0 or height <= 0:
                 raise DecodeError("image has no pixels")
@@ -118,27 +173,6 @@ def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) ->
             rgb = to_rgb(image)
             if rgb is image:
                 rgb = image.copy()  # detach from the file before it is closed
-    except DecodeError:
-        raise
-    except PermissionError:
-        raise DecodeError("permission denied") from None
-    except FileNotFoundError:
-        raise DecodeError("file disappeared or is a broken link") from None
-    except UnidentifiedImageError:
-        if Path(path).suffix.lower() in UNSUPPORTED_HINTS:
-            raise DecodeError(UNSUPPORTED_HINTS[Path(path).suffix.lower()]) from None
-        raise DecodeError("not an image (content does not match any image format)") from None
-    except Image.DecompressionBombError as exc:
-        raise DecodeError(f"too many pixels ({exc})") from None
-    except OSError as exc:
-        if exc.errno == errno.EACCES:
-            raise DecodeError("permission denied") from None
-        text = str(exc)
-        if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
-            raise DecodeError(f"truncated or corrupt file ({text})") from None
-        raise DecodeError(f"cannot read image ({text})") from None
-    except (ValueError, SyntaxError, EOFError, MemoryError, IndexError, TypeError) as exc:
-        raise DecodeError(f"corrupt image ({type(exc).__name__}: {exc})") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return DecodedImage(rgb, width, height, fmt, taken)

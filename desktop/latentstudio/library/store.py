@@ -523,6 +523,44 @@ class LibraryStore:
         )
         return [(str(prompt), float(score)) for prompt, score in rows]
 
+    def _images_where(self, column: str, values: Iterable[str]) -> list[ImageRow]:
+        values = list(values)
+        found: list[ImageRow] = []
+        for start in range(0, len(values), ID_CHUNK):
+            chunk = values[start : start + ID_CHUNK]
+            found += [_image(r) for r in self.connection().execute(
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE {column} IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk)]
+        return found
+
+    def images_by_paths(self, paths: Iterable[str]) -> dict[str, ImageRow]:
+        return {row.path: row for row in self._images_where("path", paths)}
+
+    def images_by_hashes(self, hashes: Iterable[str]) -> dict[str, ImageRow]:
+        """For each content hash, the first library image carrying it (any status)."""
+        found: dict[str, ImageRow] = {}
+        for row in self._images_where("hash", hashes):
+            found.setdefault(row.hash, row)  # type: ignore[arg-type]
+        return found
+
+    def hashes_with_vectors(self, model: str, hashes: Iterable[str]) -> set[str]:
+        hashes = list(hashes)
+        found: set[str] = set()
+        for start in range(0, len(hashes), ID_CHUNK):
+            chunk = hashes[start : start + ID_CHUNK]
+            found.update(r[0] for r in self.connection().execute(
+                f"SELECT hash FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(chunk))})", (model, *chunk)))
+        return found
+
+    def exported_vectors(self, model: str, chunk: int = 10_000) -> Iterator[list[tuple[str, str, bytes]]]:
+        """(path, content hash, float16 vector bytes) of every indexed image, in chunks, by id."""
+        with self.reader() as db:
+            cursor = db.execute(
+                "SELECT i.path, i.hash, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
+                "WHERE i.status = 'ok' ORDER BY i.id", (model,))
+            while rows := cursor.fetchmany(chunk):
+                yield rows
+
     # -- reports ----------------------------------------------------------------------------
 
     def status(self) -> dict:

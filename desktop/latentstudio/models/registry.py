@@ -30,6 +30,7 @@ MANIFEST_VERSION = 1  # 0: release 0.1.0 (no number); readers accept every older
 MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
 KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation"}
+KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation"}
 
 
 class ModelNotFoundError(KeyError):
@@ -74,6 +75,26 @@ class InstalledModel:
         data["folder"] = str(self.folder)
         data["path"] = str(self.path)
         return data
+
+
+# Folder names that say what a folder holds, not which model: the parent folder names the model.
+GENERIC_FOLDER_NAMES = frozenset({"diffusers", "model", "models", "weights", "checkpoint", "snapshot", "main"})
+FORMAT_LABELS = {
+    "open_clip_hub": "open_clip folder",
+    "open_clip_checkpoint": "open_clip checkpoint",
+    "diffusers": "diffusers folder",
+    "sd_single_file": "single .safetensors file",
+    "transformers": "transformers folder",
+}
+
+
+def model_name_for(source: Path) -> str:
+    """A name for an imported model: the model's own file or folder name, or, when that only says
+    what the folder holds (".../sd-turbo/diffusers"), its parent's."""
+    name = source.stem if source.is_file() else source.name
+    if name.lower() in GENERIC_FOLDER_NAMES and source.parent.name:
+        name = source.parent.name
+    return slugify(name)
 
 
 def slugify(name: str) -> str:
@@ -175,12 +196,12 @@ class ModelRegistry:
                     f"{source.name} holds pickle weights, which are converted to .safetensors on "
                     "import: it cannot be linked; import a copy instead"
                 )
-            name = model_id or slugify(source.stem if source.is_file() else source.name)
+            name = model_id or model_name_for(source)
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=".converting-", dir=self.root) as workdir:
                 converted = convert(source.resolve(), Path(workdir))
                 return self._import_checked(converted, kind, name, False, architecture, str(source.resolve()))
-        name = model_id or slugify(source.stem if source.is_file() else source.name)
+        name = model_id or model_name_for(source)
         return self._import_checked(source, kind, name, link, architecture, str(source.resolve()))
 
     def _import_checked(

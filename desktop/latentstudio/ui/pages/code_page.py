@@ -279,9 +279,10 @@ class CodePage(NeedsModelPage):
 
     def stop(self) -> None:
         if self.handle is not None:
-            self.handle.cancel()
+            # Said before cancelling: a waiting job ends at once, and its final event may follow.
             self.stop_button.setEnabled(False)
             self.status.setText("Stopping…")
+            self.handle.cancel()
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.handle is not self.handle:

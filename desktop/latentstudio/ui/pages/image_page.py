@@ -141,6 +141,9 @@ class ImagePage(NeedsModelPage):
         self.status = QLabel("Drop a PNG here to read its settings into the form.")
         self.status.setObjectName("image-status")
         self.status.setWordWrap(True)
+        # Room for two lines from the start, so a longer message never moves Generate under the mouse.
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
         form = QWidget()
         form_layout = QVBoxLayout(form)
@@ -164,9 +167,8 @@ class ImagePage(NeedsModelPage):
         self.preview = ImagePreview()
         self.progress = QProgressBar()
         self.progress.setObjectName("step-progress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.progress.setFormat("%v / %m steps")
+        self.settings.steps.valueChanged.connect(lambda _: self._show_idle_progress())
         self.queue = ImageQueue(JOB_KIND)
         self.gallery = ImageGallery()
         self.gallery.reuseRequested.connect(self.reuse_settings_from)
@@ -190,6 +192,7 @@ class ImagePage(NeedsModelPage):
         splitter.setStretchFactor(2, 1)
 
         self.bridge.queueChanged.connect(self._queue_changed)
+        self._show_idle_progress()
         self.setAcceptDrops(True)
         self._restore_form()
         run_in_background(self._recent_outputs, self._show_recent)
@@ -241,6 +244,12 @@ class ImagePage(NeedsModelPage):
         self.queue.refresh()
         return handles
 
+    def _show_idle_progress(self) -> None:
+        """Between images the bar shows the steps the form asks for, none done."""
+        if self._current is None:
+            self.progress.setRange(0, self.settings.steps.value())
+            self.progress.setValue(0)
+
     def cancel_current(self) -> None:
         if self._current is not None:
             self.status.setText("Cancelling…")
@@ -258,12 +267,13 @@ class ImagePage(NeedsModelPage):
         if kind is EventKind.STARTED:
             self._current = handle
             self.cancel_button.setEnabled(True)
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
+            self.progress.setRange(0, 0)  # busy until the first step (loading the model)
             self.status.setText(f"Generating: {handle.name}")
         elif kind is EventKind.PROGRESS and handle is self._current:
             progress = event.payload
             if progress.total:
+                if self.progress.maximum() == 0:  # the first step: the model is loaded
+                    self.status.setText(f"Generating: {handle.name}")
                 self.progress.setRange(0, int(progress.total))
                 self.progress.setValue(int(progress.done))
             else:
@@ -276,8 +286,9 @@ class ImagePage(NeedsModelPage):
             if handle is self._current:
                 self._current = None
                 self.cancel_button.setEnabled(False)
-                if self.progress.maximum() == 0:  # still "busy": failed while loading
-                    self.progress.setRange(0, 1)
+                if kind is not EventKind.FINISHED:  # no half-made picture or step count stays behind
+                    self.preview.clear_preview()
+                    self._show_idle_progress()
             self._batch_job_done(handle.id, event.payload.path if kind is EventKind.FINISHED else None)
             if kind is EventKind.FINISHED:
                 self._finished(event.payload)
@@ -292,7 +303,7 @@ class ImagePage(NeedsModelPage):
         self.status.setText(f"Saved {result.path.name} (seed {result.seed}, {result.seconds:.1f} s)")
         run_in_background(lambda: _load_result(result.path), self._add_to_gallery)
 
-    def _add_to_gallery(self, loaded: tuple[Path, Any, str]) -> None:
+    def _add_to_gallery(self, loaded: tuple[Path, Any, str, Optional[float]]) -> None:
         if not isValid(self.gallery):  # the window closed while the thumbnail was made
             return
         path, thumbnail, details, score = loaded

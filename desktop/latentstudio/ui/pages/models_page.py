@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ...engine import EventKind, JobEvent
 from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
-from ...models.registry import KIND_LABELS
+from ...models.registry import FORMAT_LABELS, KIND_TITLES
 from ...units import format_bytes
 from ..background import run_in_background
 from ..downloads import DownloadController
@@ -56,7 +56,7 @@ class CatalogueRow(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
         self.details = QLabel(
-            f"{KIND_LABELS.get(entry.kind, entry.kind).capitalize()} · {entry.repo} · "
+            f"{KIND_TITLES.get(entry.kind, entry.kind)} · {entry.repo} · "
             f"{format_bytes(entry.size_bytes)} download<br>"
             f"Licence: <a href=\"{entry.licence_url}\">{entry.licence}</a><br>{entry.good_for}"
         )
@@ -211,8 +211,8 @@ class ModelsPage(QWidget):
         self.tree.clear()
         defaults = self.ctx.registry.defaults()
         installed = self.ctx.registry.list()
-        for kind, label in KIND_LABELS.items():
-            group = QTreeWidgetItem([label.capitalize()])
+        for kind, title in KIND_TITLES.items():
+            group = QTreeWidgetItem([title])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.tree.addTopLevelItem(group)
             models = [m for m in installed if m.kind == kind]
@@ -220,7 +220,8 @@ class ModelsPage(QWidget):
                 QTreeWidgetItem(group, ["(none installed)"]).setFlags(Qt.ItemFlag.NoItemFlags)
             for model in models:
                 source = model.source + (" (linked)" if model.linked else "")
-                item = QTreeWidgetItem(group, [model.id, model.format, format_bytes(model.size_bytes), source])
+                item = QTreeWidgetItem(group, [model.id, FORMAT_LABELS.get(model.format, model.format),
+                                               format_bytes(model.size_bytes), source])
                 item.setData(0, Qt.ItemDataRole.UserRole, model.id)
                 if defaults.get(kind) == model.id or (kind not in defaults and model is models[0]):
                     font = item.font(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +23,7 @@ from ...library import (
     submit_search,
 )
 from ...library.scan import ScanReport
+from ...library.thumbnails import ensure_thumbnail
 from ..background import run_in_background
 from ..file_actions import open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
@@ -56,7 +58,8 @@ class SearchPage(NeedsModelPage):
         self.drop_zone = SearchDropZone()
         self.summary = QLabel("")
         self.summary.setObjectName("search-summary")
-        self.loader = ThumbnailLoader(size=ICON_SIZE, parent=self)
+        self.loader = ThumbnailLoader(size=ICON_SIZE, parent=self,
+                                      make=partial(ensure_thumbnail, self.ctx.paths.thumbnails))
         self.results_model = SearchResultsModel(self.loader, self)
         self.results = SearchResultsView()
         self.results.setModel(self.results_model)
@@ -197,6 +200,7 @@ class SearchPage(NeedsModelPage):
         hits: list[SearchHit] = event.payload or []
         elapsed = (time.perf_counter() - self._search_started) * 1000
         self.results_model.set_hits(hits)
+        self.results.scrollToTop()  # a new answer starts at its best match, never mid-list
         if hits:
             more = "+" if len(hits) >= RESULT_LIMIT else ""
             self.summary.setText(f"{len(hits)}{more} pictures · best {hits[0].score:.2f} · {elapsed:.0f} ms")
