@@ -127,12 +127,14 @@ def style_examples(ctx: "AppContext", prompt: str, limit: int = EXAMPLES) -> lis
 
 
 def prompt_help_job(
-    job: "JobContext", task: PromptTask, prompt: str, examples: list[str], installed: "InstalledModel",
+    job: "JobContext", ctx: "AppContext", task: PromptTask, prompt: str, installed: "InstalledModel",
     temperature: float, seed: Optional[int],
 ) -> PromptHelpResult:
     from ..codegen.generation import stream_chat
     from ..codegen.loader import cache_key, load_language_model
 
+    # Read here, not by the caller: the query grows with the library and the caller may be the GUI.
+    examples = style_examples(ctx, prompt) if task.name == "expand" else []
     job.progress(0, None, f"Loading {installed.id}…")
     with job.models.use(cache_key(installed), lambda: load_language_model(installed.path, job.device, installed.id)) as lm:
         job.checkpoint()
@@ -158,11 +160,10 @@ def submit_prompt_help(
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"the prompt is over {MAX_PROMPT_CHARS} characters")
     installed = ctx.registry.resolve("llm", model_id) if model_id else prompt_model(ctx.registry)
-    examples = style_examples(ctx, prompt) if task.name == "expand" else []
     # Translation wants the likeliest words; expansion some variety.
     temperature = (0.0 if task.name == "translate" else 0.7) if temperature is None else temperature
     return ctx.engine.submit(
-        lambda job: prompt_help_job(job, task, prompt, examples, installed, temperature, seed),
+        lambda job: prompt_help_job(job, ctx, task, prompt, installed, temperature, seed),
         priority=Priority.FOREGROUND, name=f"{task.label}: {' '.join(prompt.split())[:40]}", kind="prompt-help",
         on_event=on_event,
     )
