@@ -180,3 +180,66 @@ def test_a_new_search_starts_at_the_top(qtbot, ctx: AppContext, tiny_models, tmp
     assert page.results.verticalScrollBar().value() == 0
     qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
     services.bridge.detach()
+
+
+def test_waiting_jobs_look_waiting_and_finished_ones_can_be_cleared(qtbot, ctx: AppContext) -> None:
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.attach_engine()
+    release = _hold_engine(ctx, "image")
+    try:
+        waiting = ctx.engine.submit(lambda job: None, Priority.FOREGROUND, name="a long waiting job " * 6,
+                                    kind="image")
+        qtbot.waitUntil(lambda: window.jobs_panel.row_for(waiting) is not None, timeout=5000)
+        row = window.jobs_panel.row_for(waiting)
+        assert row.bar.value() == 0 and row.bar.maximum() == 1 and row.bar.text() == "waiting"
+        assert row.title.wordWrap()
+    finally:
+        release.set()
+    waiting.result(10)
+    qtbot.waitUntil(lambda: "Idle" == window.queue_label.text(), timeout=5000)
+    window.jobs_panel.clear_button.click()
+    assert window.jobs_panel.rows == {}
+    assert not window.jobs_panel.empty.isHidden()
+
+
+def test_ctrl_f_goes_to_the_search_box(qtbot, ctx: AppContext, tiny_models) -> None:
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_page("settings")
+    qtbot.waitExposed(window)
+    from PySide6.QtGui import QAction, QKeySequence
+
+    [find] = [a for a in window.findChildren(QAction) if a.shortcut() == QKeySequence(QKeySequence.StandardKey.Find)]
+    window.activateWindow()
+    find.trigger()  # what Ctrl+F does (offscreen windows get no key focus of their own)
+    search = window.page("search")
+    assert window.stack.currentWidget() is window._slots["search"]
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is search.query, timeout=2000)
+
+
+def test_gallery_items_have_the_actions_of_a_creative_tool(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtGui import QImage
+
+    from latentstudio.ui.widgets.image_gallery import ImageGallery, thumbnail_for
+
+    picture = tmp_path / "00001-7-red.png"
+    image = QImage(16, 16, QImage.Format.Format_RGB32)
+    image.fill(0xFF0000)
+    image.save(str(picture))
+    gallery = ImageGallery()
+    qtbot.addWidget(gallery)
+    gallery.add_image(picture, thumbnail_for(picture), "a red square")
+    menu = gallery.context_menu_for(picture)
+    names = [a.text() for a in menu.actions() if a.text()]
+    assert names == ["Open", "Reveal file", "Copy path", "Copy image", "More like this", "Use as init image",
+                     "Reuse settings"]
+    with qtbot.waitSignal(gallery.initRequested) as wanted:
+        next(a for a in menu.actions() if a.text() == "Use as init image").trigger()
+    assert wanted.args == [picture]
+    gallery.open(tmp_path / "gone.png")  # a file that is no longer there: said in words
+    assert "no longer there" in gallery.details.text()

@@ -67,6 +67,7 @@ def _versions() -> dict[str, Optional[str]]:
 def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
     from .engine.device import default_memory_budget, detect_device, system_memory_bytes
     from .library.cluster_setup import cluster_support
+    from .system_libraries import missing_qt_libraries
 
     device = detect_device(ctx.settings.device)
     report = {
@@ -84,6 +85,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
         "cluster": cluster_support(),
+        "missing_qt_libraries": missing_qt_libraries(),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -108,6 +110,10 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         print("Cluster:    supported (" + ", ".join(f"{n} {v}" for n, v in cluster["versions"].items()) + ")")
     else:
         print(f"Cluster:    not installed ({cluster['hint']})")
+    if report["missing_qt_libraries"]:
+        packages = " ".join(report["missing_qt_libraries"])
+        print(f"Window:     missing system libraries: {packages}\n"
+              f"            install them with: sudo apt-get install {packages}")
     for problem in ctx.settings.problems:
         print(f"Settings:   {problem}")
     return 0

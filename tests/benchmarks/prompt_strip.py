@@ -37,7 +37,6 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=8)
     args = parser.parse_args()
 
-    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -106,11 +105,11 @@ def main() -> int:
         for query in range(args.queries + 1):
             text = " ".join(rng.sample(WORDS, 4))
             strip._wanted = text
-            shown_before = strip.note.text()
+            shown_before = strip.list.toolTip()
             begun = time.perf_counter()
             strip._search()  # what the debounce timer does when it fires
             deadline = begun + 60
-            while strip.note.text() == shown_before and time.perf_counter() < deadline:
+            while strip.list.toolTip() == shown_before and time.perf_counter() < deadline:
                 app.processEvents()
                 time.sleep(0.001)
             if query:  # the first also reads the vectors into memory

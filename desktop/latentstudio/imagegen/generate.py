@@ -19,10 +19,10 @@ from ..engine.jobs import EventCallback
 from ..models.registry import InstalledModel
 from .clip_score import ClipScore, clip_score, scoring_model
 from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline_key
-from .metadata import a1111_params, format_a1111, png_info
+from .metadata import a1111_params, exif_user_comment, format_a1111, png_info
 from .outputs import write_new_file
 from .preview import StepPreview, latents_to_rgb
-from .request import GenerationRequest, ImageSpec
+from .request import FILE_FORMATS, GenerationRequest, ImageSpec
 from .schedulers import make_scheduler
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_KIND = "image"
+A1111_HASH_DIGITS = 10  # A1111 (and Civitai's "AutoV2") name a checkpoint by its SHA-256's first 10 digits
 MAX_INIT_PIXELS = 64 * 2**20  # decompression-bomb guard for init images
 
 
@@ -148,15 +149,19 @@ def metadata_for(
     width: int,
     height: int,
     seconds: float,
+    model_sha256: Optional[str] = None,
     score: Optional[ClipScore] = None,
 ) -> tuple[str, dict[str, Any]]:
     """(A1111 `parameters` text, our JSON) for one generated image."""
     request = spec.request
     strength = request.strength if spec.is_img2img else None
+    short_hash = model_sha256[:A1111_HASH_DIGITS] if model_sha256 else None  # A1111's "Model hash"
     parameters = format_a1111(
         request.prompt,
         request.negative_prompt,
-        a1111_params(request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength),
+        a1111_params(
+            request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength, short_hash
+        ),
     )
     ours = {
         "format": 1,
@@ -172,12 +177,20 @@ def metadata_for(
         "img2img": spec.is_img2img,
         "strength": strength,
         "init_image": request.init_image.name if request.init_image else None,
-        "model": {"id": model.id, "format": model.format, "variant": variant},
+        "model": {"id": model.id, "format": model.format, "variant": variant, "hash": short_hash},
         "seconds": round(seconds, 3),
         "clip_score": None if score is None else score.to_json(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return parameters, ours
+
+
+def save_image(image: Any, target: Path, file_format: str, parameters: str, ours: dict[str, Any]) -> None:
+    """PNG with both text chunks; JPEG/WebP with the A1111 text as EXIF UserComment, as A1111 does."""
+    if file_format == "png":
+        image.save(target, format="PNG", pnginfo=png_info(parameters, ours))
+    else:
+        image.save(target, format=file_format.upper(), quality=95, exif=exif_user_comment(parameters))
 
 
 def add_to_library(
@@ -234,12 +247,16 @@ def generate_image(
         seconds = time.perf_counter() - started
         variant = loaded.variant
     score, score_seconds = score_generated(job, ctx, image, request.prompt)
-    parameters, ours = metadata_for(spec, model, variant, width, height, seconds, score)
+    if model.path.is_file() and model.file_sha256 is None:
+        job.progress(0, None, f"hashing {model.id} (once, for the image's Model hash)")
+    model_sha256 = ctx.registry.file_sha256(model, job.checkpoint)
+    parameters, ours = metadata_for(spec, model, variant, width, height, seconds, model_sha256, score)
     path = write_new_file(
         ctx.paths.outputs,
         spec.seed,
         request.prompt,
-        lambda target: image.save(target, format="PNG", pnginfo=png_info(parameters, ours)),
+        lambda target: save_image(image, target, request.file_format, parameters, ours),
+        suffix=FILE_FORMATS[request.file_format],
     )
     library_job = add_to_library(ctx, path, request.prompt, score)
     return GeneratedImage(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 WINDOW_ROWS = 50_000  # images per Ray Data run: bounds the item list this client holds
 WINDOW_BYTES = 512 * 2**20  # file bytes shipped per run when the workers cannot read the files
 DECODE_BATCH = 16
+
+RAY_DATA_THREAD_JOIN_S = 30.0  # waiting for Ray Data's own threads to stop after the stream closes
 
 
 @dataclass
@@ -242,6 +245,7 @@ def cluster_index_job(job: "JobContext", library: "Library", installed: Installe
                 done += len(unreadable)
             if not items:
                 continue
+            threads_before = set(threading.enumerate())
             stream = iter(_pipeline(items, spec, shipment, workers, gpu, batch_size)
                           .iter_batches(batch_size=None, batch_format="numpy"))
             try:
@@ -257,6 +261,11 @@ def cluster_index_job(job: "JobContext", library: "Library", installed: Installe
                 close = getattr(stream, "close", None)
                 if close is not None:
                     close()  # stops the streaming executor: no cluster work outlives a cancel
+                # Ray Data joins its executor thread for 2 s only; one still running when the
+                # session shuts Ray down makes Ray end the whole process (exit 1, not 130).
+                for thread in set(threading.enumerate()) - threads_before:
+                    if thread.name.startswith("StreamingExecutor"):
+                        thread.join(RAY_DATA_THREAD_JOIN_S)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -36,7 +36,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     index.set_defaults(func=cmd_index)
 
     find = sub.add_parser("search", help="find library images by text, by an example image, or both")
-    find.add_argument("text", nargs="?", help='what to look for; "-word" excludes a term, e.g. "beach -people"')
+    find.add_argument(
+        "text", nargs="?",
+        help='what to look for; "-word" excludes a term, e.g. "beach -people"; a "quoted phrase" must be in '
+        "the file's words (name, prompt, description)",
+    )
     find.add_argument("--image", type=Path, help="an example image: find similar ones")
     find.add_argument("--negative", help="comma-separated terms to push away")
     find.add_argument("--text-weight", type=float, default=1.0)
@@ -48,6 +52,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
     find.add_argument("--min-score", type=float, help="score cut-off (default: from Settings)")
     find.add_argument("--limit", type=int, default=20)
+    find.add_argument("--no-words", dest="words", action="store_false",
+                      help="match pictures only, not the words of file names and embedded text")
     find.add_argument("--model", dest="model_id")
     find.add_argument("--json", action="store_true", help="a JSON list of {path, score, …}")
     find.set_defaults(func=cmd_search)
@@ -171,6 +177,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         text_weight=args.text_weight,
         image_weight=args.image_weight,
         model_id=args.model_id,
+        words=args.words,
     )
     if args.json:
         print(json.dumps([hit.to_json() for hit in hits], indent=2))
@@ -178,7 +185,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         if not hits:
             print("No matches above the score cut-off.", file=sys.stderr)
         for hit in hits:
-            print(f"{hit.score:.3f}  {hit.path}")
+            print(f"{hit.score:.3f}  {hit.matched:7}  {hit.path}")
     sys.stdout.flush()
     # A large library's matrix is written to disk once, so the next search starts fast.
     library = ctx.library

@@ -17,6 +17,7 @@ from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank
 from .store import PENDING
+from .words import embedded_words, name_words
 
 if TYPE_CHECKING:
     from ..context import AppContext
@@ -109,6 +110,7 @@ def search(
     image_weight: float = 1.0,
     model_id: Optional[str] = None,
     timeout: Optional[float] = DEFAULT_SEARCH_TIMEOUT_S,
+    words: bool = True,
 ) -> list[SearchHit]:
     """Blocking search: ranked hits (best first) with `.path` and `.score` (cosine)."""
     request = SearchRequest(
@@ -121,6 +123,7 @@ def search(
         min_score=min_score,
         filters=filters or SearchFilters(),
         model_id=model_id,
+        words=words,
     )
     return submit_search(ctx, request).result(timeout)
 
@@ -151,6 +154,7 @@ def add_generated_image(
             db, folder.id, str(path), st.st_size, st.st_mtime, digest,
             status=like.status if like else PENDING, like=like, generated=True, prompt=prompt,
         )
+        store.set_words(db, image_id, name_words(str(path), str(folder.path)), embedded_words(path) or prompt)
         if clip_score is not None:
             store.record_clip_score(db, digest, clip_score[1], clip_score[0])
     if ctx.registry.default("clip") is None:

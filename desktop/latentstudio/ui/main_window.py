@@ -166,11 +166,18 @@ class MainWindow(QMainWindow):
         jobs.setShortcut(QKeySequence("Ctrl+J"))
         view.addAction(jobs)
         view.addSeparator()
+        search = view.addAction("&Find pictures…", QKeySequence.StandardKey.Find, self.focus_search)
+        search.setToolTip("Go to the Search page's box")
         for number, spec in enumerate(PAGES, start=1):
             view.addAction(spec.title, QKeySequence(f"Ctrl+{number}"), lambda name=spec.name: self.show_page(name))
         help_menu = menus.addMenu("&Help")
         about = help_menu.addAction("&About Latent Studio", self.show_about)
         about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def focus_search(self) -> None:
+        page = self.show_page("search")
+        page.query.setFocus()
+        page.query.selectAll()
 
     def about_text(self) -> str:
         from importlib import metadata

@@ -141,6 +141,12 @@ class CodePage(NeedsModelPage):
         self.generate_button.clicked.connect(self.generate)
         self.stop_button.clicked.connect(self.stop)
         QShortcut(QKeySequence("Ctrl+Return"), self.prompt, activated=self.generate)
+        self.generate_button.setToolTip("Write the code (Ctrl+Enter in the prompt)")
+        self.stop_button.setToolTip("Stop writing, within one token; the answer so far is kept (Esc)")
+        self.temperature.setToolTip("Higher: more varied answers; 0: the same answer every time")
+        self.top_p.setToolTip("Sample only from the most likely tokens that add up to this share")
+        self.max_tokens.setToolTip("The longest answer, in tokens")
+        self.seed.setToolTip("The same seed and settings give the same answer; 'random' picks one")
 
         self.answer = QPlainTextEdit()
         self.answer.setObjectName("code-answer")
@@ -217,6 +223,7 @@ class CodePage(NeedsModelPage):
         self.target_language.currentIndexChanged.connect(self._language_changed)
         self._task_changed()
         self._update_code_buttons()
+        QShortcut(QKeySequence("Escape"), self, self.stop, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         return splitter
 
     # -- models ------------------------------------------------------------------------------

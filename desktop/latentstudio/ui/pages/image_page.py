@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QTextCursor
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -32,7 +32,8 @@ from ...imagegen.clip_score import SCORE_GUIDE
 from ...imagegen.describe import Description, submit_describe
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
-from ...imagegen.metadata import ImageMetadata, read_metadata
+from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
+from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
 from ...imagegen.prompt_help import PromptHelpResult, get_prompt_task, submit_prompt_help
 from ...library.scan import IMAGE_SUFFIXES
@@ -95,9 +96,11 @@ class ImagePage(NeedsModelPage):
 
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("prompt")
-        self.prompt.setPlaceholderText("Describe the image…")
+        self.prompt.setPlaceholderText("Describe the image… (pictures from your library like it appear below)")
         self.help_buttons: dict[str, QPushButton] = {}
-        help_row = QHBoxLayout()
+        help_row = QHBoxLayout()  # the prompt's title and its helpers share one row: the form stays short
+        help_row.addWidget(QLabel("Prompt"))
+        help_row.addStretch(1)
         for name, tip in (
             ("translate", "Rewrite the prompt in English with the local language model (CLIP and Stable "
                           "Diffusion read English only). Ctrl+Z undoes it."),
@@ -138,7 +141,7 @@ class ImagePage(NeedsModelPage):
         self.cancel_button.setObjectName("cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_current)
-        self.status = QLabel("Drop a PNG here to read its settings into the form.")
+        self.status = QLabel("Drop an image here to read its settings into the form.")
         self.status.setObjectName("image-status")
         self.status.setWordWrap(True)
         # Room for two lines from the start, so a longer message never moves Generate under the mouse.
@@ -147,9 +150,8 @@ class ImagePage(NeedsModelPage):
 
         form = QWidget()
         form_layout = QVBoxLayout(form)
-        form_layout.addWidget(QLabel("Prompt"))
-        form_layout.addWidget(self.prompt, 1)
         form_layout.addLayout(help_row)
+        form_layout.addWidget(self.prompt, 1)
         form_layout.addWidget(self.strip)
         described_row = QHBoxLayout()
         described_row.addWidget(self.described, 1)
@@ -193,6 +195,14 @@ class ImagePage(NeedsModelPage):
 
         self.bridge.queueChanged.connect(self._queue_changed)
         self._show_idle_progress()
+        shortcuts = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence("Ctrl+Return"), splitter, self.generate, context=shortcuts)
+        QShortcut(QKeySequence("Escape"), splitter, self.cancel_current, context=shortcuts)
+        QShortcut(QKeySequence.StandardKey.Delete, self.queue.list, self.queue.cancel.click, context=shortcuts)
+        self.generate_button.setToolTip("Queue the image (Ctrl+Enter)")
+        self.cancel_button.setToolTip("Stop the image being made, within one step (Esc)")
+        self.prompt.setToolTip("What the image shows; Ctrl+Enter generates")
+        self.negative.setToolTip("What the image should avoid")
         self.setAcceptDrops(True)
         self._restore_form()
         run_in_background(self._recent_outputs, self._show_recent)
@@ -335,7 +345,11 @@ class ImagePage(NeedsModelPage):
         outputs = self.ctx.paths.outputs
         if not outputs.is_dir():
             return []
-        files = sorted(outputs.glob("*/*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        files = sorted(
+            (p for suffix in FILE_FORMATS.values() for p in outputs.glob(f"*/*{suffix}")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
         return [_load_result(path) for path in files[:RECENT_OUTPUTS]]
 
     def _show_recent(self, loaded: list[tuple[Path, Any, str, Optional[float]]]) -> None:
@@ -349,18 +363,15 @@ class ImagePage(NeedsModelPage):
     # -- cross-page actions ----------------------------------------------------------------
 
     def reuse_settings_from(self, path: Path) -> bool:
-        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI) into the form."""
+        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI, Fooocus, NovelAI…) into the form."""
         path = Path(path)
-        try:
-            meta = read_metadata(path)
-        except (ValueError, OSError) as exc:
-            self.status.setText(f"Cannot read {path.name}: {exc}")
-            return False
+        reading = read_reading(path)
+        meta = reading.metadata
         if meta is None:
-            self.status.setText(f"{path.name} holds no generation settings.")
+            self.status.setText(f"{path.name}: {reading.reason}.")
             return False
         self._fill_form(meta)
-        self.status.setText(f"Settings read from {path.name} ({meta.source}).")
+        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).")
         return True
 
     def use_as_init_image(self, path: Path) -> None:

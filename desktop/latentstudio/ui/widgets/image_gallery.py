@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -16,10 +16,13 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
+
+from ..file_actions import copy_image, copy_path, open_file, reveal
 
 THUMB = 128
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -53,6 +56,9 @@ class ImageGallery(QWidget):
         self.list.setMovement(QListView.Movement.Static)
         self.list.setWordWrap(True)
         self.list.currentItemChanged.connect(self._selected)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.itemActivated.connect(lambda item: self.open(Path(item.data(PATH_ROLE))))
         self.details = QLabel("Select an image to see its settings.")
         self.details.setObjectName("gallery-details")
         self.details.setWordWrap(True)
@@ -139,6 +145,28 @@ class ImageGallery(QWidget):
         for button in self.buttons.values():
             button.setEnabled(item is not None)
         self.details.setText(item.toolTip() if item is not None else "")
+
+    def open(self, path: Path) -> None:
+        problem = open_file(path)
+        if problem:
+            self.details.setText(problem)
+
+    def context_menu_for(self, path: Path) -> QMenu:
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open(path))
+        menu.addAction("Reveal file", lambda: reveal(path))
+        menu.addAction("Copy path", lambda: copy_path(path))
+        menu.addAction("Copy image", lambda: copy_image(path))
+        menu.addSeparator()
+        menu.addAction("More like this", lambda: self.moreLikeThisRequested.emit(path))
+        menu.addAction("Use as init image", lambda: self.initRequested.emit(path))
+        menu.addAction("Reuse settings", lambda: self.reuseRequested.emit(path))
+        return menu
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is not None:
+            self.context_menu_for(Path(item.data(PATH_ROLE))).exec(self.list.viewport().mapToGlobal(pos))
 
     def _emit(self, signal: Signal) -> None:
         path = self.current_path()

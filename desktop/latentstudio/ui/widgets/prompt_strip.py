@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 350
 STRIP_LIMIT = 8
-STRIP_THUMB = 64
+STRIP_THUMB = 48
 MIN_CHARS = 3
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -55,7 +55,7 @@ class PromptStrip(QWidget):
                              "double-click to open it")
         self.list.itemClicked.connect(lambda item: self.initRequested.emit(Path(item.data(PATH_ROLE))))
         self.list.itemDoubleClicked.connect(lambda item: self.openRequested.emit(Path(item.data(PATH_ROLE))))
-        self.note = QLabel("Pictures from your library like the prompt appear here as you type.")
+        self.note = QLabel()
         self.note.setObjectName("prompt-strip-note")
         self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -63,6 +63,7 @@ class PromptStrip(QWidget):
         layout.addWidget(self.list)
         layout.addWidget(self.note)
         self.list.setVisible(False)  # until there are pictures to show
+        self.note.setVisible(False)  # until there is something to say
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -81,12 +82,14 @@ class PromptStrip(QWidget):
         if len(text) < MIN_CHARS or self.ctx.registry.default("clip") is None:
             self.list.clear()
             self.list.setVisible(False)
+            self.note.setVisible(False)
             return
         request = SearchRequest(text=text, limit=STRIP_LIMIT, min_score=-1.0)
         try:
             handle = submit_search(self.ctx, request)
         except (ValueError, MissingModelError) as exc:
             self.note.setText(str(exc))
+            self.note.setVisible(True)
             return
         self.searches += 1
         self.bridge.watch(handle, lambda event, text=text: self._answered(event, text))
@@ -110,5 +113,8 @@ class PromptStrip(QWidget):
             item.setToolTip(f"{path.name} · similarity {score:.3f}")
             self.list.addItem(item)
         self.list.setVisible(bool(shown))
-        self.note.setText(f"{len(shown)} library pictures like “{text[:40]}”" if shown
-                          else "No library pictures yet: add folders on the Search page.")
+        self.note.setVisible(not shown)  # the pictures say it themselves; the form stays short
+        self.list.setToolTip(f"{len(shown)} library pictures like “{text[:40]}”: click one to use it as the "
+                             "init image, double-click to open it")
+        if not shown:
+            self.note.setText("No library pictures yet: add folders on the Search page.")
