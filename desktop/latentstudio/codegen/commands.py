@@ -11,7 +11,8 @@ from ..engine import Cancelled, EventKind, JobEvent
 from .context_file import read_context
 from .generation import GenerationRequest, GenerationResult, submit_generation
 from .history import HistoryStore
-from .languages import DEFAULT_LANGUAGE, language_names
+from .languages import DEFAULT_LANGUAGE, language_for_file, language_names
+from .tasks import WRITE, task_names
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -21,12 +22,21 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         description="Tokens stream to stdout as they are produced; timings and the syntax status go "
         "to stderr. Ctrl-C stops generation and keeps what was produced in the history.",
     )
-    parser.add_argument("prompt", help="what the code should do")
+    parser.add_argument("prompt", nargs="?", default="",
+                        help="what the code should do (write); other tasks: optional extra instructions")
     parser.add_argument(
-        "--language", default=DEFAULT_LANGUAGE, metavar="NAME",
-        help=f"language of the code (default {DEFAULT_LANGUAGE}): {', '.join(language_names())}",
+        "--task", default=WRITE, choices=task_names(),
+        help="write (default), explain, translate (--to), summarise, tests or fix (--traceback); "
+        "all but write work on the --context file",
     )
-    parser.add_argument("--context", type=Path, metavar="FILE", help="a file to edit or build on")
+    parser.add_argument(
+        "--language", default=None, metavar="NAME",
+        help=f"language of the code (default: the context file's, else {DEFAULT_LANGUAGE}): "
+        f"{', '.join(language_names())}",
+    )
+    parser.add_argument("--to", dest="target_language", metavar="LANGUAGE", help="translate: the language to translate to")
+    parser.add_argument("--context", type=Path, metavar="FILE", help="a file to edit or build on (the code a task works on)")
+    parser.add_argument("--traceback", type=Path, metavar="FILE", help="fix: a file holding the error's traceback ('-': stdin)")
     parser.add_argument("--max-tokens", type=int, default=512, metavar="N", help="new tokens at most (default 512)")
     parser.add_argument("--temperature", type=float, default=0.2, metavar="X", help="0 for greedy (default 0.2)")
     parser.add_argument("--top-p", type=float, default=0.95, metavar="P", help="nucleus sampling (default 0.95)")
@@ -41,9 +51,19 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
     context = read_context(args.context) if args.context else None
+    language = args.language
+    if language is None:
+        from_file = language_for_file(args.context.name) if args.context else None
+        language = from_file.name if from_file else DEFAULT_LANGUAGE
+    traceback = None
+    if args.traceback is not None:
+        traceback = sys.stdin.read() if str(args.traceback) == "-" else read_context(args.traceback)
     request = GenerationRequest(
         prompt=args.prompt,
-        language=args.language,
+        language=language,
+        task=args.task,
+        target_language=args.target_language,
+        traceback=traceback,
         context=context,
         context_name=args.context.name if args.context else None,
         max_new_tokens=args.max_tokens,
@@ -86,12 +106,14 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
 
 def _json_report(result: GenerationResult) -> dict:
     data = result.to_json()
-    keys = ("text", "code", "syntax", "ttft_ms", "tokens_per_s")
+    keys = ("text", "code", "syntax", "ttft_ms", "tokens_per_s", "task")
     return {**{key: data[key] for key in keys}, **{k: v for k, v in data.items() if k not in keys}}
 
 
 def _footer(result: GenerationResult) -> str:
     parts = [result.syntax.describe(), f"{result.n_tokens} tokens"]
+    if result.task != WRITE:
+        parts.insert(0, f"task {result.task}")
     if result.ttft_ms is not None:
         parts.append(f"first token after {result.ttft_ms:.0f} ms")
     if result.tokens_per_s is not None:

@@ -17,12 +17,13 @@ from typing import Any, Optional
 from ..engine import Cancelled, Engine, JobContext, JobHandle, ModelMemoryError, Priority
 from ..engine.jobs import EventCallback
 from ..models import InstalledModel, ModelRegistry
-from .extract import extract_code
+from .extract import extract_code, extract_code_blocks
 from .history import HistoryEntry, HistoryStore
-from .languages import DEFAULT_LANGUAGE, get_language
+from .languages import DEFAULT_LANGUAGE, Language, find_language, get_language
 from .loader import LanguageModel, cache_key, load_language_model
 from .prompts import build_messages, render_prompt
 from .syntax import SyntaxReport, check_syntax
+from .tasks import WRITE, CodeTask, get_task
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,25 @@ class GenerationRequest:
     top_p: float = 0.95
     seed: Optional[int] = None  # None: a random seed, reported with the result
     model_id: Optional[str] = None  # None: the default code-generation model
+    task: str = WRITE  # see resources/code-tasks.json
+    target_language: Optional[str] = None  # translate: the language to translate to
+    traceback: Optional[str] = None  # fix: the error the code gives
 
     def validate(self) -> None:
         """ValueError with a message for the user when a setting is out of range."""
-        if not self.prompt.strip():
+        task = get_task(self.task)
+        language = get_language(self.language)
+        if task.name == WRITE and not self.prompt.strip():
             raise ValueError("the prompt is empty")
-        get_language(self.language)
+        if "context" in task.needs and not (self.context and self.context.strip()):
+            raise ValueError(f"“{task.label}” needs the code: give a context file")
+        if "target" in task.needs:
+            if not self.target_language:
+                raise ValueError(f"“{task.label}” needs a target language (--to)")
+            if get_language(self.target_language) == language:
+                raise ValueError(f"the code is already {language.label}; choose another target language")
+        if "traceback" in task.needs and not (self.traceback and self.traceback.strip()) and not self.prompt.strip():
+            raise ValueError(f"“{task.label}” needs the error: paste its traceback (or describe it)")
         if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
             raise ValueError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}")
         if not 0.0 <= self.temperature <= 5.0:
@@ -56,10 +70,6 @@ class GenerationRequest:
             raise ValueError("top-p must be above 0 and at most 1")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"the seed must be between 0 and {MAX_SEED}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,7 @@ class GenerationResult:
     stopped: bool
     device: str
     history_id: Optional[int] = None
+    task: str = WRITE
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -104,15 +115,41 @@ def submit_generation(
     """Validate, pick the model (MissingModelError now, not later) and queue a FOREGROUND job."""
     request.validate()
     installed = registry.resolve("llm", request.model_id)
-    name = request.prompt.strip().splitlines()[0][:40]
     return engine.submit(
         lambda job: run_generation(job, request, installed, history),
         priority=Priority.FOREGROUND,
-        name=f"Code: {name}",
+        name=f"Code: {job_title(request)}",
         kind="codegen",
         on_event=on_event,
         memory_bytes=installed.size_bytes,
     )
+
+
+def job_title(request: GenerationRequest) -> str:
+    """"add two numbers" for write; "Explain calc.py" (and the user's words) for the other tasks."""
+    words = request.prompt.strip().splitlines()[0][:40] if request.prompt.strip() else ""
+    if request.task == WRITE:
+        return words
+    task = get_task(request.task)
+    subject = f"{task.label.split(' ')[0]} {request.context_name or 'code'}"
+    if request.target_language:
+        subject += f" → {get_language(request.target_language).label}"
+    return f"{subject}: {words}" if words else subject
+
+
+def answer_code(text: str, task: CodeTask, language: Language) -> tuple[str, SyntaxReport]:
+    """(code, syntax) of an answer. Prose answers are not checked; code answers are checked on
+    their blocks in the answer's language (a bare answer without fences counts as code)."""
+    if not task.answers_code:
+        return "", SyntaxReport(language.name, checked=False, message="prose answer")
+    code = extract_code(text, language)
+    blocks = extract_code_blocks(text)
+    if not blocks:
+        return code, check_syntax(code, language.name)
+    own = [b.code for b in blocks if not b.tag or find_language(b.tag) == language]
+    if not own:
+        return code, SyntaxReport(language.name, checked=False, message=f"no {language.label} code block")
+    return code, check_syntax("\n".join(own), language.name)
 
 
 def run_generation(
@@ -134,24 +171,45 @@ def run_generation(
     return result
 
 
-def _generate(
-    job: JobContext, lm: LanguageModel, request: GenerationRequest, model_id: str, load_ms: float
-) -> GenerationResult:
+@dataclass(frozen=True)
+class ChatReply:
+    """What one streamed chat turn produced, with its timings."""
+
+    text: str
+    seed: int
+    n_tokens: int
+    prompt_tokens: int
+    ttft_ms: Optional[float]
+    tokens_per_s: Optional[float]
+    total_ms: float
+    stopped: bool
+
+
+def stream_chat(
+    job: JobContext,
+    lm: LanguageModel,
+    messages: list[dict[str, str]],
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: Optional[int] = None,
+    what: str = "generate code",
+) -> ChatReply:
+    """Generate one reply, each token a PARTIAL `StreamPiece` event; Stop ends it after the
+    current token and the reply so far is returned, marked stopped."""
     import torch
     from transformers import StoppingCriteriaList
 
     from .streaming import CancelCriterion, TokenStreamer
 
-    language = get_language(request.language)
     start = time.perf_counter()
-    messages = build_messages(request.prompt, language, request.context, request.context_name)
     prompt = render_prompt(lm.tokenizer, messages)
     has_template = bool(getattr(lm.tokenizer, "chat_template", None))
     inputs = lm.tokenizer(prompt, return_tensors="pt", add_special_tokens=not has_template).to(lm.device)
     prompt_tokens = int(inputs["input_ids"].shape[1])
-    max_new_tokens = _fit_new_tokens(lm, prompt_tokens, request.max_new_tokens)
+    max_new_tokens = _fit_new_tokens(lm, prompt_tokens, max_new_tokens)
 
-    seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
+    seed = seed if seed is not None else random.SystemRandom().randint(0, MAX_SEED)
     torch.manual_seed(seed)
 
     last_progress = [0.0]
@@ -183,35 +241,56 @@ def _generate(
                 stopping_criteria=StoppingCriteriaList([CancelCriterion(job.cancel_event)]),
                 max_new_tokens=max_new_tokens,
                 pad_token_id=_pad_token_id(lm),
-                **_sampling_kwargs(request),
+                **_sampling_kwargs(temperature, top_p),
             )
 
     try:
         # Out of memory while reading the prompt: unload other models and try once more.
-        job.models.call_with_oom_retry(generate, what="generate code")
+        job.models.call_with_oom_retry(generate, what=what)
     except Cancelled:
         streamer.end()  # generate() was left mid-loop: flush any held-back text
         stopped = True
     stopped = stopped or job.cancel_event.is_set()
     end = time.perf_counter()
-
-    text = lm.tokenizer.decode(streamer.token_ids, skip_special_tokens=True)
-    code = extract_code(text, language)
-    return GenerationResult(
-        text=text,
-        code=code,
-        syntax=check_syntax(code, language.name),
-        language=language.name,
-        model_id=model_id,
+    return ChatReply(
+        text=lm.tokenizer.decode(streamer.token_ids, skip_special_tokens=True),
         seed=seed,
         n_tokens=streamer.n_tokens,
         prompt_tokens=prompt_tokens,
         ttft_ms=None if streamer.first_token_at is None else (streamer.first_token_at - start) * 1000,
         tokens_per_s=streamer.decode_tokens_per_s,
         total_ms=(end - start) * 1000,
-        load_ms=load_ms,
         stopped=stopped,
+    )
+
+
+def _generate(
+    job: JobContext, lm: LanguageModel, request: GenerationRequest, model_id: str, load_ms: float
+) -> GenerationResult:
+    language = get_language(request.language)
+    task = get_task(request.task)
+    target = get_language(request.target_language) if request.target_language else None
+    answer = task.answer_language(language, target)
+    messages = build_messages(request.prompt, language, request.context, request.context_name, task.name, target,
+                              request.traceback)
+    reply = stream_chat(job, lm, messages, request.max_new_tokens, request.temperature, request.top_p, request.seed)
+    code, syntax = answer_code(reply.text, task, answer)
+    return GenerationResult(
+        text=reply.text,
+        code=code,
+        syntax=syntax,
+        language=answer.name,
+        model_id=model_id,
+        seed=reply.seed,
+        n_tokens=reply.n_tokens,
+        prompt_tokens=reply.prompt_tokens,
+        ttft_ms=reply.ttft_ms,
+        tokens_per_s=reply.tokens_per_s,
+        total_ms=reply.total_ms,
+        load_ms=load_ms,
+        stopped=reply.stopped,
         device=job.device.kind,
+        task=task.name,
     )
 
 
@@ -232,11 +311,11 @@ def _pad_token_id(lm: LanguageModel) -> Optional[int]:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
-def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
-    if request.greedy:
+def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
+    if temperature <= 0.0:
         # Unset sampling values a model's generation_config may carry, so greedy is plain greedy.
         return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p}
+    return {"do_sample": True, "temperature": temperature, "top_p": top_p}
 
 
 def _record(history: HistoryStore, request: GenerationRequest, result: GenerationResult) -> GenerationResult:
@@ -247,6 +326,8 @@ def _record(history: HistoryStore, request: GenerationRequest, result: Generatio
         "top_p": request.top_p,
         "seed": result.seed,
         "context_name": request.context_name,
+        "source_language": get_language(request.language).name,
+        "traceback": request.traceback,
     }
     entry = HistoryEntry(
         model_id=result.model_id,
@@ -262,6 +343,7 @@ def _record(history: HistoryStore, request: GenerationRequest, result: Generatio
         tokens_per_s=result.tokens_per_s,
         total_ms=result.total_ms,
         stopped=result.stopped,
+        task=result.task,
     )
     try:
         stored = history.add(entry)

@@ -13,13 +13,11 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .syntax import SyntaxReport
 
-SCHEMA_VERSION = 1
-
-SCHEMA = """
+SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS generations (
     id INTEGER PRIMARY KEY,
     created TEXT NOT NULL,
@@ -49,9 +47,38 @@ CREATE TRIGGER IF NOT EXISTS generations_ad AFTER DELETE ON generations BEGIN
 END;
 """
 
+
+
+def _first_schema(conn: sqlite3.Connection) -> None:
+    for statement in _statements(SCHEMA_1):
+        conn.execute(statement)
+
+
+def _task_column(conn: sqlite3.Connection) -> None:
+    """Code tasks beyond write (explain, translate, …): entries made before were all "write"."""
+    conn.execute("ALTER TABLE generations ADD COLUMN task TEXT NOT NULL DEFAULT 'write'")
+    conn.execute("CREATE INDEX IF NOT EXISTS generations_task ON generations(task)")
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a schema script (triggers hold `;` inside BEGIN … END)."""
+    statements, current = [], ""
+    for line in script.strip().splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
+
+
+# MIGRATIONS[i] upgrades a history from user_version i to i + 1 (release 0.1.0 wrote 1).
+# Append only: a released entry never changes.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_first_schema, _task_column]
+SCHEMA_VERSION = len(MIGRATIONS)
+
 COLUMNS = (
     "id, created, model_id, language, prompt, context, settings, output, code, syntax, "
-    "n_tokens, ttft_ms, tokens_per_s, total_ms, stopped"
+    "n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task"
 )
 
 
@@ -72,10 +99,17 @@ class HistoryEntry:
     stopped: bool = False
     created: str = ""
     id: Optional[int] = None
+    task: str = "write"
 
     @property
     def title(self) -> str:
-        first = self.prompt.strip().splitlines()[0] if self.prompt.strip() else "(empty prompt)"
+        if self.prompt.strip():
+            first = self.prompt.strip().splitlines()[0]
+        elif self.task != "write":
+            name = self.settings.get("context_name")
+            first = f"{self.task.capitalize()} {name if isinstance(name, str) and name else 'code'}"
+        else:
+            first = "(empty prompt)"
         return first if len(first) <= 80 else first[:79] + "…"
 
 
@@ -102,8 +136,17 @@ class HistoryStore:
                     f"{self.path} was written by a newer Latent Studio (schema {version}); "
                     "update the app to read its code history"
                 )
-            with conn:
-                conn.executescript(SCHEMA)
+            if version == SCHEMA_VERSION:
+                return
+            if version > 0:  # an older history: keep a copy before changing it
+                backup = self.path.with_name(f"{self.path.name}.schema-{version}.bak")
+                if not backup.exists():
+                    with contextlib.closing(sqlite3.connect(backup)) as copy:
+                        conn.backup(copy)
+            with conn:  # one transaction: a failed upgrade leaves the file as it was
+                conn.execute("BEGIN IMMEDIATE")
+                for migrate in MIGRATIONS[version:]:
+                    migrate(conn)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -120,8 +163,8 @@ class HistoryStore:
         with self._connect() as conn, conn:
             cursor = conn.execute(
                 "INSERT INTO generations (created, model_id, language, prompt, context, settings, output, "
-                "code, syntax, n_tokens, ttft_ms, tokens_per_s, total_ms, stopped) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "code, syntax, n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     created,
                     entry.model_id,
@@ -137,6 +180,7 @@ class HistoryStore:
                     entry.tokens_per_s,
                     entry.total_ms,
                     int(entry.stopped),
+                    entry.task,
                 ),
             )
         return replace(entry, id=cursor.lastrowid, created=created)
@@ -148,26 +192,28 @@ class HistoryStore:
             raise KeyError(f"no code history entry {entry_id}")
         return _entry(row)
 
-    def list(self, limit: int = 500) -> list[HistoryEntry]:
-        """Newest first."""
+    def list(self, limit: int = 500, task: Optional[str] = None) -> list[HistoryEntry]:
+        """Newest first; only one task's entries when `task` is given."""
         with self._connect() as conn:
             rows = conn.execute(
-                f"SELECT {COLUMNS} FROM generations ORDER BY id DESC LIMIT ?", (limit,)
+                f"SELECT {COLUMNS} FROM generations WHERE ? IS NULL OR task = ? ORDER BY id DESC LIMIT ?",
+                (task, task, limit),
             ).fetchall()
         return [_entry(row) for row in rows]
 
-    def search(self, text: str, limit: int = 500) -> list[HistoryEntry]:
+    def search(self, text: str, limit: int = 500, task: Optional[str] = None) -> list[HistoryEntry]:
         """Entries whose prompt or output holds every word of `text`, best match first;
-        all entries when `text` has no words."""
+        all entries when `text` has no words; only one task's entries when `task` is given."""
         query = fts_query(text)
         if query is None:
-            return self.list(limit)
+            return self.list(limit, task)
         columns = ", ".join(f"g.{c.strip()}" for c in COLUMNS.split(","))
         with self._connect() as conn:
             rows = conn.execute(
                 f"SELECT {columns} FROM generations_fts JOIN generations g ON g.id = generations_fts.rowid "
-                "WHERE generations_fts MATCH ? ORDER BY bm25(generations_fts), g.id DESC LIMIT ?",
-                (query, limit),
+                "WHERE generations_fts MATCH ? AND (? IS NULL OR g.task = ?) "
+                "ORDER BY bm25(generations_fts), g.id DESC LIMIT ?",
+                (query, task, task, limit),
             ).fetchall()
         return [_entry(row) for row in rows]
 
@@ -191,7 +237,7 @@ def _json_object(text: Optional[str]) -> dict[str, Any]:
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:
     (entry_id, created, model_id, language, prompt, context, settings, output, code, syntax,
-     n_tokens, ttft_ms, tokens_per_s, total_ms, stopped) = row
+     n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task) = row
     syntax_data = _json_object(syntax)
     try:
         report = SyntaxReport.from_json(syntax_data)
@@ -213,4 +259,5 @@ def _entry(row: tuple[Any, ...]) -> HistoryEntry:
         stopped=bool(stopped),
         created=created,
         id=entry_id,
+        task=task,
     )

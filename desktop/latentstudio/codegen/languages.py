@@ -63,3 +63,12 @@ def find_language(tag: str) -> Language | None:
         return get_language(tag) if tag.strip() else None
     except ValueError:
         return None
+
+
+def language_for_file(name: str) -> Language | None:
+    """The language a file name's suffix says (".py" → Python), or None."""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    for language in LANGUAGES:
+        if suffix and suffix in (language.suffix, *(f".{alias}" for alias in language.aliases)):
+            return language
+    return None

@@ -1,5 +1,5 @@
-"""The chat sent to the model: a system prompt asking for code in one language, the user's
-request and optional context; rendered with the tokenizer's chat template when it has one."""
+"""The chat sent to the model: the task's system prompt, the user's request with the context
+file (and a traceback, a target language); rendered with the tokenizer's chat template when it has one."""
 
 from __future__ import annotations
 
@@ -7,18 +7,11 @@ import logging
 from typing import Any, Optional
 
 from .languages import Language
+from .tasks import WRITE, get_task, render_task
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, str]
-
-SYSTEM_PROMPT = (
-    "You are an expert {label} programmer. Answer with complete, correct {label} code in a single "
-    "fenced code block marked ```{name}, followed by at most a few sentences of explanation. "
-    "Do not use any other programming language."
-)
-
-CONTEXT_INTRO = "Here is the existing code to work with{source}:"
 
 # Used when the tokenizer has no chat template (base models): a plain instruction layout
 # that ends where the answer should begin.
@@ -30,20 +23,13 @@ def build_messages(
     language: Language,
     context: Optional[str] = None,
     context_name: Optional[str] = None,
+    task: str = WRITE,
+    target: Optional[Language] = None,
+    traceback: Optional[str] = None,
 ) -> list[Message]:
-    """System and user messages for a request; the context goes in a fenced block after the request."""
-    user = prompt.strip()
-    if context and context.strip():
-        source = f" ({context_name})" if context_name else ""
-        fence = "````" if "```" in context else "```"
-        user += (
-            f"\n\n{CONTEXT_INTRO.format(source=source)}\n{fence}{language.name}\n"
-            f"{context.rstrip()}\n{fence}"
-        )
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT.format(label=language.label, name=language.name)},
-        {"role": "user", "content": user},
-    ]
+    """System and user messages for a request, from the task's template (`resources/code-tasks.json`)."""
+    system, user = render_task(get_task(task), language, prompt, context, context_name, target, traceback)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def render_prompt(tokenizer: Any, messages: list[Message]) -> str:

@@ -1,4 +1,4 @@
-"""`latent-studio generate-image PROMPT …`: generate images headless, one progress bar per image."""
+"""`latent-studio generate-image`, `describe` and `prompt-help`: images, pictures as prompts, prompt help, headless."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..cli_progress import ProgressBars
-from ..engine import Cancelled
+from ..engine import Cancelled, EventKind, JobEvent
 from .request import GenerationRequest, parse_size
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
@@ -32,6 +32,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         "--scheduler", default=DEFAULT_SCHEDULER, help=f"one of: {', '.join(SCHEDULER_NAMES)} (default {DEFAULT_SCHEDULER})"
     )
     gen.add_argument("--count", type=int, default=1, help="images; seeds follow on from the first")
+    gen.add_argument(
+        "--best-of", type=int, default=None, metavar="N",
+        help="generate N candidates and list them ranked by CLIP score, best first (needs a CLIP model)",
+    )
     gen.add_argument("--init-image", type=Path, default=None, help="start from this image (img2img)")
     gen.add_argument("--strength", type=float, default=0.75, help="img2img: how much to change the init image, 0-1 (default 0.75)")
     gen.add_argument("--model", dest="model_id", default=None, help="installed diffusion model id (default: the default diffusion model)")
@@ -41,6 +45,29 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     )
     gen.add_argument("--json", action="store_true", help="print paths, seeds and seconds as JSON")
     gen.set_defaults(func=cmd_generate_image)
+
+    describe = sub.add_parser(
+        "describe", help="describe pictures as prompts (CLIP ranks the bundled phrase banks; no other model)"
+    )
+    describe.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    describe.add_argument("--model", dest="model_id", default=None, help="installed CLIP model id (default: the library's)")
+    describe.add_argument("--json", action="store_true", help="prompt, similarity and the top phrases with scores")
+    describe.set_defaults(func=cmd_describe)
+
+    helper = sub.add_parser(
+        "prompt-help",
+        help="translate an image prompt to English, or expand it, with the local language model",
+        description="The model's reply streams to stderr as it is produced; the prompt to use is printed "
+        "to stdout at the end. Expand follows the style of your best-scored prompts in the library.",
+    )
+    helper.add_argument("task", choices=("translate", "expand"))
+    helper.add_argument("prompt")
+    helper.add_argument("--model", dest="model_id", default=None, help="installed language model id "
+                        "(default: the one recommended for prompts, else the default)")
+    helper.add_argument("--temperature", type=float, default=None, help="default: 0 to translate, 0.7 to expand")
+    helper.add_argument("--seed", type=int, default=None)
+    helper.add_argument("--json", action="store_true", help="the prompt, the whole reply, model and examples as JSON")
+    helper.set_defaults(func=cmd_prompt_help)
 
     info = sub.add_parser(
         "info",
@@ -52,8 +79,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
+    from .clip_score import SCORE_GUIDE, ranked
     from .generate import submit_generation
 
+    if args.best_of is not None:
+        if args.best_of < 2:
+            raise ValueError("--best-of needs at least 2 candidates")
+        if ctx.registry.default("clip") is None:
+            raise ValueError("--best-of ranks by CLIP score: install a CLIP model first (latent-studio models)")
     width = height = None
     if args.size:
         width, height = parse_size(args.size)
@@ -66,7 +99,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
         width=width,
         height=height,
         scheduler=args.scheduler,
-        count=args.count,
+        count=args.best_of or args.count,
         init_image=args.init_image,
         strength=args.strength,
         model_id=args.model_id,
@@ -78,7 +111,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
     try:
         for handle in handles:
             results.append(handle.result())
-            if not args.json:
+            if not args.json and args.best_of is None:
                 print(results[-1].path, flush=True)
     except Cancelled:
         print("error: generation was cancelled", file=sys.stderr)
@@ -88,14 +121,66 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
             if not handle.done():
                 handle.cancel()
     _wait_for_library(results)
+    if args.best_of is not None:
+        results = ranked(results)
+        print(SCORE_GUIDE, file=sys.stderr)
+        if not args.json:
+            for result in results:
+                print(_line(result), flush=True)
     if args.json:
         print(json.dumps({
+            "ranked": args.best_of is not None,
             "images": [r.to_json() for r in results],
             "paths": [str(r.path) for r in results],
             "seeds": [r.seed for r in results],
             "seconds": round(time.perf_counter() - started, 3),
         }, indent=2))
     return 0
+
+
+def cmd_describe(args: argparse.Namespace, ctx: Any) -> int:
+    from .describe import submit_describe
+
+    handle = submit_describe(ctx, args.images, args.model_id, on_event=ProgressBars(enabled=not args.json))
+    descriptions = handle.result()
+    if args.json:
+        print(json.dumps([d.to_json() for d in descriptions], indent=2))
+        return 0
+    for description in descriptions:
+        print(f"{description.path}\n  prompt: {description.prompt}")
+        print(f"  similarity {description.similarity:.3f}, {description.tokens} tokens; top phrases:")
+        for phrase in description.top[:8]:
+            print(f"    {phrase.score:.3f}  {phrase.bank:12} {phrase.text}")
+    return 0
+
+
+def cmd_prompt_help(args: argparse.Namespace, ctx: Any) -> int:
+    from .prompt_help import submit_prompt_help
+
+    def stream(event: JobEvent) -> None:
+        if event.kind is EventKind.PARTIAL and not args.json:
+            sys.stderr.write(event.payload.text)
+            sys.stderr.flush()
+
+    handle = submit_prompt_help(ctx, args.task, args.prompt, stream, args.model_id, args.temperature, args.seed)
+    try:
+        while not handle.wait(0.1):  # short waits keep Ctrl-C responsive
+            pass
+    except KeyboardInterrupt:
+        handle.cancel()
+        handle.wait()
+    result = handle.result()
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(file=sys.stderr)
+        print(result.prompt)
+    return 130 if result.stopped else 0
+
+
+def _line(result: Any) -> str:
+    """A best-of line: the image's path, then its CLIP score (tab-separated, for scripts)."""
+    return str(result.path) if result.clip_score is None else f"{result.path}\t{result.clip_score.value:.4f}"
 
 
 def _wait_for_library(results: list[Any], timeout: Optional[float] = LIBRARY_WAIT_S) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ..engine import JobContext, JobHandle, Priority
 from ..engine.jobs import EventCallback
 from ..models.registry import InstalledModel
+from .clip_score import ClipScore, clip_score, scoring_model
 from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline_key
 from .metadata import a1111_params, exif_user_comment, format_a1111, png_info
 from .outputs import write_new_file
@@ -44,6 +45,8 @@ class GeneratedImage:
     model_id: str
     steps_run: int
     library_job: Optional[JobHandle] = field(default=None, compare=False, repr=False)
+    clip_score: Optional[ClipScore] = None  # None when no CLIP model is installed
+    score_seconds: float = 0.0  # time spent scoring (model load included)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,9 @@ class GeneratedImage:
             "height": self.height,
             "model": self.model_id,
             "steps": self.steps_run,
+            "clip_score": None if self.clip_score is None else round(self.clip_score.value, 4),
+            "clip_model": None if self.clip_score is None else self.clip_score.model_id,
+            "score_seconds": round(self.score_seconds, 3),
         }
 
 
@@ -144,6 +150,7 @@ def metadata_for(
     height: int,
     seconds: float,
     model_sha256: Optional[str] = None,
+    score: Optional[ClipScore] = None,
 ) -> tuple[str, dict[str, Any]]:
     """(A1111 `parameters` text, our JSON) for one generated image."""
     request = spec.request
@@ -172,6 +179,7 @@ def metadata_for(
         "init_image": request.init_image.name if request.init_image else None,
         "model": {"id": model.id, "format": model.format, "variant": variant, "hash": short_hash},
         "seconds": round(seconds, 3),
+        "clip_score": None if score is None else score.to_json(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return parameters, ours
@@ -185,7 +193,9 @@ def save_image(image: Any, target: Path, file_format: str, parameters: str, ours
         image.save(target, format=file_format.upper(), quality=95, exif=exif_user_comment(parameters))
 
 
-def add_to_library(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHandle]:
+def add_to_library(
+    ctx: "AppContext", path: Path, prompt: str, score: Optional[ClipScore] = None
+) -> Optional[JobHandle]:
     """Record the image in the library (and queue its embedding when a CLIP model is installed)."""
     try:
         from ..library import add_generated_image
@@ -193,10 +203,26 @@ def add_to_library(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHa
         log.info("the library is not available; %s is not indexed", path)
         return None
     try:
-        return add_generated_image(ctx, path, prompt)
+        return add_generated_image(ctx, path, prompt, None if score is None else (score.value, score.model_id))
     except Exception:  # the image is saved either way; indexing can happen on the next scan
         log.exception("could not add %s to the library", path)
         return None
+
+
+def score_generated(
+    job: JobContext, ctx: "AppContext", image: Any, prompt: str
+) -> tuple[Optional[ClipScore], float]:
+    """(CLIP score, seconds) for a new image; no score without a CLIP model or when scoring fails."""
+    installed = scoring_model(ctx.registry)
+    if installed is None:
+        return None, 0.0
+    started = time.perf_counter()
+    try:
+        score: Optional[ClipScore] = clip_score(job, installed, image, prompt)
+    except Exception:  # the image is worth keeping without its score (Cancelled is no Exception)
+        log.exception("could not score the image with %s", installed.id)
+        score = None
+    return score, time.perf_counter() - started
 
 
 def generate_image(
@@ -220,10 +246,11 @@ def generate_image(
         image, width, height = sample(job, loaded, spec)
         seconds = time.perf_counter() - started
         variant = loaded.variant
+    score, score_seconds = score_generated(job, ctx, image, request.prompt)
     if model.path.is_file() and model.file_sha256 is None:
         job.progress(0, None, f"hashing {model.id} (once, for the image's Model hash)")
     model_sha256 = ctx.registry.file_sha256(model, job.checkpoint)
-    parameters, ours = metadata_for(spec, model, variant, width, height, seconds, model_sha256)
+    parameters, ours = metadata_for(spec, model, variant, width, height, seconds, model_sha256, score)
     path = write_new_file(
         ctx.paths.outputs,
         spec.seed,
@@ -231,8 +258,10 @@ def generate_image(
         lambda target: save_image(image, target, request.file_format, parameters, ours),
         suffix=FILE_FORMATS[request.file_format],
     )
-    library_job = add_to_library(ctx, path, request.prompt)
-    return GeneratedImage(path, spec.seed, seconds, width, height, model.id, request.steps, library_job)
+    library_job = add_to_library(ctx, path, request.prompt, score)
+    return GeneratedImage(
+        path, spec.seed, seconds, width, height, model.id, request.steps, library_job, score, score_seconds
+    )
 
 
 def job_name(spec: ImageSpec) -> str:

@@ -130,8 +130,11 @@ def search(
     return submit_search(ctx, request).result(timeout)
 
 
-def add_generated_image(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHandle]:
-    """Record a generated image (tagged, with its prompt) under the outputs folder and index it.
+def add_generated_image(
+    ctx: "AppContext", path: Path, prompt: str, clip_score: Optional[tuple[float, str]] = None
+) -> Optional[JobHandle]:
+    """Record a generated image (tagged, with its prompt and its (CLIP score, model) when it has
+    one) under the outputs folder and index it.
 
     Returns the BACKGROUND embedding job, or None when no CLIP model is installed (the image
     is then indexed by the next index run).
@@ -154,6 +157,8 @@ def add_generated_image(ctx: "AppContext", path: Path, prompt: str) -> Optional[
             status=like.status if like else PENDING, like=like, generated=True, prompt=prompt,
         )
         store.set_words(db, image_id, name_words(str(path), str(folder.path)), embedded_words(path) or prompt)
+        if clip_score is not None:
+            store.record_clip_score(db, digest, clip_score[1], clip_score[0])
     if ctx.registry.default("clip") is None:
         return None
     return submit_index(ctx, image_ids=[image_id])

@@ -193,12 +193,21 @@ def _analysis_tables(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _clip_scores_table(db: sqlite3.Connection) -> None:
+    """Generated images' CLIP score against their prompt, per model, keyed by content like vectors."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS clip_scores(hash TEXT NOT NULL, model TEXT NOT NULL, score REAL NOT NULL, "
+        "PRIMARY KEY(hash, model)) WITHOUT ROWID"
+    )
+
+
 # MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
 # release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _user_version_replaces_meta_row,
     _image_words,
     _analysis_tables,
+    _clip_scores_table,
 ]
 
 
@@ -598,6 +607,36 @@ class LibraryStore:
             "SELECT data FROM vectors WHERE hash = ? AND model = ?", (content_hash, model)
         ).fetchone()
         return np.frombuffer(row[0], dtype=np.float16).astype(np.float32) if row else None
+
+    # -- CLIP scores of generated images ----------------------------------------------------
+
+    def record_clip_score(self, db: sqlite3.Connection, content_hash: str, model: str, score: float) -> None:
+        """Inside the caller's transaction (the image's own)."""
+        db.execute("INSERT OR REPLACE INTO clip_scores(hash, model, score) VALUES(?, ?, ?)",
+                   (content_hash, model, float(score)))
+
+    def clip_scores(self, hashes: Iterable[str]) -> dict[str, tuple[float, str]]:
+        """Content hash → (score, model) for those that have one (the latest model's when several)."""
+        found: dict[str, tuple[float, str]] = {}
+        hashes = list(hashes)
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for digest, model, score in self.connection().execute(
+                f"SELECT hash, model, score FROM clip_scores WHERE hash IN ({marks})", chunk
+            ):
+                found[digest] = (float(score), str(model))
+        return found
+
+    def best_scored_prompts(self, model: str, limit: int = 5) -> list[tuple[str, float]]:
+        """The user's prompts whose images scored best with `model`, best first, each prompt once."""
+        rows = self.connection().execute(
+            "SELECT i.prompt, MAX(s.score) FROM clip_scores s JOIN images i ON i.hash = s.hash "
+            "WHERE s.model = ? AND i.prompt IS NOT NULL AND TRIM(i.prompt) != '' "
+            "GROUP BY i.prompt ORDER BY 2 DESC LIMIT ?",
+            (model, int(limit)),
+        )
+        return [(str(prompt), float(score)) for prompt, score in rows]
 
     def _images_where(self, column: str, values: Iterable[str]) -> list[ImageRow]:
         values = list(values)

@@ -61,6 +61,7 @@ class CatalogueEntry:
     default_for: tuple[str, ...]
     files: tuple[CatalogueFile, ...]
     architecture: Optional[str] = None
+    roles: tuple[str, ...] = ()  # what else the app recommends it for, e.g. "prompts" (Image page prompt help)
 
     @property
     def size_bytes(self) -> int:
@@ -78,6 +79,7 @@ class CatalogueEntry:
             "licence_url": self.licence_url,
             "good_for": self.good_for,
             "min_memory_gb": self.min_memory_gb,
+            "roles": list(self.roles),
             "files": [f.save_as for f in self.files],
         }
 
@@ -113,6 +115,7 @@ def _entry(raw: dict[str, Any]) -> CatalogueEntry:
             default_for=tuple(str(d) for d in raw.get("default_for", ())),
             files=tuple(files),
             architecture=raw.get("architecture"),
+            roles=tuple(str(r) for r in raw.get("roles", ())),
         )
     except CatalogueError:
         raise
@@ -145,6 +148,9 @@ class Catalogue:
 
     def for_kind(self, kind: str) -> list[CatalogueEntry]:
         return [e for e in self.entries if e.kind == kind]
+
+    def for_role(self, role: str) -> list[CatalogueEntry]:
+        return [e for e in self.entries if role in e.roles]
 
     def recommended(
         self, kind: str, device: Optional[DeviceInfo] = None, ram_bytes: Optional[int] = None

@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         requests.moreLikeThis.connect(lambda path: self.show_page("search").search_by_image(path))
         requests.useAsInitImage.connect(lambda path: self.show_page("image").use_as_init_image(path))
         requests.reuseSettings.connect(lambda path: self.show_page("image").reuse_settings_from(path))
+        requests.describePicture.connect(lambda path: self.show_page("image").describe_picture(path))
 
         # Pages are built on first use (the first one now, the rest right after the first
         # paint), each in its own slot of the stack, so their imports never delay the window.

@@ -22,6 +22,7 @@ class PageRequests(QObject):
     moreLikeThis = Signal(Path)  # search the library for pictures like this file
     useAsInitImage = Signal(Path)
     reuseSettings = Signal(Path)  # fill the Image form from this file's generation settings
+    describePicture = Signal(Path)  # describe this picture as a prompt on the Image page
 
 
 @dataclass

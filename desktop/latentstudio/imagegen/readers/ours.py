@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..clip_score import score_from_json
 from ..schedulers import canonical_scheduler
 from .values import (
     ImageMetadata,
@@ -39,4 +40,5 @@ def parse_ours(text: str) -> Optional[ImageMetadata]:
         strength=check_float(data.get("strength"), 0, 1) if data.get("img2img") else None,
         model=check_name(model.get("id")),
         model_hash=check_hash(model.get("hash")),
+        clip_score=score_from_json(data.get("clip_score")),
     )

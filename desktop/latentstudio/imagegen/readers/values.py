@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..clip_score import ClipScore
 from ..request import MAX_SEED, MAX_SIZE, MAX_STEPS, MIN_SIZE
 
 TOOL_NAMES = {
@@ -44,6 +45,7 @@ class ImageMetadata:
     strength: Optional[float] = None
     model: Optional[str] = None  # a name for display and exact matching against installed ids
     model_hash: Optional[str] = None
+    clip_score: Optional[ClipScore] = None  # ours only: image↔prompt cosine at generation
     extras: dict[str, str] = field(default_factory=dict)
     found_in: str = ""  # where in the file: "PNG text 'parameters'", "EXIF UserComment", …
 
@@ -68,6 +70,7 @@ class ImageMetadata:
             "strength": self.strength,
             "model": self.model,
             "model_hash": self.model_hash,
+            "clip_score": None if self.clip_score is None else self.clip_score.to_json(),
             "extras": dict(self.extras),
         }
 

@@ -1,5 +1,6 @@
-"""The Code page: a prompt in, code streamed out of the local language model, with Stop,
-syntax status, speed, copy/save, and the searchable history of past generations."""
+"""The Code page: a task (write, explain, translate, summarise, tests, fix) and a prompt in, the
+answer streamed out of the local language model, with Stop, syntax status (code answers only),
+speed, copy/save, and the searchable history of past generations."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from ...codegen import (
 )
 from ...codegen.context_file import read_context
 from ...codegen.generation import MAX_NEW_TOKENS_LIMIT, MAX_SEED, submit_generation
+from ...codegen.tasks import WRITE, get_task, load_tasks
 from ...engine import EventKind, JobEvent, JobHandle
 from ...models import MissingModelError, ModelNotFoundError
 from ..widgets.code_highlighter import PygmentsHighlighter
@@ -66,6 +68,26 @@ class CodePage(NeedsModelPage):
         self._history_error = ""
         self.history = self._open_history()
         dark = self.palette().window().color().lightness() < 128
+
+        self.task = QComboBox()
+        self.task.setObjectName("code-task")
+        self.task.setToolTip("What to ask of the model; every task but Write works on the context code")
+        for task in load_tasks():
+            self.task.addItem(task.label, task.name)
+        self.target_language = QComboBox()
+        self.target_language.setObjectName("code-target-language")
+        self.target_language.setToolTip("The language to translate the context code to")
+        for language in LANGUAGES:
+            self.target_language.addItem(language.label, language.name)
+        self.target_language.setCurrentIndex(self.target_language.findData("javascript"))
+        self.target_label = QLabel("Translate to")
+        self.traceback = QPlainTextEdit()
+        self.traceback.setObjectName("code-traceback")
+        self.traceback.setPlaceholderText("Paste the error message or traceback the code gives")
+        self.traceback.setToolTip("Fix: the error the context code gives, as printed")
+        self.traceback.setMaximumHeight(56)
+        _monospace(self.traceback)
+        self.traceback_label = QLabel("Error")
 
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Describe the code you want… (Ctrl+Enter generates)")
@@ -104,6 +126,8 @@ class CodePage(NeedsModelPage):
 
         settings = QFormLayout()
         settings.addRow("Language", self.language)
+        settings.addRow(self.target_label, self.target_language)
+        self._settings_form = settings
         settings.addRow("Model", self.model_picker)
         settings.addRow("Max new tokens", self.max_tokens)
         settings.addRow("Temperature", self.temperature)
@@ -155,7 +179,13 @@ class CodePage(NeedsModelPage):
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.addWidget(QLabel("Prompt"))
+        task_row = QHBoxLayout()  # one row for the task and the prompt's title: the page stays short
+        self.prompt_label = QLabel("Prompt")
+        task_row.addWidget(self.prompt_label)
+        task_row.addStretch(1)
+        task_row.addWidget(QLabel("Task"))
+        task_row.addWidget(self.task)
+        left_layout.addLayout(task_row)
         left_layout.addWidget(self.prompt)
         context_row = QHBoxLayout()
         context_row.addWidget(QLabel("Context"))
@@ -163,6 +193,8 @@ class CodePage(NeedsModelPage):
         context_row.addWidget(self.open_context_button)
         left_layout.addLayout(context_row)
         left_layout.addWidget(self.context)
+        left_layout.addWidget(self.traceback_label)
+        left_layout.addWidget(self.traceback)
         left_layout.addLayout(settings)
         run_row = QHBoxLayout()
         run_row.addWidget(self.generate_button)
@@ -187,6 +219,9 @@ class CodePage(NeedsModelPage):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
+        self.task.currentIndexChanged.connect(self._task_changed)
+        self.target_language.currentIndexChanged.connect(self._language_changed)
+        self._task_changed()
         self._update_code_buttons()
         QShortcut(QKeySequence("Escape"), self, self.stop, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         return splitter
@@ -210,9 +245,14 @@ class CodePage(NeedsModelPage):
     def request(self) -> GenerationRequest:
         context = self.context.toPlainText()
         seed = self.seed.value()
+        task = get_task(self.task.currentData())
+        traceback = self.traceback.toPlainText()
         return GenerationRequest(
             prompt=self.prompt.toPlainText(),
             language=self.language.currentData(),
+            task=task.name,
+            target_language=self.target_language.currentData() if "target" in task.needs else None,
+            traceback=traceback if "traceback" in task.needs and traceback.strip() else None,
             context=context if context.strip() else None,
             context_name=self.context_name if context.strip() else None,
             max_new_tokens=self.max_tokens.value(),
@@ -330,7 +370,7 @@ class CodePage(NeedsModelPage):
 
     def save_code(self) -> None:
         """Write the code to a file the user picks. It is only written, never run."""
-        language = get_language(self.language.currentData())
+        language = get_language(self.answer_language())
         filters = f"{language.label} (*{language.suffix});;All files (*)"
         name, _ = QFileDialog.getSaveFileName(self, "Save code", f"generated{language.suffix}", filters)
         if not name:
@@ -361,10 +401,32 @@ class CodePage(NeedsModelPage):
         if not self.context.toPlainText().strip():
             self.context_name = None
 
+    def answer_language(self) -> str:
+        """The language the answer's code is in: the target when translating."""
+        task = get_task(self.task.currentData())
+        return self.target_language.currentData() if "target" in task.needs else self.language.currentData()
+
     def _language_changed(self) -> None:
-        name = self.language.currentData()
+        name = self.answer_language()
         self.answer_highlighter.set_language(name)
         self.code_highlighter.set_language(name)
+
+    def _task_changed(self) -> None:
+        """Show what the chosen task needs, and say what each box is for."""
+        task = get_task(self.task.currentData())
+        self._settings_form.setRowVisible(self.target_language, "target" in task.needs)
+        for widget in (self.traceback_label, self.traceback):
+            widget.setVisible("traceback" in task.needs)
+        if task.name == WRITE:
+            self.prompt_label.setText("Prompt")
+            self.prompt.setPlaceholderText("Describe the code you want… (Ctrl+Enter generates)")
+            self.context.setPlaceholderText("Optional: paste code to edit or build on, or open a file")
+        else:
+            self.prompt_label.setText("Instructions")
+            self.prompt.setPlaceholderText(f"Optional: anything to add to “{task.label}”… (Ctrl+Enter runs)")
+            self.context.setPlaceholderText("The code to work on: paste it or open a file")
+        self.generate_button.setText("Generate" if task.name == WRITE else task.label.split(" ")[0])
+        self._language_changed()
 
     def _open_history(self) -> Optional[HistoryStore]:
         try:
@@ -380,9 +442,18 @@ class CodePage(NeedsModelPage):
             self.status.setText("Stop the running generation before reopening another")
             return
         self.prompt.setPlainText(entry.prompt)
-        index = self.language.findData(entry.language)
+        task_index = self.task.findData(entry.task)
+        self.task.setCurrentIndex(max(0, task_index))
+        source = entry.settings.get("source_language")
+        if entry.task != WRITE and isinstance(source, str) and source != entry.language:
+            self.target_language.setCurrentIndex(max(0, self.target_language.findData(entry.language)))
+            index = self.language.findData(source)
+        else:
+            index = self.language.findData(entry.language)
         if index >= 0:
             self.language.setCurrentIndex(index)
+        traceback = entry.settings.get("traceback")
+        self.traceback.setPlainText(traceback if isinstance(traceback, str) else "")
         self.context.setPlainText(entry.context or "")
         self.context_name = entry.settings.get("context_name") if entry.context else None
         settings = entry.settings

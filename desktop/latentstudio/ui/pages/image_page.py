@@ -1,5 +1,9 @@
 """The Image page: prompt, settings, Generate (queued), live preview, queue, gallery of results.
 
+The prompt box has help on the local language model (Translate to English, Expand: streamed in,
+one Ctrl+Z restores the prompt before), a strip of the library pictures nearest to the words,
+and pictures (gallery items, dropped files) can be described as prompts with CLIP.
+
 The page follows its jobs through the window's event bridge, so every widget change happens in
 the GUI thread and agrees with the Jobs panel.
 """
@@ -10,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -24,11 +28,14 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from ...engine import EventKind, JobEvent, JobHandle
+from ...imagegen.clip_score import SCORE_GUIDE
+from ...imagegen.describe import Description, submit_describe
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
 from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
+from ...imagegen.prompt_help import PromptHelpResult, get_prompt_task, submit_prompt_help
 from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
@@ -37,9 +44,11 @@ from ..widgets.image_gallery import ImageGallery, thumbnail_for
 from ..widgets.image_preview import ImagePreview
 from ..widgets.image_queue import ImageQueue
 from ..widgets.image_settings import ImageSettingsPanel
+from ..widgets.prompt_strip import PromptStrip
 from .needs_model import NeedsModelPage
 
 RECENT_OUTPUTS = 40
+HELP_BUTTONS = {"translate": "To English", "expand": "Expand"}  # short: the form column is narrow
 DONE_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
 
 
@@ -63,13 +72,14 @@ def describe(meta: Optional[ImageMetadata], path: Path) -> str:
     return "\n".join(lines)
 
 
-def _load_result(path: Path) -> tuple[Path, Any, str]:
-    """Thumbnail and description of one image (runs off the GUI thread)."""
+def _load_result(path: Path) -> tuple[Path, Any, str, Optional[float]]:
+    """Thumbnail, description and CLIP score of one image (runs off the GUI thread)."""
     try:
         meta = read_metadata(path)
     except ValueError:
         meta = None
-    return path, thumbnail_for(path), describe(meta, path)
+    score = meta.clip_score.value if meta is not None and meta.clip_score is not None else None
+    return path, thumbnail_for(path), describe(meta, path), score
 
 
 class ImagePage(NeedsModelPage):
@@ -78,10 +88,46 @@ class ImagePage(NeedsModelPage):
     def build_content(self) -> QWidget:
         self._current: Optional[JobHandle] = None
         self._mine: set[int] = set()  # ids of the jobs this page queued
+        self._batches: list[tuple[set[int], list[Path]]] = []  # multi-image runs: (open job ids, done paths)
+        self._helper: Optional[JobHandle] = None  # the running prompt-help job
+        self._prompt_before: Optional[str] = None  # the prompt as the user left it, while help streams in
+        self._describing: Optional[JobHandle] = None
+        self.description: Optional[Description] = None
 
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("prompt")
-        self.prompt.setPlaceholderText("Describe the image…")
+        self.prompt.setPlaceholderText("Describe the image… (pictures from your library like it appear below)")
+        self.help_buttons: dict[str, QPushButton] = {}
+        help_row = QHBoxLayout()  # the prompt's title and its helpers share one row: the form stays short
+        help_row.addWidget(QLabel("Prompt"))
+        help_row.addStretch(1)
+        for name, tip in (
+            ("translate", "Rewrite the prompt in English with the local language model (CLIP and Stable "
+                          "Diffusion read English only). Ctrl+Z undoes it."),
+            ("expand", "Add details in the style of your best-scored prompts, with the local language model. "
+                       "Ctrl+Z undoes it."),
+        ):
+            button = QPushButton(HELP_BUTTONS[name])
+            button.setObjectName(f"prompt-{name}")
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, n=name: self.prompt_help(n))
+            help_row.addWidget(button)
+            self.help_buttons[name] = button
+        self.strip = PromptStrip(self.ctx, self.bridge)
+        self.strip.initRequested.connect(self.use_as_init_image)
+        self.strip.openRequested.connect(reveal)
+        self.prompt.textChanged.connect(lambda: self.strip.text_changed(self.prompt.toPlainText()))
+        self.described = QLabel()
+        self.described.setObjectName("described-prompt")
+        self.described.setWordWrap(True)
+        self.described.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_description_button = QPushButton("Use as prompt")
+        self.use_description_button.setObjectName("use-described-prompt")
+        self.use_description_button.setToolTip("Put the described prompt in the prompt box (Ctrl+Z undoes it)")
+        self.use_description_button.setEnabled(False)
+        self.use_description_button.clicked.connect(self.use_description)
+        for widget in (self.described, self.use_description_button):
+            widget.setVisible(False)  # until a picture is described
         self.negative = QPlainTextEdit()
         self.negative.setObjectName("negative-prompt")
         self.negative.setPlaceholderText("Negative prompt: what to avoid")
@@ -104,8 +150,13 @@ class ImagePage(NeedsModelPage):
 
         form = QWidget()
         form_layout = QVBoxLayout(form)
-        form_layout.addWidget(QLabel("Prompt"))
+        form_layout.addLayout(help_row)
         form_layout.addWidget(self.prompt, 1)
+        form_layout.addWidget(self.strip)
+        described_row = QHBoxLayout()
+        described_row.addWidget(self.described, 1)
+        described_row.addWidget(self.use_description_button)
+        form_layout.addLayout(described_row)
         form_layout.addWidget(QLabel("Negative prompt"))
         form_layout.addWidget(self.negative)
         form_layout.addWidget(self.settings)
@@ -126,6 +177,7 @@ class ImagePage(NeedsModelPage):
         self.gallery.initRequested.connect(self.use_as_init_image)
         self.gallery.moreLikeThisRequested.connect(self.requests.moreLikeThis)
         self.gallery.revealRequested.connect(reveal)
+        self.gallery.describeRequested.connect(self.describe_picture)
 
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
@@ -194,6 +246,8 @@ class ImagePage(NeedsModelPage):
         save_form(self._form_file, request)
         self.queue.engine = self.ctx.engine
         self._mine.update(h.id for h in handles)
+        if len(handles) > 1:
+            self._batches.append(({h.id for h in handles}, []))
         for handle in handles:
             self.bridge.watch(handle, self._on_job_event)
         self.status.setText(f"Queued {len(handles)} image{'s' if len(handles) > 1 else ''}.")
@@ -245,6 +299,7 @@ class ImagePage(NeedsModelPage):
                 if kind is not EventKind.FINISHED:  # no half-made picture or step count stays behind
                     self.preview.clear_preview()
                     self._show_idle_progress()
+            self._batch_job_done(handle.id, event.payload.path if kind is EventKind.FINISHED else None)
             if kind is EventKind.FINISHED:
                 self._finished(event.payload)
             elif kind is EventKind.CANCELLED:
@@ -258,15 +313,35 @@ class ImagePage(NeedsModelPage):
         self.status.setText(f"Saved {result.path.name} (seed {result.seed}, {result.seconds:.1f} s)")
         run_in_background(lambda: _load_result(result.path), self._add_to_gallery)
 
-    def _add_to_gallery(self, loaded: tuple[Path, Any, str]) -> None:
+    def _add_to_gallery(self, loaded: tuple[Path, Any, str, Optional[float]]) -> None:
         if not isValid(self.gallery):  # the window closed while the thumbnail was made
             return
-        path, thumbnail, details = loaded
-        self.gallery.add_image(path, thumbnail, details)
+        path, thumbnail, details, score = loaded
+        self.gallery.add_image(path, thumbnail, details, score=score)
+        for open_ids, paths in self._batches:
+            if path in paths and not open_ids:
+                self._rank_batch(paths)
+
+    def _batch_job_done(self, job_id: int, path: Optional[Path]) -> None:
+        for open_ids, paths in self._batches:
+            if job_id in open_ids:
+                open_ids.discard(job_id)
+                if path is not None:
+                    paths.append(path)
+
+    def _rank_batch(self, paths: list[Path]) -> None:
+        """A multi-image run is complete and in the gallery: show it best CLIP score first."""
+        if not all(p in self.gallery.paths() for p in paths):
+            return
+        self._batches = [b for b in self._batches if b[1] is not paths]
+        self.gallery.show_best(paths)
+        best = self.gallery.current_path()
+        if best is not None and any(s is not None for s in self.gallery.scores()):
+            self.status.setText(f"Best of {len(paths)}: {best.name}. {SCORE_GUIDE}")
 
     # -- recent outputs --------------------------------------------------------------------
 
-    def _recent_outputs(self) -> list[tuple[Path, Any, str]]:
+    def _recent_outputs(self) -> list[tuple[Path, Any, str, Optional[float]]]:
         outputs = self.ctx.paths.outputs
         if not outputs.is_dir():
             return []
@@ -277,13 +352,13 @@ class ImagePage(NeedsModelPage):
         )
         return [_load_result(path) for path in files[:RECENT_OUTPUTS]]
 
-    def _show_recent(self, loaded: list[tuple[Path, Any, str]]) -> None:
+    def _show_recent(self, loaded: list[tuple[Path, Any, str, Optional[float]]]) -> None:
         if not loaded or not isValid(self.gallery):
             return
         known = set(self.gallery.paths())
-        for path, thumbnail, details in loaded:
+        for path, thumbnail, details, score in loaded:
             if path not in known:
-                self.gallery.add_image(path, thumbnail, details, first=False)
+                self.gallery.add_image(path, thumbnail, details, first=False, score=score)
 
     # -- cross-page actions ----------------------------------------------------------------
 
@@ -303,6 +378,109 @@ class ImagePage(NeedsModelPage):
         self.settings.init_image.setText(str(Path(path)))
         self.status.setText(f"{Path(path).name} is the init image; set Strength, then Generate.")
 
+    # -- prompt help (local language model) ------------------------------------------------
+
+    def prompt_help(self, name: str) -> None:
+        """Translate or expand the prompt; clicking the running one's button again stops it."""
+        if self._helper is not None:
+            self._helper.cancel()
+            return
+        try:
+            handle = submit_prompt_help(self.ctx, name, self.prompt.toPlainText())
+        except (ValueError, MissingModelError, ModelNotFoundError) as exc:
+            self.status.setText(f"{get_prompt_task(name).label}: {exc}")
+            return
+        self._helper = handle
+        self.bridge.watch(handle, self._on_helper_event)
+        for key, button in self.help_buttons.items():
+            button.setEnabled(key == name)
+        self.help_buttons[name].setText("Stop")
+        self.status.setText(f"{get_prompt_task(name).label}…")
+
+    def _on_helper_event(self, event: JobEvent) -> None:
+        if event.handle is not self._helper:
+            return
+        if event.kind is EventKind.PARTIAL:
+            document = self.prompt.document()
+            if self._prompt_before is None:  # the first words: the box shows the reply as it comes
+                self._prompt_before = self.prompt.toPlainText()
+                document.setUndoRedoEnabled(False)  # the streamed pieces are no undo steps
+                self.prompt.setReadOnly(True)  # typing would mix with the streamed words
+                self._replace_prompt("")
+            cursor = QTextCursor(document)
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(event.payload.text)
+        elif event.kind in DONE_EVENTS:
+            result = event.payload if event.kind is EventKind.FINISHED else None
+            self._helper_done(result, event)
+
+    def _replace_prompt(self, text: str) -> None:
+        cursor = QTextCursor(self.prompt.document())
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.insertText(text)
+
+    def _helper_done(self, result: Optional[PromptHelpResult], event: JobEvent) -> None:
+        before, self._prompt_before = self._prompt_before, None
+        if before is not None:
+            # Back to the user's prompt without an undo step, then the new one as a single step:
+            # one Ctrl+Z restores what the user had typed.
+            self._replace_prompt(before)
+            self.prompt.document().setUndoRedoEnabled(True)
+            self.prompt.setReadOnly(False)
+            if result is not None and result.prompt:
+                self._replace_prompt(result.prompt)
+        self._helper = None
+        for name, button in self.help_buttons.items():
+            button.setEnabled(True)
+            button.setText(HELP_BUTTONS[name])
+        if result is not None:
+            stopped = " (stopped)" if result.stopped else ""
+            self.status.setText(f"Prompt from {result.model_id}{stopped}; Ctrl+Z in the prompt restores yours."
+                                if result.prompt else f"{result.model_id} gave no prompt; yours is kept.")
+        elif event.kind is EventKind.FAILED:
+            self.status.setText(f"Prompt help failed: {event.payload}")
+        else:
+            self.status.setText("Prompt help stopped before it began.")
+
+    # -- describe as prompt (CLIP) ---------------------------------------------------------
+
+    def describe_picture(self, path: Path) -> None:
+        """Describe a picture as a prompt in the background; "Use as prompt" then fills the box."""
+        try:
+            handle = submit_describe(self.ctx, [Path(path)])
+        except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
+            self.status.setText(f"Cannot describe {Path(path).name}: {exc}")
+            return
+        self._describing = handle
+        self.bridge.watch(handle, self._on_describe_event)
+        self.described.setText(f"Describing {Path(path).name}…")
+        self.use_description_button.setEnabled(False)
+        for widget in (self.described, self.use_description_button):
+            widget.setVisible(True)
+
+    def _on_describe_event(self, event: JobEvent) -> None:
+        if event.handle is not self._describing:
+            return
+        if event.kind is EventKind.PROGRESS and event.payload.message:
+            self.described.setText(event.payload.message.capitalize())
+        elif event.kind is EventKind.FINISHED:
+            self.description = event.payload[0]
+            top = ", ".join(f"{p.text} {p.score:.2f}" for p in self.description.top[:4])
+            self.described.setText(f"Described: {self.description.prompt}\n(similarity "
+                                   f"{self.description.similarity:.3f}; top phrases: {top})")
+            self.described.setToolTip("\n".join(f"{p.score:.3f}  {p.bank}: {p.text}" for p in self.description.top))
+            self.use_description_button.setEnabled(True)
+            self._describing = None
+        elif event.kind in (EventKind.FAILED, EventKind.CANCELLED):
+            self.described.setText(f"Could not describe the picture: {event.payload}")
+            self._describing = None
+
+    def use_description(self) -> None:
+        if self.description is None:
+            return
+        self._replace_prompt(self.description.prompt)  # one undoable edit
+        self.status.setText("The described prompt is in the form; Ctrl+Z in the prompt restores yours.")
+
     # -- drag and drop ---------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -314,5 +492,6 @@ class ImagePage(NeedsModelPage):
             path = Path(url.toLocalFile())
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 event.acceptProposedAction()
-                self.reuse_settings_from(path)
+                if not self.reuse_settings_from(path) and self.ctx.registry.default("clip") is not None:
+                    self.describe_picture(path)  # no settings stored: describe the picture instead
                 return

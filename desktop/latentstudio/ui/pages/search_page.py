@@ -405,6 +405,7 @@ class SearchPage(NeedsModelPage):
             menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))
             if hit.generated:
                 menu.addAction("Reuse its settings", lambda: self.requests.reuseSettings.emit(hit.path))
+            menu.addAction("Describe as prompt", lambda: self.requests.describePicture.emit(hit.path))
         self._tag_menu(menu.addMenu("Tags"), hit)
         menu.exec(self.results.viewport().mapToGlobal(pos))
 

@@ -1,4 +1,4 @@
-"""The code history list: word search (FTS5), reopen, copy and delete past generations."""
+"""The code history list: word search (FTS5) and a task filter, reopen, copy and delete past generations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...codegen import HistoryEntry, HistoryStore
+from ...codegen.tasks import WRITE, load_tasks
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,11 @@ class CodeHistoryPanel(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search history…")
         self.search.setClearButtonEnabled(True)
+        self.task_filter = QComboBox()
+        self.task_filter.setToolTip("Show the generations of one task only")
+        self.task_filter.addItem("All tasks", None)
+        for task in load_tasks():
+            self.task_filter.addItem(task.label, task.name)
         self.list = QListWidget()
         self.list.setObjectName("code-history")
         self.status = QLabel()
@@ -48,8 +55,11 @@ class CodeHistoryPanel(QWidget):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("History"))
-        layout.addWidget(self.search)
+        search_row = QHBoxLayout()  # title, words and task on one row: the Code page stays short
+        search_row.addWidget(QLabel("History"))
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.task_filter)
+        layout.addLayout(search_row)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -59,6 +69,7 @@ class CodeHistoryPanel(QWidget):
         self._timer.setInterval(SEARCH_DELAY_MS)
         self._timer.timeout.connect(self.refresh)
         self.search.textChanged.connect(lambda _: self._timer.start())
+        self.task_filter.currentIndexChanged.connect(lambda _: self.refresh())
         self.list.itemDoubleClicked.connect(lambda _: self._reopen())
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.reopen_button.clicked.connect(self._reopen)
@@ -75,7 +86,7 @@ class CodeHistoryPanel(QWidget):
             self._update_buttons()
             return
         try:
-            entries = self.store.search(self.search.text())
+            entries = self.store.search(self.search.text(), task=self.task_filter.currentData())
         except sqlite3.Error as exc:
             log.exception("code history search failed")
             self.status.setText(f"History unavailable: {exc}")
@@ -89,7 +100,7 @@ class CodeHistoryPanel(QWidget):
             self.list.addItem(item)
             if entry.id == selected:
                 self.list.setCurrentItem(item)
-        if self.search.text().strip():
+        if self.search.text().strip() or self.task_filter.currentData():
             self.status.setText(f"{len(entries)} found")
         elif not self.status.text().startswith("History unavailable"):
             self.status.setText("" if entries else "Generations appear here.")
@@ -139,4 +150,5 @@ class CodeHistoryPanel(QWidget):
 def _label(entry: HistoryEntry) -> str:
     date = entry.created[:16].replace("T", " ")
     stopped = " · stopped" if entry.stopped else ""
-    return f"{entry.title}\n{date} · {entry.language} · {entry.n_tokens} tokens{stopped}"
+    task = "" if entry.task == WRITE else f"{entry.task} · "
+    return f"{entry.title}\n{date} · {task}{entry.language} · {entry.n_tokens} tokens{stopped}"

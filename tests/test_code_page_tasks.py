@@ -1,0 +1,105 @@
+"""The Code page's task picker with qtbot: what each task shows, explain and fix runs, history by task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from PySide6.QtCore import Qt
+
+from latentstudio.codegen import HistoryStore
+from latentstudio.context import AppContext
+from latentstudio.ui.page_services import PageServices
+from latentstudio.ui.pages.code_page import CodePage
+from tests.support.tiny_llm import REPLY, REPLY_CODE
+
+TIMEOUT_MS = 120_000
+CODE = "def sub(a, b):\n    return a - b\n"
+
+
+@pytest.fixture
+def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
+    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    services = PageServices.create(ctx)
+    widget = CodePage(services)
+    qtbot.addWidget(widget)
+    services.bridge.start_engine()
+    widget.resize(1200, 800)
+    widget.show()
+    yield widget
+    services.bridge.detach()
+
+
+def _choose(page: CodePage, task: str) -> None:
+    page.task.setCurrentIndex(page.task.findData(task))
+
+
+def test_each_task_shows_what_it_needs(page: CodePage) -> None:
+    assert [page.task.itemData(i) for i in range(page.task.count())] == [
+        "write", "explain", "translate", "summarise", "tests", "fix"]
+    assert not page.target_language.isVisibleTo(page) and not page.traceback.isVisibleTo(page)
+    _choose(page, "translate")
+    assert page.target_language.isVisibleTo(page) and not page.traceback.isVisibleTo(page)
+    assert page.generate_button.text() == "Translate" and page.prompt_label.text() == "Instructions"
+    page.target_language.setCurrentIndex(page.target_language.findData("rust"))
+    assert page.request().target_language == "rust" and page.answer_language() == "rust"
+    _choose(page, "fix")
+    assert page.traceback.isVisibleTo(page) and not page.target_language.isVisibleTo(page)
+    page.traceback.setPlainText("TypeError: boom")
+    assert page.request().traceback == "TypeError: boom" and page.request().target_language is None
+    _choose(page, "explain")
+    assert page.request().traceback is None
+    page.generate()  # no code given: said in the window, nothing queued
+    assert "needs the code" in page.status.text() and page.handle is None
+
+
+def test_explain_streams_a_prose_answer_and_fix_a_checked_one(qtbot, page: CodePage) -> None:
+    _choose(page, "explain")
+    page.context.setPlainText(CODE)
+    page.temperature.setValue(0.0)
+    page.max_tokens.setValue(64)
+    qtbot.mouseClick(page.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None, timeout=TIMEOUT_MS)
+    assert page.answer.toPlainText() == REPLY and page.result.task == "explain"
+    assert page.syntax_label.text() == "python: prose answer" and not page.copy_button.isEnabled()
+
+    _choose(page, "fix")
+    page.traceback.setPlainText('Traceback (most recent call last):\n  File "calc.py", line 2\nTypeError: boom')
+    page.result = None
+    page.generate()
+    qtbot.waitUntil(lambda: page.result is not None, timeout=TIMEOUT_MS)
+    # The tiny model opens with its learnt reply; its code block is checked as Python.
+    assert page.result.task == "fix" and page.answer.toPlainText().startswith(REPLY.splitlines()[0])
+    assert page.code.toPlainText().startswith(REPLY_CODE) and page.syntax_label.text().startswith("python: syntax")
+
+    panel = page.history_panel
+    assert panel.list.count() == 2
+    panel.task_filter.setCurrentIndex(panel.task_filter.findData("fix"))
+    assert panel.list.count() == 1 and "fix ·" in panel.list.item(0).text()
+    [fix] = HistoryStore(page.ctx.paths.code_history_db).list(task="fix")
+    assert fix.settings["traceback"].endswith("TypeError: boom")
+
+    _choose(page, "write")
+    panel.list.setCurrentRow(0)
+    qtbot.mouseClick(panel.reopen_button, Qt.MouseButton.LeftButton)
+    assert page.task.currentData() == "fix" and page.traceback.toPlainText().endswith("TypeError: boom")
+    assert page.context.toPlainText() == CODE
+
+
+def test_a_translation_reopens_with_both_languages(qtbot, page: CodePage) -> None:
+    _choose(page, "translate")
+    page.context.setPlainText(CODE)
+    page.target_language.setCurrentIndex(page.target_language.findData("go"))
+    page.temperature.setValue(0.0)
+    page.max_tokens.setValue(8)
+    page.generate()
+    qtbot.waitUntil(lambda: page.result is not None, timeout=TIMEOUT_MS)
+    assert page.result.language == "go"
+    _choose(page, "write")
+    page.language.setCurrentIndex(page.language.findData("rust"))
+    page.history_panel.list.setCurrentRow(0)
+    page.history_panel._reopen()
+    assert (page.task.currentData(), page.language.currentData(), page.target_language.currentData()) == (
+        "translate", "python", "go")
+    page.grab().save("/tmp/code-page-translate.png")
