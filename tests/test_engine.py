@@ -204,13 +204,37 @@ def test_shutdown_cancels_queued_and_joins_thread(cpu_device: DeviceInfo) -> Non
         eng.submit(lambda job: None)
 
 
-def test_device_is_detected_on_the_engine_thread() -> None:
+def test_device_is_detected_when_first_needed() -> None:
     eng = Engine(device_preference="cpu").start()
     try:
+        # A job that needs no device (the onnxruntime text tower) runs without detecting one.
+        assert eng.submit(lambda job: job.cpu_models is not None).result(10)
+        assert eng.device_if_ready is None
+        assert eng.submit(lambda job: job.device.kind).result(10) == "cpu"
         device = eng.device
-        assert device.kind == "cpu"
         assert device.dtype_name == "float32"
         assert device.fallback_reason == "CPU chosen in Settings"
+    finally:
+        eng.shutdown()
+
+
+def test_device_detection_in_the_background_announces_it() -> None:
+    eng = Engine(device_preference="cpu").start()
+    ready = threading.Event()
+    seen: list[object] = []
+
+    def listener(event) -> None:
+        if event.kind is EventKind.DEVICE_READY:
+            seen.append(event.payload)
+            ready.set()
+
+    eng.add_listener(listener)
+    try:
+        eng.detect_device_in_background()
+        assert ready.wait(30)
+        assert seen == [eng.device_if_ready] and eng.device_if_ready.kind == "cpu"
+        eng.detect_device_in_background()  # already known: nothing more
+        assert len(seen) == 1
     finally:
         eng.shutdown()
 

@@ -50,6 +50,8 @@ PACKAGES = (
     "PySide6",
     "pillow",
     "numpy",
+    "onnxruntime",
+    "onnx",
 )
 
 
@@ -79,6 +81,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "data_home": str(ctx.paths.home),
         "log_file": str(ctx.log_file),
         "models": [m.to_json() for m in ctx.registry.list()],
+        "text_search": {m.id: _text_tower(m) for m in ctx.registry.list("clip")},
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
     }
@@ -100,9 +103,25 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
     for model in models:
         mark = "*" if defaults.get(model.kind) == model.id else " "
         print(f"  {mark} {model.kind:9} {model.id} ({model.format}, {model.size_bytes / 2**20:.1f} MiB)")
+    for model_id, tower in report["text_search"].items():
+        print(f"Text search with {model_id}: {tower['reason']}")
     for problem in ctx.settings.problems:
         print(f"Settings:   {problem}")
     return 0
+
+
+def _text_tower(installed) -> dict:
+    """Which text tower answers text queries with this CLIP model; a ready export is loaded and
+    checked (hash, probe prompts) here, as a search would."""
+    from .models import text_onnx
+
+    status = text_onnx.status(installed)
+    if status.ready:
+        try:
+            text_onnx.load_text_encoder(installed)
+        except text_onnx.FastTextUnavailable as exc:
+            status = text_onnx.FastTextStatus(False, True, f"torch text tower: the export failed its check ({exc})")
+    return status.to_json()
 
 
 def cmd_gui(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821

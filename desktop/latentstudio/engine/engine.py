@@ -7,7 +7,7 @@ import logging
 import threading
 from typing import Any, Callable, Optional
 
-from .device import DeviceInfo, detect_device
+from .device import DeviceInfo, detect_device, system_memory_bytes
 from .jobs import (
     Cancelled,
     EventCallback,
@@ -30,8 +30,10 @@ THREAD_NAME = "latent-inference"
 class Engine:
     """Owns the inference thread. Jobs are `fn(ctx)` callables submitted with a priority.
 
-    The device is detected on the engine thread (importing torch there, not on the GUI
-    thread) unless one is given. `models` keeps models resident between jobs.
+    The device is detected (importing torch) when first asked for — by a job that needs it, or
+    on a helper thread through `detect_device_in_background` — unless one is given, so jobs that
+    need no torch (a text query on the onnxruntime text tower) never wait for it. `models` keeps
+    models resident between jobs; `cpu_models` those that always run on the CPU, whatever the device.
     """
 
     def __init__(
@@ -45,9 +47,11 @@ class Engine:
         self._device = device
         self._device_preference = device_preference
         self._device_ready = threading.Event()
+        self._device_lock = threading.Lock()
         if device is not None:
             self._device_ready.set()
         self._models = models
+        self._cpu_models: Optional[ModelCache] = None
         self._models_factory = models_factory
         self._idle_tick_s = idle_tick_s
         self._cond = threading.Condition()
@@ -100,10 +104,28 @@ class Engine:
 
     @property
     def device(self) -> DeviceInfo:
-        """The device jobs run on; blocks until detection on the engine thread is done."""
-        self._device_ready.wait()
+        """The device jobs run on; detected now (importing torch) if nobody asked before, and
+        waited for while another thread detects it. Not for the GUI thread."""
+        if not self._device_ready.is_set():
+            with self._device_lock:
+                if self._device is None:
+                    self._device = self._detect()
+                    self._device_ready.set()
+                    self._broadcast(JobEvent(EventKind.DEVICE_READY, None, self._device))
         assert self._device is not None
         return self._device
+
+    def _detect(self) -> DeviceInfo:
+        try:
+            return detect_device(self._device_preference)
+        except Exception as exc:  # torch missing or broken: still run CPU-only work
+            log.exception("device detection failed")
+            return DeviceInfo.cpu(f"device detection failed: {exc}")
+
+    def detect_device_in_background(self) -> None:
+        """Detect the device on a helper thread (the window calls this after its first paint)."""
+        if not self._device_ready.is_set():
+            threading.Thread(target=lambda: self.device, name="latent-device", daemon=True).start()
 
     @property
     def device_if_ready(self) -> Optional[DeviceInfo]:
@@ -116,6 +138,14 @@ class Engine:
             factory = self._models_factory or ModelCache.for_device
             self._models = factory(device)
         return self._models
+
+    @property
+    def cpu_models(self) -> ModelCache:
+        """Models that run on the CPU whatever the device (onnxruntime's text tower): a cache that
+        needs no device detection, with a quarter of the RAM as its budget."""
+        if self._cpu_models is None:
+            self._cpu_models = ModelCache(int((system_memory_bytes() or 8 * 2**30) * 0.25))
+        return self._cpu_models
 
     @property
     def models_if_ready(self) -> Optional[ModelCache]:
@@ -177,14 +207,6 @@ class Engine:
     # -- engine thread -------------------------------------------------------------------
 
     def _loop(self) -> None:
-        if self._device is None:
-            try:
-                self._device = detect_device(self._device_preference)
-            except Exception as exc:  # torch missing or broken: still run CPU-only work
-                log.exception("device detection failed")
-                self._device = DeviceInfo.cpu(f"device detection failed: {exc}")
-            self._device_ready.set()
-            self._broadcast(JobEvent(EventKind.DEVICE_READY, None, self._device))
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
@@ -197,8 +219,9 @@ class Engine:
                 self._idle_housekeeping()
                 continue
             self._execute(handle)
-        if self._models is not None:
-            self._models.clear()
+        for cache in (self._models, self._cpu_models):
+            if cache is not None:
+                cache.clear()
 
     def _pop(self, accept: Callable[[int], bool]) -> Optional[JobHandle]:
         """Take the most urgent waiting job if `accept(priority)`; caller holds the lock."""
@@ -247,11 +270,12 @@ class Engine:
             self._queue_changed()
 
     def _idle_housekeeping(self) -> None:
-        if self._models is not None:
-            try:
-                self._models.unload_idle()
-            except Exception:
-                log.exception("idle unload failed")
+        for cache in (self._models, self._cpu_models):
+            if cache is not None:
+                try:
+                    cache.unload_idle()
+                except Exception:
+                    log.exception("idle unload failed")
 
     # -- shared helpers ------------------------------------------------------------------
 

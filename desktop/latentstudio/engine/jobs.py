@@ -210,6 +210,11 @@ class JobContext:
     def models(self) -> "ModelCache":
         return self._engine.models
 
+    @property
+    def cpu_models(self) -> "ModelCache":
+        """Models that run on the CPU whatever the device; using them detects no device."""
+        return self._engine.cpu_models
+
     def checkpoint(self) -> None:
         """Raise Cancelled if cancelled; otherwise run any waiting higher-priority job here."""
         if self.cancelled:

@@ -20,6 +20,7 @@ from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank
 from .store import PENDING
+from .text_tower import export_in_job, fast_text_in_job, submit_export
 
 if TYPE_CHECKING:
     from ..context import AppContext
@@ -80,7 +81,10 @@ def submit_index(
     ids = list(image_ids) if image_ids is not None else None
 
     def run(job: "JobContext") -> IndexReport:
-        return index_job(job, library, installed, ids, batch_size=batch_size)
+        report = index_job(job, library, installed, ids, batch_size=batch_size)
+        if report.encoded:  # the torch model is loaded: make the fast text path while it is
+            export_in_job(job, installed)
+        return report
 
     name = "Index generated image" if ids is not None and len(ids) == 1 else "Index photo library"
     return ctx.engine.submit(run, priority=Priority.BACKGROUND, name=name, kind="index", on_event=on_event)
@@ -100,8 +104,16 @@ def submit_search(
     loading = library.start_loading(installed.id, version) if ready is None else None
 
     def run(job: "JobContext") -> list[SearchHit]:
-        with clip_in_job(job, installed) as clip:
-            query, negatives = build_query(library, clip, installed.id, request)
+        encoded = None
+        if request.image is None:  # words only: the onnxruntime text tower when it is ready
+            with fast_text_in_job(job, installed) as fast:
+                if fast is not None:
+                    encoded = build_query(library, fast, installed.id, request)
+        if encoded is None:
+            with clip_in_job(job, installed) as clip:
+                encoded = build_query(library, clip, installed.id, request)
+            submit_export(ctx, installed)
+        query, negatives = encoded
         index = ready if loading is None else loading.result()
         if loading is not None and library.should_save_index(installed.id):
             ctx.engine.submit(lambda _: library.save_index(installed.id), priority=Priority.BACKGROUND,

@@ -134,8 +134,9 @@ class MainWindow(QMainWindow):
     # -- engine --------------------------------------------------------------------------
 
     def attach_engine(self) -> None:
-        """Start the engine (its thread imports torch) and follow its events."""
+        """Start the engine, follow its events and detect the device (importing torch) off this thread."""
         self.bridge.attach(self.ctx.engine)
+        self.ctx.engine.detect_device_in_background()
 
     def _device_ready(self, device: DeviceInfo) -> None:
         self.device_label.setText(f"Device: {device.describe()}")
