@@ -55,6 +55,8 @@ METADATA_PACKAGES = (
     "platformdirs",
     "pygments",
     "accelerate",
+    "onnxruntime",
+    "onnx",
 )
 
 # Loaded by name at run time (lazy modules, `getattr(diffusers, class_name)` for a pipeline's

@@ -113,14 +113,14 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
 def _text_tower(installed) -> dict:
     """Which text tower answers text queries with this CLIP model; a ready export is loaded and
     checked (hash, probe prompts) here, as a search would."""
-    from .models import text_onnx
+    from .models import fast_text
 
-    status = text_onnx.status(installed)
+    status = fast_text.status(installed)
     if status.ready:
         try:
-            text_onnx.load_text_encoder(installed)
-        except text_onnx.FastTextUnavailable as exc:
-            status = text_onnx.FastTextStatus(False, True, f"torch text tower: the export failed its check ({exc})")
+            fast_text.load_text_encoder(installed)
+        except fast_text.FastTextUnavailable as exc:
+            status = fast_text.FastTextStatus(False, True, f"torch text tower: the export failed its check ({exc})")
     return status.to_json()
 
 

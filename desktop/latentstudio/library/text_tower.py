@@ -14,7 +14,7 @@ import weakref
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from ..engine import JobHandle, Priority
-from ..models import text_onnx
+from ..models import fast_text
 from ..models.clip_loader import clip_in_job
 from ..models.registry import InstalledModel
 
@@ -33,30 +33,30 @@ def cache_key(installed: InstalledModel, sha256: str) -> str:
 
 
 @contextlib.contextmanager
-def fast_text_in_job(job: "JobContext", installed: InstalledModel) -> Iterator[Optional[text_onnx.OnnxTextEncoder]]:
+def fast_text_in_job(job: "JobContext", installed: InstalledModel) -> Iterator[Optional[fast_text.OnnxTextEncoder]]:
     """`with fast_text_in_job(job, installed) as encoder:` — the onnxruntime text tower, kept in the
     engine's CPU cache (no device detection), or None when the torch tower must answer (why is
     logged: by the loader when a check failed)."""
     with contextlib.ExitStack() as stack:
         encoder = None
-        state = text_onnx.status(installed)
+        state = fast_text.status(installed)
         if state.ready and state.sha256:
             try:
                 encoder = stack.enter_context(job.cpu_models.use(
                     cache_key(installed, state.sha256),
-                    lambda: text_onnx.load_text_encoder(installed, state.sha256),
+                    lambda: fast_text.load_text_encoder(installed, state.sha256),
                 ))
-            except text_onnx.FastTextUnavailable:
+            except fast_text.FastTextUnavailable:
                 encoder = None
         yield encoder
 
 
-def export_in_job(job: "JobContext", installed: InstalledModel) -> Optional[text_onnx.FastTextStatus]:
+def export_in_job(job: "JobContext", installed: InstalledModel) -> Optional[fast_text.FastTextStatus]:
     """Export the text tower from the resident torch model when the fast path needs it; the new
     status, or None when nothing was to be done."""
-    if not text_onnx.status(installed).exportable:
+    if not fast_text.status(installed).exportable:
         return None
-    from ..models.text_onnx_export import export_text_tower
+    from ..models.fast_text_export import export_text_tower
 
     job.progress(0, None, "Preparing fast text search")
     with clip_in_job(job, installed) as clip:
@@ -65,7 +65,7 @@ def export_in_job(job: "JobContext", installed: InstalledModel) -> Optional[text
 
 def submit_export(ctx: "AppContext", installed: InstalledModel) -> Optional[JobHandle]:
     """Queue the export as a BACKGROUND job unless it is not needed or already queued."""
-    if not text_onnx.status(installed).exportable:
+    if not fast_text.status(installed).exportable:
         return None
     with _exports_lock:
         pending = _exports.setdefault(ctx, {})

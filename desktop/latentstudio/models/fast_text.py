@@ -1,7 +1,7 @@
 """The fast text query path: a CLIP text tower exported to ONNX, run by onnxruntime, without torch.
 
 A text search needs only the tokenizer and the text tower; loading torch and open_clip for them
-costs seconds. The tower is exported once (`text_onnx_export`, which does need torch) into the
+costs seconds. The tower is exported once (`fast_text_export`, which does need torch) into the
 model's registry folder, `<models>/clip/<id>/text-onnx/`, with a record (`export.json`) of the
 model files it came from, the exporting versions, the SHA-256 of the ONNX files, the parity it
 showed against the torch tower, and the torch tower's vectors for two probe prompts.

@@ -1,4 +1,4 @@
-"""Export a CLIP text tower to ONNX for the torch-free query path (`text_onnx`), with a parity check.
+"""Export a CLIP text tower to ONNX for the torch-free query path (`fast_text`), with a parity check.
 
 torch 2.14's `torch.onnx.export` defaults to the torch.export-based exporter (`dynamo=True`),
 which needs onnxscript and onnx-ir besides onnx and took 3.0 s on the tiny test model; the
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import text_onnx
+from . import fast_text
 from .clip_bpe import ClipBpeTokenizer
 from .clip_loader import ClipModel, load_installed_clip
 from .registry import InstalledModel
@@ -55,14 +55,14 @@ def _cpu_float32(clip: ClipModel, installed: InstalledModel) -> ClipModel:
     return load_installed_clip(installed, torch.device("cpu"), torch.float32)
 
 
-def export_text_tower(clip: ClipModel, installed: InstalledModel) -> text_onnx.FastTextStatus:
+def export_text_tower(clip: ClipModel, installed: InstalledModel) -> fast_text.FastTextStatus:
     """Export `clip`'s text tower into the model's folder and check it; the resulting status."""
-    unsupported = text_onnx.unsupported_reason(installed)
+    unsupported = fast_text.unsupported_reason(installed)
     if unsupported:
-        return text_onnx.FastTextStatus(False, False, f"torch text tower: {unsupported}")
-    versions = text_onnx.exporting_versions()
-    files = text_onnx.fingerprint(installed)
-    final = text_onnx.export_folder(installed)
+        return fast_text.FastTextStatus(False, False, f"torch text tower: {unsupported}")
+    versions = fast_text.exporting_versions()
+    files = fast_text.fingerprint(installed)
+    final = fast_text.export_folder(installed)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     started = time.perf_counter()
     try:
@@ -70,15 +70,15 @@ def export_text_tower(clip: ClipModel, installed: InstalledModel) -> text_onnx.F
             record = _export(_cpu_float32(clip, installed), installed, staging)
         except Exception as exc:  # the exporter and onnxruntime raise many kinds of errors
             log.exception("exporting the text tower of %s failed", installed.id)
-            record = {"status": text_onnx.FAILED, "reason": f"export failed: {type(exc).__name__}: {exc}"}
-        record.update(format=text_onnx.RECORD_FORMAT, model_id=installed.id, fingerprint=files,
+            record = {"status": fast_text.FAILED, "reason": f"export failed: {type(exc).__name__}: {exc}"}
+        record.update(format=fast_text.RECORD_FORMAT, model_id=installed.id, fingerprint=files,
                       versions=versions, opset=OPSET,
                       created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       seconds=round(time.perf_counter() - started, 2))
-        if record["status"] != text_onnx.READY:
+        if record["status"] != fast_text.READY:
             for leftover in staging.iterdir():
                 leftover.unlink()
-        text_onnx.write_record(staging, record)
+        fast_text.write_record(staging, record)
         old = final.with_name(f".{final.name}-old")
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -89,7 +89,7 @@ def export_text_tower(clip: ClipModel, installed: InstalledModel) -> text_onnx.F
         shutil.rmtree(staging, ignore_errors=True)
         raise
     log.info("text tower of %s: %s (%s s)", installed.id, record.get("reason") or record["status"], record["seconds"])
-    return text_onnx.status(installed)
+    return fast_text.status(installed)
 
 
 def _tower_module(model: Any) -> Any:
@@ -114,9 +114,9 @@ def _with_external_weights(traced: Path, staging: Path) -> Path:
     import onnx
 
     model = onnx.load(str(traced))
-    path = staging / text_onnx.ONNX_FILE
+    path = staging / fast_text.ONNX_FILE
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=text_onnx.WEIGHTS_FILE, size_threshold=1024)
+                    location=fast_text.WEIGHTS_FILE, size_threshold=1024)
     traced.unlink()
     return path
 
@@ -124,7 +124,7 @@ def _with_external_weights(traced: Path, staging: Path) -> Path:
 def _export(clip: ClipModel, installed: InstalledModel, staging: Path) -> dict[str, Any]:
     import torch
 
-    length = text_onnx.context_length(installed)
+    length = fast_text.context_length(installed)
     tokenizer = ClipBpeTokenizer(length)
     traced = staging / "traced.onnx"
     with warnings.catch_warnings(), torch.no_grad():
@@ -136,19 +136,19 @@ def _export(clip: ClipModel, installed: InstalledModel, staging: Path) -> dict[s
         )
     path = _with_external_weights(traced, staging)
     expected = clip.encode_text(list(PARITY_PROMPTS))
-    session = text_onnx.new_session(path)
-    encoder = text_onnx.OnnxTextEncoder(session, tokenizer, expected.shape[1],
-                                       (staging / text_onnx.WEIGHTS_FILE).stat().st_size, installed.id)
+    session = fast_text.new_session(path)
+    encoder = fast_text.OnnxTextEncoder(session, tokenizer, expected.shape[1],
+                                       (staging / fast_text.WEIGHTS_FILE).stat().st_size, installed.id)
     got = encoder.encode_text(list(PARITY_PROMPTS))
-    worst = float(text_onnx.cosines(got, expected).min())
-    if not worst >= text_onnx.MIN_COSINE:
-        return {"status": text_onnx.FAILED, "reason": f"parity check failed (cosine {worst:.5f} < {text_onnx.MIN_COSINE})"}
-    probe = clip.encode_text(list(text_onnx.PROBE_TEXTS))
+    worst = float(fast_text.cosines(got, expected).min())
+    if not worst >= fast_text.MIN_COSINE:
+        return {"status": fast_text.FAILED, "reason": f"parity check failed (cosine {worst:.5f} < {fast_text.MIN_COSINE})"}
+    probe = clip.encode_text(list(fast_text.PROBE_TEXTS))
     return {
-        "status": text_onnx.READY,
-        "sha256": text_onnx.files_sha256(staging),
+        "status": fast_text.READY,
+        "sha256": fast_text.files_sha256(staging),
         "context_length": length,
         "embed_dim": int(expected.shape[1]),
         "parity": {"prompts": len(PARITY_PROMPTS), "min_cosine": round(worst, 6)},
-        "probe": {"texts": list(text_onnx.PROBE_TEXTS), "vectors": np.round(probe, 7).tolist()},
+        "probe": {"texts": list(fast_text.PROBE_TEXTS), "vectors": np.round(probe, 7).tolist()},
     }
