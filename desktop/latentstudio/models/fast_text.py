@@ -18,7 +18,7 @@ import importlib.util
 import json
 import logging
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -245,38 +245,32 @@ def _invalidate(installed: InstalledModel, record: dict[str, Any], reason: str) 
 
 def load_text_encoder(installed: InstalledModel, expected_sha256: Optional[str] = None) -> OnnxTextEncoder:
     """The exported text tower, checked (model files, file hash — `expected_sha256` too when
-    given —, probe vectors against the torch tower's); FastTextUnavailable says why not. The hash
-    is computed while onnxruntime builds its session, on a helper thread: both read the same
-    files, and the check costs little wall time."""
+    given —, probe vectors against the torch tower's); FastTextUnavailable says why not. The
+    hash, onnxruntime's session and the tokenizer are made at the same time (helper threads: the
+    first two release the GIL), so the checks cost little wall time."""
     state = status(installed)
     if not state.ready:
         raise FastTextUnavailable(state.reason)
     if expected_sha256 is not None and state.sha256 != expected_sha256:
         raise FastTextUnavailable("the export changed while it was being loaded")
     record = read_record(installed) or {}
-    path = export_folder(installed) / ONNX_FILE
-    digest: dict[str, Any] = {}
-
-    def hash_file() -> None:
+    folder = export_folder(installed)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="latent-text-load") as pool:
+        digest = pool.submit(files_sha256, folder)
+        session = pool.submit(new_session, folder / ONNX_FILE)
+        tokenizer = ClipBpeTokenizer(int(record["context_length"]))
         try:
-            digest["sha256"] = files_sha256(path.parent)
+            loaded = session.result()
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+            raise _invalidate(installed, record, f"onnxruntime cannot load the exported file ({exc})") from None
+        try:
+            matches = digest.result() == record.get("sha256")
         except OSError as exc:
-            digest["error"] = exc
-
-    hasher = threading.Thread(target=hash_file, name="latent-onnx-hash", daemon=True)
-    hasher.start()
-    session, failure = None, None
-    try:
-        session = new_session(path)
-    except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
-        failure = exc
-    hasher.join()
-    if session is None:
-        raise _invalidate(installed, record, f"onnxruntime cannot load the exported file ({failure})")
-    if digest.get("sha256") != record.get("sha256"):
+            raise _invalidate(installed, record, f"the exported files cannot be read ({exc})") from None
+    if not matches:
         raise _invalidate(installed, record, "the exported file's SHA-256 differs from the record (corrupt)")
-    encoder = OnnxTextEncoder(session, ClipBpeTokenizer(int(record["context_length"])),
-                              int(record["embed_dim"]), (path.parent / WEIGHTS_FILE).stat().st_size, installed.id)
+    encoder = OnnxTextEncoder(loaded, tokenizer, int(record["embed_dim"]),
+                              (folder / WEIGHTS_FILE).stat().st_size, installed.id)
     probe = record.get("probe") or {}
     try:
         ours = encoder.encode_text(list(probe["texts"]))
