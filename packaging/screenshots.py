@@ -138,7 +138,7 @@ def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path
         window.attach_engine()
         device_shown: Callable[[], bool] = lambda: "starting" not in window.device_label.text()
         wait_for(app, device_shown, 120)
-        for name, _label in PAGES:
+        for name in [spec.name for spec in PAGES]:
             page = window.show_page(name)
             if state == "demo" and name == "search":
                 demo_search(app, page)

@@ -13,8 +13,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from latentstudio.codegen import HistoryEntry, HistoryStore, check_syntax
 from latentstudio.context import AppContext
 from latentstudio.engine import EventKind
-from latentstudio.ui.bridge import EngineBridge
-from latentstudio.ui.model_actions import ModelActions
+from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.code_page import CodePage
 from tests.support.tiny_llm import REPLY, REPLY_CODE
 
@@ -24,17 +23,17 @@ TIMEOUT_MS = 120_000
 @pytest.fixture
 def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
     ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
-    bridge = EngineBridge()
-    widget = CodePage(ctx, bridge, ModelActions(ctx))
+    services = PageServices.create(ctx)
+    widget = CodePage(services)
     qtbot.addWidget(widget)
-    bridge.attach(ctx.engine)
+    services.bridge.start_engine()
     widget.show()
     yield widget
-    bridge.detach()
+    services.bridge.detach()
 
 
 def test_without_a_model_the_page_shows_the_missing_model_card(qtbot, ctx: AppContext) -> None:
-    widget = CodePage(ctx, EngineBridge(), ModelActions(ctx))
+    widget = CodePage(PageServices.create(ctx))
     qtbot.addWidget(widget)
     assert widget._stack.currentIndex() == 0
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from latentstudio.engine import Cancelled, DeviceInfo, Engine, EventKind, JobState, Priority
@@ -85,6 +86,57 @@ def test_equal_priority_does_not_preempt(engine: Engine) -> None:
     first.result(timeout=5)
     second.result(timeout=5)
     assert timeline == ["step0", "step1", "step2", "other"]
+
+
+def _long_job(timeline: list[str], in_loop: threading.Event, go_on: threading.Event):
+    def run(job) -> None:
+        for step in range(3):
+            timeline.append(f"step{step}")
+            if step == 0:
+                in_loop.set()
+                go_on.wait(5)
+            job.checkpoint()
+
+    return run
+
+
+def test_equal_priority_of_another_kind_takes_a_turn_at_the_next_checkpoint(engine: Engine) -> None:
+    timeline: list[str] = []
+    in_loop, go_on = threading.Event(), threading.Event()
+    first = engine.submit(_long_job(timeline, in_loop, go_on), Priority.FOREGROUND, kind="image")
+    assert in_loop.wait(5)
+    code = engine.submit(lambda job: timeline.append("code"), Priority.FOREGROUND, kind="codegen")
+    second_image = engine.submit(lambda job: timeline.append("image2"), Priority.FOREGROUND, kind="image")
+    go_on.set()
+    for handle in (first, code, second_image):
+        handle.result(timeout=5)
+    # The code job starts at the image's next step; the second image waits for the first.
+    assert timeline == ["step0", "code", "step1", "step2", "image2"]
+
+
+def test_a_turn_waits_when_both_models_do_not_fit(cpu_device) -> None:
+    from latentstudio.engine import ModelCache
+
+    cache = ModelCache(budget_bytes=1000, idle_unload_s=600)
+    timeline: list[str] = []
+    in_loop, go_on = threading.Event(), threading.Event()
+
+    def image(job) -> None:
+        with job.models.use("image-model", lambda: np.zeros(800, dtype=np.uint8), size_hint=800):
+            _long_job(timeline, in_loop, go_on)(job)
+
+    with Engine(device=cpu_device, models=cache) as eng:
+        first = eng.submit(image, Priority.FOREGROUND, kind="image")
+        assert in_loop.wait(5)
+        messages: list[str] = []
+        code = eng.submit(lambda job: timeline.append("code"), Priority.FOREGROUND, kind="codegen",
+                          memory_bytes=500,
+                          on_event=lambda e: e.kind is EventKind.PROGRESS and messages.append(e.payload.message))
+        go_on.set()
+        first.result(timeout=5)
+        code.result(timeout=5)
+    assert timeline == ["step0", "step1", "step2", "code"]
+    assert messages and "do not fit in memory" in messages[0]
 
 
 def test_cancel_stops_running_job_at_next_checkpoint(engine: Engine) -> None:
@@ -241,21 +293,44 @@ def test_device_detection_in_the_background_announces_it() -> None:
 
 def test_a_failing_listener_breaks_neither_the_job_nor_other_listeners(engine: Engine) -> None:
     seen: list[EventKind] = []
-    finished = threading.Event()
 
     def broken(event) -> None:
         raise RuntimeError("listener bug")
 
-    def good(event) -> None:
-        seen.append(event.kind)
-        if event.kind is EventKind.FINISHED:
-            finished.set()
-
     engine.add_listener(broken)
     _, release = _blocker(engine)
     handle = engine.submit(lambda job: job.progress(1, 1) or "done", on_event=broken)
-    handle.subscribe(good)
+    handle.subscribe(lambda event: seen.append(event.kind))
     release.set()
     assert handle.result(timeout=5) == "done"
-    assert finished.wait(5)
     assert seen == [EventKind.STARTED, EventKind.PROGRESS, EventKind.FINISHED]
+
+
+def test_the_final_event_is_delivered_before_the_job_reports_done(engine: Engine) -> None:
+    """Whoever waits on the handle finds every event already delivered, for each way a job ends."""
+    def fail(job) -> None:
+        raise ValueError("bad input")
+
+    def slow_to_cancel(job) -> None:
+        while True:
+            job.checkpoint()
+
+    for fn, final in ((lambda job: "ok", EventKind.FINISHED), (fail, EventKind.FAILED),
+                      (slow_to_cancel, EventKind.CANCELLED)):
+        seen: list[EventKind] = []
+        started = threading.Event()
+
+        def listener(event, seen=seen, started=started) -> None:
+            if event.kind is EventKind.STARTED:
+                started.set()
+            elif event.kind is final:
+                time.sleep(0.05)  # a slow listener: `done()` must still wait for it
+            seen.append(event.kind)
+
+        handle = engine.submit(fn, on_event=listener)
+        if final is EventKind.CANCELLED:
+            assert started.wait(5)
+            handle.cancel()
+        assert handle.wait(5)
+        assert seen[-1] is final, seen
+        assert seen.count(final) == 1

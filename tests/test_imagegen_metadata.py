@@ -82,14 +82,21 @@ def test_a1111_rules_last_line_needs_three_pairs_and_quotes_unescape() -> None:
     assert parse_a1111("x\nSteps: 5, Sampler: DPM++ 2M Karras, Seed: 1").scheduler == "DPM++ 2M Karras"
 
 
-def test_untrusted_values_are_checked_not_used() -> None:
+def test_untrusted_values_are_checked_not_used(qtbot) -> None:
+    from latentstudio.ui.widgets.image_settings import ImageSettingsPanel
+
     meta = parse_a1111(
         "p\nSteps: 99999, Sampler: rm -rf /, CFG scale: nan-ish, Seed: -1, Size: 100000x8, Model: ../../etc/passwd"
     )
     assert meta.steps is None and meta.guidance is None and meta.seed is None
     assert meta.scheduler is None and meta.width is None
-    request = meta.apply_to(GenerationRequest("old", steps=9, seed=3))
-    assert (request.prompt, request.steps, request.seed) == ("p", 9, 3)
+    panel = ImageSettingsPanel()
+    qtbot.addWidget(panel)
+    panel.seed.setText("3")
+    panel.steps.setValue(9)
+    panel.apply(meta)  # what the Image page does with a dropped file's settings
+    request = panel.request("p", "")
+    assert (request.steps, request.seed) == (9, 3)
     assert request.model_id is None  # a model name in metadata never selects a path
 
 

@@ -16,8 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from latentstudio.context import AppContext
 from latentstudio.engine import JobState, Priority
-from latentstudio.ui.bridge import EngineBridge
-from latentstudio.ui.model_actions import ModelActions
+from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.image_page import ImagePage
 
 TIMEOUT_MS = 240_000
@@ -26,13 +25,13 @@ TIMEOUT_MS = 240_000
 @pytest.fixture
 def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
     ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
-    bridge = EngineBridge()
-    widget = ImagePage(ctx, bridge, ModelActions(ctx))
+    services = PageServices.create(ctx)
+    widget = ImagePage(services)
     qtbot.addWidget(widget)
-    bridge.attach(ctx.engine)
+    services.bridge.start_engine()
     widget.show()
     yield widget
-    bridge.detach()
+    services.bridge.detach()
 
 
 def test_generate_from_the_form_updates_preview_and_gallery(qtbot, page: ImagePage) -> None:
@@ -60,7 +59,7 @@ def test_generate_from_the_form_updates_preview_and_gallery(qtbot, page: ImagePa
     assert page.settings.init_image.text() == str(page.gallery.paths()[0])
 
     # The last Generate's settings come back in a new session; recent outputs fill the gallery.
-    reopened = ImagePage(page.ctx, EngineBridge(), ModelActions(page.ctx))
+    reopened = ImagePage(PageServices.create(page.ctx))
     qtbot.addWidget(reopened)
     assert reopened.prompt.toPlainText() == "a red circle" and reopened.negative.toPlainText() == "blue"
     assert (reopened.settings.steps.value(), reopened.settings.seed.text()) == (3, "21")

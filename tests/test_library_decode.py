@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentstudio.library import add_folders, library_for, submit_index
+from latentstudio.library import add_folders, submit_index
 from latentstudio.library.decode import DecodeError, decode_image
 
 
@@ -128,7 +128,7 @@ def test_bad_files_are_skipped_with_reasons_and_good_ones_indexed(ctx, tiny_mode
     (corpus / "folder.jpg").mkdir()  # a folder with an image name is not a file
 
     add_folders(ctx, [corpus])
-    library = library_for(ctx)
+    library = ctx.library
     scan = library.scan()
     report = submit_index(ctx).result(120)
     assert report.encoded == 5

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from latentstudio.engine import Cancelled, EventKind, JobEvent
-from latentstudio.library import add_folders, add_generated_image, library_for, search, submit_index
+from latentstudio.library import add_folders, add_generated_image, search, submit_index
 from latentstudio.models.clip_loader import ClipModel
 
 
@@ -28,12 +28,12 @@ def _folder(root: Path, count: int) -> Path:
 
 
 def _vectors(ctx) -> int:
-    return library_for(ctx).store.status()["vectors"].get("tiny", 0)
+    return ctx.library.store.status()["vectors"].get("tiny", 0)
 
 
 def test_cancel_keeps_committed_batches_and_the_next_run_resumes(clip_ctx, tmp_path: Path) -> None:
     add_folders(clip_ctx, [_folder(tmp_path / "photos", 24)])
-    library_for(clip_ctx).scan()
+    clip_ctx.library.scan()
     progress: list = []
 
     def cancel_after_first_batch(event: JobEvent) -> None:
@@ -57,7 +57,7 @@ def test_cancel_keeps_committed_batches_and_the_next_run_resumes(clip_ctx, tmp_p
 
 def test_a_crash_mid_run_loses_only_the_batch_in_flight(clip_ctx, tmp_path: Path, monkeypatch) -> None:
     add_folders(clip_ctx, [_folder(tmp_path / "photos", 20)])
-    library_for(clip_ctx).scan()
+    clip_ctx.library.scan()
     original = ClipModel.encode_pixels
     calls = {"n": 0}
 
@@ -78,7 +78,7 @@ def test_a_crash_mid_run_loses_only_the_batch_in_flight(clip_ctx, tmp_path: Path
 
 def test_search_runs_between_index_batches(clip_ctx, tmp_path: Path) -> None:
     add_folders(clip_ctx, [_folder(tmp_path / "photos", 24)])
-    library_for(clip_ctx).scan()
+    clip_ctx.library.scan()
     finished: list[str] = []
     searches = []
 
@@ -110,7 +110,7 @@ def test_generated_images_are_recorded_and_indexed(ctx, tiny_models) -> None:
     handle = add_generated_image(ctx, second, "a blue square")
     assert handle is not None and handle.priority.name == "BACKGROUND"
     assert handle.result(60).encoded == 1
-    rows = {Path(r.path).name: r for r in library_for(ctx).store.images_in(library_for(ctx).folders()[0].id).values()}
+    rows = {Path(r.path).name: r for r in ctx.library.store.images_in(ctx.library.folders()[0].id).values()}
     assert rows["00002.png"].generated and rows["00002.png"].prompt == "a blue square"
     assert rows["00001.png"].prompt == "a red square" and rows["00001.png"].status == "pending"
     hits = search(ctx, image=second, limit=5, min_score=-1.0)
@@ -131,7 +131,7 @@ def test_index_and_search_on_cuda_in_float16(paths, tiny_models, tmp_path: Path)
     try:
         gpu_ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
         add_folders(gpu_ctx, [_folder(tmp_path / "photos", 40)])
-        library_for(gpu_ctx).scan()
+        gpu_ctx.library.scan()
         report = submit_index(gpu_ctx).result(120)
         assert report.encoded == 40
         target = tmp_path / "photos" / "img007.png"
@@ -148,7 +148,7 @@ def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx,
 
     monkeypatch.setattr(catalog, "SAVE_INDEX_FROM_ROWS", 1)
     add_folders(clip_ctx, [_folder(tmp_path / "photos", 12)])
-    library_for(clip_ctx).scan()
+    clip_ctx.library.scan()
     submit_index(clip_ctx).result(120)
     first = search(clip_ctx, "a photo", limit=5, min_score=-1.0)
     from latentstudio.engine import Priority
@@ -161,7 +161,7 @@ def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx,
     restarted = Library(clip_ctx.paths)  # what a new process sees
     index = restarted.vector_index("tiny")
     assert index.saved and len(index) == 12
-    assert np.array_equal(np.sort(index.ids), np.sort(library_for(clip_ctx).vector_index("tiny").ids))
+    assert np.array_equal(np.sort(index.ids), np.sort(clip_ctx.library.vector_index("tiny").ids))
     again = search(clip_ctx, "a photo", limit=5, min_score=-1.0)
     assert [(h.path, round(h.score, 5)) for h in again] == [(h.path, round(h.score, 5)) for h in first]
 
@@ -204,7 +204,7 @@ def test_kill_9_mid_index_loses_nothing_committed(clip_ctx, tmp_path: Path) -> N
     assert process.returncode == -signal.SIGKILL, "the index run finished before it could be killed"
     assert 0 < committed < 120
 
-    library = library_for(clip_ctx)
+    library = clip_ctx.library
     assert library.store.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     kept = _vectors(clip_ctx)
     assert kept >= committed

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentstudio.library import add_folders, library_for, submit_index
+from latentstudio.library import add_folders, submit_index
 from latentstudio.library.scan import is_ignored
 from latentstudio.library.store import LibraryStore
 
@@ -37,7 +37,7 @@ def test_incremental_scan_counts_and_moves_are_not_reencoded(clip_ctx, tmp_path:
     for i in range(6):
         _image(photos / f"p{i}.png", i)
     add_folders(clip_ctx, [photos])
-    library = library_for(clip_ctx)
+    library = clip_ctx.library
     first = library.scan()
     assert (first.new, first.changed, first.moved, first.removed) == (6, 0, 0, 0)
     assert _index(clip_ctx) == 6
@@ -83,7 +83,7 @@ def test_missing_folder_is_reported_not_emptied(clip_ctx, tmp_path: Path) -> Non
     photos.mkdir()
     _image(photos / "a.png", 1)
     add_folders(clip_ctx, [photos])
-    library = library_for(clip_ctx)
+    library = clip_ctx.library
     library.scan()
     photos.rename(tmp_path / "unplugged")
     report = library.scan()
@@ -98,7 +98,7 @@ def test_folders_nest_and_persist_in_settings(ctx, tmp_path: Path) -> None:
     child.mkdir(parents=True)
     _image(child / "a.png", 1)
     add_folders(ctx, [child])
-    library = library_for(ctx)
+    library = ctx.library
     library.scan()
     (child / "deeper").mkdir()
     with pytest.raises(ValueError, match="already in the library"):
@@ -122,7 +122,7 @@ def test_an_unchanged_rescan_keeps_the_database_version(ctx, tmp_path: Path) -> 
     photos.mkdir()
     _image(photos / "a.png", 1)
     add_folders(ctx, [photos])
-    library = library_for(ctx)
+    library = ctx.library
     library.scan()
     version = library.store.version()
     library.scan()  # nothing changed: a saved search matrix stays valid

@@ -27,8 +27,8 @@ def window(qtbot, ctx: AppContext):
 
 def test_window_opens_with_every_page(window: MainWindow) -> None:
     assert window.nav.count() == len(PAGES)
-    for name, label in PAGES:
-        page = window.show_page(name)
+    for spec in PAGES:
+        page = window.show_page(spec.name)
         assert page.parentWidget() is window.stack.currentWidget()
         assert page.isVisible()
     assert window.jobs_dock.isVisible()

@@ -96,7 +96,7 @@ def test_dropped_connection_resumes_where_it_stopped(ctx: AppContext, hub: FakeH
     size = (tiny_lm / WEIGHTS).stat().st_size
     hub.faults.drop_after[WEIGHTS] = size // 2
 
-    download_for_app(ctx, entry)
+    download_for_app(ctx, entry, retry=FAST_RETRY)
 
     ranges = [r for _, _, r in hub.gets(WEIGHTS) if r]
     assert ranges and all(r == f"bytes={size // 2}-" for r in ranges)
@@ -240,7 +240,7 @@ def test_missing_repository_file_is_reported(ctx: AppContext, hub: FakeHub, tiny
 
 
 def test_queue_runs_downloads_as_jobs_and_cancels(ctx: AppContext, hub: FakeHub, entry, tiny_lm):
-    queue = DownloadQueue(lambda e, report, flags: download_for_app(ctx, e, report, flags))
+    queue = DownloadQueue(lambda e, report, flags: download_for_app(ctx, e, report, flags, FAST_RETRY))
     events = []
     queue.add_listener(events.append)
     hub.faults.drop_after[WEIGHTS] = 1000  # the first job pauses for a retry, so the second waits

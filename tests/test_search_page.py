@@ -9,9 +9,8 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from latentstudio.library import add_folders, library_for, submit_index
-from latentstudio.ui.bridge import EngineBridge
-from latentstudio.ui.model_actions import ModelActions
+from latentstudio.library import add_folders, submit_index
+from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.search_page import SearchPage
 from tests.support import tiny_clip
 
@@ -30,7 +29,7 @@ def shapes_library(ctx, tiny_models, tmp_path: Path):
         for k in range(4):
             tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg")
     add_folders(ctx, [photos])
-    library_for(ctx).scan()
+    ctx.library.scan()
     submit_index(ctx).result(120)
     return ctx
 
@@ -38,7 +37,7 @@ def shapes_library(ctx, tiny_models, tmp_path: Path):
 @pytest.fixture
 def page(qtbot, shapes_library):
     ctx = shapes_library
-    page = SearchPage(ctx, EngineBridge(), ModelActions(ctx))
+    page = SearchPage(PageServices.create(ctx))
     qtbot.addWidget(page)
     page.filters.min_score.setValue(-1.0)  # a tiny model's cosines are not calibrated like CLIP's
     page.show()
@@ -49,6 +48,8 @@ def page(qtbot, shapes_library):
 
 def test_typing_a_query_fills_the_grid(qtbot, page: SearchPage) -> None:
     assert page._stack.currentIndex() == 1  # the model is installed: the search UI shows
+    # Folder counts are read in the background and arrive shortly after the page shows.
+    qtbot.waitUntil(lambda: page.folders.list.count() > 0, timeout=10000)
     assert "0 waiting" in page.folders.list.item(0).text()
     qtbot.keyClicks(page.query, "a red circle")
     qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
@@ -77,7 +78,7 @@ def test_dropping_an_image_puts_similar_ones_first(qtbot, page: SearchPage, tmp_
 
 
 def test_more_like_this_and_cut_off(qtbot, page: SearchPage) -> None:
-    library = library_for(page.ctx)
+    library = page.ctx.library
     target = next(Path(r.path) for r in library.store.images_in(library.folders()[0].id).values()
                   if "blue-triangle" in r.path)
     page.search_by_image(target)

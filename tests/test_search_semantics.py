@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from latentstudio import cli
-from latentstudio.library import SearchFilters, add_folders, library_for, search, submit_index
+from latentstudio.library import SearchFilters, add_folders, search, submit_index
 from latentstudio.library.search import parse_query, split_terms
 from tests.support import tiny_clip
 
@@ -31,7 +31,7 @@ def shapes(ctx, tiny_models, tmp_path: Path):
         for k in range(6):
             tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg", quality=92)
     add_folders(ctx, [photos])
-    library_for(ctx).scan()
+    ctx.library.scan()
     assert submit_index(ctx).result(120).encoded == 72
     return ctx, photos
 
@@ -82,7 +82,7 @@ def test_negatives_weights_cut_off_and_filters(shapes, tmp_path: Path) -> None:
     tiny_clip.shape_image("red", "circle", rng, size=96).save(old)
     os.utime(old, (1_000_000_000, 1_000_000_000))  # 2001
     add_folders(ctx, [other])
-    library_for(ctx).scan()
+    ctx.library.scan()
     submit_index(ctx).result(60)
     anywhere = search(ctx, "a red circle", limit=100, min_score=-1.0)
     assert {h.path.parent for h in anywhere} == {photos, other}

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from latentstudio import cli
-from latentstudio.library import add_folders, library_for, search, submit_index
+from latentstudio.library import add_folders, search, submit_index
 from latentstudio.library.text_tower import pending_export
 from latentstudio.models import fast_text
 from latentstudio.models.clip_loader import load_installed_clip
@@ -36,7 +36,7 @@ def shapes(ctx, tiny_models, tmp_path: Path):
         for k in range(6):
             tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg", quality=92)
     add_folders(ctx, [photos])
-    library_for(ctx).scan()
+    ctx.library.scan()
     assert submit_index(ctx).result(120).encoded == 72
     return ctx, ctx.registry.get("shapes")
 

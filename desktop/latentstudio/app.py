@@ -14,12 +14,14 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .ui.background import wait_for_background
+    from .ui.error_reporting import ErrorReporter
     from .ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Latent Studio")
     app.setOrganizationName("Latent Studio")
     window = MainWindow(ctx)
+    errors = ErrorReporter(window.show_error, window).install()
 
     def shown() -> None:
         if quit_after_shown:
@@ -33,6 +35,7 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
     try:
         return app.exec()
     finally:
+        errors.uninstall()
         window.bridge.detach()
         wait_for_background()
         ctx.close()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
+
+from .atomic_files import write_json
+from .stored_formats import NewerFormatError
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,12 @@ class Settings:
     search_min_score: float = 0.2
     library_folders: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list, compare=False, repr=False)
+    newer_file: bool = field(default=False, compare=False, repr=False)  # read, but never rewritten
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"version": SETTINGS_VERSION}
         for f in fields(self):
-            if f.name != "problems":
+            if f.name not in ("problems", "newer_file"):
                 data[f.name] = getattr(self, f.name)
         return data
 
@@ -88,7 +90,13 @@ class Settings:
             settings.problems.append("settings file is not a JSON object; using defaults")
             return settings
         version = data.get("version", SETTINGS_VERSION)
-        if version != SETTINGS_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version > SETTINGS_VERSION:
+            settings.newer_file = True
+            settings.problems.append(
+                f"the settings file was written by a newer Latent Studio (format {version}); the values "
+                "this release knows are used, and changes are not saved until you update"
+            )
+        elif version != SETTINGS_VERSION:
             settings.problems.append(
                 f"settings version {version!r} is not {SETTINGS_VERSION}; known values were kept"
             )
@@ -131,15 +139,8 @@ def load_settings(path: Path) -> Settings:
 
 
 def save_settings(settings: Settings, path: Path) -> None:
-    """Write atomically so a crash mid-save never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(settings.to_json(), fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically so a crash mid-save never leaves a half-written file; a newer release's
+    file is refused (NewerFormatError), never rewritten."""
+    if settings.newer_file:
+        raise NewerFormatError(path, "newer", SETTINGS_VERSION, "settings")
+    write_json(path, settings.to_json())

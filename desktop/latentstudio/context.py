@@ -1,17 +1,26 @@
-"""The application's shared objects (paths, settings, model registry, engine), for CLI and GUI alike."""
+"""The application's shared objects, for CLI and GUI alike: paths, settings, the model registry,
+the event hub, the engine, the library, the downloads and the code history. Each is made on first
+use and closed by `close()`."""
 
 from __future__ import annotations
 
 import logging
-from typing import Optional
+import threading
+from typing import TYPE_CHECKING, Optional
 
 from .config import Settings, load_settings, save_settings
 from .engine import Engine, ModelCache
 from .engine.device import DeviceInfo
+from .engine.events import EventHub
 from .logs import setup_logging
 from .models import ModelRegistry
 from .models.network import apply_offline_mode
 from .paths import Paths
+
+if TYPE_CHECKING:
+    from .codegen.history import HistoryStore
+    from .library import Library
+    from .models.download_service import DownloadService
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +35,12 @@ class AppContext:
         self.registry = ModelRegistry(self.paths.models)
         apply_offline_mode(self.settings.offline_mode)
         self._device = device
+        self.hub = EventHub()
         self._engine: Optional[Engine] = None
+        self._library: Optional["Library"] = None
+        self._downloads: Optional["DownloadService"] = None
+        self._history: Optional["HistoryStore"] = None
+        self._lock = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -40,8 +54,38 @@ class AppContext:
                     budget_bytes=int(settings.memory_budget_gb * 2**30),
                     idle_unload_s=settings.idle_unload_minutes * 60,
                 ),
+                hub=self.hub,
             ).start()
         return self._engine
+
+    @property
+    def library(self) -> "Library":
+        """The photo library (its database opens on first use)."""
+        with self._lock:
+            if self._library is None:
+                from .library import Library
+
+                self._library = Library(self.paths)
+            return self._library
+
+    @property
+    def downloads(self) -> "DownloadService":
+        with self._lock:
+            if self._downloads is None:
+                from .models.download_service import DownloadService
+
+                self._downloads = DownloadService(self, self.hub)
+            return self._downloads
+
+    @property
+    def code_history(self) -> "HistoryStore":
+        """The code-generation history; opening it may raise (sqlite3.Error, OSError, a newer file)."""
+        with self._lock:
+            if self._history is None:
+                from .codegen.history import HistoryStore
+
+                self._history = HistoryStore(self.paths.code_history_db)
+            return self._history
 
     @property
     def engine_started(self) -> bool:
@@ -57,6 +101,16 @@ class AppContext:
                 cache.budget_bytes = int(self.settings.memory_budget_gb * 2**30)
 
     def close(self) -> None:
+        """Stop downloads and the engine (running jobs stop at their next checkpoint), then close
+        the stores they write to."""
+        with self._lock:
+            downloads, self._downloads = self._downloads, None
+            library, self._library = self._library, None
+            self._history = None  # it opens a connection per call: nothing to close
+        if downloads is not None:
+            downloads.shutdown()
         if self._engine is not None:
             self._engine.shutdown()
             self._engine = None
+        if library is not None:
+            library.close()

@@ -111,6 +111,7 @@ def submit_generation(
         name=f"Code: {name}",
         kind="codegen",
         on_event=on_event,
+        memory_bytes=installed.size_bytes,
     )
 
 

@@ -18,8 +18,9 @@ from .jobs import (
     JobHandle,
     JobState,
     Priority,
+    Progress,
 )
-from .listeners import Listeners
+from .events import EventHub
 from .residency import ModelCache
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class Engine:
         device_preference: str = "auto",
         idle_tick_s: float = 5.0,
         models_factory: Optional[Callable[[DeviceInfo], ModelCache]] = None,
+        hub: Optional[EventHub] = None,
     ):
+        self.hub = hub or EventHub()
         self._device = device
         self._device_preference = device_preference
         self._device_ready = threading.Event()
@@ -58,7 +61,6 @@ class Engine:
         self._queue: list[tuple[int, int, JobHandle]] = []  # (priority, order, handle)
         self._order = itertools.count()
         self._running: list[JobHandle] = []  # stack: nested while a job runs others in place
-        self._listeners: Listeners[JobEvent] = Listeners()
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
 
@@ -159,22 +161,26 @@ class Engine:
         name: str = "job",
         kind: str = "job",
         on_event: Optional[EventCallback] = None,
+        memory_bytes: int = 0,
     ) -> JobHandle:
+        """Queue `fn(ctx)`. `memory_bytes`: what its model needs resident (0: unknown), so it only
+        takes a turn beside another running job when both fit the memory budget."""
         handle = JobHandle(self, fn, priority, name, kind)
+        handle.memory_bytes = memory_bytes
         if on_event is not None:
             handle.subscribe(on_event)
         with self._cond:
             if self._stopping:
                 raise RuntimeError("the engine is shutting down")
             self._queue.append((int(priority), next(self._order), handle))
+            handle._emit(EventKind.QUEUED)  # under the lock, so it always precedes STARTED
             self._cond.notify_all()
-        handle._emit(EventKind.QUEUED)
         self._queue_changed()
         return handle
 
     def add_listener(self, callback: EventCallback) -> Callable[[], None]:
         """Receive every job event and the engine-level events (device ready, queue changed)."""
-        return self._listeners.add(callback)
+        return self.hub.add_listener(callback)
 
     def queued(self) -> list[JobHandle]:
         """Waiting jobs in the order they will run."""
@@ -233,14 +239,41 @@ class Engine:
         self._queue.remove(entry)
         return entry[2]
 
-    def _run_preempting(self, priority: Priority) -> None:
-        """Run, in place, every waiting job more urgent than `priority`."""
+    def _run_preempting(self, current: JobHandle) -> None:
+        """Run, in place, every waiting job more urgent than `current`; then give a turn to a
+        waiting job of the same priority and another kind (a code generation while an image
+        renders), which runs to its end before `current` goes on."""
         while True:
             with self._cond:
-                handle = self._pop(lambda waiting: waiting < int(priority))
+                handle = self._pop(lambda waiting: waiting < int(current.priority))
+                if handle is None:
+                    handle = self._pop_turn(current)
             if handle is None:
                 return
             self._execute(handle)
+
+    def _pop_turn(self, current: JobHandle) -> Optional[JobHandle]:
+        """The first waiting job of `current`'s priority whose kind is not running yet and whose
+        model fits the memory budget beside the models in use; caller holds the lock."""
+        running_kinds = {h.kind for h in self._running}
+        for entry in sorted(self._queue):
+            handle = entry[2]
+            if entry[0] != int(current.priority) or handle.kind in running_kinds:
+                continue
+            if not self._fits_beside_running(handle):
+                if not handle.waiting_reason:
+                    handle.waiting_reason = f"waiting for {current.name} to finish: both models do not fit in memory"
+                    handle._emit(EventKind.PROGRESS, Progress(0, None, handle.waiting_reason))
+                continue
+            self._queue.remove(entry)
+            return handle
+        return None
+
+    def _fits_beside_running(self, handle: JobHandle) -> bool:
+        models = self._models
+        if models is None or not handle.memory_bytes:
+            return True
+        return models.locked_bytes() + handle.memory_bytes <= models.budget_bytes
 
     def _execute(self, handle: JobHandle) -> None:
         if handle.cancel_requested:
@@ -259,10 +292,8 @@ class Engine:
         except Exception as exc:
             log.exception("job %r failed", handle.name)
             handle._finish(JobState.FAILED, error=exc)
-            handle._emit(EventKind.FAILED, exc)
         else:
             handle._finish(JobState.FINISHED, result=result)
-            handle._emit(EventKind.FINISHED, result)
         finally:
             with self._cond:
                 if handle in self._running:
@@ -289,16 +320,13 @@ class Engine:
             self._queue_changed()
 
     def _finish_cancelled(self, handle: JobHandle) -> None:
-        if handle.done():
-            return
         handle._finish(JobState.CANCELLED)
-        handle._emit(EventKind.CANCELLED)
 
     def _queue_changed(self) -> None:
         self._broadcast(JobEvent(EventKind.QUEUE_CHANGED, None, None))
 
     def _broadcast(self, event: JobEvent) -> None:
-        self._listeners.emit(event)
+        self.hub.emit(event)
 
     def run_sync(self, fn: JobFunction, priority: Priority = Priority.FOREGROUND, name: str = "job") -> Any:
         """Submit and wait: for the CLI and scripts."""

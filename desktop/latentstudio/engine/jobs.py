@@ -17,8 +17,8 @@ from .listeners import Listeners
 if TYPE_CHECKING:
     from .device import DeviceInfo
     from .engine import Engine
+    from .events import EventHub
     from .residency import ModelCache
-
 
 
 class Priority(enum.IntEnum):
@@ -92,7 +92,8 @@ _ids = itertools.count(1)
 class TrackedJob:
     """State, outcome and listeners of a piece of queued work: the engine's jobs and downloads.
 
-    Subclasses give `id`, `name`, `kind`, `priority`, `cancel()` and `_broadcast(event)`.
+    Every event goes to the handle's own subscribers and to the one event hub. Subclasses give
+    `id`, `name`, `kind`, `priority` and `cancel()`.
     """
 
     id: int
@@ -100,9 +101,11 @@ class TrackedJob:
     kind: str
     priority: Priority
 
-    def __init__(self) -> None:
+    def __init__(self, hub: "EventHub") -> None:
+        self._hub = hub
         self._state = JobState.QUEUED
         self._done = threading.Event()
+        self._finishing = threading.Lock()
         self._result: Any = None
         self._error: Optional[BaseException] = None
         self._listeners: Listeners[JobEvent] = Listeners()
@@ -143,25 +146,33 @@ class TrackedJob:
     def _emit(self, kind: EventKind, payload: Any = None) -> None:
         event = JobEvent(kind, self, payload)
         self._listeners.emit(event)
-        self._broadcast(event)
-
-    def _broadcast(self, event: JobEvent) -> None:
-        raise NotImplementedError
+        self._hub.emit(event)
 
     def _set_state(self, state: JobState) -> None:
         self._state = state
 
-    def _finish(self, state: JobState, result: Any = None, error: Optional[BaseException] = None) -> None:
-        self._result, self._error = result, error
-        self._state = state
+    def _finish(self, state: JobState, result: Any = None, error: Optional[BaseException] = None) -> bool:
+        """End the job once: its final event is delivered before `done()` and `result()` report it.
+
+        False when it had already ended (a cancel racing the job's own end)."""
+        with self._finishing:
+            if self._state.done:
+                return False
+            self._result, self._error = result, error
+            self._state = state
+        kind = {JobState.FINISHED: EventKind.FINISHED, JobState.CANCELLED: EventKind.CANCELLED}.get(
+            state, EventKind.FAILED
+        )
+        self._emit(kind, result if state is JobState.FINISHED else error)
         self._done.set()
+        return True
 
 
 class JobHandle(TrackedJob):
     """Future-like view of a submitted engine job: result, cancel, state and event subscription."""
 
     def __init__(self, engine: "Engine", fn: JobFunction, priority: Priority, name: str, kind: str):
-        super().__init__()
+        super().__init__(engine.hub)
         self.id = next(_ids)
         self.name = name
         self.kind = kind
@@ -169,6 +180,8 @@ class JobHandle(TrackedJob):
         self._fn = fn
         self._engine = engine
         self._cancel_requested = threading.Event()
+        self.memory_bytes = 0  # resident model memory it needs, when known
+        self.waiting_reason = ""  # why it waits although it could take a turn
 
     def __repr__(self) -> str:
         return f"<JobHandle #{self.id} {self.name!r} {self._state.value}>"
@@ -181,9 +194,6 @@ class JobHandle(TrackedJob):
         """Cancel: a queued job never starts; a running one stops at its next checkpoint."""
         self._cancel_requested.set()
         self._engine._cancel(self)
-
-    def _broadcast(self, event: JobEvent) -> None:
-        self._engine._broadcast(event)
 
 
 class JobContext:
@@ -219,7 +229,7 @@ class JobContext:
         """Raise Cancelled if cancelled; otherwise run any waiting higher-priority job here."""
         if self.cancelled:
             raise Cancelled(f"job {self.handle.name!r} was cancelled")
-        self._engine._run_preempting(self.handle.priority)
+        self._engine._run_preempting(self.handle)
         if self.cancelled:
             raise Cancelled(f"job {self.handle.name!r} was cancelled")
 

@@ -170,6 +170,11 @@ class ModelCache:
 
     # -- eviction ------------------------------------------------------------------------
 
+    def locked_bytes(self) -> int:
+        """Bytes of the models in use right now (never evictable)."""
+        with self._lock:
+            return sum(e.size for e in self._entries.values() if e.locks and e.tier == "device")
+
     def _resident_bytes(self, tier: str = "device") -> int:
         return sum(e.size for e in self._entries.values() if e.tier == tier)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
 
-from ..engine import Cancelled, EventKind, JobEvent
+from ..cli_progress import ProgressBars
+from ..engine import Cancelled
 from .request import GenerationRequest, parse_size
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
@@ -37,30 +37,6 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     gen.add_argument("--model", dest="model_id", default=None, help="installed diffusion model id (default: the default diffusion model)")
     gen.add_argument("--json", action="store_true", help="print paths, seeds and seconds as JSON")
     gen.set_defaults(func=cmd_generate_image)
-
-
-class ProgressBars:
-    """One tqdm bar per image job on stderr, driven by job events from the engine thread."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._bars: dict[int, Any] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, event: JobEvent) -> None:
-        if not self.enabled or event.handle is None:
-            return
-        from tqdm import tqdm
-
-        with self._lock:
-            bar = self._bars.get(event.handle.id)
-            if event.kind is EventKind.PROGRESS and event.payload.total:
-                if bar is None:
-                    bar = tqdm(total=int(event.payload.total), desc=event.handle.name, unit="step", file=sys.stderr)
-                    self._bars[event.handle.id] = bar
-                bar.update(int(event.payload.done) - bar.n)
-            elif event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED) and bar is not None:
-                bar.close()
 
 
 def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:

@@ -8,21 +8,35 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
+from ..atomic_files import write_json
+from ..stored_formats import format_number
 from .metadata import ImageMetadata, parse_ours
 from .request import GenerationRequest
 
 log = logging.getLogger(__name__)
 
 FORM_FILE = "image-form.json"
+FORM_VERSION = 1  # 0: release 0.1.0 (no number)
+
+
+def _newer(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and format_number(data, "form_version") > FORM_VERSION
 
 
 def save_form(path: Path, request: GenerationRequest) -> None:
+    """Remember the form; a file written by a newer release is left as it is."""
+    if _newer(path):
+        log.info("%s was written by a newer Latent Studio; not replacing it", path)
+        return
     data = {
+        "form_version": FORM_VERSION,
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,
         "seed": request.seed,
@@ -34,10 +48,7 @@ def save_form(path: Path, request: GenerationRequest) -> None:
         "model": {"id": request.model_id} if request.model_id else None,
     }
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-        os.replace(tmp, path)
+        write_json(path, data)
     except OSError as exc:  # losing the remembered form is not worth an error dialog
         log.warning("could not save the image settings to %s: %s", path, exc)
 
@@ -47,4 +58,4 @@ def load_form(path: Path) -> Optional[ImageMetadata]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    return parse_ours(text)
+    return parse_ours(text)  # a newer file's known fields are still checked values

@@ -227,7 +227,7 @@ def submit_generation(
 ) -> list[JobHandle]:
     """Validate and queue one FOREGROUND job per image; each handle's result is a GeneratedImage."""
     request = request.validated()
-    ctx.registry.resolve("diffusion", request.model_id)  # a missing model fails now, not in the queue
+    model = ctx.registry.resolve("diffusion", request.model_id)  # a missing model fails now, not queued
     handles = []
     for spec in request.images():
         handles.append(
@@ -237,6 +237,7 @@ def submit_generation(
                 name=job_name(spec),
                 kind=JOB_KIND,
                 on_event=on_event,
+                memory_bytes=model.size_bytes,
             )
         )
     return handles

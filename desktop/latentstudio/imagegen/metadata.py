@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .request import MAX_SEED, MAX_SIZE, MAX_STEPS, MIN_SIZE, GenerationRequest
+from .request import MAX_SEED, MAX_SIZE, MAX_STEPS, MIN_SIZE
 from .schedulers import INVOKEAI_SCHEDULERS, canonical_scheduler, from_a1111, from_comfyui, to_a1111
 
 PARAMETERS_KEY = "parameters"
@@ -48,15 +48,6 @@ class ImageMetadata:
     strength: Optional[float] = None
     model: Optional[str] = None  # a name for display and exact matching against installed ids
     extras: dict[str, str] = field(default_factory=dict)
-
-    def apply_to(self, request: GenerationRequest) -> GenerationRequest:
-        """The request with every setting this metadata holds; others keep their current value."""
-        changes: dict[str, Any] = {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
-        for name in ("seed", "steps", "guidance", "width", "height", "scheduler", "strength"):
-            value = getattr(self, name)
-            if value is not None:
-                changes[name] = value
-        return replace(request, **changes)
 
 
 # -- small checked conversions -------------------------------------------------------------

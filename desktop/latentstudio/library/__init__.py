@@ -7,7 +7,6 @@ from .search import SearchFilters, SearchHit, SearchRequest
 from .service import (
     add_folders,
     add_generated_image,
-    library_for,
     remove_folder,
     scan,
     search,
@@ -24,7 +23,6 @@ __all__ = [
     "SearchRequest",
     "add_folders",
     "add_generated_image",
-    "library_for",
     "remove_folder",
     "scan",
     "search",

@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from ..engine import Cancelled, EventKind, JobEvent
+from ..cli_progress import ProgressBars
+from ..engine import Cancelled
 from .search import SearchFilters
-from .service import add_folders, library_for, search, submit_index
+from .service import add_folders, search, submit_index
 from .text_tower import pending_export
 
-BAR_WIDTH = 30
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -56,40 +56,16 @@ def _date(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-06-30") from None
 
 
-class TerminalProgress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.drawn = False
-
-    def __call__(self, event: JobEvent) -> None:
-        if not self.enabled or event.kind is not EventKind.PROGRESS:
-            return
-        progress = event.payload
-        fraction = progress.fraction or 0.0
-        filled = int(BAR_WIDTH * fraction)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        sys.stderr.write(f"\r[{bar}] {progress.message}\x1b[K")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def cmd_index(args: argparse.Namespace, ctx) -> int:
     installed = ctx.registry.resolve("clip", args.model_id)  # fail before any work without a model
     missing = [str(f) for f in args.folders if not Path(f).expanduser().is_dir()]
     if missing:
         raise FileNotFoundError(f"not a folder: {', '.join(missing)}")
     add_folders(ctx, args.folders)
-    library = library_for(ctx)
+    library = ctx.library
     chosen = [Path(f).expanduser() for f in args.folders] or None
     scan = library.scan(chosen)
-    bar = TerminalProgress(sys.stderr.isatty() and not args.json)
+    bar = ProgressBars(sys.stderr.isatty() and not args.json, unit="img")
     handle = submit_index(ctx, installed.id, on_event=bar)
     interrupted = False
     try:
@@ -174,7 +150,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
             print(f"{hit.score:.3f}  {hit.path}")
     sys.stdout.flush()
     # A large library's matrix is written to disk once, so the next search starts fast.
-    library = library_for(ctx)
+    library = ctx.library
     model = ctx.registry.resolve("clip", args.model_id).id
     if library.should_save_index(model):
         library.save_index(model)
@@ -192,7 +168,7 @@ def _when(timestamp: Optional[float]) -> str:
 
 
 def cmd_status(args: argparse.Namespace, ctx) -> int:
-    status = library_for(ctx).store.status()
+    status = ctx.library.store.status()
     default = ctx.registry.default("clip")
     status["model"] = default.id if default else None
     if args.json:

@@ -199,8 +199,7 @@ def scan_folders(
                             report.skipped.append((path, reason or "unreadable"))
                             continue
                         if old is not None and old.hash == digest:
-                            db.execute("UPDATE images SET mtime = ?, size = ? WHERE id = ?",
-                                       (st.st_mtime, st.st_size, old.id))
+                            store.touch_image(db, old.id, st.st_size, st.st_mtime)
                             report.unchanged += 1
                             continue
                         source = gone_by_hash.get(digest) if old is None else None
@@ -223,8 +222,7 @@ def scan_folders(
             store.mark_scanned(folder.id)
 
     with store.transaction() as db:
-        for path in gone:
-            db.execute("DELETE FROM images WHERE path = ?", (path,))
+        store.forget_images(db, gone)
     report.removed = len(gone) - len(moved_from)
     if prune:
         store.prune_vectors()

@@ -7,15 +7,12 @@ submitted to the engine: indexing as BACKGROUND jobs, searches as INTERACTIVE on
 from __future__ import annotations
 
 import os
-import threading
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
 from ..models.clip_loader import clip_in_job
-from .catalog import Library
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank
@@ -26,24 +23,12 @@ if TYPE_CHECKING:
     from ..context import AppContext
     from ..engine import JobContext
 
-_libraries: "weakref.WeakKeyDictionary[AppContext, Library]" = weakref.WeakKeyDictionary()
-_libraries_lock = threading.Lock()
-
 DEFAULT_SEARCH_TIMEOUT_S = 300.0
-
-
-def library_for(ctx: "AppContext") -> Library:
-    """The one Library of an application context (opened on first use)."""
-    with _libraries_lock:
-        library = _libraries.get(ctx)
-        if library is None:
-            library = _libraries[ctx] = Library(ctx.paths)
-        return library
 
 
 def add_folders(ctx: "AppContext", folders: Sequence[Path]) -> None:
     """Add folders to the library and remember them in Settings."""
-    library = library_for(ctx)
+    library = ctx.library
     for folder in folders:
         library.add_folder(Path(folder))
     user = [str(f.path) for f in library.folders() if f.role == "user"]
@@ -53,7 +38,7 @@ def add_folders(ctx: "AppContext", folders: Sequence[Path]) -> None:
 
 
 def remove_folder(ctx: "AppContext", folder: Path) -> int:
-    library = library_for(ctx)
+    library = ctx.library
     removed = library.remove_folder(Path(folder))
     ctx.settings.update(library_folders=[str(f.path) for f in library.folders() if f.role == "user"])
     ctx.save_settings()
@@ -65,7 +50,7 @@ def scan(
     folders: Optional[Sequence[Path]] = None,
     progress: Optional[ScanProgress] = None,
 ) -> ScanReport:
-    return library_for(ctx).scan(folders, progress=progress)
+    return ctx.library.scan(folders, progress=progress)
 
 
 def submit_index(
@@ -77,7 +62,7 @@ def submit_index(
 ) -> JobHandle:
     """Encode what has no vector yet, as a BACKGROUND job. MissingModelError without a CLIP model."""
     installed = ctx.registry.resolve("clip", model_id)
-    library = library_for(ctx)
+    library = ctx.library
     ids = list(image_ids) if image_ids is not None else None
 
     def run(job: "JobContext") -> IndexReport:
@@ -95,7 +80,7 @@ def submit_search(
 ) -> JobHandle:
     """Run a search as an INTERACTIVE job: it answers at the next checkpoint of any other job."""
     installed = ctx.registry.resolve("clip", request.model_id)
-    library = library_for(ctx)
+    library = ctx.library
     min_score = ctx.settings.search_min_score if request.min_score is None else request.min_score
 
     # A first search (or one after the library changed) reads the matrix from disk while the
@@ -158,7 +143,7 @@ def add_generated_image(ctx: "AppContext", path: Path, prompt: str) -> Optional[
     Returns the BACKGROUND embedding job, or None when no CLIP model is installed (the image
     is then indexed by the next index run).
     """
-    library = library_for(ctx)
+    library = ctx.library
     path = Path(os.path.abspath(path))
     st = path.stat()
     folder = library.folder_for(path)

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -127,6 +127,29 @@ def vector_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()
 
 
+class LibraryVersionError(RuntimeError):
+    """The database is newer than this release understands, or could not be upgraded."""
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup_path(path: Path, version: int) -> Path:
+    return path.with_name(f"{path.name}.format-{version}.bak")
+
+
+def _user_version_replaces_meta_row(db: sqlite3.Connection) -> None:
+    db.execute("DELETE FROM meta WHERE key = 'schema_version'")
+
+
+# MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
+# release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _user_version_replaces_meta_row,
+]
+
+
 class LibraryStore:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -136,7 +159,11 @@ class LibraryStore:
         self._lock = threading.Lock()
         if not self.path.exists():
             self._create()
-        self.connection().executescript(SCHEMA)  # idempotent, one transaction: others never see half a schema
+        try:
+            self._upgrade()
+        except BaseException:
+            self.close()
+            raise
 
     def _create(self) -> None:
         """Build a new database beside its place and link it in: another process that finds the
@@ -148,12 +175,52 @@ class LibraryStore:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SCHEMA)
+                db.execute("BEGIN IMMEDIATE")
+                for migrate in MIGRATIONS:
+                    migrate(db)
+                db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+                db.execute("COMMIT")
             finally:
                 db.close()
             with contextlib.suppress(FileExistsError):
                 os.link(staging, self.path)
         finally:
             os.unlink(staging)
+
+    def _upgrade(self) -> None:
+        """Bring an older database up to this release: a backup copy first, then every missing
+        migration in one transaction, so a failure leaves the file as it was."""
+        db = self.connection()
+        found = schema_version(db)
+        if found > len(MIGRATIONS):
+            raise LibraryVersionError(
+                f"{self.path} was written by a newer Latent Studio (library format {found}; this one "
+                f"reads up to {len(MIGRATIONS)}). Update the app; the file was not changed."
+            )
+        if found == len(MIGRATIONS):
+            return
+        backup = backup_path(self.path, found)
+        if not backup.exists():
+            copy = sqlite3.connect(backup)
+            try:
+                db.backup(copy)
+            finally:
+                copy.close()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(db)  # another process may have migrated meanwhile
+            for migrate in MIGRATIONS[current:]:
+                migrate(db)
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        except BaseException as exc:
+            db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise LibraryVersionError(
+                    f"could not upgrade {self.path} (format {current}): {exc}. The file was not changed; "
+                    f"a copy is in {backup.name}."
+                ) from exc
+            raise
+        db.execute("COMMIT")
 
     # -- connections ------------------------------------------------------------------------
 
@@ -341,6 +408,22 @@ class LibraryStore:
         )
         return int(db.execute("SELECT id FROM images WHERE path = ?", (path,)).fetchone()[0])
 
+    def touch_image(self, db: sqlite3.Connection, image_id: int, size: int, mtime: float) -> None:
+        """A file rewritten with the same content: new size and time, same vector (caller's transaction)."""
+        db.execute("UPDATE images SET mtime = ?, size = ? WHERE id = ?", (mtime, size, image_id))
+
+    def forget_images(self, db: sqlite3.Connection, paths: Iterable[str]) -> None:
+        """Drop the rows of files that are gone (caller's transaction); vectors stay for moved copies."""
+        db.executemany("DELETE FROM images WHERE path = ?", ((path,) for path in paths))
+
+    def has_pending(self, model: str) -> bool:
+        """Whether any image still waits for a `model` vector: stops at the first one found."""
+        return self.connection().execute(
+            "SELECT EXISTS(SELECT 1 FROM images WHERE status != 'skipped' AND hash IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = images.hash AND v.model = ?))",
+            (model,),
+        ).fetchone()[0] == 1
+
     def pending(self, model: str, image_ids: Optional[Sequence[int]] = None) -> list[ImageRow]:
         """Images still to encode for `model`: readable so far and without a vector."""
         sql = (
@@ -438,3 +521,66 @@ class LibraryStore:
             "vectors": per_model,
             "folders": folders,
         }
+
+
+# -- reads for the in-memory vector index (library/vectors.py) ---------------------------------
+# Each row: image id, folder id, date (EXIF, else mtime), file size, shorter side, format, vector.
+VECTOR_ROWS = (
+    "SELECT i.id, i.folder_id, COALESCE(i.taken, i.mtime), i.size, MIN(i.width, i.height), "
+    "i.format, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
+    "WHERE i.status = 'ok'"
+)
+ID_CHUNK = 500  # ids per IN (…) list
+
+
+def meta_value(db: sqlite3.Connection, key: str) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def change_seq(db: sqlite3.Connection) -> int:
+    """The change log's last position (sqlite_sequence keeps it when pruning emptied the log)."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def indexed_count(db: sqlite3.Connection) -> int:
+    """Images decoded and encoded: an upper bound, from an index, on one model's vector rows."""
+    return int(db.execute("SELECT COUNT(*) FROM images WHERE status = 'ok'").fetchone()[0])
+
+
+def vector_rows(db: sqlite3.Connection, model: str, limit: Optional[int] = None,
+                id_stride: Optional[int] = None) -> sqlite3.Cursor:
+    """Every indexed image's row with its `model` vector; `id_stride` keeps ids divisible by it."""
+    if id_stride is not None:
+        return db.execute(VECTOR_ROWS + " AND i.id % ? = 0", (model, id_stride))
+    if limit is not None:
+        return db.execute(VECTOR_ROWS + " LIMIT ?", (model, limit))
+    return db.execute(VECTOR_ROWS, (model,))
+
+
+def vector_rows_for(db: sqlite3.Connection, model: str, image_ids: Sequence[int]) -> list[tuple]:
+    rows: list[tuple] = []
+    for start in range(0, len(image_ids), ID_CHUNK):
+        chunk = [int(i) for i in image_ids[start:start + ID_CHUNK]]
+        rows += db.execute(VECTOR_ROWS + f" AND i.id IN ({','.join('?' * len(chunk))})",
+                           (model, *chunk)).fetchall()
+    return rows
+
+
+def changed_since(db: sqlite3.Connection, seq: int) -> set[int]:
+    """Image ids the change log names after position `seq`."""
+    return {r[0] for r in db.execute("SELECT image_id FROM changes WHERE seq > ?", (seq,))}
+
+
+def vector_blobs(db: sqlite3.Connection, model: str, image_ids: Sequence[int]) -> dict[int, bytes]:
+    """Stored float16 vectors of indexed images by id; ids no longer indexed are left out."""
+    found: dict[int, bytes] = {}
+    # `+i.status`: look the ids up by primary key, not through the status index.
+    for start in range(0, len(image_ids), ID_CHUNK):
+        chunk = [int(i) for i in image_ids[start:start + ID_CHUNK]]
+        found.update(db.execute(
+            "SELECT i.id, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
+            f"WHERE i.id IN ({','.join('?' * len(chunk))}) AND +i.status = 'ok'", (model, *chunk)
+        ).fetchall())
+    return found

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 from PIL import Image
+
+from ..atomic_files import atomic_write
 
 THUMBNAIL_SIZE = 256
 
@@ -24,14 +24,8 @@ def save_thumbnail(root: Path, content_hash: str, image: Image.Image) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     thumb = image.copy()
     thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BICUBIC)
-    fd, tmp = tempfile.mkstemp(prefix=".thumb-", suffix=".jpg", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            thumb.save(fh, "JPEG", quality=85)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, binary=True) as fh:
+        thumb.save(fh, "JPEG", quality=85)
     return target
 
 

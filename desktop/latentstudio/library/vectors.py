@@ -23,34 +23,18 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from . import store
 from .ann_index import TRAIN_PER_LIST, AnnIndex, list_count
 
 ANN_FROM_ROWS = 50_000  # chosen by tests/benchmarks/search_latency.py, see docs/benchmarks.md
 FLOAT16_ABOVE_BYTES = 256 * 2**20  # an exact matrix beyond this (ANN disabled) is kept in float16
 FETCH_ROWS = 20_000
 SCORE_CHUNK_ROWS = 65_536  # float16 rows converted to float32 at a time: no float16 matmul on CPU
-ID_CHUNK = 500  # ids per IN (…) list
 MIN_TRAINING_ROWS = 256
 REGROW_FACTOR = 8  # rebuild the clusters once the library is this many times what they were trained for
 
-QUERY = (
-    "SELECT i.id, i.folder_id, COALESCE(i.taken, i.mtime), i.size, MIN(i.width, i.height), "
-    "i.format, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
-    "WHERE i.status = 'ok'"
-)
 COLUMNS = ("ids", "folder_ids", "dates", "sizes", "min_sides", "formats")
 _COLUMN_TYPES = (np.int64, np.int32, np.float64, np.int64, np.int32, np.int16)
-
-
-def _meta(db: sqlite3.Connection, key: str) -> int:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _change_seq(db: sqlite3.Connection) -> int:
-    # sqlite_sequence keeps the last seq even when pruning emptied the log.
-    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
-    return int(row[0]) if row else 0
 
 
 @dataclass
@@ -100,10 +84,10 @@ class VectorIndex:
 
     @classmethod
     def _load(cls, db: sqlite3.Connection, model: str, ann_from: Optional[int]) -> "VectorIndex":
-        version, seq = _meta(db, "version"), _change_seq(db)
+        version, seq = store.meta_value(db, "version"), store.change_seq(db)
         # An upper bound (cheap, from an index): rows without a vector are left out and trimmed.
-        count = db.execute("SELECT COUNT(*) FROM images WHERE status = 'ok'").fetchone()[0]
-        first = db.execute(QUERY + " LIMIT 1", (model,)).fetchone()
+        count = store.indexed_count(db)
+        first = store.vector_rows(db, model, limit=1).fetchone()
         dim = len(first[6]) // 2 if first else 0
         ann = None
         matrix = None
@@ -117,7 +101,7 @@ class VectorIndex:
             matrix = np.empty((count, dim), dtype=dtype)
         columns = {name: np.empty(count, dtype=dtype) for name, dtype in zip(COLUMNS, _COLUMN_TYPES)}
         index = cls.empty(model, version, seq, ann)
-        cursor = db.execute(QUERY, (model,))
+        cursor = store.vector_rows(db, model)
         filled = 0
         while filled < count:
             fetched = cursor.fetchmany(FETCH_ROWS)
@@ -150,7 +134,7 @@ class VectorIndex:
         """An evenly spread sample of the library's vectors to learn the clusters from."""
         wanted = list_count(count) * TRAIN_PER_LIST
         stride = max(1, count // wanted)
-        rows = db.execute(QUERY + " AND i.id % ? = 0", (model, stride)).fetchall()
+        rows = store.vector_rows(db, model, id_stride=stride).fetchall()
         blobs = [r[6] for r in rows if len(r[6]) == dim * 2]
         return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(-1, dim).astype(np.float32)
 
@@ -193,18 +177,13 @@ class VectorIndex:
         with self.lock:
             db.execute("BEGIN")
             try:
-                if _meta(db, "changes_floor") > self.seq:
+                if store.meta_value(db, "changes_floor") > self.seq:
                     return False
-                seq, version = _change_seq(db), _meta(db, "version")
-                changed = np.array(sorted({r[0] for r in db.execute(
-                    "SELECT image_id FROM changes WHERE seq > ?", (self.seq,))}), dtype=np.int64)
+                seq, version = store.change_seq(db), store.meta_value(db, "version")
+                changed = np.array(sorted(store.changed_since(db, self.seq)), dtype=np.int64)
                 if len(changed) > max(1000, len(self) // 2):
                     return False
-                rows = []
-                for start in range(0, len(changed), ID_CHUNK):
-                    chunk = [int(i) for i in changed[start:start + ID_CHUNK]]
-                    rows += db.execute(QUERY + f" AND i.id IN ({','.join('?' * len(chunk))})",
-                                       (self.model, *chunk)).fetchall()
+                rows = store.vector_rows_for(db, self.model, changed.tolist())
             finally:
                 db.execute("COMMIT")
             return self._apply(changed, rows, ann_from, version, seq)
@@ -322,14 +301,7 @@ class VectorIndex:
     def stored_vectors(self, db: sqlite3.Connection, image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(image ids, float32 vectors) as stored in the database, for exact rescoring of
         approximate candidates; ids no longer in the database are left out."""
-        found: dict[int, bytes] = {}
-        # `+i.status`: look the ids up by primary key, not through the status index.
-        for start in range(0, len(image_ids), ID_CHUNK):
-            chunk = [int(i) for i in image_ids[start:start + ID_CHUNK]]
-            found.update(db.execute(
-                "SELECT i.id, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
-                f"WHERE i.id IN ({','.join('?' * len(chunk))}) AND +i.status = 'ok'", (self.model, *chunk)
-            ).fetchall())
+        found = store.vector_blobs(db, self.model, image_ids.tolist())
         kept = np.array([i for i in image_ids.tolist() if len(found.get(i, b"")) == self.dim * 2], dtype=np.int64)
         data = b"".join(found[i] for i in kept.tolist())
         return kept, np.frombuffer(data, dtype=np.float16).reshape(-1, self.dim).astype(np.float32)

@@ -7,12 +7,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
+from ..cli_progress import ProgressBars
+from ..units import format_bytes
 from .batch_import import collection_members, import_collection
 from .catalogue import Catalogue, CatalogueEntry
 from .detect import KINDS
-from .download import DownloadError, DownloadProgress, download_for_app, format_bytes
+from .download import DownloadError, DownloadProgress, download_for_app
 from .network import NetworkDisabledError
 
 
@@ -164,35 +166,6 @@ def cmd_available(args: argparse.Namespace, ctx) -> int:
     return 0
 
 
-class _TerminalProgress:
-    """A tqdm bar (bytes, speed, ETA) driven by download progress events."""
-
-    def __init__(self) -> None:
-        self.bar: Optional[Any] = None
-        self.phase = ""
-
-    def __call__(self, progress: DownloadProgress) -> None:
-        from tqdm import tqdm
-
-        if progress.phase in ("connecting", "installing"):
-            print(progress.describe(), file=sys.stderr)
-            return
-        if self.bar is None and progress.total_bytes:
-            self.bar = tqdm(
-                total=progress.total_bytes, initial=progress.done_bytes, unit="B",
-                unit_scale=True, unit_divisor=1000, desc="download", file=sys.stderr,
-            )
-        if self.bar is not None:
-            self.bar.update(progress.done_bytes - self.bar.n)
-            if progress.phase != self.phase or progress.phase == "retrying":
-                self.bar.set_description(progress.phase if progress.phase != "retrying" else "retrying")
-            self.phase = progress.phase
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _describe_entry(entry: CatalogueEntry) -> str:
     return (f"{entry.name} ({entry.repo}), about {format_bytes(entry.size_bytes)}\n"
             f"Licence: {entry.licence}" + (f" <{entry.licence_url}>" if entry.licence_url else ""))
@@ -201,17 +174,24 @@ def _describe_entry(entry: CatalogueEntry) -> str:
 def cmd_download(args: argparse.Namespace, ctx) -> int:
     entry = Catalogue.load().get(args.model_id)
     print(_describe_entry(entry))
-    progress = _TerminalProgress()
+    bars = ProgressBars(unit="B", unit_scale=True)
+
+    def progress(report: DownloadProgress) -> None:
+        if report.phase in ("connecting", "installing"):
+            print(report.describe(), file=sys.stderr)
+        elif report.total_bytes:
+            bars.update("download", report.done_bytes, report.total_bytes, report.phase)
+
     try:
         model = download_for_app(ctx, entry, on_progress=progress)
     except (DownloadError, NetworkDisabledError) as exc:
-        progress.close()
+        bars.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        progress.close()
+        bars.close()
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    progress.close()
+    bars.close()
     print(f"Installed {model.kind} model {model.id} ({format_bytes(model.size_bytes)}) in {model.folder}")
     return 0

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 from urllib.parse import quote
 
+from ..atomic_files import write_json
 from ..engine.jobs import Cancelled
+from ..units import format_bytes, format_duration
 from .catalogue import CatalogueEntry, safe_relative_path
 from .network import NetworkDisabledError, check_network_allowed, disable_hub_telemetry
 from .registry import InstalledModel, ModelRegistry
@@ -68,21 +70,6 @@ class DownloadCancelled(Cancelled):
     def __init__(self, message: str, discard: bool = True):
         super().__init__(message)
         self.discard = discard
-
-
-def format_bytes(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(size) < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 @dataclass(frozen=True)
@@ -234,7 +221,11 @@ def fetch_plan(entry: CatalogueEntry, endpoint: Optional[str] = None) -> Downloa
     """Ask the hub (repo info with file metadata: one request) for the commit, sizes and hashes."""
     import httpx2
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+    )
 
     disable_hub_telemetry()
     base = hub_endpoint(endpoint)
@@ -330,9 +321,7 @@ class _StagingState:
 
     def mark(self, remote: RemoteFile) -> None:
         self.verified[remote.save_as] = remote.expected_hash
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"commit": self.commit, "files": self.verified}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_json(self.path, {"commit": self.commit, "files": self.verified})
 
 
 def partial_path(target: Path, remote: RemoteFile) -> Path:
@@ -564,6 +553,7 @@ def download_for_app(
     entry: CatalogueEntry,
     on_progress: Optional[ProgressCallback] = None,
     flags: Optional[StopFlags] = None,
+    retry: RetryPolicy = RetryPolicy(),
 ) -> InstalledModel:
     """`download_model` with the app's registry, staging folder and offline setting."""
     return download_model(
@@ -573,4 +563,5 @@ def download_for_app(
         offline=ctx.settings.offline_mode,
         on_progress=on_progress,
         flags=flags,
+        retry=retry,
     )

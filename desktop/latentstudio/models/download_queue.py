@@ -13,10 +13,18 @@ import threading
 from collections import deque
 from typing import Any, Callable, Optional
 
-from ..engine.jobs import EventCallback, EventKind, JobEvent, JobState, Priority, Progress, TrackedJob
-from ..engine.listeners import Listeners
+from ..engine.events import EventHub
+from ..engine.jobs import (
+    EventCallback,
+    EventKind,
+    JobState,
+    Priority,
+    Progress,
+    TrackedJob,
+)
+from ..units import format_bytes
 from .catalogue import CatalogueEntry
-from .download import DownloadCancelled, DownloadProgress, StopFlags, format_bytes
+from .download import DownloadCancelled, DownloadProgress, StopFlags
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +40,7 @@ class DownloadJob(TrackedJob):
     priority = Priority.BACKGROUND
 
     def __init__(self, entry: CatalogueEntry, queue: "DownloadQueue"):
-        super().__init__()
+        super().__init__(queue.hub)
         self.id = next(_ids)
         self.entry = entry
         self.name = f"Download {entry.name} ({format_bytes(entry.size_bytes)})"
@@ -50,9 +58,6 @@ class DownloadJob(TrackedJob):
 
     # -- queue side --------------------------------------------------------------------
 
-    def _broadcast(self, event: JobEvent) -> None:
-        self._queue._listeners.emit(event)
-
     def _report(self, detail: DownloadProgress) -> None:
         self.detail = detail
         # Progress in MB so the Jobs panel's "done / total" reads naturally.
@@ -61,25 +66,18 @@ class DownloadJob(TrackedJob):
         )
         self._emit(EventKind.PROGRESS, self.progress)
 
-    def _finish(self, state: JobState, result: Any = None, error: Optional[BaseException] = None) -> None:
-        super()._finish(state, result, error)
-        kind = {JobState.FINISHED: EventKind.FINISHED, JobState.CANCELLED: EventKind.CANCELLED}.get(
-            state, EventKind.FAILED
-        )
-        self._emit(kind, result if state is JobState.FINISHED else error)
-
 
 class DownloadQueue:
-    def __init__(self, run: DownloadRunner):
+    def __init__(self, run: DownloadRunner, hub: Optional[EventHub] = None):
         self._run = run
+        self.hub = hub or EventHub()
         self._pending: deque[DownloadJob] = deque()
         self._current: Optional[DownloadJob] = None
-        self._listeners: Listeners[JobEvent] = Listeners()
         self._cond = threading.Condition()
         self._thread: Optional[threading.Thread] = None
 
     def add_listener(self, callback: EventCallback) -> Callable[[], None]:
-        return self._listeners.add(callback)
+        return self.hub.add_listener(callback)
 
     def jobs(self) -> list[DownloadJob]:
         """The running download first, then the waiting ones."""

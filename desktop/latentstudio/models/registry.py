@@ -18,12 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from ..atomic_files import write_json
+from ..stored_formats import NewerFormatError, format_number
 from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
 from .pickle_import import convert, needs_conversion
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1  # 0: release 0.1.0 (no number); readers accept every older format
 MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
 KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation"}
@@ -84,15 +87,6 @@ def _tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ModelRegistry:
@@ -157,7 +151,7 @@ class ModelRegistry:
         defaults = self.defaults()
         defaults[model.kind] = model.id
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+        write_json(self.root / DEFAULTS_FILE, defaults)
         return model
 
     def import_path(
@@ -255,7 +249,7 @@ class ModelRegistry:
             remaining = self.list(model.kind)
             if remaining:
                 defaults[model.kind] = remaining[0].id
-            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+            write_json(self.root / DEFAULTS_FILE, defaults)
         return freed
 
     # -- internals -----------------------------------------------------------------------
@@ -283,6 +277,7 @@ class ModelRegistry:
             populate(staging)
             entry = f"{MODEL_DIR}/{single_file}" if single_file else MODEL_DIR
             manifest = {
+                "manifest_version": MANIFEST_VERSION,
                 "id": model_id,
                 "kind": detected.kind,
                 "format": detected.format,
@@ -295,7 +290,7 @@ class ModelRegistry:
                 "architecture": architecture,
                 "extra": {**detected.details, **(extra or {})},
             }
-            _write_json_atomic(staging / MANIFEST, manifest)
+            write_json(staging / MANIFEST, manifest)
             final = kind_dir / model_id
             os.rename(staging, final)
         except BaseException:
@@ -304,7 +299,7 @@ class ModelRegistry:
         if detected.kind not in self.defaults():
             defaults = self.defaults()
             defaults[detected.kind] = model_id
-            _write_json_atomic(self.root / DEFAULTS_FILE, defaults)
+            write_json(self.root / DEFAULTS_FILE, defaults)
         log.info("installed %s model %s from %s", detected.kind, model_id, source)
         return self._read_manifest(final)
 
@@ -323,6 +318,9 @@ class ModelRegistry:
     @staticmethod
     def _read_manifest(folder: Path) -> InstalledModel:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        found = format_number(data, "manifest_version")
+        if found > MANIFEST_VERSION:
+            raise NewerFormatError(folder / MANIFEST, found, MANIFEST_VERSION, "a model manifest")
         entry = str(data.get("entry", MODEL_DIR))
         # The manifest is a file on disk: never let it point outside its own folder.
         parts = Path(entry).parts

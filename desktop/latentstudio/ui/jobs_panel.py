@@ -1,10 +1,13 @@
-"""The Jobs panel: running and queued jobs with progress bars and Cancel buttons."""
+"""The Jobs panel: running and queued jobs with progress bars and Cancel buttons.
+
+It reads the one event stream (the bridge), and the status bar's job summary comes from it, so
+the two never disagree."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -16,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine import EventKind, JobEvent, JobState, Priority, TrackedJob
-from .bridge import EngineBridge
+from .bridge import EventBridge
 
 MAX_FINISHED_ROWS = 8
 
@@ -36,6 +39,8 @@ class JobRow(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop this job (a running one stops at its next step)")
         self.cancel_button.clicked.connect(self._cancel)
+        self.running = False
+        self.waiting = True
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.cancel_button)
@@ -52,6 +57,7 @@ class JobRow(QWidget):
 
     def apply(self, event: JobEvent) -> None:
         if event.kind is EventKind.STARTED:
+            self.running, self.waiting = True, False
             self.status.setText("running")
         elif event.kind is EventKind.PROGRESS:
             progress = event.payload
@@ -65,6 +71,7 @@ class JobRow(QWidget):
             self.finish(self.handle.state, event.payload)
 
     def finish(self, state: JobState, payload: object = None) -> None:
+        self.running = self.waiting = False
         self.cancel_button.setEnabled(False)
         self.cancel_button.hide()
         self.bar.setRange(0, 1)
@@ -77,7 +84,9 @@ class JobRow(QWidget):
 
 
 class JobsPanel(QWidget):
-    def __init__(self, bridge: EngineBridge, parent: Optional[QWidget] = None):
+    summaryChanged = Signal(str)  # e.g. "Running: Index 3 folders · 2 queued", or "Idle"
+
+    def __init__(self, bridge: EventBridge, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.rows: dict[int, JobRow] = {}
         self._finished: list[int] = []
@@ -112,9 +121,23 @@ class JobsPanel(QWidget):
             self._list.insertWidget(0, row)
             self.empty.hide()
         row.apply(event)
-        if handle.state.done:
+        if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
             self._finished.append(handle.id)
             while len(self._finished) > MAX_FINISHED_ROWS:
                 old = self.rows.pop(self._finished.pop(0), None)
                 if old is not None:
                     old.deleteLater()
+        self.summaryChanged.emit(self.summary())
+
+    def summary(self) -> str:
+        """What is running and how much waits, from the rows' last events."""
+        running = [row for row in self.rows.values() if row.running]
+        waiting = sum(1 for row in self.rows.values() if row.waiting)
+        if not running and not waiting:
+            return "Idle"
+        text = f"Running: {running[0].handle.name}" if running else "Waiting"
+        if len(running) > 1:
+            text += f" (+{len(running) - 1})"
+        if waiting:
+            text += f" · {waiting} queued"
+        return text

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
+    QListWidgetItem,
+    QStyle,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -19,37 +22,57 @@ from PySide6.QtWidgets import (
 
 from ..context import AppContext
 from ..engine import DeviceInfo
-from .bridge import EngineBridge
 from .jobs_panel import JobsPanel
-from .model_actions import ModelActions
-
-PAGES = (("search", "Search"), ("image", "Image"), ("code", "Code"), ("models", "Models"), ("settings", "Settings"))
+from .page_services import PageServices
 
 
-def _build_page(name: str, window: "MainWindow") -> QWidget:
-    """Import and build one page; the imports are here so the window shows before they load."""
-    ctx, bridge, models = window.ctx, window.bridge, window.model_actions
-    if name == "search":
-        from .pages.search_page import SearchPage
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the window: a new page is one entry in PAGES."""
 
-        return SearchPage(ctx, bridge, models)
-    if name == "image":
-        from .pages.image_page import ImagePage
+    name: str
+    title: str
+    icon: str  # a Qt standard icon name, shown in the navigation
+    factory: Callable[[PageServices], QWidget]  # imports lazily, so the window shows before they load
 
-        return ImagePage(ctx, bridge, models)
-    if name == "code":
-        from .pages.code_page import CodePage
 
-        return CodePage(ctx, bridge, models)
-    if name == "models":
-        from .pages.models_page import ModelsPage
+def _search(services: PageServices) -> QWidget:
+    from .pages.search_page import SearchPage
 
-        return ModelsPage(ctx, bridge, models)
-    if name == "settings":
-        from .pages.settings_page import SettingsPage
+    return SearchPage(services)
 
-        return SettingsPage(ctx)
-    raise KeyError(name)
+
+def _image(services: PageServices) -> QWidget:
+    from .pages.image_page import ImagePage
+
+    return ImagePage(services)
+
+
+def _code(services: PageServices) -> QWidget:
+    from .pages.code_page import CodePage
+
+    return CodePage(services)
+
+
+def _models(services: PageServices) -> QWidget:
+    from .pages.models_page import ModelsPage
+
+    return ModelsPage(services)
+
+
+def _settings(services: PageServices) -> QWidget:
+    from .pages.settings_page import SettingsPage
+
+    return SettingsPage(services.ctx)
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("search", "Search", "SP_FileDialogContentsView", _search),
+    PageSpec("image", "Image", "SP_DesktopIcon", _image),
+    PageSpec("code", "Code", "SP_FileDialogDetailedView", _code),
+    PageSpec("models", "Models", "SP_DriveHDIcon", _models),
+    PageSpec("settings", "Settings", "SP_FileDialogInfoView", _settings),
+)
 
 
 class MainWindow(QMainWindow):
@@ -60,8 +83,14 @@ class MainWindow(QMainWindow):
         self.ctx = ctx
         self.setWindowTitle("Latent Studio")
         self.resize(1200, 800)
-        self.bridge = EngineBridge(self)
-        self.model_actions = ModelActions(ctx, self)
+        self.services = PageServices.create(ctx, self)
+        self.bridge = self.services.bridge
+        self.model_actions = self.services.models
+        requests = self.services.requests
+        requests.showPage.connect(self.show_page)
+        requests.moreLikeThis.connect(lambda path: self.show_page("search").search_by_image(path))
+        requests.useAsInitImage.connect(lambda path: self.show_page("image").use_as_init_image(path))
+        requests.reuseSettings.connect(lambda path: self.show_page("image").reuse_settings_from(path))
 
         # Pages are built on first use (the first one now, the rest right after the first
         # paint), each in its own slot of the stack, so their imports never delay the window.
@@ -71,11 +100,12 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(140)
         self.stack = QStackedWidget()
-        for name, label in PAGES:
-            self.nav.addItem(label)
+        for spec in PAGES:
+            icon = self.style().standardIcon(getattr(QStyle.StandardPixmap, spec.icon))
+            self.nav.addItem(QListWidgetItem(icon, spec.title))
             slot = QWidget()
             QVBoxLayout(slot).setContentsMargins(0, 0, 0, 0)
-            self._slots[name] = slot
+            self._slots[spec.name] = slot
             self.stack.addWidget(slot)
         self.nav.currentRowChanged.connect(self._navigate)
         self.nav.setCurrentRow(0)
@@ -97,7 +127,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.device_label, 1)
         self.statusBar().addPermanentWidget(self.queue_label)
         self.bridge.deviceReady.connect(self._device_ready)
-        self.bridge.queueChanged.connect(self._queue_changed)
+        self.jobs_panel.summaryChanged.connect(self.queue_label.setText)
         for problem in ctx.settings.problems:
             self.statusBar().showMessage(f"Settings: {problem}", 15000)
 
@@ -107,20 +137,21 @@ class MainWindow(QMainWindow):
     # -- navigation ----------------------------------------------------------------------
 
     def show_page(self, name: str) -> QWidget:
-        index = [n for n, _ in PAGES].index(name)
+        index = [spec.name for spec in PAGES].index(name)
         self.nav.setCurrentRow(index)
         return self.page(name)
 
     def page(self, name: str) -> QWidget:
         if name not in self.pages:
-            page = _build_page(name, self)
+            spec = next(spec for spec in PAGES if spec.name == name)
+            page = spec.factory(self.services)
             self.pages[name] = page
             self._slots[name].layout().addWidget(page)
         return self.pages[name]
 
     def build_remaining_pages(self) -> None:
         """Build the pages not shown yet, one per turn of the event loop."""
-        missing = [name for name, _ in PAGES if name not in self.pages]
+        missing = [spec.name for spec in PAGES if spec.name not in self.pages]
         if missing:
             self.page(missing[0])
             QTimer.singleShot(0, self.build_remaining_pages)
@@ -128,33 +159,24 @@ class MainWindow(QMainWindow):
     def _navigate(self, row: int) -> None:
         if row < 0:
             return
-        self.page(PAGES[row][0])
+        self.page(PAGES[row].name)
         self.stack.setCurrentIndex(row)
 
     # -- engine --------------------------------------------------------------------------
 
     def attach_engine(self) -> None:
-        """Start the engine, follow its events and detect the device (importing torch) off this thread."""
-        self.bridge.attach(self.ctx.engine)
+        """Start the engine (its events already reach the bridge) and detect the device (importing
+        torch) off this thread."""
+        self.bridge.start_engine()
         self.ctx.engine.detect_device_in_background()
 
     def _device_ready(self, device: DeviceInfo) -> None:
         self.device_label.setText(f"Device: {device.describe()}")
         self.device_label.setToolTip(device.fallback_reason or "")
 
-    def _queue_changed(self) -> None:
-        engine = self.bridge.engine
-        if engine is None:
-            return
-        running = engine.active()
-        queued = engine.queued()
-        if not running and not queued:
-            self.queue_label.setText("Idle")
-            return
-        text = f"Running: {running[-1].name}" if running else "Starting"
-        if queued:
-            text += f" · {len(queued)} queued"
-        self.queue_label.setText(text)
+    def show_error(self, message: str) -> None:
+        """An error nobody else reported: a short sentence in the status bar (details in the log)."""
+        self.statusBar().showMessage(message, 30000)
 
     # -- lifecycle -----------------------------------------------------------------------
 

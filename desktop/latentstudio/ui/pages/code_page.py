@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -50,12 +50,6 @@ log = logging.getLogger(__name__)
 RANDOM_SEED = -1
 
 
-class _JobRelay(QObject):
-    """Created in the GUI thread: events emitted from the engine thread arrive here queued."""
-
-    event = Signal(object)
-
-
 def _monospace(editor: QPlainTextEdit) -> None:
     font = editor.font()
     font.setFamily("monospace")
@@ -69,8 +63,6 @@ class CodePage(NeedsModelPage):
     def build_content(self) -> QWidget:
         self.handle: Optional[JobHandle] = None
         self.result: Optional[GenerationResult] = None
-        self._relay = _JobRelay(self)
-        self._relay.event.connect(self._on_job_event)
         self._history_error = ""
         self.history = self._open_history()
         dark = self.palette().window().color().lightness() < 128
@@ -229,12 +221,13 @@ class CodePage(NeedsModelPage):
         request = self.request()
         try:
             handle = submit_generation(
-                self.ctx.engine, self.ctx.registry, request, self.history, on_event=self._relay.event.emit
+                self.ctx.engine, self.ctx.registry, request, self.history
             )
         except (ValueError, MissingModelError, ModelNotFoundError) as exc:
             self.status.setText(str(exc))
             return
         self.handle = handle
+        self.bridge.watch(handle, self._on_job_event)
         self.result = None
         self.answer.clear()
         self.code.clear()
@@ -367,7 +360,7 @@ class CodePage(NeedsModelPage):
 
     def _open_history(self) -> Optional[HistoryStore]:
         try:
-            return HistoryStore(self.ctx.paths.code_history_db)
+            return self.ctx.code_history
         except (RuntimeError, sqlite3.Error, OSError) as exc:
             log.exception("code history unavailable")
             self._history_error = f"History unavailable: {exc}"

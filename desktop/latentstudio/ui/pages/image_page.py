@@ -1,17 +1,16 @@
 """The Image page: prompt, settings, Generate (queued), live preview, queue, gallery of results.
 
-Job events arrive on the engine thread; `_JobRelay` re-emits them as a queued signal so every
-widget change happens in the GUI thread.
+The page follows its jobs through the window's event bridge, so every widget change happens in
+the GUI thread and agrees with the Jobs panel.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtCore import QObject, QProcess, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -29,8 +28,10 @@ from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
 from ...imagegen.metadata import ImageMetadata, read_metadata
 from ...imagegen.preview import StepPreview
+from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
+from ..file_actions import reveal
 from ..widgets.image_gallery import ImageGallery, thumbnail_for
 from ..widgets.image_preview import ImagePreview
 from ..widgets.image_queue import ImageQueue
@@ -39,13 +40,6 @@ from .needs_model import NeedsModelPage
 
 RECENT_OUTPUTS = 40
 DONE_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-
-
-class _JobRelay(QObject):
-    """Created in the GUI thread; emitting from the engine thread queues delivery to the GUI thread."""
-
-    event = Signal(object)
 
 
 def describe(meta: Optional[ImageMetadata], path: Path) -> str:
@@ -81,8 +75,6 @@ class ImagePage(NeedsModelPage):
     kind = "diffusion"
 
     def build_content(self) -> QWidget:
-        self._relay = _JobRelay(self)
-        self._relay.event.connect(self._on_job_event)
         self._current: Optional[JobHandle] = None
         self._mine: set[int] = set()  # ids of the jobs this page queued
 
@@ -129,8 +121,8 @@ class ImagePage(NeedsModelPage):
         self.gallery = ImageGallery()
         self.gallery.reuseRequested.connect(self.reuse_settings_from)
         self.gallery.initRequested.connect(self.use_as_init_image)
-        self.gallery.moreLikeThisRequested.connect(self.more_like_this)
-        self.gallery.revealRequested.connect(self.reveal_file)
+        self.gallery.moreLikeThisRequested.connect(self.requests.moreLikeThis)
+        self.gallery.revealRequested.connect(reveal)
 
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
@@ -183,13 +175,15 @@ class ImagePage(NeedsModelPage):
         """Queue the form's request (one job per image); errors are shown, not raised."""
         request = self.settings.request(self.prompt.toPlainText().strip(), self.negative.toPlainText().strip())
         try:
-            handles = submit_generation(self.ctx, request, on_event=self._relay.event.emit)
+            handles = submit_generation(self.ctx, request)
         except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
             self.status.setText(f"Cannot generate: {exc}")
             return []
         save_form(self._form_file, request)
         self.queue.engine = self.ctx.engine
         self._mine.update(h.id for h in handles)
+        for handle in handles:
+            self.bridge.watch(handle, self._on_job_event)
         self.status.setText(f"Queued {len(handles)} image{'s' if len(handles) > 1 else ''}.")
         self.queue.refresh()
         return handles
@@ -287,30 +281,6 @@ class ImagePage(NeedsModelPage):
     def use_as_init_image(self, path: Path) -> None:
         self.settings.init_image.setText(str(Path(path)))
         self.status.setText(f"{Path(path).name} is the init image; set Strength, then Generate.")
-        window = self.window()
-        if hasattr(window, "show_page"):
-            window.show_page("image")
-
-    def more_like_this(self, path: Path) -> None:
-        window = self.window()
-        if not hasattr(window, "page"):
-            return
-        search = window.page("search")
-        if not hasattr(search, "search_by_image"):
-            self.status.setText("Search is not available.")
-            return
-        search.search_by_image(Path(path))
-        window.show_page("search")
-
-    def reveal_file(self, path: Path) -> None:
-        """Show the file in the system's file manager (selected where the platform allows it)."""
-        path = Path(path)
-        if sys.platform == "win32":
-            QProcess.startDetached("explorer.exe", [f"/select,{path}"])
-        elif sys.platform == "darwin":
-            QProcess.startDetached("open", ["-R", str(path)])
-        else:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
 
     # -- drag and drop ---------------------------------------------------------------------
 

@@ -25,24 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...context import AppContext
 from ...engine import EventKind, JobEvent
 from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
-from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
+from ...units import format_bytes
 from ..background import run_in_background
-from ..bridge import EngineBridge
 from ..downloads import DownloadController
-from ..model_actions import ModelActions
-
-
-def format_size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
+from ..page_services import PageServices
 
 
 def download_failure_text(event: JobEvent) -> str:
@@ -128,16 +118,10 @@ class CatalogueRow(QFrame):
 
 
 class ModelsPage(QWidget):
-    def __init__(
-        self,
-        ctx: AppContext,
-        bridge: EngineBridge,
-        models: ModelActions,
-        parent: Optional[QWidget] = None,
-    ):
+    def __init__(self, services: PageServices, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.ctx = ctx
-        self.actions = models
+        self.ctx = services.ctx
+        self.actions = models = services.models
         self.setAcceptDrops(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Model", "Format", "Size", "Source"])
@@ -163,11 +147,11 @@ class ModelsPage(QWidget):
         models.modelsChanged.connect(self.refresh)
         models.importStarted.connect(lambda path: self.status.setText(f"Importing {path}…"))
         models.importFinished.connect(
-            lambda m: self.status.setText(f"Imported {m.id} ({m.format}, {format_size(m.size_bytes)}).")
+            lambda m: self.status.setText(f"Imported {m.id} ({m.format}, {format_bytes(m.size_bytes)}).")
         )
         models.importFailed.connect(lambda text: self.status.setText(f"Import refused: {text}"))
 
-        self.downloads = DownloadController(ctx, bridge, models, self)
+        self.downloads = services.downloads
         self.catalogue_rows: dict[str, CatalogueRow] = {}
         rows_holder = QWidget()
         rows_layout = QVBoxLayout(rows_holder)
@@ -222,7 +206,7 @@ class ModelsPage(QWidget):
                 QTreeWidgetItem(group, ["(none installed)"]).setFlags(Qt.ItemFlag.NoItemFlags)
             for model in models:
                 source = model.source + (" (linked)" if model.linked else "")
-                item = QTreeWidgetItem(group, [model.id, model.format, format_size(model.size_bytes), source])
+                item = QTreeWidgetItem(group, [model.id, model.format, format_bytes(model.size_bytes), source])
                 item.setData(0, Qt.ItemDataRole.UserRole, model.id)
                 if defaults.get(kind) == model.id or (kind not in defaults and model is models[0]):
                     font = item.font(0)
@@ -303,7 +287,7 @@ class ModelsPage(QWidget):
         if not model_id:
             return
         model = self.ctx.registry.get(model_id)
-        space = "nothing (a linked model)" if model.linked else format_size(model.size_bytes)
+        space = "nothing (a linked model)" if model.linked else format_bytes(model.size_bytes)
         answer = QMessageBox.question(
             self, "Remove model", f"Remove {model.id}? This frees {space}."
         )

@@ -6,9 +6,7 @@ from typing import Optional
 
 from PySide6.QtWidgets import QStackedLayout, QVBoxLayout, QWidget
 
-from ...context import AppContext
-from ..bridge import EngineBridge
-from ..model_actions import ModelActions
+from ..page_services import PageServices
 from ..widgets.missing_model import MissingModelCard
 
 
@@ -17,20 +15,17 @@ class NeedsModelPage(QWidget):
 
     kind = "clip"
 
-    def __init__(
-        self,
-        ctx: AppContext,
-        bridge: EngineBridge,
-        models: ModelActions,
-        parent: Optional[QWidget] = None,
-    ):
+    def __init__(self, services: PageServices, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.ctx = ctx
-        self.bridge = bridge
-        self.model_actions = models
+        self.services = services
+        self.ctx = services.ctx
+        self.bridge = services.bridge
+        self.model_actions = models = services.models
+        self.requests = services.requests
         self.card = MissingModelCard(self.kind)
+        self.card.attach_downloads(services.downloads)
         self.card.importRequested.connect(lambda path, kind: models.import_path(path, kind))
-        self.card.openModels.connect(self._open_models_page)
+        self.card.openModels.connect(lambda kind: self.requests.showPage.emit("models"))
         models.importStarted.connect(lambda path: self.card.message.setText(f"Importing {path}…"))
         models.importFailed.connect(lambda text: self.card.message.setText(f"Import failed: {text}"))
         card_holder = QWidget()
@@ -53,9 +48,4 @@ class NeedsModelPage(QWidget):
 
     def refresh_models(self) -> None:
         self._stack.setCurrentIndex(1 if self.has_model else 0)
-
-    def _open_models_page(self, kind: str) -> None:
-        window = self.window()
-        if hasattr(window, "show_page"):
-            window.show_page("models")
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QPoint, QProcess, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
+from PySide6.QtCore import QFileSystemWatcher, QPoint, QTimer
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QSplitter, QVBoxLayout, QWidget
 
 from ...engine import EventKind, JobEvent, JobHandle
@@ -18,13 +17,13 @@ from ...library import (
     SearchHit,
     SearchRequest,
     add_folders,
-    library_for,
     remove_folder,
     submit_index,
     submit_search,
 )
 from ...library.scan import ScanReport
 from ..background import run_in_background
+from ..file_actions import open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.search_folders import SearchFoldersPanel
@@ -40,12 +39,6 @@ POLL_INTERVAL_MS = 5 * 60 * 1000  # catches changes in subfolders the watcher do
 RESULT_LIMIT = 5000
 
 
-class _JobRelay(QObject):
-    """Job events arrive on the engine thread; this re-emits them in the GUI thread."""
-
-    event = Signal(object)
-
-
 class SearchPage(NeedsModelPage):
     kind = "clip"
 
@@ -55,8 +48,6 @@ class SearchPage(NeedsModelPage):
         self._index_handle: Optional[JobHandle] = None
         self._scanning = False
         self._started = False
-        self._relay = _JobRelay(self)
-        self._relay.event.connect(self._job_event)
 
         self.query = QLineEdit()
         self.query.setObjectName("search-query")
@@ -141,7 +132,7 @@ class SearchPage(NeedsModelPage):
 
     @property
     def library(self) -> Library:
-        return library_for(self.ctx)
+        return self.ctx.library
 
     # -- search -----------------------------------------------------------------------------
 
@@ -158,7 +149,10 @@ class SearchPage(NeedsModelPage):
         min_score = round(self.filters.min_score.value(), 2)
         if min_score != self.ctx.settings.search_min_score:
             self.ctx.settings.update(search_min_score=min_score)
-            self.ctx.save_settings()
+            try:
+                self.ctx.save_settings()
+            except OSError as exc:  # unwritable, or a newer release's file: search all the same
+                log.warning("minimum score not saved: %s", exc)
         text_weight, image_weight = self.filters.weights() if text and image else (1.0, 1.0)
         request = SearchRequest(
             text=text or None,
@@ -173,20 +167,19 @@ class SearchPage(NeedsModelPage):
         if self._search_handle is not None and not self._search_handle.done():
             self._search_handle.cancel()
         try:
-            handle = submit_search(self.ctx, request, on_event=self._relay.event.emit)
+            handle = submit_search(self.ctx, request)
         except Exception as exc:  # no model, engine stopping: shown as state, not a dialog
             log.exception("search could not start")
             self.summary.setText(f"Search failed: {exc}")
             return
         self._search_handle = handle
+        self.bridge.watch(handle, self._job_event)
         self._search_started = time.perf_counter()
         self.summary.setText("Searching…")
 
     def search_by_image(self, path: Path) -> None:
         """More like this: search the library for images similar to `path`."""
-        window = self.window()
-        if hasattr(window, "show_page"):
-            window.show_page("search")
+        self.requests.showPage.emit("search")
         self.query.blockSignals(True)
         self.query.clear()
         self.query.blockSignals(False)
@@ -216,7 +209,11 @@ class SearchPage(NeedsModelPage):
     # -- folders and indexing ---------------------------------------------------------------
 
     def refresh_folders(self) -> None:
-        status = self.library.store.status()
+        """Folder counts are read off the GUI thread (they cost more as the library grows)."""
+        library = self.library
+        run_in_background(library.store.status, self._show_folders)
+
+    def _show_folders(self, status: dict) -> None:
         self.folders.set_folders(status["folders"])
         self.filters.set_folders([Path(f["path"]) for f in status["folders"]])
         watched = set(self._watcher.directories())
@@ -239,18 +236,20 @@ class SearchPage(NeedsModelPage):
     def add_folder(self, path: Path) -> None:
         try:
             add_folders(self.ctx, [path])
-        except (ValueError, FileNotFoundError) as exc:
-            self.folders.show_done(str(exc))
+        except (ValueError, OSError) as exc:  # not a folder, already inside one, settings not writable
+            log.warning("could not add %s: %s", path, exc)
+            self.folders.show_done(f"Could not add {path}: {exc}")
             return
         self.refresh_folders()
         self.rescan()
 
     def remove_folder(self, path: Path) -> None:
-        try:
-            removed = remove_folder(self.ctx, path)
-        except ValueError as exc:
-            self.folders.show_done(str(exc))
-            return
+        self.folders.show_busy(f"Removing {path} from the library…")
+        ctx = self.ctx
+        run_in_background(lambda: remove_folder(ctx, path), lambda removed: self._folder_removed(path, removed),
+                          lambda exc: self.folders.show_done(str(exc)))
+
+    def _folder_removed(self, path: Path, removed: int) -> None:
         self.refresh_folders()
         self.folders.show_done(f"Removed {path} ({removed} images) from the library; files are untouched.")
         self.run_search()
@@ -262,7 +261,7 @@ class SearchPage(NeedsModelPage):
         self._scanning = True
         self.folders.show_busy("Looking for new and changed pictures…")
         library = self.library
-        run_in_background(lambda: library.scan(), self._scanned, self._scan_failed)
+        run_in_background(library.scan, self._scanned, self._scan_failed)
 
     def _scanned(self, report: ScanReport) -> None:
         self._scanning = False
@@ -281,12 +280,20 @@ class SearchPage(NeedsModelPage):
         self.folders.show_done(f"Scan failed: {exc}")
 
     def start_index(self) -> None:
+        """Index what waits for a vector, if anything does (asked off the GUI thread)."""
         if not self.has_model or (self._index_handle is not None and not self._index_handle.done()):
             return
         model = self.ctx.registry.default("clip")
-        if model is None or not self.library.store.pending(model.id):
+        if model is None:
             return
-        self._index_handle = submit_index(self.ctx, on_event=self._relay.event.emit)
+        store = self.library.store
+        run_in_background(lambda: store.has_pending(model.id), self._index_if_pending)
+
+    def _index_if_pending(self, pending: bool) -> None:
+        if not pending or (self._index_handle is not None and not self._index_handle.done()):
+            return
+        self._index_handle = submit_index(self.ctx)
+        self.bridge.watch(self._index_handle, self._job_event)
         self.folders.show_busy("Indexing…")
 
     def _cancel_index(self) -> None:
@@ -296,9 +303,6 @@ class SearchPage(NeedsModelPage):
     def _index_event(self, event: JobEvent) -> None:
         if event.kind is EventKind.PROGRESS:
             self.folders.show_progress(event.payload)
-            window = self.window()
-            if event.payload.message and hasattr(window, "statusBar"):
-                window.statusBar().showMessage(f"Indexing: {event.payload.message}", 10000)
         elif event.kind is EventKind.FINISHED:
             report = event.payload
             self.folders.show_done(
@@ -325,15 +329,9 @@ class SearchPage(NeedsModelPage):
     # -- result actions ---------------------------------------------------------------------
 
     def open_file(self, path: Path) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
-
-    def reveal(self, path: Path) -> None:
-        if sys.platform == "darwin":
-            QProcess.startDetached("open", ["-R", str(path)])
-        elif sys.platform == "win32":
-            QProcess.startDetached("explorer", [f"/select,{path}"])
-        else:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        problem = open_file(path)
+        if problem:
+            self.summary.setText(problem)
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.results.indexAt(pos)
@@ -342,13 +340,11 @@ class SearchPage(NeedsModelPage):
         hit = self.results_model.hit(index.row())
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_file(hit.path))
-        menu.addAction("Reveal in folder", lambda: self.reveal(hit.path))
+        menu.addAction("Reveal in folder", lambda: reveal(hit.path))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(str(hit.path)))
         menu.addAction("More like this", lambda: self.search_by_image(hit.path))
-        window = self.window()
-        image_page = window.page("image") if hasattr(window, "page") else None
-        if image_page is not None and hasattr(image_page, "use_as_init_image"):
-            menu.addAction("Use as init image", lambda: image_page.use_as_init_image(hit.path))
-        if hit.generated and image_page is not None and hasattr(image_page, "reuse_settings_from"):
-            menu.addAction("Reuse its settings", lambda: image_page.reuse_settings_from(hit.path))
+        if self.ctx.registry.default("diffusion") is not None:
+            menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))
+            if hit.generated:
+                menu.addAction("Reuse its settings", lambda: self.requests.reuseSettings.emit(hit.path))
         menu.exec(self.results.viewport().mapToGlobal(pos))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -23,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import EventKind, JobEvent
-from ...models.download import format_bytes
 from ...models.registry import KIND_LABELS
+from ...units import format_bytes
 
 if TYPE_CHECKING:
     from ..downloads import DownloadController
@@ -39,8 +38,7 @@ NEEDS = {
 class MissingModelCard(QFrame):
     """Says what is missing and offers the ways in. Emits `importRequested(path)` or `openModels()`.
 
-    Downloads go through the window's DownloadController (the Models page owns it), found
-    when the card is first shown, or given with `attach_downloads`.
+    Downloads go through the window's DownloadController, given with `attach_downloads`.
     """
 
     importRequested = Signal(object, str)  # (Path, kind)
@@ -104,18 +102,6 @@ class MissingModelCard(QFrame):
         downloads.jobEvent.connect(self._download_event)
         downloads.recommendationsChanged.connect(self.refresh_offer)
         self.refresh_offer()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        if self.downloads is None:
-            page = getattr(self.window(), "page", None)
-            try:
-                models_page = page("models") if page else None
-            except (KeyError, ValueError):
-                models_page = None
-            downloads = getattr(models_page, "downloads", None)
-            if downloads is not None:
-                self.attach_downloads(downloads)
-        super().showEvent(event)
 
     def recommended_entry(self):
         return self.downloads.recommended(self.kind) if self.downloads is not None else None
