@@ -334,3 +334,36 @@ def test_the_final_event_is_delivered_before_the_job_reports_done(engine: Engine
         assert handle.wait(5)
         assert seen[-1] is final, seen
         assert seen.count(final) == 1
+
+
+def test_device_detection_waits_for_interactive_work_and_jobs_wait_for_it(monkeypatch) -> None:
+    import latentstudio.engine.engine as engine_module
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_detect(preference: str) -> DeviceInfo:
+        started.set()
+        release.wait(10)  # importing torch
+        return DeviceInfo.cpu("test")
+
+    monkeypatch.setattr(engine_module, "detect_device", slow_detect)
+    eng = Engine(device_preference="cpu").start()
+    try:
+        gate = threading.Event()
+        first = eng.submit(lambda job: gate.wait(10), priority=Priority.INTERACTIVE, name="first search")
+        eng.detect_device_in_background()
+        time.sleep(0.2)
+        assert not started.is_set()  # not while a search runs
+        gate.set()
+        first.result(10)
+        assert started.wait(10)
+        # A job that needs the device waits for the detection at checkpoints: a search still answers.
+        needs_device = eng.submit(lambda job: job.device.kind, priority=Priority.BACKGROUND, name="index")
+        time.sleep(0.2)
+        assert eng.submit(lambda job: "answer", priority=Priority.INTERACTIVE).result(5) == "answer"
+        assert not needs_device.done()
+        release.set()
+        assert needs_device.result(10) == "cpu"
+    finally:
+        release.set()
+        eng.shutdown()

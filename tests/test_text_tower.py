@@ -184,3 +184,25 @@ def test_doctor_reports_the_text_tower(shapes, capsys) -> None:
     assert cli.main(["doctor", "--json"]) == 0
     tower = json.loads(capsys.readouterr().out)["text_search"]["shapes"]
     assert tower["ready"] and "onnxruntime text tower" in tower["reason"]
+
+
+def test_warm_up_loads_the_text_tower_and_vectors(shapes) -> None:
+    from latentstudio.library import SearchRequest, submit_search, submit_warmup
+
+    ctx, installed = shapes
+    reads = ctx.library.full_reads
+    assert submit_warmup(ctx).result(60) is True
+    assert [e.key.split(":")[0] for e in ctx.engine.cpu_models.entries()] == ["clip-text-onnx"]
+    events = []
+    search = submit_search(ctx, SearchRequest(text="a red circle", min_score=-1.0), on_event=events.append)
+    assert search.result(30)
+    assert not [e for e in events if e.kind.name == "PROGRESS"]  # nothing left to load
+    assert ctx.library.full_reads == reads + 1  # the vectors were read once, by the warm-up
+
+
+def test_warm_up_without_vectors_loads_nothing(ctx, tiny_models) -> None:
+    from latentstudio.library import submit_warmup
+
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    assert submit_warmup(ctx).result(60) is False
+    assert not ctx.engine.cpu_models.entries()

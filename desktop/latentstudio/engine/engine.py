@@ -26,6 +26,7 @@ from .residency import ModelCache
 log = logging.getLogger(__name__)
 
 THREAD_NAME = "latent-inference"
+DETECT_AFTER_S = 15.0  # background device detection waits at most this long for interactive work
 
 
 class Engine:
@@ -125,9 +126,33 @@ class Engine:
             return DeviceInfo.cpu(f"device detection failed: {exc}")
 
     def detect_device_in_background(self) -> None:
-        """Detect the device on a helper thread (the window calls this after its first paint)."""
-        if not self._device_ready.is_set():
-            threading.Thread(target=lambda: self.device, name="latent-device", daemon=True).start()
+        """Detect the device on a helper thread (the window calls this after its first paint), once
+        no INTERACTIVE job waits or runs: importing torch holds the GIL for seconds, and a first
+        search should not share them. Jobs that need the device meanwhile wait at checkpoints."""
+        if self._device_ready.is_set():
+            return
+
+        def detect() -> None:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopping or not self._interactive_work(), DETECT_AFTER_S)
+                if self._stopping:
+                    return
+            self.device
+
+        threading.Thread(target=detect, name="latent-device", daemon=True).start()
+
+    def _interactive_work(self) -> bool:
+        """Whether an INTERACTIVE job waits or runs; caller holds the lock."""
+        return any(e[0] == Priority.INTERACTIVE for e in self._queue) or any(
+            h.priority is Priority.INTERACTIVE for h in self._running)
+
+    @property
+    def detecting_device(self) -> bool:
+        """Another thread is detecting the device right now."""
+        return not self._device_ready.is_set() and self._device_lock.locked()
+
+    def wait_for_device(self, timeout: float) -> bool:
+        return self._device_ready.wait(timeout)
 
     @property
     def device_if_ready(self) -> Optional[DeviceInfo]:
@@ -298,6 +323,7 @@ class Engine:
             with self._cond:
                 if handle in self._running:
                     self._running.remove(handle)
+                self._cond.notify_all()  # device detection may be waiting for interactive work to end
             self._queue_changed()
 
     def _idle_housekeeping(self) -> None:

@@ -214,7 +214,13 @@ class JobContext:
 
     @property
     def device(self) -> "DeviceInfo":
-        return self._engine.device
+        """The device; while another thread detects it (importing torch), this job waits at
+        checkpoints, so a search typed meanwhile still answers at once."""
+        engine = self._engine
+        while engine.detecting_device:
+            self.checkpoint()
+            engine.wait_for_device(0.05)
+        return engine.device
 
     @property
     def models(self) -> "ModelCache":

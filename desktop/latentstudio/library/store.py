@@ -416,6 +416,11 @@ class LibraryStore:
         """Drop the rows of files that are gone (caller's transaction); vectors stay for moved copies."""
         db.executemany("DELETE FROM images WHERE path = ?", ((path,) for path in paths))
 
+    def has_vectors(self, model: str) -> bool:
+        """Whether any image has a `model` vector: stops at the first one found."""
+        return self.connection().execute(
+            "SELECT EXISTS(SELECT 1 FROM vectors WHERE model = ?)", (model,)).fetchone()[0] == 1
+
     def has_pending(self, model: str) -> bool:
         """Whether any image still waits for a `model` vector: stops at the first one found."""
         return self.connection().execute(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOADING_MESSAGE = "Loading the search model"
 _exports: "weakref.WeakKeyDictionary[AppContext, dict[str, JobHandle]]" = weakref.WeakKeyDictionary()
 _exports_lock = threading.Lock()
 
@@ -41,6 +42,8 @@ def fast_text_in_job(job: "JobContext", installed: InstalledModel) -> Iterator[O
         encoder = None
         state = fast_text.status(installed)
         if state.ready and state.sha256:
+            if cache_key(installed, state.sha256) not in job.cpu_models:
+                job.progress(0, None, LOADING_MESSAGE)
             try:
                 encoder = stack.enter_context(job.cpu_models.use(
                     cache_key(installed, state.sha256),

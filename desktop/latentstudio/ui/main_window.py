@@ -165,9 +165,12 @@ class MainWindow(QMainWindow):
     # -- engine --------------------------------------------------------------------------
 
     def attach_engine(self) -> None:
-        """Start the engine (its events already reach the bridge) and detect the device (importing
-        torch) off this thread."""
+        """Start the engine (its events already reach the bridge), warm the search model and detect
+        the device (importing torch) off this thread."""
         self.bridge.start_engine()
+        search = self.pages.get("search")
+        if search is not None:
+            search.warm_up()  # before device detection, which waits for it
         self.ctx.engine.detect_device_in_background()
 
     def _device_ready(self, device: DeviceInfo) -> None:
