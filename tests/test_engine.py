@@ -367,3 +367,26 @@ def test_device_detection_waits_for_interactive_work_and_jobs_wait_for_it(monkey
     finally:
         release.set()
         eng.shutdown()
+
+
+def test_closing_the_context_does_not_wait_out_a_step(ctx) -> None:
+    gate, running = threading.Event(), threading.Event()
+
+    def step(job) -> None:
+        running.set()
+        gate.wait(10)  # one uninterruptible step (a batch being encoded)
+        job.checkpoint()
+
+    handle = ctx.engine.submit(step, priority=Priority.BACKGROUND)
+    assert running.wait(10)
+    library = ctx.library
+    assert ctx.close(timeout=0.2) is False  # the window then ends the process at once
+    assert library.store.has_vectors("none") is False  # a store still in use stays open
+    gate.set()
+    handle.wait(10)
+    assert handle.state is JobState.CANCELLED
+
+
+def test_closing_an_idle_context_stops_everything(ctx) -> None:
+    assert ctx.engine.submit(lambda job: 1).result(10) == 1
+    assert ctx.close(timeout=0.2) is True

@@ -11,6 +11,7 @@ from .context import AppContext
 from .process_start import ms_since_process_start
 
 CLOSE_WAIT_S = 0.5  # for running jobs to reach a checkpoint once the window closes
+log = logging.getLogger(__name__)
 
 
 def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
@@ -44,14 +45,16 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
         wait_for_background()
         stopped = ctx.close(timeout=CLOSE_WAIT_S)
     if not stopped:
-        exit_now(code)
+        log.info("closing while a job finishes its step: it is rolled back and done again next time")
+    exit_now(code)
     return code
 
 
 def exit_now(code: int) -> None:
-    """End the process while a job finishes its step (a batch of pictures, an export) on native
-    threads: the interpreter's teardown would wait for or abort on them. Committed work is on
-    disk; the step in flight is rolled back by SQLite and done again next time."""
+    """End the process once the window closed and the stores are closed, without the interpreter's
+    teardown: with torch loaded it takes about a second, and it waits for or aborts on native
+    threads still inside a job's step (a batch of pictures, an export). Committed work is on
+    disk; a step in flight is rolled back by SQLite and done again next time."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -29,7 +29,7 @@ if __package__ in (None, ""):
 
 QUERY = "a red circle"
 TYPE_AFTER_S = 0.5
-CLOSE_WHILE_INDEXING_S = 8.0
+CLOSE_WHILE_INDEXING_S = 5.0
 # The search box's summary once an answer is on screen (random weights score below the cut-off).
 ANSWERS = tuple(f"{d}" for d in range(10)) + ("No pictures",)
 
