@@ -29,14 +29,13 @@ if __package__ in (None, ""):
 
 QUERY = "a red circle"
 TYPE_AFTER_S = 0.5
-CLOSE_WHILE_INDEXING_S = 5.0
 # The search box's summary once an answer is on screen (random weights score below the cut-off).
 ANSWERS = tuple(f"{d}" for d in range(10)) + ("No pictures",)
 
 
-def child(close_after_s: float) -> int:
+def child(close_while_indexing: bool) -> int:
     """Run the real app (`run_gui`) and drive it from a timer, as a person would; with
-    `close_after_s`, close the window that long after it shows (indexing runs meanwhile)."""
+    `close_while_indexing`, close the window once indexing has committed its first batch."""
     from latentstudio.process_start import ms_since_process_start
 
     from PySide6.QtCore import QTimer
@@ -55,10 +54,14 @@ def child(close_after_s: float) -> int:
         page = window.pages.get("search")
         if "shown_ms" not in state:
             state["shown_ms"] = ms_since_process_start()
-            if close_after_s:
-                QTimer.singleShot(int(close_after_s * 1000), lambda: close(window))
-            else:
+            if not close_while_indexing:
                 QTimer.singleShot(int(TYPE_AFTER_S * 1000), lambda: page.query.setText(QUERY))
+        elif close_while_indexing:
+            progress = page._index_handle.progress if page._index_handle is not None else None
+            done, total = (progress.done, progress.total or 0) if progress is not None else (0, 0)
+            if "closed_at" not in state and 0 < done < total:
+                state["indexed_at_close"] = done
+                close(window)
         elif "answered_ms" not in state and page.query.text() and page.summary.text().startswith(ANSWERS):
             state["answered_ms"] = ms_since_process_start()
             state["summary"] = page.summary.text()
@@ -75,13 +78,13 @@ def child(close_after_s: float) -> int:
     return run_gui(AppContext())
 
 
-def one_run(home: Path, tower: str, close_after_s: float = 0.0) -> dict:
+def one_run(home: Path, tower: str, close_while_indexing: bool = False) -> dict:
     env = {**os.environ, "LATENT_STUDIO_HOME": str(home), "PYTHONPATH": str(REPO / "desktop"),
            "QT_QPA_PLATFORM": "offscreen"}
     env.pop("LATENT_STUDIO_TEXT_TOWER", None)
     if tower == "torch":
         env["LATENT_STUDIO_TEXT_TOWER"] = "torch"
-    proc = subprocess.Popen([sys.executable, __file__, "--child", str(close_after_s)], env=env,
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(int(close_while_indexing))], env=env,
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     proc.wait(120)
@@ -96,10 +99,10 @@ def one_run(home: Path, tower: str, close_after_s: float = 0.0) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        return child(args.child)
+        return child(bool(args.child))
     load = os.getloadavg()
     print(f"load before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     prepared = subprocess.run([sys.executable, str(Path(__file__).with_name("cold_search.py")), "--prepare",
@@ -122,11 +125,11 @@ def main() -> int:
     for _ in range(args.rounds):
         with sqlite3.connect(indexing / "library.sqlite3") as db:
             db.execute("DELETE FROM vectors")
-        result = one_run(indexing, "onnxruntime", close_after_s=CLOSE_WHILE_INDEXING_S)
+        result = one_run(indexing, "onnxruntime", close_while_indexing=True)
         with sqlite3.connect(indexing / "library.sqlite3") as db:
             kept = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-        print(f"closed {CLOSE_WHILE_INDEXING_S} s after showing, while indexing: close → exit "
-              f"{result['exit_s']:.2f} s; vectors committed and kept: {kept} of 76")
+        print(f"closed while indexing ({result['indexed_at_close']} of 76 done): close → exit "
+              f"{result['exit_s']:.2f} s; vectors kept: {kept}")
     load = os.getloadavg()
     print(f"load after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
