@@ -100,6 +100,8 @@ EXCLUDED_MODULES = (
     "tkinter",
     "triton",
     "tensorboard",
+    "ray",  # the optional `cluster` extra: installed for the command line, never bundled
+    "pyarrow",
     "torch.utils.tensorboard",
     "PySide6.QtWebEngineCore",
     "PySide6.QtWebEngineWidgets",

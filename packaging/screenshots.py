@@ -118,7 +118,8 @@ def demo_search(app, page) -> None:
         print("screenshots: no search results within 60 s")
 
 
-def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path]:
+def capture_pages(state: str, out: Path, home: Path, workdir: Path, size: tuple[int, int] = WINDOW,
+                  theme: Optional[str] = None) -> list[Path]:
     os.environ["LATENT_STUDIO_HOME"] = str(home)
     from PySide6.QtWidgets import QApplication
 
@@ -133,7 +134,9 @@ def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path
         app = QApplication.instance() or QApplication(["latent-studio"])
         app.setApplicationName("Latent Studio")
         window = MainWindow(ctx)
-        window.resize(*WINDOW)
+        if theme:
+            ctx.settings.update(theme=theme)
+        window.resize(*size)
         window.show()
         window.attach_engine()
         device_shown: Callable[[], bool] = lambda: "starting" not in window.device_label.text()
@@ -143,7 +146,7 @@ def capture_pages(state: str, out: Path, home: Path, workdir: Path) -> list[Path
             if state == "demo" and name == "search":
                 demo_search(app, page)
             settle(app, 1500)
-            path = out / f"{state}-{name}.png"
+            path = out / f"{state}-{name}{'-' + theme if theme else ''}.png"
             if not window.grab().save(str(path)):
                 raise SystemExit(f"could not write {path}")
             saved.append(path)
@@ -185,6 +188,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--installed", type=Path, metavar="EXECUTABLE",
                         help="screenshot this installed build's first start instead")
     parser.add_argument("--wait", type=float, default=20.0, help="seconds to let --installed start")
+    parser.add_argument("--size", default=f"{WINDOW[0]}x{WINDOW[1]}", help="window size, WxH")
+    parser.add_argument("--theme", choices=("light", "dark"), help="colour scheme (default: the system's)")
     args = parser.parse_args(argv)
     states = args.state or ["first-run", "demo"]
     sys.path[:0] = [str(REPO), str(REPO / "desktop")]
@@ -202,11 +207,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         for state in states:
             # One process per state: each needs its own data home and QApplication.
             if len(states) > 1:
-                command = [sys.executable, __file__, "--state", state, "--out", str(args.out)]
+                command = [sys.executable, __file__, "--state", state, "--out", str(args.out), "--size", args.size]
+                if args.theme:
+                    command += ["--theme", args.theme]
                 subprocess.run(command, check=True)
                 continue
             with tempfile.TemporaryDirectory(prefix="latent-studio-shots-") as scratch:
-                for path in capture_pages(state, args.out, Path(scratch) / "home", Path(scratch)):
+                size = tuple(int(n) for n in args.size.lower().split("x"))
+                for path in capture_pages(state, args.out, Path(scratch) / "home", Path(scratch), size, args.theme):
                     print(path)
     finally:
         if xvfb is not None:

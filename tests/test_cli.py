@@ -71,3 +71,24 @@ def test_gui_quit_after_shown_prints_time(fresh_home: Path) -> None:
     assert result.returncode == 0, result.stderr
     line = next(l for l in result.stdout.splitlines() if l.startswith("window-shown-ms:"))
     assert float(line.split(":")[1]) > 0
+
+
+def test_doctor_names_every_missing_qt_library(monkeypatch, capsys) -> None:
+    import ctypes
+
+    from latentstudio import system_libraries
+
+    real = ctypes.CDLL
+
+    def without_two(name, *args, **kwargs):
+        if name in ("libxcb-icccm.so.4", "libxcb-keysyms.so.1"):
+            raise OSError(f"{name}: cannot open shared object file")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(system_libraries.sys, "platform", "linux")
+    monkeypatch.setattr(system_libraries.ctypes, "CDLL", without_two)
+    missing = system_libraries.missing_qt_libraries()
+    assert {"libxcb-icccm4", "libxcb-keysyms1"} <= set(missing)
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "libxcb-icccm4" in out and "libxcb-keysyms1" in out and "apt-get install" in out

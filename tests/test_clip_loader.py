@@ -180,3 +180,12 @@ def test_cuda_float16_matches_cpu_float32(tiny_models, tmp_path: Path) -> None:
     assert _cosine(gpu.encode_pixels(pixels)[0], cpu.encode_pixels(pixels)[0]) >= 0.99
     text = ["a red circle"]
     assert _cosine(gpu.encode_text(text)[0], cpu.encode_text(text)[0]) >= 0.99
+
+
+def test_loading_logs_no_misleading_random_initialisation_warning(tiny_models, caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        load_clip_folder(tiny_models("clip-tiny"))
+    assert not [r for r in caplog.records if "initialized randomly" in r.getMessage()]
+    assert any("clip-tiny" in r.getMessage() for r in caplog.records)  # open_clip's other lines stay

@@ -50,3 +50,24 @@ def test_generate_image_progress_and_errors(installed: None, capsys: pytest.Capt
 def test_generate_image_without_a_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate-image", "dog"]) == 1
     assert "No image generation model is installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt,suffix", [("jpeg", ".jpg"), ("webp", ".webp")])
+def test_generate_jpeg_and_webp_keep_settings_as_exif_user_comment(
+    installed: None, capsys: pytest.CaptureFixture[str], fmt: str, suffix: str
+) -> None:
+    from PIL import Image
+
+    from latentstudio.imagegen.metadata import read_reading
+
+    seed = 2**64 - 2
+    assert main(["generate-image", "a blue square", "--seed", str(seed), "--count", "2", "--steps", "1",
+                 "--format", fmt, "--json"]) == 0
+    paths = [Path(p) for p in json.loads(capsys.readouterr().out)["paths"]]
+    assert [p.suffix for p in paths] == [suffix, suffix]
+    assert Image.open(paths[0]).format == fmt.upper()
+    first, second = (read_reading(p) for p in paths)
+    assert first.metadata is not None and first.metadata.found_in == "EXIF UserComment"
+    assert first.metadata.source == "latentstudio" and first.metadata.prompt == "a blue square"
+    assert (first.metadata.seed, second.metadata.seed) == (seed, seed + 1)  # 2**64 - 1: the last seed there is
+    assert first.fields["exif:UserComment"].startswith("a blue square\nSteps: 1, Sampler: DPM++ 2M")

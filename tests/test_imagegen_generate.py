@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import socket
 import threading
 from pathlib import Path
@@ -166,6 +168,13 @@ def test_single_file_checkpoint_loads_without_network(
     from_folder = generate(sd_ctx, seed=11, steps=2, model_id="tiny")[0]
     assert attempts == []
     assert np.array_equal(pixels(from_file.path), pixels(from_folder.path))
+    # A1111's Model hash: the checkpoint file's SHA-256, first 10 digits, cached in the manifest.
+    sha256 = hashlib.sha256((tiny / "tiny-sd1.safetensors").read_bytes()).hexdigest()
+    meta = read_metadata(from_file.path)
+    assert meta is not None and (meta.model, meta.model_hash) == ("single", sha256[:10])
+    assert f"Model hash: {sha256[:10]}, Model: single" in Image.open(from_file.path).text["parameters"]
+    assert sd_ctx.registry.get("single").file_sha256["hex"] == sha256
+    assert read_metadata(from_folder.path).model_hash is None  # a diffusers folder has no one checkpoint file
 
 
 def test_missing_model_fails_before_queueing(ctx: AppContext) -> None:

@@ -150,3 +150,20 @@ def test_queue_list_reorders_and_cancels(qtbot, page: ImagePage) -> None:
     assert third.result(TIMEOUT_MS / 1000).seed == 42 and second.result(TIMEOUT_MS / 1000).seed == 41
     assert first.state is JobState.CANCELLED
     qtbot.waitUntil(lambda: page.gallery.list.count() == 2 and page.queue.handles() == [], timeout=TIMEOUT_MS)
+
+
+def test_64_bit_seed_from_the_form_to_the_png_and_back(qtbot, page: ImagePage) -> None:
+    from latentstudio.imagegen.metadata import read_reading
+
+    page.prompt.setPlainText("a blue square")
+    page.settings.seed.setText(str(2**64 - 1))
+    page.settings.steps.setValue(1)
+    (handle,) = page.generate()
+    result = handle.result(TIMEOUT_MS / 1000)
+    assert result.seed == 2**64 - 1
+    reading = read_reading(result.path)
+    assert reading.metadata is not None and reading.metadata.seed == 2**64 - 1
+    assert f"Seed: {2**64 - 1}," in reading.fields["parameters"]  # the A1111 text other tools read
+    page.settings.seed.clear()
+    assert page.reuse_settings_from(result.path)
+    assert page.settings.seed.text() == str(2**64 - 1)

@@ -143,10 +143,10 @@ def test_index_and_search_on_cuda_in_float16(paths, tiny_models, tmp_path: Path)
 
 
 def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx, tmp_path: Path, monkeypatch) -> None:
-    from latentstudio.library import catalog
-    from latentstudio.library.catalog import Library
+    from latentstudio.library import photo_library
+    from latentstudio.library.photo_library import Library
 
-    monkeypatch.setattr(catalog, "SAVE_INDEX_FROM_ROWS", 1)
+    monkeypatch.setattr(photo_library, "SAVE_INDEX_FROM_ROWS", 1)
     add_folders(clip_ctx, [_folder(tmp_path / "photos", 12)])
     clip_ctx.library.scan()
     submit_index(clip_ctx).result(120)

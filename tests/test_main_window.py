@@ -31,6 +31,9 @@ def test_window_opens_with_every_page(window: MainWindow) -> None:
         page = window.show_page(spec.name)
         assert page.parentWidget() is window.stack.currentWidget()
         assert page.isVisible()
+    # The Jobs panel waits collapsed in the status bar; its summary button and Ctrl+J open it.
+    assert not window.jobs_dock.isVisible()
+    window.queue_label.click()
     assert window.jobs_dock.isVisible()
     assert "Device" in window.device_label.text()
 

@@ -176,3 +176,25 @@ def test_truncated_pickle_is_refused_with_its_reason(registry: ModelRegistry, tm
     ckpt.write_bytes(ckpt.read_bytes()[:100])
     with pytest.raises(UnsupportedModelError, match="truncated or corrupt"):
         registry.import_path(ckpt, weights_only=True)
+
+
+def test_ids_for_a_folder_of_models_are_one_per_model_or_refused(samples: Path, tmp_path, capsys) -> None:
+    collection = tmp_path / "checkpoints"
+    collection.mkdir()
+    shutil.copy(samples / "sd15-checkpoint.safetensors", collection / "a.safetensors")
+    shutil.copy(samples / "sdxl-checkpoint.safetensors", collection / "b.safetensors")
+    shutil.copytree(samples / "llm-folder", collection / "coder")
+
+    assert main(["models", "import", str(collection), "--id", "mine"]) == 1
+    err = capsys.readouterr().err
+    assert "checkpoints holds 3 models (a.safetensors, b.safetensors, coder/) but 1 --id was given" in err
+    assert main(["models", "list", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []  # nothing imported
+
+    assert main(["models", "import", str(collection), "--id", "one", "--id", "two", "--id", "three"]) == 0
+    capsys.readouterr()
+    assert main(["models", "list", "--json"]) == 0
+    rows = {row["id"]: Path(row["path"]).name for row in json.loads(capsys.readouterr().out)}
+    assert rows == {"one": "a.safetensors", "two": "b.safetensors", "three": "model"}
+
+    assert main(["models", "import", str(samples / "llm-folder"), "--id", "x", "--id", "y"]) == 1
+    assert "one model: give at most one --id" in capsys.readouterr().err

@@ -135,3 +135,43 @@ def test_interrupted_import_leaves_no_model(samples: Path, registry: ModelRegist
         registry.import_path(samples / "llm-folder")
     assert registry.list() == []
     assert not any(p.name.startswith(".staging") for p in (registry.root / "llm").iterdir())
+
+
+def test_checkpoint_hash_cached_in_the_manifest_and_release_0_1_manifests_load(
+    samples: Path, registry: ModelRegistry, tmp_path: Path
+) -> None:
+    import hashlib
+    import os
+    import shutil
+
+    source = tmp_path / "linked.safetensors"
+    shutil.copy2(samples / "sd15-checkpoint.safetensors", source)
+    model = registry.import_path(source, link=True)
+    manifest = model.folder / "manifest.json"
+    # A manifest as release 0.1.0 wrote it: no version, no hash.
+    data = json.loads(manifest.read_text())
+    data.pop("manifest_version")
+    manifest.write_text(json.dumps(data))
+    old = registry.get(model.id)
+    assert old.file_sha256 is None and old.size_bytes == model.size_bytes
+
+    expected = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert registry.file_sha256(old) == expected
+    upgraded = json.loads(manifest.read_text())
+    assert upgraded["manifest_version"] == 2 and upgraded["file_sha256"]["hex"] == expected
+    assert {k: upgraded[k] for k in data} == data  # everything the old manifest held is kept
+    cached = registry.get(model.id)
+    calls: list[int] = []
+    assert registry.file_sha256(cached, checkpoint=lambda: calls.append(1)) == expected and calls == []  # not re-read
+
+    # The linked file replaced in place: hashed again.
+    source.write_bytes(source.read_bytes() + b" ")
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10**9))
+    assert registry.file_sha256(registry.get(model.id)) == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert registry.file_sha256(registry.import_path(samples / "llm-folder")) is None  # folders have no file hash
+
+    # A manifest from a newer release is refused (the model is not listed), never rewritten.
+    newer = dict(upgraded, manifest_version=99)
+    manifest.write_text(json.dumps(newer))
+    assert model.id not in [m.id for m in registry.list()]
+    assert json.loads(manifest.read_text()) == newer

@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import pytest
 
-from latentstudio.library.catalog import Library
+from latentstudio.library.photo_library import Library
 from latentstudio.library.search import SearchFilters, SearchRequest, rank
 from latentstudio.library.store import vector_blob
 
@@ -228,9 +228,9 @@ def test_too_few_vectors_to_cluster_stay_exact(paths) -> None:
 
 
 def test_a_small_library_keeps_its_change_log_short(paths, monkeypatch) -> None:
-    from latentstudio.library import catalog
+    from latentstudio.library import photo_library
 
-    monkeypatch.setattr(catalog, "PRUNE_LOG_ABOVE", 100)
+    monkeypatch.setattr(photo_library, "PRUNE_LOG_ABOVE", 100)
     rng = np.random.default_rng(4)
     library = Library(paths, ann_from_rows=None)
     other = Library(paths, ann_from_rows=None)  # another process with its own index

@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 
 from latentstudio import cli
-from latentstudio.library import SearchFilters, add_folders, search, submit_index
+from latentstudio.library import SearchFilters, add_folders, submit_index
+from latentstudio.library import search as library_search
 from latentstudio.library.search import parse_query, split_terms
 from tests.support import tiny_clip
+
+
+def search(*args, **kwargs):
+    """Picture semantics alone: these file names spell their classes, which keyword search would read."""
+    return library_search(*args, words=False, **kwargs)
 
 
 def _class_of(path: Path) -> str:

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "latentstudio.models.commands",
     "latentstudio.imagegen.commands",
     "latentstudio.library.commands",
+    "latentstudio.library.exchange_commands",
     "latentstudio.codegen.commands",
 )
 WINDOW_COMMANDS = ("gui",)
@@ -67,6 +68,8 @@ def _versions() -> dict[str, Optional[str]]:
 
 def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
     from .engine.device import default_memory_budget, detect_device, system_memory_bytes
+    from .library.cluster_setup import cluster_support
+    from .system_libraries import missing_qt_libraries
 
     device = detect_device(ctx.settings.device)
     report = {
@@ -84,6 +87,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "text_search": {m.id: _text_tower(m) for m in ctx.registry.list("clip")},
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
+        "cluster": cluster_support(),
+        "missing_qt_libraries": missing_qt_libraries(),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -105,6 +110,15 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         print(f"  {mark} {model.kind:9} {model.id} ({model.format}, {model.size_bytes / 2**20:.1f} MiB)")
     for model_id, tower in report["text_search"].items():
         print(f"Text search with {model_id}: {tower['reason']}")
+    cluster = report["cluster"]
+    if cluster["installed"]:
+        print("Cluster:    supported (" + ", ".join(f"{n} {v}" for n, v in cluster["versions"].items()) + ")")
+    else:
+        print(f"Cluster:    not installed ({cluster['hint']})")
+    if report["missing_qt_libraries"]:
+        packages = " ".join(report["missing_qt_libraries"])
+        print(f"Window:     missing system libraries: {packages}\n"
+              f"            install them with: sudo apt-get install {packages}")
     for problem in ctx.settings.problems:
         print(f"Settings:   {problem}")
     return 0

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS_VERSION = 1
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+THEME_CHOICES = ("system", "light", "dark")
 
 
 def _choice(*allowed: str) -> Callable[[Any], str]:
@@ -59,6 +60,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "idle_unload_minutes": _number(0, 24 * 60),
     "offline_mode": _boolean,
     "search_min_score": _number(-1, 1),
+    "theme": _choice(*THEME_CHOICES),
     "library_folders": _string_list,
 }
 
@@ -72,6 +74,7 @@ class Settings:
     idle_unload_minutes: float = 10.0
     offline_mode: bool = False
     search_min_score: float = 0.2
+    theme: str = "system"
     library_folders: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list, compare=False, repr=False)
     newer_file: bool = field(default=False, compare=False, repr=False)  # read, but never rewritten

@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 
 from latentstudio.engine import DeviceInfo, Engine, detect_device  # noqa: E402
 from latentstudio.library.indexer import default_workers, encode_rows  # noqa: E402
-from latentstudio.library.catalog import Library  # noqa: E402
+from latentstudio.library.photo_library import Library  # noqa: E402
 from latentstudio.models.clip_loader import ClipModel, load_clip_random  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
 

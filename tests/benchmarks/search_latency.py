@@ -26,7 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "desktop"))
 
-from latentstudio.library.catalog import Library  # noqa: E402
+from latentstudio.library.photo_library import Library  # noqa: E402
 from latentstudio.library.search import SearchRequest, rank  # noqa: E402
 from latentstudio.library.store import vector_blob  # noqa: E402
 from latentstudio.library.vectors import ANN_FROM_ROWS  # noqa: E402

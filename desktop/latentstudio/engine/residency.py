@@ -144,6 +144,7 @@ class ModelCache:
         entry = CacheEntry(key, model, size, self._clock(), locks=1)
         with self._lock:
             self._entries[key] = entry
+        _settle_heap()
         self._make_room(0)
         return entry
 
@@ -272,8 +273,17 @@ class ModelCache:
             return self._resident_bytes()
 
 
+def _settle_heap() -> None:
+    """Leave what is loaded now (models and the libraries behind them: millions of objects) out
+    of the cyclic collector's full passes, which hold the GIL, and so stall the window, for about
+    0.3 s each on such a heap."""
+    gc.freeze()
+
+
 def _release_memory() -> None:
+    gc.unfreeze()  # a dropped model's cycles are collectable again
     gc.collect()
+    gc.freeze()
     # getattr: torch may still be half imported by device detection on another thread.
     cuda = getattr(sys.modules.get("torch"), "cuda", None)
     if cuda is not None and cuda.is_available():

@@ -35,8 +35,20 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     gen.add_argument("--init-image", type=Path, default=None, help="start from this image (img2img)")
     gen.add_argument("--strength", type=float, default=0.75, help="img2img: how much to change the init image, 0-1 (default 0.75)")
     gen.add_argument("--model", dest="model_id", default=None, help="installed diffusion model id (default: the default diffusion model)")
+    gen.add_argument(
+        "--format", dest="file_format", choices=("png", "jpeg", "webp"), default="png",
+        help="file format (default png; jpeg/webp keep the settings as EXIF UserComment, as A1111 writes them)",
+    )
     gen.add_argument("--json", action="store_true", help="print paths, seeds and seconds as JSON")
     gen.set_defaults(func=cmd_generate_image)
+
+    info = sub.add_parser(
+        "info",
+        help="show the generation settings stored in images (ours, A1111, ComfyUI, InvokeAI, Fooocus, NovelAI)",
+    )
+    info.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    info.add_argument("--json", action="store_true", help="one JSON object per image, in a list")
+    info.set_defaults(func=cmd_info)
 
 
 def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
@@ -58,6 +70,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
         init_image=args.init_image,
         strength=args.strength,
         model_id=args.model_id,
+        file_format=args.file_format,
     )
     started = time.perf_counter()
     handles = submit_generation(ctx, request, on_event=ProgressBars(enabled=not args.json))
@@ -93,3 +106,42 @@ def _wait_for_library(results: list[Any], timeout: Optional[float] = LIBRARY_WAI
                 result.library_job.result(timeout)
             except (Exception, Cancelled):  # the next index run picks the image up
                 pass
+
+
+def describe_reading(reading: Any) -> list[str]:
+    """The lines `info` prints for one file."""
+    meta = reading.metadata
+    if meta is None:
+        return [f"{reading.path}: nothing read: {reading.reason}"]
+    lines = [f"{reading.path}: {meta.tool} ({meta.found_in})"]
+    rows = [
+        ("prompt", meta.prompt),
+        ("negative", meta.negative_prompt),
+        ("seed", meta.seed),
+        ("steps", meta.steps),
+        ("guidance", None if meta.guidance is None else f"{meta.guidance:g}"),
+        ("size", f"{meta.width}x{meta.height}" if meta.width and meta.height else None),
+        ("sampler", meta.scheduler),
+        ("strength", None if meta.strength is None else f"{meta.strength:g}"),
+        ("model", meta.model),
+        ("model hash", meta.model_hash),
+    ]
+    for name, value in rows:
+        if value not in (None, ""):
+            text = str(value).replace("\n", "\n" + " " * 14)
+            lines.append(f"  {name:11} {text}")
+    for key, value in meta.extras.items():
+        lines.append(f"  · {key}: {value if len(value) <= 200 else value[:199] + '…'}")
+    return lines
+
+
+def cmd_info(args: argparse.Namespace, ctx: Any) -> int:
+    from .metadata import read_reading
+
+    readings = [read_reading(path) for path in args.images]
+    if args.json:
+        print(json.dumps([r.to_json() for r in readings], indent=2, ensure_ascii=False))
+    else:
+        for reading in readings:
+            print("\n".join(describe_reading(reading)))
+    return 1 if any(not r.format for r in readings) else 0  # a missing or unreadable file

@@ -18,10 +18,10 @@ from ..engine import JobContext, JobHandle, Priority
 from ..engine.jobs import EventCallback
 from ..models.registry import InstalledModel
 from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline_key
-from .metadata import a1111_params, format_a1111, png_info
+from .metadata import a1111_params, exif_user_comment, format_a1111, png_info
 from .outputs import write_new_file
 from .preview import StepPreview, latents_to_rgb
-from .request import GenerationRequest, ImageSpec
+from .request import FILE_FORMATS, GenerationRequest, ImageSpec
 from .schedulers import make_scheduler
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_KIND = "image"
+A1111_HASH_DIGITS = 10  # A1111 (and Civitai's "AutoV2") name a checkpoint by its SHA-256's first 10 digits
 MAX_INIT_PIXELS = 64 * 2**20  # decompression-bomb guard for init images
 
 
@@ -136,15 +137,24 @@ def sample(job: JobContext, loaded: LoadedPipeline, spec: ImageSpec) -> tuple[An
 
 
 def metadata_for(
-    spec: ImageSpec, model: InstalledModel, variant: str, width: int, height: int, seconds: float
+    spec: ImageSpec,
+    model: InstalledModel,
+    variant: str,
+    width: int,
+    height: int,
+    seconds: float,
+    model_sha256: Optional[str] = None,
 ) -> tuple[str, dict[str, Any]]:
     """(A1111 `parameters` text, our JSON) for one generated image."""
     request = spec.request
     strength = request.strength if spec.is_img2img else None
+    short_hash = model_sha256[:A1111_HASH_DIGITS] if model_sha256 else None  # A1111's "Model hash"
     parameters = format_a1111(
         request.prompt,
         request.negative_prompt,
-        a1111_params(request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength),
+        a1111_params(
+            request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength, short_hash
+        ),
     )
     ours = {
         "format": 1,
@@ -160,11 +170,19 @@ def metadata_for(
         "img2img": spec.is_img2img,
         "strength": strength,
         "init_image": request.init_image.name if request.init_image else None,
-        "model": {"id": model.id, "format": model.format, "variant": variant},
+        "model": {"id": model.id, "format": model.format, "variant": variant, "hash": short_hash},
         "seconds": round(seconds, 3),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return parameters, ours
+
+
+def save_image(image: Any, target: Path, file_format: str, parameters: str, ours: dict[str, Any]) -> None:
+    """PNG with both text chunks; JPEG/WebP with the A1111 text as EXIF UserComment, as A1111 does."""
+    if file_format == "png":
+        image.save(target, format="PNG", pnginfo=png_info(parameters, ours))
+    else:
+        image.save(target, format=file_format.upper(), quality=95, exif=exif_user_comment(parameters))
 
 
 def add_to_library(ctx: "AppContext", path: Path, prompt: str) -> Optional[JobHandle]:
@@ -202,12 +220,16 @@ def generate_image(
         image, width, height = sample(job, loaded, spec)
         seconds = time.perf_counter() - started
         variant = loaded.variant
-    parameters, ours = metadata_for(spec, model, variant, width, height, seconds)
+    if model.path.is_file() and model.file_sha256 is None:
+        job.progress(0, None, f"hashing {model.id} (once, for the image's Model hash)")
+    model_sha256 = ctx.registry.file_sha256(model, job.checkpoint)
+    parameters, ours = metadata_for(spec, model, variant, width, height, seconds, model_sha256)
     path = write_new_file(
         ctx.paths.outputs,
         spec.seed,
         request.prompt,
-        lambda target: image.save(target, format="PNG", pnginfo=png_info(parameters, ours)),
+        lambda target: save_image(image, target, request.file_format, parameters, ours),
+        suffix=FILE_FORMATS[request.file_format],
     )
     library_job = add_to_library(ctx, path, request.prompt)
     return GeneratedImage(path, spec.seed, seconds, width, height, model.id, request.steps, library_job)
@@ -216,7 +238,8 @@ def generate_image(
 def job_name(spec: ImageSpec) -> str:
     prompt = " ".join(spec.request.prompt.split())
     short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    return f"Image: {short or '(no prompt)'} · seed {spec.seed}"
+    size = f" · {spec.request.width}×{spec.request.height}" if spec.request.width and spec.request.height else ""
+    return f"Image: {short or '(no prompt)'} · seed {spec.seed}{size} · {spec.request.steps} steps"
 
 
 def submit_generation(

@@ -1,4 +1,4 @@
-"""Where generated images go: `<outputs>/YYYY-MM-DD/NNNNN-SEED-prompt-words.png`, never overwriting."""
+"""Where generated images go: `<outputs>/YYYY-MM-DD/NNNNN-SEED-prompt-words.png` (or .jpg, .webp), never overwriting."""
 
 from __future__ import annotations
 
@@ -27,7 +27,12 @@ def _next_number(folder: Path) -> int:
 
 
 def write_new_file(
-    outputs: Path, seed: int, prompt: str, write: Callable[[Path], None], now: Optional[datetime] = None
+    outputs: Path,
+    seed: int,
+    prompt: str,
+    write: Callable[[Path], None],
+    now: Optional[datetime] = None,
+    suffix: str = ".png",
 ) -> Path:
     """Reserve a fresh name (exclusive create, so two writers never collide) and write the image into it."""
     folder = day_folder(outputs, now)
@@ -35,7 +40,7 @@ def write_new_file(
     number = _next_number(folder)
     slug = prompt_slug(prompt)
     while True:
-        path = folder / f"{number:05d}-{seed}-{slug}.png"
+        path = folder / f"{number:05d}-{seed}-{slug}{suffix}"
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:

@@ -9,15 +9,18 @@ from typing import Any, Optional
 
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES, canonical_scheduler
 
-MAX_SEED = 2**32 - 1  # AUTOMATIC1111 and ComfyUI users share 32-bit seeds
+MAX_SEED = 2**64 - 1  # ComfyUI's range; torch's CPU generator takes every one of them
+RANDOM_SEED_LIMIT = 2**32  # random seeds stay 32-bit, so every tool can type them back in
 MIN_SIZE, MAX_SIZE = 64, 4096
 MAX_STEPS = 200
 MAX_COUNT = 100
 MAX_PROMPT_CHARS = 20_000
+# PNG keeps the settings in text chunks (ours and A1111's); JPEG and WebP in EXIF UserComment.
+FILE_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 
 
 def random_seed() -> int:
-    return secrets.randbelow(MAX_SEED + 1)
+    return secrets.randbelow(RANDOM_SEED_LIMIT)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -44,6 +47,7 @@ class GenerationRequest:
     init_image: Optional[Path] = None
     strength: float = 0.75
     model_id: Optional[str] = None
+    file_format: str = "png"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> "GenerationRequest":
@@ -68,6 +72,9 @@ class GenerationRequest:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of: {', '.join(SCHEDULER_NAMES)}")
         if not 1 <= int(self.count) <= MAX_COUNT:
             raise ValueError(f"count must be between 1 and {MAX_COUNT}")
+        file_format = {"jpg": "jpeg"}.get(str(self.file_format).lower(), str(self.file_format).lower())
+        if file_format not in FILE_FORMATS:
+            raise ValueError(f"file format {self.file_format!r}: choose one of {', '.join(FILE_FORMATS)}")
         init_image = None
         if self.init_image is not None:
             init_image = Path(self.init_image).expanduser()
@@ -86,6 +93,7 @@ class GenerationRequest:
             count=int(self.count),
             init_image=init_image,
             strength=float(self.strength),
+            file_format=file_format,
         )
 
     def images(self) -> list["ImageSpec"]:

@@ -37,6 +37,7 @@ COMFYUI_SAMPLERS = {
     "dpmpp_2m": "DPM++ 2M",
     "dpmpp_2m_sde": "DPM++ 2M SDE",
     "ddim": "DDIM",
+    "dpmpp_2m_sde_gpu": "DPM++ 2M SDE",  # the same solver, its noise drawn on the GPU
     "uni_pc": "UniPC",
     "uni_pc_bh2": "UniPC",
     "lcm": "LCM",
@@ -53,6 +54,24 @@ INVOKEAI_SCHEDULERS = {
     "pndm": "PLMS",
     "unipc": "UniPC",
     "lcm": "LCM",
+}
+
+# InvokeAI 1.x/2.x (`-A` / `sampler`) and NovelAI (`sampler`, with `noise_schedule`).
+INVOKEAI_LEGACY_SAMPLERS = {
+    "ddim": "DDIM",
+    "plms": "PLMS",
+    "k_euler": "Euler",
+    "k_euler_a": "Euler a",
+    "k_heun": "Heun",
+    "k_dpmpp_2": "DPM++ 2M",
+}
+NOVELAI_SAMPLERS = {
+    "k_euler": "Euler",
+    "k_euler_ancestral": "Euler a",
+    "k_dpmpp_2m": "DPM++ 2M",
+    "k_dpmpp_2m_sde": "DPM++ 2M SDE",
+    "ddim": "DDIM",
+    "ddim_v3": "DDIM",
 }
 
 
@@ -84,6 +103,13 @@ def from_comfyui(sampler_name: str, scheduler: str = "normal") -> Optional[str]:
     if base is None:
         return None
     return (canonical_scheduler(f"{base} Karras") or base) if scheduler == "karras" else base
+
+
+def from_novelai(sampler: str, noise_schedule: Optional[str] = None) -> Optional[str]:
+    base = NOVELAI_SAMPLERS.get(sampler)
+    if base is None:
+        return None
+    return (canonical_scheduler(f"{base} Karras") or base) if noise_schedule == "karras" else base
 
 
 def make_scheduler(name: str, base_config: dict[str, Any], steps: Optional[int] = None) -> Any:

@@ -1,6 +1,6 @@
 """Library: folder scan, robust image decode, thumbnails, store, index and search (Qt-free)."""
 
-from .catalog import Library
+from .photo_library import Library
 from .indexer import IndexReport
 from .scan import ScanReport
 from .search import SearchFilters, SearchHit, SearchRequest

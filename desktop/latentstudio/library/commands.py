@@ -23,10 +23,25 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     index.add_argument("folders", nargs="*", type=Path, help="folders to add (default: re-scan all library folders)")
     index.add_argument("--model", dest="model_id", help="CLIP model id (default: the default CLIP model)")
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    index.add_argument("--cluster", metavar="ADDRESS",
+                       help="encode on a Ray cluster: 'auto' (the cluster this machine joined with "
+                            "ray start --address), an address (10.0.0.5:6379, ray://head:10001), or 'local' "
+                            "for a Ray runtime on this machine; needs the cluster extra")
+    index.add_argument("--path-map", action="append", default=[], metavar="LOCAL=REMOTE",
+                       help="the workers see folder LOCAL at REMOTE and read the files themselves (repeatable)")
+    index.add_argument("--ship-bytes", action="store_true",
+                       help="send the file bytes to the workers even where they could read the paths")
+    index.add_argument("--batch-size", type=int, help="images per encode batch (default: 128 on a GPU, 32 on the CPU)")
+    index.add_argument("--workers", type=int, help="encoder actors on the cluster (default: one per GPU, "
+                                                    "else one per CPU)")
     index.set_defaults(func=cmd_index)
 
     find = sub.add_parser("search", help="find library images by text, by an example image, or both")
-    find.add_argument("text", nargs="?", help='what to look for; "-word" excludes a term, e.g. "beach -people"')
+    find.add_argument(
+        "text", nargs="?",
+        help='what to look for; "-word" excludes a term, e.g. "beach -people"; a "quoted phrase" must be in '
+        "the file's words (name, prompt, description)",
+    )
     find.add_argument("--image", type=Path, help="an example image: find similar ones")
     find.add_argument("--negative", help="comma-separated terms to push away")
     find.add_argument("--text-weight", type=float, default=1.0)
@@ -38,6 +53,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
     find.add_argument("--min-score", type=float, help="score cut-off (default: from Settings)")
     find.add_argument("--limit", type=int, default=20)
+    find.add_argument("--no-words", dest="words", action="store_false",
+                      help="match pictures only, not the words of file names and embedded text")
     find.add_argument("--model", dest="model_id")
     find.add_argument("--json", action="store_true", help="a JSON list of {path, score, …}")
     find.set_defaults(func=cmd_search)
@@ -61,12 +78,26 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
     missing = [str(f) for f in args.folders if not Path(f).expanduser().is_dir()]
     if missing:
         raise FileNotFoundError(f"not a folder: {', '.join(missing)}")
+    plan = None
+    if args.cluster:
+        from .cluster_index import ClusterPlan, submit_cluster_index
+        from .cluster_setup import PathMap, require_cluster_support
+
+        require_cluster_support()  # before any work: the scan is not wasted on a missing extra
+        plan = ClusterPlan(args.cluster, tuple(PathMap.parse(m) for m in args.path_map),
+                           ship_bytes=True if args.ship_bytes else None, workers=args.workers,
+                           batch_size=args.batch_size)
+    elif args.path_map or args.ship_bytes or args.workers:
+        raise ValueError("--path-map, --ship-bytes and --workers go with --cluster ADDRESS")
     add_folders(ctx, args.folders)
     library = ctx.library
     chosen = [Path(f).expanduser() for f in args.folders] or None
     scan = library.scan(chosen)
     bar = ProgressBars(sys.stderr.isatty() and not args.json, unit="img")
-    handle = submit_index(ctx, installed.id, on_event=bar)
+    if plan is not None:
+        handle = submit_cluster_index(ctx, plan, installed.id, on_event=bar)
+    else:
+        handle = submit_index(ctx, installed.id, on_event=bar, batch_size=args.batch_size)
     interrupted = False
     try:
         report = handle.result()
@@ -95,6 +126,8 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
         "images_per_second": round(report.images_per_second, 2) if report else None,
         "completed": not interrupted,
     }
+    if args.cluster:
+        summary["cluster"] = report.cluster_json() if report else {"address": args.cluster}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -111,6 +144,11 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
             print(f"    {path}: {reason}")
         for folder in scan.missing_folders:
             print(f"  folder not found (kept in the library): {folder}")
+        if args.cluster and report and report.workers:
+            nodes = ", ".join(f"{node}: {count}" for node, count in report.nodes.items())
+            print(f"Cluster {report.address} · {report.workers} worker(s) · files sent as {report.transport} · {nodes}")
+            for path in report.missing[:20]:
+                print(f"  not visible to the workers (still waiting; check --path-map): {path}")
     if interrupted:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
@@ -140,6 +178,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         text_weight=args.text_weight,
         image_weight=args.image_weight,
         model_id=args.model_id,
+        words=args.words,
     )
     if args.json:
         print(json.dumps([hit.to_json() for hit in hits], indent=2))
@@ -147,7 +186,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         if not hits:
             print("No matches above the score cut-off.", file=sys.stderr)
         for hit in hits:
-            print(f"{hit.score:.3f}  {hit.path}")
+            print(f"{hit.score:.3f}  {hit.matched:7}  {hit.path}")
     sys.stdout.flush()
     # A large library's matrix is written to disk once, so the next search starts fast.
     library = ctx.library

@@ -1,7 +1,8 @@
 """Fast, defensive image decoding for indexing.
 
 JPEGs are decoded at reduced scale (draft mode) when the target is much smaller than the
-photo; EXIF orientation is applied; every mode becomes RGB (alpha composited on white,
+photo, HEIC/HEIF photos (pillow-heif) from their embedded thumbnail when it is large enough;
+EXIF orientation is applied; every mode becomes RGB (alpha composited on white,
 16-bit scaled down, CMYK and palettes converted); animations give their first frame; the
 pixel count is checked from the header before any pixels are decoded. Every failure is a
 `DecodeError` whose message is the reason recorded in the library.
@@ -9,25 +10,38 @@ pixel count is checked from the header before any pixels are decoded. Every fail
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Optional
+from pathlib import Path, PurePath
+from typing import BinaryIO, Iterator, Optional, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from ..image_formats import heif_orientation, register_heif
 
 MAX_PIXELS = 180_000_000  # about PIL's own decompression-bomb limit; far above any camera
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 36867
 DATETIME = 306
-UNSUPPORTED_HINTS = {
-    ".heic": "HEIC is not readable by this installation's image library",
-    ".heif": "HEIF is not readable by this installation's image library",
-    ".avif": "AVIF is not readable by this installation's image library",
+HEIF_SUFFIXES = (".heic", ".heif")
+HEIF_MISSING = "HEIF support missing: install pillow-heif to read HEIC/HEIF photos"
+AVIF_MISSING = "AVIF is not readable by this installation's image library (Pillow 11.3 or later reads it)"
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
+ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
 }
+DRAFT_FORMATS = ("jpeg", "heif")  # JPEG: DCT scaling; HEIF: an embedded thumbnail, when large enough
 
 
 class DecodeError(Exception):
@@ -56,6 +70,8 @@ def _exif_time(image: Image.Image) -> Optional[float]:
 
 
 def _orientation(image: Image.Image) -> int:
+    if (image.format or "").upper() == "HEIF":
+        return heif_orientation(image)
     try:
         return int(image.getexif().get(0x0112, 1))
     except (ValueError, TypeError, OSError, SyntaxError):
@@ -88,36 +104,20 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) -> DecodedImage:
-    """Decode `path` for indexing; `min_side` lets JPEG draft mode shrink while keeping that size."""
+def _pillow_reads_avif() -> bool:
+    from PIL import features
+
     try:
-        if os.path.islink(path) and not os.path.exists(path):
-            raise DecodeError("broken link")
-        size = os.path.getsize(path)
-        if size == 0:
-            raise DecodeError("empty file (0 bytes)")
-        with Image.open(path) as image:
-            width, height = image.size
-            if width <= 0 or height <= 0:
-                raise DecodeError("image has no pixels")
-            if width * height > max_pixels:
-                raise DecodeError(
-                    f"too many pixels ({width}×{height}); the limit is {max_pixels / 1e6:.0f} megapixels"
-                )
-            fmt = (image.format or "unknown").lower()
-            taken = _exif_time(image)
-            orientation = _orientation(image)
-            if fmt == "jpeg" and min_side:
-                # The decoder picks a 1/2, 1/4 or 1/8 scale still at least this large.
-                image.draft("RGB", (min_side, min_side))
-            if getattr(image, "is_animated", False):
-                image.seek(0)
-            image.load()
-            if orientation != 1:
-                image = ImageOps.exif_transpose(image)
-            rgb = to_rgb(image)
-            if rgb is image:
-                rgb = image.copy()  # detach from the file before it is closed
+        return bool(features.check("avif"))
+    except ValueError:  # a Pillow too old to know the feature
+        return False
+
+
+@contextlib.contextmanager
+def _reasons(suffix: str) -> Iterator[None]:
+    """Turn whatever reading or decoding raised into a DecodeError with the user's reason."""
+    try:
+        yield
     except DecodeError:
         raise
     except PermissionError:
@@ -125,8 +125,10 @@ def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) ->
     except FileNotFoundError:
         raise DecodeError("file disappeared or is a broken link") from None
     except UnidentifiedImageError:
-        if Path(path).suffix.lower() in UNSUPPORTED_HINTS:
-            raise DecodeError(UNSUPPORTED_HINTS[Path(path).suffix.lower()]) from None
+        if suffix.lower() in HEIF_SUFFIXES and not register_heif():
+            raise DecodeError(HEIF_MISSING) from None
+        if suffix.lower() == ".avif" and not _pillow_reads_avif():
+            raise DecodeError(AVIF_MISSING) from None
         raise DecodeError("not an image (content does not match any image format)") from None
     except Image.DecompressionBombError as exc:
         raise DecodeError(f"too many pixels ({exc})") from None
@@ -139,6 +141,65 @@ def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) ->
         raise DecodeError(f"cannot read image ({text})") from None
     except (ValueError, SyntaxError, EOFError, MemoryError, IndexError, TypeError) as exc:
         raise DecodeError(f"corrupt image ({type(exc).__name__}: {exc})") from None
+
+
+def _check_file(path: Path) -> None:
+    if os.path.islink(path) and not os.path.exists(path):
+        raise DecodeError("broken link")
+    if os.path.getsize(path) == 0:
+        raise DecodeError("empty file (0 bytes)")
+
+
+def decode_image(path: Path, min_side: int = 0, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """Decode `path` for indexing; `min_side` lets draft mode (JPEG, HEIF) shrink while keeping that size."""
+    suffix = Path(path).suffix
+    with _reasons(suffix):
+        _check_file(path)
+    return _decode(path, suffix, min_side, max_pixels)
+
+
+def read_image_bytes(path: Path) -> bytes:
+    """A file's bytes, to decode elsewhere (a cluster worker); unreadable files fail with the
+    same reasons as decode_image."""
+    with _reasons(Path(path).suffix):
+        _check_file(path)
+        return Path(path).read_bytes()
+
+
+def decode_image_bytes(data: bytes, name: str, min_side: int = 0, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """decode_image for a file's bytes read elsewhere; `name` gives the suffix for the reasons."""
+    suffix = PurePath(name).suffix
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    return _decode(io.BytesIO(data), suffix, min_side, max_pixels)
+
+
+def _decode(source: Union[Path, BinaryIO], suffix: str, min_side: int, max_pixels: int) -> DecodedImage:
+    register_heif()
+    with _reasons(suffix):
+        with Image.open(source) as image:
+            width, height = image.size
+            if width <= 0 or height <= 0:
+                raise DecodeError("image has no pixels")
+            if width * height > max_pixels:
+                raise DecodeError(
+                    f"too many pixels ({width}×{height}); the limit is {max_pixels / 1e6:.0f} megapixels"
+                )
+            fmt = (image.format or "unknown").lower()
+            taken = _exif_time(image)
+            orientation = _orientation(image)
+            if fmt in DRAFT_FORMATS and min_side:
+                # JPEG: a 1/2, 1/4 or 1/8 scale still at least this large; HEIF: the smallest
+                # embedded thumbnail at least this large (when the file has one).
+                image.draft("RGB", (min_side, min_side))
+            if getattr(image, "is_animated", False):
+                image.seek(0)
+            image.load()
+            if orientation in ORIENTATION_TRANSPOSE:
+                image = image.transpose(ORIENTATION_TRANSPOSE[orientation])
+            rgb = to_rgb(image)
+            if rgb is image:
+                rgb = image.copy()  # detach from the file before it is closed
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return DecodedImage(rgb, width, height, fmt, taken)

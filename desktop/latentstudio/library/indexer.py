@@ -27,7 +27,7 @@ from .thumbnails import THUMBNAIL_SIZE, save_thumbnail
 
 if TYPE_CHECKING:
     from ..engine import DeviceInfo, JobContext
-    from .catalog import Library
+    from .photo_library import Library
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
 from .store import OK, PENDING, SKIPPED, Folder, ImageRow, LibraryStore
+from .words import embedded_words, name_words
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,8 @@ def scan_folders(
         for folder, found, existing in listings:
             work: list[tuple[str, os.stat_result, Optional[ImageRow]]] = []
             unusable: list[tuple[str, str, Optional[os.stat_result]]] = []
+            unread = store.ids_without_words(folder.id)  # rows from before keyword search
+            words_due: list[ImageRow] = []
             for path, (st, reason) in found.items():
                 key = display_path(path)
                 old = existing.get(key)
@@ -180,19 +183,30 @@ def scan_folders(
                 assert st is not None
                 if old and old.size == st.st_size and old.mtime == st.st_mtime:
                     report.unchanged += 1
+                    if old.id in unread:
+                        words_due.append(old)
                     continue
                 work.append((path, st, old))
             hashes = list(pool.map(lambda item: _hash_or_reason(item[0], item[1].st_size), work))
+            # The words inside each new or changed file (and old rows never read), read alongside.
+            texts = list(pool.map(lambda item: embedded_words(Path(item[0])) if item[1][0] else "", zip(
+                [path for path, _, _ in work], hashes)))
+            due_texts = list(pool.map(lambda row: embedded_words(Path(row.path)), words_due))
+            root = str(folder.path)
             known = store.known_hashes({h for h, _ in hashes if h})
             with store.transaction() as db:
                 for key, reason, st in unusable:
                     store.upsert_image(db, folder.id, key, st.st_size if st else 0,
                                        st.st_mtime if st else 0.0, None, SKIPPED, reason)
                     report.skipped.append((key, reason))
+            with store.transaction(bump=False) as db:
+                for row, text in zip(words_due, due_texts):
+                    store.set_words(db, row.id, name_words(row.path, root), text)
             for start in range(0, len(work), COMMIT_EVERY):
                 with store.transaction() as db:
-                    for (path, st, old), (digest, reason) in zip(
-                        work[start : start + COMMIT_EVERY], hashes[start : start + COMMIT_EVERY]
+                    for (path, st, old), (digest, reason), text in zip(
+                        work[start : start + COMMIT_EVERY], hashes[start : start + COMMIT_EVERY],
+                        texts[start : start + COMMIT_EVERY],
                     ):
                         if digest is None:
                             store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, None, SKIPPED, reason)
@@ -200,6 +214,8 @@ def scan_folders(
                             continue
                         if old is not None and old.hash == digest:
                             store.touch_image(db, old.id, st.st_size, st.st_mtime)
+                            if old.id in unread:
+                                store.set_words(db, old.id, name_words(path, root), text)
                             report.unchanged += 1
                             continue
                         source = gone_by_hash.get(digest) if old is None else None
@@ -217,8 +233,9 @@ def scan_folders(
                             if like is not None:
                                 report.reused += 1
                             status, why = (OK if like is not None else PENDING), None
-                        store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, digest, status,
-                                           why, like=like)
+                        image_id = store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, digest,
+                                                      status, why, like=like)
+                        store.set_words(db, image_id, name_words(path, root), text)
             store.mark_scanned(folder.id)
 
     with store.transaction() as db:

@@ -17,10 +17,12 @@ import numpy as np
 
 from ..models.clip_loader import ClipModel
 from .decode import DecodeError, decode_image
+from .keyword_rank import FUSION_DEPTH, PICTURE, fuse_with_words, keyword_candidates
 from .thumbnails import existing_thumbnail
+from .words import keyword_query
 
 if TYPE_CHECKING:
-    from .catalog import Library
+    from .photo_library import Library
     from .vectors import VectorIndex
 
 TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
@@ -80,6 +82,7 @@ class SearchRequest:
     min_score: Optional[float] = None
     filters: SearchFilters = field(default_factory=SearchFilters)
     model_id: Optional[str] = None
+    words: bool = True  # also match the words of file names and embedded text (keyword search)
 
     def describe(self) -> str:
         parts = []
@@ -104,6 +107,7 @@ class SearchHit:
     thumbnail: Optional[Path] = None
     generated: bool = False
     prompt: Optional[str] = None
+    matched: str = "picture"  # why it is a result: "picture", "words" or "both"
 
     def to_json(self) -> dict:
         return {
@@ -117,6 +121,7 @@ class SearchHit:
             "thumbnail": str(self.thumbnail) if self.thumbnail else None,
             "generated": self.generated,
             "prompt": self.prompt,
+            "matched": self.matched,
         }
 
 
@@ -256,6 +261,10 @@ def rank(
     if request.filters.folder is not None:
         folder_ids = library.folder_ids_under(request.filters.folder)
     limit = max(1, request.limit)
+    keywords = keyword_query(request.text, split_terms(request.negative)) if request.words else None
+    words = keyword_candidates(library.store, keywords, FUSION_DEPTH * 4) if keywords is not None else []
+    if keywords is not None and not words and keywords.phrases is None and keywords.excluded is None:
+        keywords = None  # no file's words match: the picture search alone, at its own cost
     with index.lock:  # the index may be catching up with the database on another thread
         mask = filter_mask(index, request.filters, folder_ids)
         if index.ann is not None:
@@ -263,9 +272,14 @@ def rank(
         else:
             candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]
+        matched = [PICTURE] * len(image_ids)
+        if keywords is not None:
+            image_ids, scores, matched = fuse_with_words(
+                library.store, index, query, keywords, words, image_ids, [float(s) for s in scores], mask, limit
+            )
     rows = library.store.images_by_ids(image_ids)
     hits = []
-    for image_id, score in zip(image_ids, scores):
+    for image_id, score, why in zip(image_ids, scores, matched):
         row = rows.get(image_id)
         if row is None:
             continue
@@ -283,6 +297,7 @@ def rank(
                 thumbnail=existing_thumbnail(library.thumbnails, row.hash),
                 generated=row.generated,
                 prompt=row.prompt,
+                matched=why,
             )
         )
     return hits

@@ -19,6 +19,7 @@ from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank
 from .store import PENDING
 from .text_tower import LOADING_MESSAGE, export_in_job, fast_text_in_job, submit_export
+from .words import embedded_words, name_words
 
 if TYPE_CHECKING:
     from ..context import AppContext
@@ -148,6 +149,7 @@ def search(
     image_weight: float = 1.0,
     model_id: Optional[str] = None,
     timeout: Optional[float] = DEFAULT_SEARCH_TIMEOUT_S,
+    words: bool = True,
 ) -> list[SearchHit]:
     """Blocking search: ranked hits (best first) with `.path` and `.score` (cosine)."""
     request = SearchRequest(
@@ -160,6 +162,7 @@ def search(
         min_score=min_score,
         filters=filters or SearchFilters(),
         model_id=model_id,
+        words=words,
     )
     return submit_search(ctx, request).result(timeout)
 
@@ -187,6 +190,7 @@ def add_generated_image(ctx: "AppContext", path: Path, prompt: str) -> Optional[
             db, folder.id, str(path), st.st_size, st.st_mtime, digest,
             status=like.status if like else PENDING, like=like, generated=True, prompt=prompt,
         )
+        store.set_words(db, image_id, name_words(str(path), str(folder.path)), embedded_words(path) or prompt)
     if ctx.registry.default("clip") is None:
         return None
     return submit_index(ctx, image_ids=[image_id])

@@ -77,6 +77,8 @@ COMMIT;
 """
 
 PENDING, OK, SKIPPED = "pending", "ok", "skipped"
+# Porter stemming over unicode61 ("boats" finds "boat"), accents folded ("café" finds "cafe").
+WORDS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 IMAGE_COLUMNS = (
     "id, folder_id, path, size, mtime, hash, width, height, taken, format, status, reason, "
     "generated, prompt"
@@ -143,10 +145,33 @@ def _user_version_replaces_meta_row(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM meta WHERE key = 'schema_version'")
 
 
+def _image_words(db: sqlite3.Connection) -> None:
+    """Keyword search: an FTS5 table of each image's name and embedded text (rowid = image id).
+
+    Names come from the paths now; the text inside the files is read by the next scan (the
+    `words_read` flag marks the rows it has done), so the upgrade itself opens no file.
+    """
+    from .words import name_words
+
+    db.execute("ALTER TABLE images ADD COLUMN words_read INTEGER NOT NULL DEFAULT 0")
+    db.execute(f"CREATE VIRTUAL TABLE image_words USING fts5(name, text, tokenize='{WORDS_TOKENIZER}')")
+    db.execute("CREATE TRIGGER image_words_removed AFTER DELETE ON images "
+               "BEGIN DELETE FROM image_words WHERE rowid = OLD.id; END")
+    rows = db.execute(
+        "SELECT images.id, images.path, folders.path, images.prompt FROM images "
+        "JOIN folders ON folders.id = images.folder_id"
+    ).fetchall()
+    db.executemany(
+        "INSERT INTO image_words(rowid, name, text) VALUES(?, ?, ?)",
+        ((image_id, name_words(path, folder), prompt or "") for image_id, path, folder, prompt in rows),
+    )
+
+
 # MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
 # release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _user_version_replaces_meta_row,
+    _image_words,
 ]
 
 
@@ -416,6 +441,69 @@ class LibraryStore:
         """Drop the rows of files that are gone (caller's transaction); vectors stay for moved copies."""
         db.executemany("DELETE FROM images WHERE path = ?", ((path,) for path in paths))
 
+    # -- words ------------------------------------------------------------------------------
+
+    def set_words(self, db: sqlite3.Connection, image_id: int, name: str, text: str) -> None:
+        """An image's keyword row (caller's transaction): its name words and embedded text."""
+        db.execute("DELETE FROM image_words WHERE rowid = ?", (image_id,))
+        db.execute("INSERT INTO image_words(rowid, name, text) VALUES(?, ?, ?)", (image_id, name, text))
+        db.execute("UPDATE images SET words_read = 1 WHERE id = ?", (image_id,))
+
+    def ids_without_words(self, folder_id: int) -> set[int]:
+        """Images of a folder whose embedded text was never read (rows from before keyword search)."""
+        rows = self.connection().execute(
+            "SELECT id FROM images WHERE folder_id = ? AND words_read = 0 AND status != 'skipped'", (folder_id,)
+        )
+        return {row[0] for row in rows}
+
+    def words_of(self, image_id: int) -> Optional[tuple[str, str]]:
+        row = self.connection().execute(
+            "SELECT name, text FROM image_words WHERE rowid = ?", (image_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def keyword_ranked(
+        self, match: str, limit: int, within: Optional[str] = None, excluded: Optional[str] = None
+    ) -> list[tuple[int, float]]:
+        """(image id, keyword score) matching an FTS5 expression, best first: the score is bm25,
+        negated so higher is better, names weighing twice the text; `within` must match too,
+        `excluded` must not."""
+        expression = match if within is None else f"({within}) AND ({match})"
+        if excluded is not None:
+            expression = f"({expression}) NOT ({excluded})"
+        rows = self.connection().execute(
+            "SELECT rowid, -bm25(image_words, 2.0, 1.0) AS score FROM image_words WHERE image_words MATCH ? "
+            "ORDER BY score DESC LIMIT ?",
+            (expression, limit),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def keyword_count(self, match: str, cap: int) -> int:
+        """How many images match an FTS5 expression, counting no further than `cap`."""
+        return int(self.connection().execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM image_words WHERE image_words MATCH ? LIMIT ?)", (match, cap)
+        ).fetchone()[0])
+
+    def keyword_unranked(self, match: str, limit: int, excluded: Optional[str] = None) -> list[int]:
+        """Image ids matching an FTS5 expression, in id order (no ranking: for very common words)."""
+        expression = match if excluded is None else f"({match}) NOT ({excluded})"
+        rows = self.connection().execute(
+            "SELECT rowid FROM image_words WHERE image_words MATCH ? LIMIT ?", (expression, limit)
+        )
+        return [row[0] for row in rows]
+
+    def keyword_subset(self, match: str, image_ids: Sequence[int]) -> set[int]:
+        """Those of `image_ids` whose words match an FTS5 expression."""
+        found: set[int] = set()
+        ids = list(image_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.connection().execute(
+                f"SELECT rowid FROM image_words WHERE image_words MATCH ? AND rowid IN ({marks})", (match, *chunk)
+            ))
+        return found
+
     def has_vectors(self, model: str) -> bool:
         """Whether any image has a `model` vector: stops at the first one found."""
         return self.connection().execute(
@@ -488,6 +576,44 @@ class LibraryStore:
             "SELECT data FROM vectors WHERE hash = ? AND model = ?", (content_hash, model)
         ).fetchone()
         return np.frombuffer(row[0], dtype=np.float16).astype(np.float32) if row else None
+
+    def _images_where(self, column: str, values: Iterable[str]) -> list[ImageRow]:
+        values = list(values)
+        found: list[ImageRow] = []
+        for start in range(0, len(values), ID_CHUNK):
+            chunk = values[start : start + ID_CHUNK]
+            found += [_image(r) for r in self.connection().execute(
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE {column} IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk)]
+        return found
+
+    def images_by_paths(self, paths: Iterable[str]) -> dict[str, ImageRow]:
+        return {row.path: row for row in self._images_where("path", paths)}
+
+    def images_by_hashes(self, hashes: Iterable[str]) -> dict[str, ImageRow]:
+        """For each content hash, the first library image carrying it (any status)."""
+        found: dict[str, ImageRow] = {}
+        for row in self._images_where("hash", hashes):
+            found.setdefault(row.hash, row)  # type: ignore[arg-type]
+        return found
+
+    def hashes_with_vectors(self, model: str, hashes: Iterable[str]) -> set[str]:
+        hashes = list(hashes)
+        found: set[str] = set()
+        for start in range(0, len(hashes), ID_CHUNK):
+            chunk = hashes[start : start + ID_CHUNK]
+            found.update(r[0] for r in self.connection().execute(
+                f"SELECT hash FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(chunk))})", (model, *chunk)))
+        return found
+
+    def exported_vectors(self, model: str, chunk: int = 10_000) -> Iterator[list[tuple[str, str, bytes]]]:
+        """(path, content hash, float16 vector bytes) of every indexed image, in chunks, by id."""
+        with self.reader() as db:
+            cursor = db.execute(
+                "SELECT i.path, i.hash, v.data FROM images i JOIN vectors v ON v.hash = i.hash AND v.model = ? "
+                "WHERE i.status = 'ok' ORDER BY i.id", (model,))
+            while rows := cursor.fetchmany(chunk):
+                yield rows
 
     # -- reports ----------------------------------------------------------------------------
 

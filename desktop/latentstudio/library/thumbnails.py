@@ -1,13 +1,20 @@
-"""Thumbnails (about 256 px) cached on disk by content hash, written atomically."""
+"""Thumbnails (about 256 px) cached on disk by content hash, written atomically.
+
+Local indexing writes them while it decodes; images indexed elsewhere (on a cluster, or by an
+embedding import) get theirs the first time they are shown.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 from PIL import Image
 
 from ..atomic_files import atomic_write
+from .decode import DecodeError, decode_image
+from .scan import content_hash
 
 THUMBNAIL_SIZE = 256
 
@@ -34,3 +41,19 @@ def existing_thumbnail(root: Path, content_hash: Optional[str]) -> Optional[Path
         return None
     path = thumbnail_path(root, content_hash)
     return path if path.exists() else None
+
+
+def ensure_thumbnail(root: Path, source: Path) -> Optional[Path]:
+    """The cached thumbnail of an image file, made now when missing; None when it cannot be read.
+    A file already in the cache is its own thumbnail."""
+    source = Path(source)
+    if source.is_relative_to(root):
+        return source
+    try:
+        digest = content_hash(source, os.path.getsize(source))
+        existing = existing_thumbnail(root, digest)
+        if existing is not None:
+            return existing
+        return save_thumbnail(root, digest, decode_image(source, min_side=THUMBNAIL_SIZE).image)
+    except (OSError, DecodeError):
+        return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from .detect import PICKLE_SUFFIXES, UnsupportedModelError
 from .registry import InstalledModel, ModelRegistry
@@ -45,6 +45,21 @@ def collection_members(folder: Path, weights_only: bool = False) -> list[Path]:
     return members
 
 
+def ids_for_members(folder: Path, members: list[Path], model_ids: Sequence[str]) -> list[Optional[str]]:
+    """One id per member: none given names each from its file, one per member in listed order;
+    any other count is refused (an id silently dropped would install under a name nobody chose)."""
+    if not model_ids:
+        return [None] * len(members)
+    if len(model_ids) == len(members):
+        return list(model_ids)
+    found = ", ".join(m.name + ("/" if m.is_dir() else "") for m in members)
+    raise ValueError(
+        f"{folder.name} holds {len(members)} models ({found}) but {len(model_ids)} --id "
+        f"{'was' if len(model_ids) == 1 else 'were'} given: give one --id per model, in this order, "
+        "or none to name each after its file, or import one model by its own path"
+    )
+
+
 def import_collection(
     registry: ModelRegistry,
     folder: Path,
@@ -52,6 +67,7 @@ def import_collection(
     link: bool = False,
     weights_only: bool = False,
     on_each: Optional[Callable[[ImportOutcome], None]] = None,
+    model_ids: Sequence[str] = (),
 ) -> list[ImportOutcome]:
     members = collection_members(folder, weights_only)
     if not members:
@@ -59,10 +75,11 @@ def import_collection(
             f"{folder.name}: neither a model folder nor a folder holding models "
             "(.safetensors files or model folders)"
         )
+    ids = ids_for_members(folder, members, model_ids)  # refuses before anything is imported
     outcomes = []
-    for path in members:
+    for path, model_id in zip(members, ids):
         try:
-            model = registry.import_path(path, kind=kind, link=link, weights_only=weights_only)
+            model = registry.import_path(path, kind=kind, model_id=model_id, link=link, weights_only=weights_only)
             outcome = ImportOutcome(path, model=model)
         except (UnsupportedModelError, FileExistsError, OSError) as exc:
             outcome = ImportOutcome(path, error=str(exc))

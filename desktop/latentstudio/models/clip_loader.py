@@ -8,6 +8,7 @@ from safetensors only; nothing is fetched from the network.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -176,6 +177,25 @@ def _finish(model: Any, name: str, device: Any, dtype: Any, tokenizer: Any) -> C
     return ClipModel(model, tokenizer, spec, name, preprocess)
 
 
+class _WeightsFollow(logging.Filter):
+    """open_clip warns that a model it built "initialized randomly" although our weights load
+    next: keep that one misleading line out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _weights_follow() -> Iterator[None]:
+    quiet = _WeightsFollow()
+    root = logging.getLogger()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
+
+
 def load_clip_folder(folder: Path, device: Any = None, dtype: Any = None) -> ClipModel:
     """open_clip's hub layout: `open_clip_config.json` + `open_clip_model.safetensors`."""
     import open_clip
@@ -192,7 +212,8 @@ def load_clip_folder(folder: Path, device: Any = None, dtype: Any = None) -> Cli
     # load_weights=False keeps open_clip from picking any other (possibly pickled) file in
     # the folder; the safetensors file is loaded explicitly below.
     spec = f"local-dir:{folder.resolve()}"
-    model = open_clip.create_model(spec, load_weights=False, pretrained_image=False)
+    with _weights_follow():
+        model = open_clip.create_model(spec, load_weights=False, pretrained_image=False)
     open_clip.load_checkpoint(model, str(weights), weights_only=True)
     tokenizer = open_clip.get_tokenizer(spec)
     return _finish(model, folder.name, device, dtype, tokenizer)
@@ -209,7 +230,8 @@ def load_clip_checkpoint(
         raise ValueError(f"{checkpoint.name}: only .safetensors checkpoints are loaded")
     if architecture not in open_clip.list_models():
         raise ValueError(f"unknown open_clip architecture {architecture!r}")
-    model = open_clip.create_model(architecture, pretrained=None, pretrained_image=False)
+    with _weights_follow():
+        model = open_clip.create_model(architecture, pretrained=None, pretrained_image=False)
     open_clip.load_checkpoint(model, str(checkpoint), weights_only=True)
     return _finish(model, architecture, device, dtype, open_clip.get_tokenizer(architecture))
 

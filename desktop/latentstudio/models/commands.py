@@ -39,7 +39,15 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     )
     imp.add_argument("path", type=Path)
     imp.add_argument("--kind", choices=KINDS, help="refuse the import unless it is this kind")
-    imp.add_argument("--id", dest="model_id", help="id to install it under (default: from its name)")
+    imp.add_argument(
+        "--id",
+        dest="model_ids",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="id to install it under (default: from its name); for a folder of models, one --id per model, "
+        "in the order `models import` lists them",
+    )
     imp.add_argument("--link", action="store_true", help="link to the original instead of copying")
     imp.add_argument("--arch", help="open_clip architecture name, for a bare open_clip checkpoint")
     imp.add_argument(
@@ -86,7 +94,12 @@ def _print_imported(model) -> None:
 def cmd_import(args: argparse.Namespace, ctx) -> int:
     if collection_members(args.path.expanduser(), args.weights_only):
         outcomes = import_collection(
-            ctx.registry, args.path.expanduser(), kind=args.kind, link=args.link, weights_only=args.weights_only
+            ctx.registry,
+            args.path.expanduser(),
+            kind=args.kind,
+            link=args.link,
+            weights_only=args.weights_only,
+            model_ids=args.model_ids,
         )
         if args.json:
             print(json.dumps([{"path": str(o.path), "model": o.model.to_json() if o.model else None,
@@ -99,10 +112,12 @@ def cmd_import(args: argparse.Namespace, ctx) -> int:
             else:
                 print(f"Refused {outcome.path.name}: {outcome.error}", file=sys.stderr)
         return 0 if all(o.model is not None for o in outcomes) else 1
+    if len(args.model_ids) > 1:
+        raise ValueError(f"{args.path.name} is one model: give at most one --id")
     model = ctx.registry.import_path(
         args.path,
         kind=args.kind,
-        model_id=args.model_id,
+        model_id=args.model_ids[0] if args.model_ids else None,
         link=args.link,
         architecture=args.arch,
         weights_only=args.weights_only,

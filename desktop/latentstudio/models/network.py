@@ -40,6 +40,20 @@ def apply_offline_mode(enabled: bool) -> None:
         hub_constants.HF_HUB_OFFLINE = enabled
 
 
+def offline_by_environment() -> bool:
+    """HF_HUB_OFFLINE set by the user's environment, not by our own switch."""
+    return environment_offline() and not _set_by_us
+
+
+def download_block_reason(offline_setting: bool) -> str:
+    """Why downloads are off right now, in words, or "" when they may run."""
+    if offline_setting:
+        return "Offline mode is on (Settings → Fully offline): nothing is downloaded."
+    if offline_by_environment():
+        return f"{OFFLINE_ENV} is set in the environment: nothing is downloaded."
+    return ""
+
+
 def check_network_allowed(offline_setting: bool) -> None:
     """Raise NetworkDisabledError, before any connection is made, when downloads are off."""
     apply_offline_mode(offline_setting)

@@ -7,6 +7,7 @@ never looks like an installed model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..atomic_files import write_json
 from ..stored_formats import NewerFormatError, format_number
@@ -26,10 +27,14 @@ from .pickle_import import convert, needs_conversion
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1  # 0: release 0.1.0 (no number); readers accept every older format
+# 0: release 0.1.0 (no number); 1: numbered; 2: the cached "file_sha256" of a single-file model.
+# Readers accept every older format.
+MANIFEST_VERSION = 2
+HASH_CHUNK = 4 * 2**20
 MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
 KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation"}
+KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation"}
 
 
 class ModelNotFoundError(KeyError):
@@ -63,6 +68,7 @@ class InstalledModel:
     variant: Optional[str] = None
     architecture: Optional[str] = None
     extra: dict[str, Any] = field(default_factory=dict)
+    file_sha256: Optional[dict[str, Any]] = None  # {"hex", "size", "mtime_ns"} of the file it was computed on
 
     @property
     def path(self) -> Path:
@@ -74,6 +80,26 @@ class InstalledModel:
         data["folder"] = str(self.folder)
         data["path"] = str(self.path)
         return data
+
+
+# Folder names that say what a folder holds, not which model: the parent folder names the model.
+GENERIC_FOLDER_NAMES = frozenset({"diffusers", "model", "models", "weights", "checkpoint", "snapshot", "main"})
+FORMAT_LABELS = {
+    "open_clip_hub": "open_clip folder",
+    "open_clip_checkpoint": "open_clip checkpoint",
+    "diffusers": "diffusers folder",
+    "sd_single_file": "single .safetensors file",
+    "transformers": "transformers folder",
+}
+
+
+def model_name_for(source: Path) -> str:
+    """A name for an imported model: the model's own file or folder name, or, when that only says
+    what the folder holds (".../sd-turbo/diffusers"), its parent's."""
+    name = source.stem if source.is_file() else source.name
+    if name.lower() in GENERIC_FOLDER_NAMES and source.parent.name:
+        name = source.parent.name
+    return slugify(name)
 
 
 def slugify(name: str) -> str:
@@ -175,12 +201,12 @@ class ModelRegistry:
                     f"{source.name} holds pickle weights, which are converted to .safetensors on "
                     "import: it cannot be linked; import a copy instead"
                 )
-            name = model_id or slugify(source.stem if source.is_file() else source.name)
+            name = model_id or model_name_for(source)
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=".converting-", dir=self.root) as workdir:
                 converted = convert(source.resolve(), Path(workdir))
                 return self._import_checked(converted, kind, name, False, architecture, str(source.resolve()))
-        name = model_id or slugify(source.stem if source.is_file() else source.name)
+        name = model_id or model_name_for(source)
         return self._import_checked(source, kind, name, link, architecture, str(source.resolve()))
 
     def _import_checked(
@@ -235,6 +261,37 @@ class ModelRegistry:
             single_file=single,
             extra=extra,
         )
+
+    def file_sha256(self, model: InstalledModel, checkpoint: Optional[Callable[[], None]] = None) -> Optional[str]:
+        """SHA-256 of a single-file model (None for folders), computed once and cached in its manifest.
+
+        The cache holds the file's size and mtime, so a linked file replaced in place is hashed
+        again. `checkpoint` is called between chunks (a job's cancel point).
+        """
+        path = model.path
+        if not path.is_file():
+            return None
+        stat = path.stat()
+        cached = model.file_sha256 or {}
+        if (cached.get("size"), cached.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            return str(cached["hex"])
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(HASH_CHUNK):
+                if checkpoint is not None:
+                    checkpoint()
+                digest.update(chunk)
+        hex_digest = digest.hexdigest()
+        manifest = model.folder / MANIFEST
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            # An older manifest gains the new key (and number); nothing it held is lost.
+            data["manifest_version"] = MANIFEST_VERSION
+            data["file_sha256"] = {"hex": hex_digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            write_json(manifest, data)
+        except (OSError, ValueError) as exc:  # a read-only models folder: hash again next time
+            log.warning("could not cache the hash of %s in its manifest: %s", model.id, exc)
+        return hex_digest
 
     def remove(self, model_id: str) -> int:
         """Delete an installed model; returns the bytes freed (0 for a linked import)."""
@@ -321,6 +378,10 @@ class ModelRegistry:
         found = format_number(data, "manifest_version")
         if found > MANIFEST_VERSION:
             raise NewerFormatError(folder / MANIFEST, found, MANIFEST_VERSION, "a model manifest")
+        digest = data.get("file_sha256")
+        if not (isinstance(digest, dict) and isinstance(digest.get("hex"), str)
+                and re.fullmatch(r"[0-9a-f]{64}", digest["hex"])):
+            digest = None
         entry = str(data.get("entry", MODEL_DIR))
         # The manifest is a file on disk: never let it point outside its own folder.
         parts = Path(entry).parts
@@ -339,4 +400,5 @@ class ModelRegistry:
             variant=data.get("variant"),
             architecture=data.get("architecture"),
             extra=dict(data.get("extra") or {}),
+            file_sha256=digest,
         )

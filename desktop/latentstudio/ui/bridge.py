@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from ..context import AppContext
 from ..engine import Engine, EventKind, JobEvent, TrackedJob
@@ -30,7 +30,9 @@ class EventBridge(QObject):
         self.ctx = ctx
         self.engine: Optional[Engine] = None
         self._watchers: dict[int, list[JobCallback]] = {}
-        self._arrived.connect(self._deliver)
+        # Queued even when the event comes from the GUI thread itself (a cancel of a waiting job):
+        # a page always hears its job's events after the call that caused them has returned.
+        self._arrived.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._detach: Optional[Callable[[], None]] = ctx.hub.add_listener(self._arrived.emit)
 
     def start_engine(self) -> Engine:

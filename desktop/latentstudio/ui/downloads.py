@@ -15,6 +15,7 @@ from ..context import AppContext
 from ..engine import DeviceInfo, EventKind, JobEvent
 from ..models.catalogue import CatalogueEntry
 from ..models.download_queue import DownloadJob
+from ..models.network import download_block_reason
 from .bridge import EventBridge
 from .model_actions import ModelActions
 
@@ -53,6 +54,10 @@ class DownloadController(QObject):
 
     def job_for(self, entry_id: str) -> Optional[DownloadJob]:
         return self.service.job_for(entry_id)
+
+    def blocked_reason(self) -> str:
+        """Why Download is not offered now (offline switch or environment), or ""."""
+        return download_block_reason(self.ctx.settings.offline_mode)
 
     def start(self, entry_id: str) -> DownloadJob:
         return self.service.start(entry_id)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,19 @@ def open_file(path: Path) -> str:
         log.warning("no application opened %s", path)
         return f"No application is set up to open {path.suffix or 'this kind of'} files; try Reveal in folder."
     return ""
+
+
+def copy_image(path: Path) -> str:
+    """Put the picture itself on the clipboard; returns "" or what went wrong."""
+    image = QImage(str(path))
+    if image.isNull():
+        return f"{Path(path).name} could not be read as an image."
+    QGuiApplication.clipboard().setImage(image)
+    return ""
+
+
+def copy_path(path: Path) -> None:
+    QGuiApplication.clipboard().setText(str(path))
 
 
 def reveal(path: Path) -> None:

@@ -30,11 +30,15 @@ class JobRow(QWidget):
         self.handle = handle
         self.setObjectName(f"job-{handle.id}")
         self.title = QLabel(handle.name)
+        self.title.setWordWrap(True)  # long model and prompt names wrap inside the panel
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status = QLabel("queued")
+        self.status = QLabel("waiting")
+        self.status.setWordWrap(True)
         self.status.setStyleSheet("color: palette(mid);")
         self.bar = QProgressBar()
-        self.bar.setRange(0, 0)  # busy until the first progress event
+        self.bar.setRange(0, 1)  # empty while waiting: a full bar would read as done
+        self.bar.setValue(0)
+        self.bar.setFormat("waiting")
         self.bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop this job (a running one stops at its next step)")
@@ -58,6 +62,7 @@ class JobRow(QWidget):
     def apply(self, event: JobEvent) -> None:
         if event.kind is EventKind.STARTED:
             self.running, self.waiting = True, False
+            self.bar.setRange(0, 0)  # busy until the first progress event
             self.status.setText("running")
         elif event.kind is EventKind.PROGRESS:
             progress = event.payload
@@ -90,8 +95,11 @@ class JobsPanel(QWidget):
         super().__init__(parent)
         self.rows: dict[int, JobRow] = {}
         self._finished: list[int] = []
-        self.empty = QLabel("No jobs. Searches, generations and indexing show here.")
+        self.empty = QLabel("No jobs. Generations, indexing and downloads show here.")
         self.empty.setWordWrap(True)
+        self.clear_button = QPushButton("Clear finished")
+        self.clear_button.setToolTip("Remove the finished, failed and cancelled jobs from this list")
+        self.clear_button.clicked.connect(self.clear_finished)
         self._list = QVBoxLayout()
         self._list.addWidget(self.empty)
         self._list.addStretch(1)
@@ -104,6 +112,7 @@ class JobsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
+        layout.addWidget(self.clear_button)
         bridge.jobEvent.connect(self.on_job_event)
 
     def row_for(self, handle: TrackedJob) -> Optional[JobRow]:
@@ -128,6 +137,14 @@ class JobsPanel(QWidget):
                 if old is not None:
                     old.deleteLater()
         self.summaryChanged.emit(self.summary())
+
+    def clear_finished(self) -> None:
+        for job_id in self._finished:
+            row = self.rows.pop(job_id, None)
+            if row is not None:
+                row.deleteLater()
+        self._finished.clear()
+        self.empty.setVisible(not self.rows)
 
     def summary(self) -> str:
         """What is running and how much waits, from the rows' last events."""

@@ -1,12 +1,14 @@
-"""The main window: page navigation, status bar (device, queue) and the Jobs panel."""
+"""The main window: page navigation, menus and shortcuts, status bar (device, jobs) and the Jobs
+panel, which stays collapsed to the status bar until asked for. Its size, position and splitters
+are remembered between sessions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QListWidgetItem,
@@ -15,7 +17,10 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
+    QMessageBox,
+    QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +29,7 @@ from ..context import AppContext
 from ..engine import DeviceInfo
 from .jobs_panel import JobsPanel
 from .page_services import PageServices
+from .theme import apply_theme
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,9 @@ def _models(services: PageServices) -> QWidget:
 def _settings(services: PageServices) -> QWidget:
     from .pages.settings_page import SettingsPage
 
-    return SettingsPage(services.ctx)
+    page = SettingsPage(services.ctx)
+    page.saved.connect(services.downloads.recommendationsChanged)  # offline may have changed
+    return page
 
 
 PAGES: tuple[PageSpec, ...] = (
@@ -82,7 +90,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("Latent Studio")
-        self.resize(1200, 800)
+        self.resize(1200, 780)
+        apply_theme(ctx.settings.theme)
+        self._state = QSettings(str(ctx.paths.home / "window-state.ini"), QSettings.Format.IniFormat)
         self.services = PageServices.create(ctx, self)
         self.bridge = self.services.bridge
         self.model_actions = self.services.models
@@ -121,18 +131,99 @@ class MainWindow(QMainWindow):
         self.jobs_dock.setWidget(self.jobs_panel)
         self.jobs_dock.setMinimumWidth(240)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.jobs_dock)
+        self.jobs_dock.hide()  # collapsed to the status bar's job summary until asked for
 
         self.device_label = QLabel("Device: starting…")
-        self.queue_label = QLabel("Idle")
+        self.queue_label = QToolButton()
+        self.queue_label.setObjectName("jobs-summary")
+        self.queue_label.setText("Idle")
+        self.queue_label.setAutoRaise(True)
+        self.queue_label.setToolTip("Show or hide the Jobs panel (Ctrl+J)")
+        self.queue_label.clicked.connect(lambda: self.jobs_dock.setVisible(not self.jobs_dock.isVisible()))
         self.statusBar().addWidget(self.device_label, 1)
         self.statusBar().addPermanentWidget(self.queue_label)
         self.bridge.deviceReady.connect(self._device_ready)
         self.jobs_panel.summaryChanged.connect(self.queue_label.setText)
+        self._build_menus()
+        self._restore_geometry()
         for problem in ctx.settings.problems:
             self.statusBar().showMessage(f"Settings: {problem}", 15000)
 
         self._painted = False
         self.installEventFilter(self)
+
+    # -- menus ---------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        quit_action = file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        view = menus.addMenu("&View")
+        jobs = self.jobs_dock.toggleViewAction()
+        jobs.setText("&Jobs panel")
+        jobs.setShortcut(QKeySequence("Ctrl+J"))
+        view.addAction(jobs)
+        view.addSeparator()
+        search = view.addAction("&Find pictures…", QKeySequence.StandardKey.Find, self.focus_search)
+        search.setToolTip("Go to the Search page's box")
+        for number, spec in enumerate(PAGES, start=1):
+            view.addAction(spec.title, QKeySequence(f"Ctrl+{number}"), lambda name=spec.name: self.show_page(name))
+        help_menu = menus.addMenu("&Help")
+        about = help_menu.addAction("&About Latent Studio", self.show_about)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def focus_search(self) -> None:
+        page = self.show_page("search")
+        page.query.setFocus()
+        page.query.selectAll()
+
+    def about_text(self) -> str:
+        from importlib import metadata
+
+        versions = []
+        for name in ("latent-studio", "torch", "open-clip-torch", "diffusers", "transformers", "PySide6"):
+            try:
+                versions.append(f"{name} {metadata.version(name)}")
+            except metadata.PackageNotFoundError:
+                versions.append(f"{name} (not installed)")
+        models = [f"{m.id} ({m.kind}): {m.extra.get('licence') or 'licence not recorded'}"
+                  for m in self.ctx.registry.list()]
+        return (
+            "<b>Latent Studio</b> — search your photos by description, generate images and code, "
+            "offline, on your own machine.<br><br>"
+            + "<br>".join(versions)
+            + f"<br><br><b>Data folder</b>: {self.ctx.paths.home}<br><br><b>Installed models</b>:<br>"
+            + ("<br>".join(models) if models else "none yet")
+        )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Latent Studio", self.about_text())
+
+    # -- window state ----------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        geometry = self._state.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def _restore_splitters(self, page: QWidget) -> None:
+        for splitter in page.findChildren(QSplitter):
+            saved = self._state.value(self._splitter_key(page, splitter))
+            if saved is not None:
+                splitter.restoreState(saved)
+
+    def _save_state(self) -> None:
+        self._state.setValue("geometry", self.saveGeometry())
+        for page in self.pages.values():
+            for splitter in page.findChildren(QSplitter):
+                self._state.setValue(self._splitter_key(page, splitter), splitter.saveState())
+        self._state.sync()
+
+    def _splitter_key(self, page: QWidget, splitter: QSplitter) -> str:
+        name = next(n for n, p in self.pages.items() if p is page)
+        index = page.findChildren(QSplitter).index(splitter)
+        return f"splitters/{name}-{index}"
 
     # -- navigation ----------------------------------------------------------------------
 
@@ -147,6 +238,7 @@ class MainWindow(QMainWindow):
             page = spec.factory(self.services)
             self.pages[name] = page
             self._slots[name].layout().addWidget(page)
+            self._restore_splitters(page)
         return self.pages[name]
 
     def build_remaining_pages(self) -> None:
@@ -191,5 +283,6 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_state()
         self.bridge.detach()
         super().closeEvent(event)

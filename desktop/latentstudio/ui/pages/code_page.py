@@ -117,6 +117,12 @@ class CodePage(NeedsModelPage):
         self.generate_button.clicked.connect(self.generate)
         self.stop_button.clicked.connect(self.stop)
         QShortcut(QKeySequence("Ctrl+Return"), self.prompt, activated=self.generate)
+        self.generate_button.setToolTip("Write the code (Ctrl+Enter in the prompt)")
+        self.stop_button.setToolTip("Stop writing, within one token; the answer so far is kept (Esc)")
+        self.temperature.setToolTip("Higher: more varied answers; 0: the same answer every time")
+        self.top_p.setToolTip("Sample only from the most likely tokens that add up to this share")
+        self.max_tokens.setToolTip("The longest answer, in tokens")
+        self.seed.setToolTip("The same seed and settings give the same answer; 'random' picks one")
 
         self.answer = QPlainTextEdit()
         self.answer.setObjectName("code-answer")
@@ -182,6 +188,7 @@ class CodePage(NeedsModelPage):
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         self._update_code_buttons()
+        QShortcut(QKeySequence("Escape"), self, self.stop, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         return splitter
 
     # -- models ------------------------------------------------------------------------------
@@ -239,9 +246,10 @@ class CodePage(NeedsModelPage):
 
     def stop(self) -> None:
         if self.handle is not None:
-            self.handle.cancel()
+            # Said before cancelling: a waiting job ends at once, and its final event may follow.
             self.stop_button.setEnabled(False)
             self.status.setText("Stopping…")
+            self.handle.cancel()
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.handle is not self.handle:

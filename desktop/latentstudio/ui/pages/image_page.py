@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -26,7 +26,8 @@ from shiboken6 import isValid
 from ...engine import EventKind, JobEvent, JobHandle
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
-from ...imagegen.metadata import ImageMetadata, read_metadata
+from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
+from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
 from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
@@ -94,9 +95,12 @@ class ImagePage(NeedsModelPage):
         self.cancel_button.setObjectName("cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_current)
-        self.status = QLabel("Drop a PNG here to read its settings into the form.")
+        self.status = QLabel("Drop an image here to read its settings into the form.")
         self.status.setObjectName("image-status")
         self.status.setWordWrap(True)
+        # Room for two lines from the start, so a longer message never moves Generate under the mouse.
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
         form = QWidget()
         form_layout = QVBoxLayout(form)
@@ -114,9 +118,8 @@ class ImagePage(NeedsModelPage):
         self.preview = ImagePreview()
         self.progress = QProgressBar()
         self.progress.setObjectName("step-progress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.progress.setFormat("%v / %m steps")
+        self.settings.steps.valueChanged.connect(lambda _: self._show_idle_progress())
         self.queue = ImageQueue(JOB_KIND)
         self.gallery = ImageGallery()
         self.gallery.reuseRequested.connect(self.reuse_settings_from)
@@ -139,6 +142,15 @@ class ImagePage(NeedsModelPage):
         splitter.setStretchFactor(2, 1)
 
         self.bridge.queueChanged.connect(self._queue_changed)
+        self._show_idle_progress()
+        shortcuts = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence("Ctrl+Return"), splitter, self.generate, context=shortcuts)
+        QShortcut(QKeySequence("Escape"), splitter, self.cancel_current, context=shortcuts)
+        QShortcut(QKeySequence.StandardKey.Delete, self.queue.list, self.queue.cancel.click, context=shortcuts)
+        self.generate_button.setToolTip("Queue the image (Ctrl+Enter)")
+        self.cancel_button.setToolTip("Stop the image being made, within one step (Esc)")
+        self.prompt.setToolTip("What the image shows; Ctrl+Enter generates")
+        self.negative.setToolTip("What the image should avoid")
         self.setAcceptDrops(True)
         self._restore_form()
         run_in_background(self._recent_outputs, self._show_recent)
@@ -188,6 +200,12 @@ class ImagePage(NeedsModelPage):
         self.queue.refresh()
         return handles
 
+    def _show_idle_progress(self) -> None:
+        """Between images the bar shows the steps the form asks for, none done."""
+        if self._current is None:
+            self.progress.setRange(0, self.settings.steps.value())
+            self.progress.setValue(0)
+
     def cancel_current(self) -> None:
         if self._current is not None:
             self.status.setText("Cancelling…")
@@ -205,12 +223,13 @@ class ImagePage(NeedsModelPage):
         if kind is EventKind.STARTED:
             self._current = handle
             self.cancel_button.setEnabled(True)
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
+            self.progress.setRange(0, 0)  # busy until the first step (loading the model)
             self.status.setText(f"Generating: {handle.name}")
         elif kind is EventKind.PROGRESS and handle is self._current:
             progress = event.payload
             if progress.total:
+                if self.progress.maximum() == 0:  # the first step: the model is loaded
+                    self.status.setText(f"Generating: {handle.name}")
                 self.progress.setRange(0, int(progress.total))
                 self.progress.setValue(int(progress.done))
             else:
@@ -223,8 +242,9 @@ class ImagePage(NeedsModelPage):
             if handle is self._current:
                 self._current = None
                 self.cancel_button.setEnabled(False)
-                if self.progress.maximum() == 0:  # still "busy": failed while loading
-                    self.progress.setRange(0, 1)
+                if kind is not EventKind.FINISHED:  # no half-made picture or step count stays behind
+                    self.preview.clear_preview()
+                    self._show_idle_progress()
             if kind is EventKind.FINISHED:
                 self._finished(event.payload)
             elif kind is EventKind.CANCELLED:
@@ -250,7 +270,11 @@ class ImagePage(NeedsModelPage):
         outputs = self.ctx.paths.outputs
         if not outputs.is_dir():
             return []
-        files = sorted(outputs.glob("*/*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        files = sorted(
+            (p for suffix in FILE_FORMATS.values() for p in outputs.glob(f"*/*{suffix}")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
         return [_load_result(path) for path in files[:RECENT_OUTPUTS]]
 
     def _show_recent(self, loaded: list[tuple[Path, Any, str]]) -> None:
@@ -264,18 +288,15 @@ class ImagePage(NeedsModelPage):
     # -- cross-page actions ----------------------------------------------------------------
 
     def reuse_settings_from(self, path: Path) -> bool:
-        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI) into the form."""
+        """Read the settings stored in an image (ours, A1111, ComfyUI, InvokeAI, Fooocus, NovelAI…) into the form."""
         path = Path(path)
-        try:
-            meta = read_metadata(path)
-        except (ValueError, OSError) as exc:
-            self.status.setText(f"Cannot read {path.name}: {exc}")
-            return False
+        reading = read_reading(path)
+        meta = reading.metadata
         if meta is None:
-            self.status.setText(f"{path.name} holds no generation settings.")
+            self.status.setText(f"{path.name}: {reading.reason}.")
             return False
         self._fill_form(meta)
-        self.status.setText(f"Settings read from {path.name} ({meta.source}).")
+        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).")
         return True
 
     def use_as_init_image(self, path: Path) -> None:

@@ -28,11 +28,17 @@ from PySide6.QtWidgets import (
 from ...engine import EventKind, JobEvent
 from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
-from ...models.registry import KIND_LABELS
+from ...models.registry import FORMAT_LABELS, KIND_TITLES
 from ...units import format_bytes
 from ..background import run_in_background
 from ..downloads import DownloadController
 from ..page_services import PageServices
+
+
+def _wrapped(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 def download_failure_text(event: JobEvent) -> str:
@@ -50,7 +56,7 @@ class CatalogueRow(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
         self.details = QLabel(
-            f"{KIND_LABELS.get(entry.kind, entry.kind).capitalize()} · {entry.repo} · "
+            f"{KIND_TITLES.get(entry.kind, entry.kind)} · {entry.repo} · "
             f"{format_bytes(entry.size_bytes)} download<br>"
             f"Licence: <a href=\"{entry.licence_url}\">{entry.licence}</a><br>{entry.good_for}"
         )
@@ -87,8 +93,11 @@ class CatalogueRow(QFrame):
         self.title.setText(f"<b>{self.entry.name}</b>{mark}")
         installed = self.entry.id in self.downloads.installed_ids()
         running = self.downloads.job_for(self.entry.id) is not None
+        blocked = self.downloads.blocked_reason()
         self.download_button.setVisible(not running)
-        self.download_button.setEnabled(not installed)
+        self.download_button.setEnabled(not installed and not blocked)
+        self.download_button.setToolTip(
+            blocked or f"Fetch {format_bytes(self.entry.size_bytes)} from the Hugging Face Hub")
         kept = 0 if installed or running else self.downloads.partial_bytes(self.entry.id)
         if installed:
             self.download_button.setText("Installed")
@@ -169,19 +178,24 @@ class ModelsPage(QWidget):
         self.downloads.recommendationsChanged.connect(self._refresh_rows)
 
         buttons = QHBoxLayout()
-        for widget in (self.import_folder_button, self.import_file_button, self.link_box, self.pickle_box):
+        for widget in (self.import_folder_button, self.import_file_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.default_button)
         buttons.addWidget(self.remove_button)
+        options = QHBoxLayout()  # their own row: the check boxes never run into the buttons
+        options.addWidget(self.link_box)
+        options.addWidget(self.pickle_box)
+        options.addStretch(1)
         installed = QWidget()
         installed_layout = QVBoxLayout(installed)
-        installed_layout.addWidget(QLabel("<b>Installed models</b> (the default of each kind in bold)"))
+        installed_layout.addWidget(_wrapped("<b>Installed models</b> (the default of each kind in bold)"))
         installed_layout.addWidget(self.tree, 1)
         installed_layout.addLayout(buttons)
+        installed_layout.addLayout(options)
         available = QWidget()
         available_layout = QVBoxLayout(available)
-        available_layout.addWidget(QLabel(
+        available_layout.addWidget(_wrapped(
             "<b>Download</b> (from the Hugging Face Hub; nothing is fetched until you click Download)"
         ))
         available_layout.addWidget(rows_scroll, 1)
@@ -197,8 +211,8 @@ class ModelsPage(QWidget):
         self.tree.clear()
         defaults = self.ctx.registry.defaults()
         installed = self.ctx.registry.list()
-        for kind, label in KIND_LABELS.items():
-            group = QTreeWidgetItem([label.capitalize()])
+        for kind, title in KIND_TITLES.items():
+            group = QTreeWidgetItem([title])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.tree.addTopLevelItem(group)
             models = [m for m in installed if m.kind == kind]
@@ -206,7 +220,8 @@ class ModelsPage(QWidget):
                 QTreeWidgetItem(group, ["(none installed)"]).setFlags(Qt.ItemFlag.NoItemFlags)
             for model in models:
                 source = model.source + (" (linked)" if model.linked else "")
-                item = QTreeWidgetItem(group, [model.id, model.format, format_bytes(model.size_bytes), source])
+                item = QTreeWidgetItem(group, [model.id, FORMAT_LABELS.get(model.format, model.format),
+                                               format_bytes(model.size_bytes), source])
                 item.setData(0, Qt.ItemDataRole.UserRole, model.id)
                 if defaults.get(kind) == model.id or (kind not in defaults and model is models[0]):
                     font = item.font(0)

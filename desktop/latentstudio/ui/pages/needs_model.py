@@ -6,6 +6,7 @@ from typing import Optional
 
 from PySide6.QtWidgets import QStackedLayout, QVBoxLayout, QWidget
 
+from ...models.registry import KIND_LABELS
 from ..page_services import PageServices
 from ..widgets.missing_model import MissingModelCard
 
@@ -28,6 +29,7 @@ class NeedsModelPage(QWidget):
         self.card.openModels.connect(lambda kind: self.requests.showPage.emit("models"))
         models.importStarted.connect(lambda path: self.card.message.setText(f"Importing {path}…"))
         models.importFailed.connect(lambda text: self.card.message.setText(f"Import failed: {text}"))
+        models.importFinished.connect(self._imported)
         card_holder = QWidget()
         card_layout = QVBoxLayout(card_holder)
         card_layout.addWidget(self.card)
@@ -38,6 +40,15 @@ class NeedsModelPage(QWidget):
         self._stack.addWidget(self.content)
         models.modelsChanged.connect(self.refresh_models)
         self.refresh_models()
+
+    def _imported(self, model) -> None:
+        """The card no longer says "Importing…": it says what arrived, and whether it is what this page needs."""
+        if model.kind == self.kind:
+            self.card.message.setText(f"Imported {model.id}.")
+        else:
+            label = KIND_LABELS.get(model.kind, model.kind)
+            self.card.message.setText(f"Imported {model.id} ({label} model); this page still needs a "
+                                      f"{KIND_LABELS.get(self.kind, self.kind)} model.")
 
     @property
     def has_model(self) -> bool:

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QFileSystemWatcher, QPoint, QTimer
-from PySide6.QtGui import QGuiApplication, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QFileSystemWatcher, QPoint, Qt, QTimer
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...engine import EventKind, JobEvent, JobHandle
 from ...library import (
@@ -24,8 +35,9 @@ from ...library import (
 )
 from ...library.scan import ScanReport
 from ...library.text_tower import LOADING_MESSAGE
+from ...library.thumbnails import ensure_thumbnail
 from ..background import run_in_background
-from ..file_actions import open_file, reveal
+from ..file_actions import copy_image, copy_path, open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.search_folders import SearchFoldersPanel
@@ -58,10 +70,15 @@ class SearchPage(NeedsModelPage):
         self.query.setObjectName("search-query")
         self.query.setPlaceholderText('Describe a picture… e.g. "beach at sunset -people"')
         self.query.setClearButtonEnabled(True)
+        self.query.setToolTip(
+            "Finds what pictures show and what their files say (names, prompts, descriptions).\n"
+            '-word leaves a word out; a "quoted phrase" must be in the file\'s words.'
+        )
         self.drop_zone = SearchDropZone()
         self.summary = QLabel("")
         self.summary.setObjectName("search-summary")
-        self.loader = ThumbnailLoader(size=ICON_SIZE, parent=self)
+        self.loader = ThumbnailLoader(size=ICON_SIZE, parent=self,
+                                      make=partial(ensure_thumbnail, self.ctx.paths.thumbnails))
         self.results_model = SearchResultsModel(self.loader, self)
         self.results = SearchResultsView()
         self.results.setModel(self.results_model)
@@ -70,9 +87,30 @@ class SearchPage(NeedsModelPage):
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.addWidget(self.query)
+        self.thumb_size = QSlider(Qt.Orientation.Horizontal)
+        self.thumb_size.setObjectName("thumbnail-size")
+        self.thumb_size.setRange(64, ICON_SIZE)
+        self.thumb_size.setValue(ICON_SIZE)
+        self.thumb_size.setMaximumWidth(140)
+        self.thumb_size.setToolTip("Thumbnail size")
+        self.thumb_size.valueChanged.connect(self.results.set_thumbnail_size)
+        self.side_toggle = QToolButton()
+        self.side_toggle.setObjectName("toggle-side-panel")
+        self.side_toggle.setText("Filters and folders")
+        self.side_toggle.setCheckable(True)
+        self.side_toggle.setChecked(True)
+        self.side_toggle.setToolTip("Show or hide the filters and the library folders")
+        self.query.setToolTip("Words describing the picture; -word or the Not filter leaves pictures out (Ctrl+F)")
+        top = QHBoxLayout()
+        top.addWidget(self.query, 1)
+        top.addWidget(self.side_toggle)
+        info = QHBoxLayout()
+        info.addWidget(self.summary, 1)
+        info.addWidget(QLabel("Size"))
+        info.addWidget(self.thumb_size)
+        left_layout.addLayout(top)
         left_layout.addWidget(self.drop_zone)
-        left_layout.addWidget(self.summary)
+        left_layout.addLayout(info)
         left_layout.addWidget(self.results, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -80,12 +118,15 @@ class SearchPage(NeedsModelPage):
         right_layout.addWidget(self.filters)
         right_layout.addWidget(QLabel("<b>Library folders</b>"))
         right_layout.addWidget(self.folders, 1)
+        right.setMaximumWidth(420)  # the results take the rest of a wide window
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([900, 360])
+        self.side_panel = right
+        self.side_toggle.toggled.connect(right.setVisible)
         content = QWidget()
         QHBoxLayout(content).addWidget(splitter)
 
@@ -238,9 +279,11 @@ class SearchPage(NeedsModelPage):
         hits: list[SearchHit] = event.payload or []
         elapsed = (time.perf_counter() - self._search_started) * 1000
         self.results_model.set_hits(hits)
+        self.results.scrollToTop()  # a new answer starts at its best match, never mid-list
         if hits:
             more = "+" if len(hits) >= RESULT_LIMIT else ""
-            self.summary.setText(f"{len(hits)}{more} pictures · best {hits[0].score:.2f} · {elapsed:.0f} ms")
+            best = max(hit.score for hit in hits)  # the first hit may have matched by its words
+            self.summary.setText(f"{len(hits)}{more} pictures · best {best:.2f} · {elapsed:.0f} ms")
         else:
             self.summary.setText(
                 f"No pictures score above {self.filters.min_score.value():.2f}. "
@@ -386,7 +429,8 @@ class SearchPage(NeedsModelPage):
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_file(hit.path))
         menu.addAction("Reveal in folder", lambda: reveal(hit.path))
-        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(str(hit.path)))
+        menu.addAction("Copy path", lambda: copy_path(hit.path))
+        menu.addAction("Copy image", lambda: self.summary.setText(copy_image(hit.path) or self.summary.text()))
         menu.addAction("More like this", lambda: self.search_by_image(hit.path))
         if self.ctx.registry.default("diffusion") is not None:
             menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))

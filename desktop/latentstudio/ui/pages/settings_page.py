@@ -1,4 +1,5 @@
-"""The Settings page: data home, device, memory budget, idle unload, offline mode; persisted."""
+"""The Settings page: data home, device, memory budget, idle unload, offline mode, the search's
+default minimum score and the colour theme; persisted."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...config import DEVICE_CHOICES
+from ...config import DEVICE_CHOICES, THEME_CHOICES
 from ...context import AppContext
+from ...models.network import OFFLINE_ENV, offline_by_environment
+from ..theme import THEME_LABELS, apply_theme
 
 DEVICE_LABELS = {
     "auto": "Automatic (CUDA, then Apple Metal, then CPU)",
@@ -52,6 +55,16 @@ class SettingsPage(QWidget):
         self.idle.setSpecialValueText("Never")
         self.idle.setToolTip("Unload a model that has not been used for this long")
         self.offline = QCheckBox("Fully offline: never connect to the network")
+        self.offline.setToolTip("No downloads at all; models are imported from files you have")
+        self.min_score = QDoubleSpinBox()
+        self.min_score.setRange(-1.0, 1.0)
+        self.min_score.setSingleStep(0.01)
+        self.min_score.setDecimals(2)
+        self.min_score.setToolTip("Search results scoring below this are hidden (the Search page can change it)")
+        self.theme = QComboBox()
+        for choice in THEME_CHOICES:
+            self.theme.addItem(THEME_LABELS[choice], choice)
+        self.theme.setToolTip("Light or dark; 'Follow the system' changes with your desktop's setting")
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.save_button = QPushButton("Save")
@@ -65,6 +78,8 @@ class SettingsPage(QWidget):
         form.addRow("Model memory budget:", self.memory)
         form.addRow("Unload idle models after:", self.idle)
         form.addRow("", self.offline)
+        form.addRow("Search minimum score:", self.min_score)
+        form.addRow("Theme:", self.theme)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.revert_button)
@@ -81,7 +96,13 @@ class SettingsPage(QWidget):
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
         self.memory.setValue(settings.memory_budget_gb)
         self.idle.setValue(settings.idle_unload_minutes)
-        self.offline.setChecked(settings.offline_mode)
+        by_environment = offline_by_environment()
+        self.offline.setChecked(settings.offline_mode or by_environment)
+        self.offline.setEnabled(not by_environment)
+        if by_environment:
+            self.offline.setToolTip(f"{OFFLINE_ENV} is set in the environment: the app stays offline")
+        self.min_score.setValue(settings.search_min_score)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
         self.status.setText("\n".join(settings.problems))
 
     def save(self) -> None:
@@ -91,12 +112,16 @@ class SettingsPage(QWidget):
                 device=self.device.currentData(),
                 memory_budget_gb=self.memory.value(),
                 idle_unload_minutes=self.idle.value(),
-                offline_mode=self.offline.isChecked(),
+                # Forced on by the environment: the stored choice stays as the user left it.
+                offline_mode=self.offline.isChecked() if self.offline.isEnabled() else self.ctx.settings.offline_mode,
+                search_min_score=round(self.min_score.value(), 2),
+                theme=self.theme.currentData(),
             )
             self.ctx.save_settings()
         except (OSError, ValueError) as exc:
             self.status.setText(f"Could not save settings: {exc}")
             return
+        apply_theme(self.ctx.settings.theme)
         note = " The device choice applies after a restart." if device_changed else ""
         self.status.setText("Saved." + note)
         self.saved.emit()

@@ -23,11 +23,17 @@ class ImagePreview(QLabel):
         super().__init__(parent)
         self.setObjectName("image-preview")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(QSize(256, 256))
+        self.setMinimumSize(QSize(200, 200))
+        self.setWordWrap(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setStyleSheet("background: palette(base); border: 1px solid palette(mid);")
-        self._source = QPixmap()
         self.updates = 0  # how many pictures were shown (tests and status use it)
+        self.clear_preview()
+
+    def clear_preview(self) -> None:
+        """Back to the placeholder (a cancelled image leaves no half-made preview behind)."""
+        self._source = QPixmap()
+        self.clear()
         self.setText("The preview appears here while an image is generated.")
 
     def show_array(self, rgb: np.ndarray) -> None:

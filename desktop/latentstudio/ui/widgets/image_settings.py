@@ -35,8 +35,8 @@ class ImageSettingsPanel(QWidget):
         self.seed = QLineEdit()
         self.seed.setObjectName("seed")
         self.seed.setPlaceholderText("random")
-        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}")))
-        self.seed.setToolTip("Blank: a random seed, recorded with the image")
+        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,20}")))
+        self.seed.setToolTip("Blank: a random seed, recorded with the image. Any whole number from 0 to 2^64 − 1")
         random_seed = QPushButton("Random")
         random_seed.setToolTip("Clear the seed so each Generate picks a new one")
         random_seed.clicked.connect(self.seed.clear)
@@ -72,6 +72,15 @@ class ImageSettingsPanel(QWidget):
         self.strength.setValue(0.75)
         self.strength.setToolTip("How much of the init image to change (1 = ignore it)")
 
+        self.file_format = QComboBox()
+        self.file_format.setObjectName("file-format")
+        for label, value in (("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp")):
+            self.file_format.addItem(label, value)
+        self.file_format.setToolTip(
+            "PNG keeps every setting in text chunks; JPEG and WebP keep them as EXIF UserComment, "
+            "as AUTOMATIC1111 writes them (other tools read all three)"
+        )
+
         self._wanted_model: Optional[str] = None  # from restored settings, before models are listed
 
         form = QFormLayout(self)
@@ -84,6 +93,7 @@ class ImageSettingsPanel(QWidget):
         form.addRow("Count", self.count)
         form.addRow("Init image", _row(self.init_image, browse, clear))
         form.addRow("Strength", self.strength)
+        form.addRow("Save as", self.file_format)
 
     @staticmethod
     def _size_box(name: str) -> QSpinBox:
@@ -129,6 +139,7 @@ class ImageSettingsPanel(QWidget):
             init_image=Path(init_text) if init_text else None,
             strength=self.strength.value(),
             model_id=self.model.currentData(),
+            file_format=self.file_format.currentData(),
         )
 
     def apply(self, meta: ImageMetadata) -> None:

@@ -103,6 +103,10 @@ class MissingModelCard(QFrame):
         downloads.recommendationsChanged.connect(self.refresh_offer)
         self.refresh_offer()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API: the offline switch may have changed
+        self.refresh_offer()
+        super().showEvent(event)
+
     def recommended_entry(self):
         return self.downloads.recommended(self.kind) if self.downloads is not None else None
 
@@ -119,8 +123,13 @@ class MissingModelCard(QFrame):
         )
         self.offer.show()
         running = self.downloads is not None and self.downloads.job_for(entry.id) is not None
+        blocked = self.downloads.blocked_reason() if self.downloads is not None else ""
         self.download_button.setText(f"Download ({format_bytes(entry.size_bytes)})")
         self.download_button.setVisible(not running)
+        self.download_button.setEnabled(not blocked)
+        self.download_button.setToolTip(blocked or f"Fetch {format_bytes(entry.size_bytes)} from {entry.repo}")
+        if blocked:
+            self.message.setText(f"{blocked} Import a model you already have.")
         self.cancel_button.setVisible(running)
         self.bar.setVisible(running)
 

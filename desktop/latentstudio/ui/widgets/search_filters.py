@@ -63,14 +63,14 @@ class SearchFiltersPanel(QWidget):
         self.image_weight.setValue(50)
         self.image_weight.setToolTip("Balance between the words (left) and the example image (right)")
 
-        dates = QHBoxLayout()
-        dates.addWidget(self.use_dates)
+        dates = QHBoxLayout()  # under the check box: the side panel stays narrow, no date is cut
         dates.addWidget(self.date_from)
         dates.addWidget(self.date_to)
         form = QFormLayout(self)
         form.addRow("Not", self.negative)
         form.addRow("Folder", self.folder)
-        form.addRow("Date", dates)
+        form.addRow("Date", self.use_dates)
+        form.addRow("", dates)
         form.addRow("Type", self.file_type)
         form.addRow("Shorter side ≥", self.min_side)
         form.addRow("Min. score", self.min_score)

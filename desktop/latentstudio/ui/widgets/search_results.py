@@ -17,8 +17,15 @@ ICON_SIZE = 160
 Index = QModelIndex | QPersistentModelIndex
 
 
+MATCHED = {
+    "picture": "matched by its picture",
+    "words": "matched by its words (file name, prompt or description)",
+    "both": "matched by its picture and its words",
+}
+
+
 def describe(hit: SearchHit) -> str:
-    lines = [str(hit.path), f"score {hit.score:.3f}"]
+    lines = [str(hit.path), f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}"]
     if hit.width and hit.height:
         lines.append(f"{hit.width}×{hit.height} {hit.format or ''}".strip())
     if hit.taken:
@@ -57,7 +64,8 @@ class SearchResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{hit.score:.2f} · {hit.path.name}"
+            words = "" if hit.matched == "picture" else f"{hit.matched} · "  # why, when not the picture alone
+            return f"{words}{hit.score:.2f} · {hit.path.name}"
         if role == Qt.ItemDataRole.DecorationRole:
             source = hit.thumbnail if hit.thumbnail is not None else hit.path
             return self.loader.pixmap(self._key(hit), source) or self._placeholder
@@ -80,6 +88,11 @@ class SearchResultsModel(QAbstractListModel):
 class SearchResultsView(QListView):
     """Icon grid; only visible rows are asked for data, so large result sets scroll smoothly."""
 
+    def set_thumbnail_size(self, size: int) -> None:
+        """Show thumbnails `size` pixels wide (thumbnails are made at ICON_SIZE and scaled)."""
+        self.setIconSize(QSize(size, size))
+        self.setGridSize(QSize(size + 24, size + 40))
+
     activatedHit = Signal(object)  # SearchHit
 
     def __init__(self, parent: Optional[QWidget] = None):
@@ -91,8 +104,7 @@ class SearchResultsView(QListView):
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
-        self.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + 40))
+        self.set_thumbnail_size(ICON_SIZE)
         self.setWordWrap(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
@@ -21,13 +21,19 @@ class _Relay(QObject):
     loaded = Signal(str, QImage)
 
 
+MakeThumbnail = Callable[[Path], Optional[Path]]  # an original → its cached thumbnail, made if missing
+
+
 class _Load(QRunnable):
-    def __init__(self, key: str, source: Path, size: int, relay: _Relay):
+    def __init__(self, key: str, source: Path, size: int, relay: _Relay, make: Optional[MakeThumbnail]):
         super().__init__()
-        self.key, self.source, self.size, self.relay = key, source, size, relay
+        self.key, self.source, self.size, self.relay, self.make = key, source, size, relay, make
 
     def run(self) -> None:
-        reader = QImageReader(str(self.source))
+        source = self.source
+        if self.make is not None:  # originals without a cached thumbnail get one, once
+            source = self.make(source) or source
+        reader = QImageReader(str(source))
         reader.setAutoTransform(True)  # originals: honour EXIF orientation
         original = reader.size()
         if original.isValid() and max(original.width(), original.height()) > self.size:
@@ -44,9 +50,10 @@ class ThumbnailLoader(QObject):
 
     ready = Signal(str)
 
-    def __init__(self, size: int = 256, parent: Optional[QObject] = None):
+    def __init__(self, size: int = 256, parent: Optional[QObject] = None, make: Optional[MakeThumbnail] = None):
         super().__init__(parent)
         self.size = size
+        self.make = make
         self._cache: OrderedDict[str, QPixmap] = OrderedDict()
         self._loading: set[str] = set()
         self._relay = _Relay(self)
@@ -61,7 +68,7 @@ class ThumbnailLoader(QObject):
             return cached
         if source is not None and key not in self._loading:
             self._loading.add(key)
-            self._pool.start(_Load(key, source, self.size, self._relay))
+            self._pool.start(_Load(key, source, self.size, self._relay, self.make))
         return None
 
     def _loaded(self, key: str, image: QImage) -> None:

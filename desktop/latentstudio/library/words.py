@@ -1,0 +1,115 @@
+"""Words a picture's file carries, for keyword search beside the picture search.
+
+Indexed per image (SQLite FTS5, see store.py): its name (the path inside its library folder,
+without the extension, so folder names count too) and the text embedded in the file: a
+generator's prompt (never its negative prompt), EXIF/XMP descriptions, titles, keywords and
+comments. Queries become FTS5 expressions from quoted tokens only, so nothing typed is ever
+read as FTS syntax.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+MAX_WORDS_TEXT = 8_000
+DESCRIPTIVE_FIELDS = (
+    "exif:ImageDescription", "xmp:title", "xmp:description", "xmp:subject", "exif:XPTitle",
+    "exif:XPComment", "exif:XPKeywords", "Description", "Title",
+)
+COMMENT_FIELDS = ("exif:UserComment", "comment", "Comment", "xmp:UserComment")  # words unless they hold settings
+TOKEN = re.compile(r"\w+", re.UNICODE)
+# Words too common to say anything about a file; a query of only these searches pictures alone.
+STOPWORDS = frozenset(
+    "a an the of at in on and or with to for from by is are as it its this that photo picture image".split()
+)
+
+
+def name_words(path: str, folder: Optional[str] = None) -> str:
+    """The words of a file's name and its folders inside the library folder: `2019 Paris/IMG_1.jpg`."""
+    relative = os.path.relpath(path, folder) if folder else os.path.basename(path)
+    if relative.startswith(".."):
+        relative = os.path.basename(path)
+    return os.path.splitext(relative)[0]
+
+
+def embedded_words(path: Path) -> str:
+    """Text a file carries about its picture (prompt, descriptions), read without decoding pixels."""
+    from ..imagegen.readers import parse_fields
+    from ..imagegen.readers.containers import read_fields
+
+    try:
+        _, fields = read_fields(Path(path))
+    except ValueError:  # unreadable: the decoder records why; the file simply has no words
+        return ""
+    meta = parse_fields(fields)
+    parts = [meta.prompt] if meta is not None and meta.prompt else []
+    parts += [fields[name] for name in DESCRIPTIVE_FIELDS if fields.get(name)]
+    if meta is None:  # otherwise the comment is where the settings came from
+        parts += [fields[name] for name in COMMENT_FIELDS if fields.get(name) and not fields[name].lstrip().startswith("{")]
+    text = "\n".join(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    return text[:MAX_WORDS_TEXT]
+
+
+def _quoted(words: list[str]) -> str:
+    return '"' + " ".join(w.replace('"', '""') for w in words) + '"'
+
+
+@dataclass(frozen=True)
+class KeywordQuery:
+    terms: tuple[str, ...]  # the query's words, each a quoted FTS5 token
+    phrases: Optional[str]  # FTS5 expression every result must match (the "quoted phrases"), or None
+    excluded: Optional[str] = None  # FTS5 expression of the negative terms: their matches are left out
+
+    @property
+    def any_terms(self) -> Optional[str]:
+        """FTS5 expression: any of the query's words."""
+        return " OR ".join(self.terms) if self.terms else None
+
+
+def _meaningful(tokens: list[str]) -> list[str]:
+    return [t for t in tokens if t not in STOPWORDS]
+
+
+def keyword_query(text: Optional[str], negative_terms: Sequence[str] = ()) -> Optional[KeywordQuery]:
+    """The keyword side of a search text: its words (OR) and its quoted phrases (AND), or None.
+
+    Negative terms (`-word`, `-"a phrase"`, and `negative_terms`) leave out files whose words
+    hold them (stopwords dropped: -"a red car" leaves out files that say "red car").
+    """
+    from .search import TERM
+
+    words: list[str] = []
+    phrases: list[str] = []
+    negatives: list[str] = []
+    for term in negative_terms:
+        if tokens := _meaningful(TOKEN.findall(term.lower())):
+            negatives.append(_quoted(tokens))
+    for match in TERM.finditer(text or ""):
+        if match.group(1):  # a negative phrase
+            if tokens := _meaningful(TOKEN.findall(match.group(2).lower())):
+                negatives.append(_quoted(tokens))
+            continue
+        if match.group(2) is not None:
+            tokens = TOKEN.findall(match.group(2).lower())
+            if tokens:
+                phrases.append(_quoted(tokens))
+                words += tokens
+            continue
+        term = match.group(3)
+        if term.startswith("-"):
+            if tokens := _meaningful(TOKEN.findall(term[1:].lower())):
+                negatives.append(_quoted(tokens))
+            continue
+        words += TOKEN.findall(term.lower())
+    meaningful = _meaningful(list(dict.fromkeys(words)))
+    if not meaningful and not phrases:
+        return None
+    return KeywordQuery(
+        tuple(_quoted([w]) for w in meaningful),
+        " AND ".join(phrases) if phrases else None,
+        " OR ".join(negatives) if negatives else None,
+    )

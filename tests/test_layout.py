@@ -1,0 +1,73 @@
+"""Every page fits a laptop and a desktop window, with and without models, with no clipped text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from PySide6.QtWidgets import QAbstractButton, QApplication, QCheckBox, QComboBox, QLabel, QWidget
+
+from latentstudio.context import AppContext
+from latentstudio.ui.main_window import PAGES, MainWindow
+
+SIZES = [(1000, 700), (1600, 1000)]
+
+
+def clipped(widget: QWidget) -> str:
+    """Why `widget` cannot show its whole text at its current size, or ""."""
+    if isinstance(widget, QLabel):
+        text = widget.text()
+        if not text or widget.wordWrap() or widget.textFormat() == 1 or "<" in text:
+            # Wrapped and rich-text labels need only their height for their width.
+            needed = widget.heightForWidth(widget.width()) if widget.wordWrap() else widget.minimumSizeHint().height()
+            return f"label {text[:40]!r} needs {needed} px high, has {widget.height()}" if needed > widget.height() + 1 else ""
+        needed = widget.fontMetrics().horizontalAdvance(text) + widget.margin() * 2 + widget.indent() if widget.indent() > 0 else widget.fontMetrics().horizontalAdvance(text) + widget.margin() * 2
+        return f"label {text[:40]!r} needs {needed} px wide, has {widget.contentsRect().width()}" if needed > widget.contentsRect().width() + 1 else ""
+    if isinstance(widget, (QAbstractButton, QCheckBox)):
+        text = widget.text()
+        if not text:
+            return ""
+        needed = widget.sizeHint().width()
+        return f"{type(widget).__name__} {text!r} needs {needed} px, has {widget.width()}" if needed > widget.width() + 1 else ""
+    if isinstance(widget, QComboBox) and widget.count():
+        needed = widget.minimumSizeHint().width()
+        return f"combo {widget.currentText()!r} needs {needed} px, has {widget.width()}" if needed > widget.width() + 1 else ""
+    return ""
+
+
+def visible_problems(root: QWidget) -> list[str]:
+    problems = []
+    for widget in root.findChildren(QWidget):
+        if widget.isVisibleTo(root) and widget.isVisible() and widget.width() > 0:
+            problem = clipped(widget)
+            if problem:
+                problems.append(f"{widget.objectName() or type(widget).__name__}: {problem}")
+    return problems
+
+
+def install_models(ctx: AppContext, tiny_models: Callable[[str], Path]) -> None:
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+
+
+@pytest.mark.parametrize("with_models", [False, True], ids=["no-models", "models"])
+def test_every_page_fits_and_shows_its_whole_text(qtbot, ctx: AppContext, tiny_models, with_models: bool) -> None:
+    if with_models:
+        install_models(ctx, tiny_models)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    problems: list[str] = []
+    for width, height in SIZES:
+        window.resize(width, height)
+        for spec in PAGES:
+            window.show_page(spec.name)
+            QApplication.processEvents()
+            qtbot.wait(20)
+            if (window.width(), window.height()) != (width, height):
+                problems.append(f"{spec.name}: the window cannot take {width}×{height} "
+                                f"(it is {window.width()}×{window.height()})")
+            problems += [f"{spec.name} at {width}×{height}: {p}" for p in visible_problems(window)]
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,47 @@
+"""Images indexed without local decoding (cluster, import) get their thumbnail when first shown."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from latentstudio.library.scan import content_hash
+from latentstudio.library.thumbnails import THUMBNAIL_SIZE, ensure_thumbnail, thumbnail_path
+
+
+def test_ensure_thumbnail_makes_it_once(tmp_path: Path) -> None:
+    root = tmp_path / "thumbs"
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (1200, 800), (10, 200, 30)).save(photo)
+    made = ensure_thumbnail(root, photo)
+    assert made == thumbnail_path(root, content_hash(photo, photo.stat().st_size))
+    with Image.open(made) as thumb:
+        assert max(thumb.size) == THUMBNAIL_SIZE
+    stamp = made.stat().st_mtime_ns
+    os.utime(made, ns=(stamp - 10**9, stamp - 10**9))
+    assert ensure_thumbnail(root, photo) == made and made.stat().st_mtime_ns == stamp - 10**9  # not rewritten
+    assert ensure_thumbnail(root, made) == made  # a cached thumbnail is its own
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 nope")
+    assert ensure_thumbnail(root, broken) is None
+    assert ensure_thumbnail(root, tmp_path / "gone.jpg") is None
+
+
+def test_the_results_loader_caches_a_thumbnail_for_an_original(qtbot, tmp_path: Path) -> None:
+    from functools import partial
+
+    from latentstudio.ui.widgets.thumbnail_loader import ThumbnailLoader
+
+    root = tmp_path / "thumbs"
+    photo = tmp_path / "cluster-indexed.jpg"
+    Image.new("RGB", (900, 600), (200, 30, 30)).save(photo)
+    loader = ThumbnailLoader(size=160, make=partial(ensure_thumbnail, root))
+    assert loader.pixmap("k", photo) is None  # starts loading
+    with qtbot.waitSignal(loader.ready, timeout=10000):
+        pass
+    pixmap = loader.pixmap("k", photo)
+    assert pixmap is not None and max(pixmap.width(), pixmap.height()) == 160
+    assert thumbnail_path(root, content_hash(photo, photo.stat().st_size)).is_file()
+    loader._pool.waitForDone()
