@@ -20,7 +20,7 @@ ICON_ICO = REPO / "resources" / "icons" / "latent-studio.ico"
 # Packages whose non-code files are read at run time, collected file by file. Our own package
 # is listed so that any data file placed next to the code travels with it.
 # open_clip reads model_configs/*.json when it is imported and bpe_simple_vocab_16e6.txt.gz for
-# every CLIP tokenizer (ours included, see imagegen/clip_tokenizer.py). diffusers and
+# every CLIP tokenizer (ours included, see models/clip_bpe.py). diffusers and
 # transformers read no data files of their own (their configs come from the model folders and
 # from resources/). timm (open_clip's towers for ConvNeXt and some SigLIP models) keeps small
 # tables next to its code: class names in data/_info, pruned-model layouts in models/_pruned.
@@ -55,6 +55,8 @@ METADATA_PACKAGES = (
     "platformdirs",
     "pygments",
     "accelerate",
+    "onnxruntime",
+    "onnx",
 )
 
 # Loaded by name at run time (lazy modules, `getattr(diffusers, class_name)` for a pipeline's

@@ -256,13 +256,37 @@ def test_shutdown_cancels_queued_and_joins_thread(cpu_device: DeviceInfo) -> Non
         eng.submit(lambda job: None)
 
 
-def test_device_is_detected_on_the_engine_thread() -> None:
+def test_device_is_detected_when_first_needed() -> None:
     eng = Engine(device_preference="cpu").start()
     try:
+        # A job that needs no device (the onnxruntime text tower) runs without detecting one.
+        assert eng.submit(lambda job: job.cpu_models is not None).result(10)
+        assert eng.device_if_ready is None
+        assert eng.submit(lambda job: job.device.kind).result(10) == "cpu"
         device = eng.device
-        assert device.kind == "cpu"
         assert device.dtype_name == "float32"
         assert device.fallback_reason == "CPU chosen in Settings"
+    finally:
+        eng.shutdown()
+
+
+def test_device_detection_in_the_background_announces_it() -> None:
+    eng = Engine(device_preference="cpu").start()
+    ready = threading.Event()
+    seen: list[object] = []
+
+    def listener(event) -> None:
+        if event.kind is EventKind.DEVICE_READY:
+            seen.append(event.payload)
+            ready.set()
+
+    eng.add_listener(listener)
+    try:
+        eng.detect_device_in_background()
+        assert ready.wait(30)
+        assert seen == [eng.device_if_ready] and eng.device_if_ready.kind == "cpu"
+        eng.detect_device_in_background()  # already known: nothing more
+        assert len(seen) == 1
     finally:
         eng.shutdown()
 
@@ -310,3 +334,59 @@ def test_the_final_event_is_delivered_before_the_job_reports_done(engine: Engine
         assert handle.wait(5)
         assert seen[-1] is final, seen
         assert seen.count(final) == 1
+
+
+def test_device_detection_waits_for_interactive_work_and_jobs_wait_for_it(monkeypatch) -> None:
+    import latentstudio.engine.engine as engine_module
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_detect(preference: str) -> DeviceInfo:
+        started.set()
+        release.wait(10)  # importing torch
+        return DeviceInfo.cpu("test")
+
+    monkeypatch.setattr(engine_module, "detect_device", slow_detect)
+    eng = Engine(device_preference="cpu").start()
+    try:
+        gate = threading.Event()
+        first = eng.submit(lambda job: gate.wait(10), priority=Priority.INTERACTIVE, name="first search")
+        eng.detect_device_in_background()
+        time.sleep(0.2)
+        assert not started.is_set()  # not while a search runs
+        gate.set()
+        first.result(10)
+        assert started.wait(10)
+        # A job that needs the device waits for the detection at checkpoints: a search still answers.
+        needs_device = eng.submit(lambda job: job.device.kind, priority=Priority.BACKGROUND, name="index")
+        time.sleep(0.2)
+        assert eng.submit(lambda job: "answer", priority=Priority.INTERACTIVE).result(5) == "answer"
+        assert not needs_device.done()
+        release.set()
+        assert needs_device.result(10) == "cpu"
+    finally:
+        release.set()
+        eng.shutdown()
+
+
+def test_closing_the_context_does_not_wait_out_a_step(ctx) -> None:
+    gate, running = threading.Event(), threading.Event()
+
+    def step(job) -> None:
+        running.set()
+        gate.wait(10)  # one uninterruptible step (a batch being encoded)
+        job.checkpoint()
+
+    handle = ctx.engine.submit(step, priority=Priority.BACKGROUND)
+    assert running.wait(10)
+    library = ctx.library
+    assert ctx.close(timeout=0.2) is False  # the window then ends the process at once
+    assert library.store.has_vectors("none") is False  # a store still in use stays open
+    gate.set()
+    handle.wait(10)
+    assert handle.state is JobState.CANCELLED
+
+
+def test_closing_an_idle_context_stops_everything(ctx) -> None:
+    assert ctx.engine.submit(lambda job: 1).result(10) == 1
+    assert ctx.close(timeout=0.2) is True

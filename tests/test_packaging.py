@@ -103,7 +103,7 @@ def test_files_named_in_the_source_are_bundled(bundled: set[str]) -> None:
             for hit in hits:
                 if hit.is_file() and hit.as_posix().endswith(text):
                     named.append((path.name, f"{prefix}/{hit.relative_to(root).as_posix()}"))
-    assert ("clip_tokenizer.py", "open_clip/bpe_simple_vocab_16e6.txt.gz") in named
+    assert ("clip_bpe.py", "open_clip/bpe_simple_vocab_16e6.txt.gz") in named
     assert any(target == "resources/models.json" for _, target in named)
     missing = [(where, target) for where, target in named if target not in bundled]
     assert not missing, f"named in the source but not bundled: {missing}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,29 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(qtbot, tmp_path
     assert model.rowCount() == 100_000
     assert 0 < len(set(requested)) < 1000  # only rows on screen were asked for their picture
     assert any(key.endswith("img099999.jpg") for key in requested)
+
+
+def test_a_query_typed_while_the_model_loads_says_so_and_answers_after(qtbot, page: SearchPage, monkeypatch) -> None:
+    from latentstudio.models import fast_text
+
+    real = fast_text.load_text_encoder
+    loading = threading.Event()
+    release = threading.Event()
+
+    def slow_load(*args, **kwargs):
+        loading.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fast_text, "load_text_encoder", slow_load)
+    page.warm_up()
+    assert loading.wait(10)  # the warm-up job is loading the text tower
+    page.query.setText("a blue square")
+    page.run_search()
+    assert page.summary.text() == "Loading the search model… 1 s"
+    qtbot.waitUntil(lambda: page.summary.text() == "Loading the search model… 2 s", timeout=5000)
+    release.set()
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
+    assert _shape_class(page.results_model.hits[0].path) == "blue-square"
+    assert "pictures" in page.summary.text() and not page._loading_tick.isActive()
+    assert page._warmup_handle.result(5) is True

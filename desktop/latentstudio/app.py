@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from typing import Optional, Sequence
 
 from .context import AppContext
 from .process_start import ms_since_process_start
+
+CLOSE_WAIT_S = 0.5  # for running jobs to reach a checkpoint once the window closes
+log = logging.getLogger(__name__)
 
 
 def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
@@ -33,12 +38,27 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
     window.firstPainted.connect(shown)
     window.show()
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         errors.uninstall()
         window.bridge.detach()
         wait_for_background()
-        ctx.close()
+        stopped = ctx.close(timeout=CLOSE_WAIT_S)
+    if not stopped:
+        log.info("closing while a job finishes its step: it is rolled back and done again next time")
+    exit_now(code)
+    return code
+
+
+def exit_now(code: int) -> None:
+    """End the process once the window closed and the stores are closed, without the interpreter's
+    teardown: with torch loaded it takes about a second, and it waits for or aborts on native
+    threads still inside a job's step (a batch of pictures, an export). Committed work is on
+    disk; a step in flight is rolled back by SQLite and done again next time."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -52,6 +52,8 @@ PACKAGES = (
     "PySide6",
     "pillow",
     "numpy",
+    "onnxruntime",
+    "onnx",
 )
 
 
@@ -83,6 +85,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "data_home": str(ctx.paths.home),
         "log_file": str(ctx.log_file),
         "models": [m.to_json() for m in ctx.registry.list()],
+        "text_search": {m.id: _text_tower(m) for m in ctx.registry.list("clip")},
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
         "cluster": cluster_support(),
@@ -106,6 +109,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
     for model in models:
         mark = "*" if defaults.get(model.kind) == model.id else " "
         print(f"  {mark} {model.kind:9} {model.id} ({model.format}, {model.size_bytes / 2**20:.1f} MiB)")
+    for model_id, tower in report["text_search"].items():
+        print(f"Text search with {model_id}: {tower['reason']}")
     cluster = report["cluster"]
     if cluster["installed"]:
         print("Cluster:    supported (" + ", ".join(f"{n} {v}" for n, v in cluster["versions"].items()) + ")")
@@ -118,6 +123,20 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
     for problem in ctx.settings.problems:
         print(f"Settings:   {problem}")
     return 0
+
+
+def _text_tower(installed) -> dict:
+    """Which text tower answers text queries with this CLIP model; a ready export is loaded and
+    checked (hash, probe prompts) here, as a search would."""
+    from .models import fast_text
+
+    status = fast_text.status(installed)
+    if status.ready:
+        try:
+            fast_text.load_text_encoder(installed)
+        except fast_text.FastTextUnavailable as exc:
+            status = fast_text.FastTextStatus(False, True, f"torch text tower: the export failed its check ({exc})")
+    return status.to_json()
 
 
 def cmd_gui(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821

@@ -100,17 +100,25 @@ class AppContext:
             if self.settings.memory_budget_gb:
                 cache.budget_bytes = int(self.settings.memory_budget_gb * 2**30)
 
-    def close(self) -> None:
+    def close(self, timeout: Optional[float] = 30.0) -> bool:
         """Stop downloads and the engine (running jobs stop at their next checkpoint), then close
-        the stores they write to."""
+        the stores they write to. A job still running after `timeout` seconds (one uninterruptible
+        step) is left to end with the process: its store stays open, and what it had not
+        committed is rolled back by SQLite, as after a crash. False when work is still running
+        (that job, or device detection importing torch)."""
+        stopped = True
         with self._lock:
             downloads, self._downloads = self._downloads, None
             library, self._library = self._library, None
             self._history = None  # it opens a connection per call: nothing to close
         if downloads is not None:
-            downloads.shutdown()
+            downloads.shutdown(timeout)
         if self._engine is not None:
-            self._engine.shutdown()
+            self._engine.shutdown(timeout)
+            stopped = not self._engine.running and not self._engine.detecting_device
+            if self._engine.running:
+                library = None
             self._engine = None
         if library is not None:
             library.close()
+        return stopped

@@ -7,7 +7,7 @@ import logging
 import threading
 from typing import Any, Callable, Optional
 
-from .device import DeviceInfo, detect_device
+from .device import DeviceInfo, detect_device, system_memory_bytes
 from .jobs import (
     Cancelled,
     EventCallback,
@@ -26,13 +26,16 @@ from .residency import ModelCache
 log = logging.getLogger(__name__)
 
 THREAD_NAME = "latent-inference"
+DETECT_AFTER_S = 15.0  # background device detection waits at most this long for interactive work
 
 
 class Engine:
     """Owns the inference thread. Jobs are `fn(ctx)` callables submitted with a priority.
 
-    The device is detected on the engine thread (importing torch there, not on the GUI
-    thread) unless one is given. `models` keeps models resident between jobs.
+    The device is detected (importing torch) when first asked for — by a job that needs it, or
+    on a helper thread through `detect_device_in_background` — unless one is given, so jobs that
+    need no torch (a text query on the onnxruntime text tower) never wait for it. `models` keeps
+    models resident between jobs; `cpu_models` those that always run on the CPU, whatever the device.
     """
 
     def __init__(
@@ -48,9 +51,11 @@ class Engine:
         self._device = device
         self._device_preference = device_preference
         self._device_ready = threading.Event()
+        self._device_lock = threading.Lock()
         if device is not None:
             self._device_ready.set()
         self._models = models
+        self._cpu_models: Optional[ModelCache] = None
         self._models_factory = models_factory
         self._idle_tick_s = idle_tick_s
         self._cond = threading.Condition()
@@ -102,10 +107,52 @@ class Engine:
 
     @property
     def device(self) -> DeviceInfo:
-        """The device jobs run on; blocks until detection on the engine thread is done."""
-        self._device_ready.wait()
+        """The device jobs run on; detected now (importing torch) if nobody asked before, and
+        waited for while another thread detects it. Not for the GUI thread."""
+        if not self._device_ready.is_set():
+            with self._device_lock:
+                if self._device is None:
+                    self._device = self._detect()
+                    self._device_ready.set()
+                    self._broadcast(JobEvent(EventKind.DEVICE_READY, None, self._device))
         assert self._device is not None
         return self._device
+
+    def _detect(self) -> DeviceInfo:
+        try:
+            return detect_device(self._device_preference)
+        except Exception as exc:  # torch missing or broken: still run CPU-only work
+            log.exception("device detection failed")
+            return DeviceInfo.cpu(f"device detection failed: {exc}")
+
+    def detect_device_in_background(self) -> None:
+        """Detect the device on a helper thread (the window calls this after its first paint), once
+        no INTERACTIVE job waits or runs: importing torch holds the GIL for seconds, and a first
+        search should not share them. Jobs that need the device meanwhile wait at checkpoints."""
+        if self._device_ready.is_set():
+            return
+
+        def detect() -> None:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopping or not self._interactive_work(), DETECT_AFTER_S)
+                if self._stopping:
+                    return
+            self.device
+
+        threading.Thread(target=detect, name="latent-device", daemon=True).start()
+
+    def _interactive_work(self) -> bool:
+        """Whether an INTERACTIVE job waits or runs; caller holds the lock."""
+        return any(e[0] == Priority.INTERACTIVE for e in self._queue) or any(
+            h.priority is Priority.INTERACTIVE for h in self._running)
+
+    @property
+    def detecting_device(self) -> bool:
+        """Another thread is detecting the device right now."""
+        return not self._device_ready.is_set() and self._device_lock.locked()
+
+    def wait_for_device(self, timeout: float) -> bool:
+        return self._device_ready.wait(timeout)
 
     @property
     def device_if_ready(self) -> Optional[DeviceInfo]:
@@ -118,6 +165,14 @@ class Engine:
             factory = self._models_factory or ModelCache.for_device
             self._models = factory(device)
         return self._models
+
+    @property
+    def cpu_models(self) -> ModelCache:
+        """Models that run on the CPU whatever the device (onnxruntime's text tower): a cache that
+        needs no device detection, with a quarter of the RAM as its budget."""
+        if self._cpu_models is None:
+            self._cpu_models = ModelCache(int((system_memory_bytes() or 8 * 2**30) * 0.25))
+        return self._cpu_models
 
     @property
     def models_if_ready(self) -> Optional[ModelCache]:
@@ -183,14 +238,6 @@ class Engine:
     # -- engine thread -------------------------------------------------------------------
 
     def _loop(self) -> None:
-        if self._device is None:
-            try:
-                self._device = detect_device(self._device_preference)
-            except Exception as exc:  # torch missing or broken: still run CPU-only work
-                log.exception("device detection failed")
-                self._device = DeviceInfo.cpu(f"device detection failed: {exc}")
-            self._device_ready.set()
-            self._broadcast(JobEvent(EventKind.DEVICE_READY, None, self._device))
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
@@ -203,8 +250,9 @@ class Engine:
                 self._idle_housekeeping()
                 continue
             self._execute(handle)
-        if self._models is not None:
-            self._models.clear()
+        for cache in (self._models, self._cpu_models):
+            if cache is not None:
+                cache.clear()
 
     def _pop(self, accept: Callable[[int], bool]) -> Optional[JobHandle]:
         """Take the most urgent waiting job if `accept(priority)`; caller holds the lock."""
@@ -275,14 +323,16 @@ class Engine:
             with self._cond:
                 if handle in self._running:
                     self._running.remove(handle)
+                self._cond.notify_all()  # device detection may be waiting for interactive work to end
             self._queue_changed()
 
     def _idle_housekeeping(self) -> None:
-        if self._models is not None:
-            try:
-                self._models.unload_idle()
-            except Exception:
-                log.exception("idle unload failed")
+        for cache in (self._models, self._cpu_models):
+            if cache is not None:
+                try:
+                    cache.unload_idle()
+                except Exception:
+                    log.exception("idle unload failed")
 
     # -- shared helpers ------------------------------------------------------------------
 

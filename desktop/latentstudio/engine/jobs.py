@@ -214,11 +214,22 @@ class JobContext:
 
     @property
     def device(self) -> "DeviceInfo":
-        return self._engine.device
+        """The device; while another thread detects it (importing torch), this job waits at
+        checkpoints, so a search typed meanwhile still answers at once."""
+        engine = self._engine
+        while engine.detecting_device:
+            self.checkpoint()
+            engine.wait_for_device(0.05)
+        return engine.device
 
     @property
     def models(self) -> "ModelCache":
         return self._engine.models
+
+    @property
+    def cpu_models(self) -> "ModelCache":
+        """Models that run on the CPU whatever the device; using them detects no device."""
+        return self._engine.cpu_models
 
     def checkpoint(self) -> None:
         """Raise Cancelled if cancelled; otherwise run any waiting higher-priority job here."""

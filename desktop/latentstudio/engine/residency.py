@@ -284,6 +284,7 @@ def _release_memory() -> None:
     gc.unfreeze()  # a dropped model's cycles are collectable again
     gc.collect()
     gc.freeze()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    # getattr: torch may still be half imported by device detection on another thread.
+    cuda = getattr(sys.modules.get("torch"), "cuda", None)
+    if cuda is not None and cuda.is_available():
+        cuda.empty_cache()

@@ -8,32 +8,19 @@ committed vocabulary files.
 from __future__ import annotations
 
 import functools
-import gzip
-from pathlib import Path
 from typing import Any
 
-# The original CLIP tokenizer keeps this many merges (49152 tokens less 256 bytes and 2 specials).
-MERGE_COUNT = 49152 - 256 - 2
+from ..models import clip_bpe
+
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 MAX_LENGTH = 77
-
-
-def _vocabulary_file() -> Path:
-    import open_clip
-
-    return Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
 
 
 @functools.lru_cache(maxsize=1)
 def clip_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
     """(vocab, merges) exactly as OpenAI's CLIP tokenizer and HF's vocab.json/merges.txt hold them."""
-    from open_clip.tokenizer import bytes_to_unicode
-
-    lines = gzip.decompress(_vocabulary_file().read_bytes()).decode("utf-8").split("\n")
-    merges = [tuple(line.split()) for line in lines[1 : MERGE_COUNT + 1]]
-    byte_tokens = list(bytes_to_unicode().values())
-    tokens = byte_tokens + [t + "</w>" for t in byte_tokens] + ["".join(m) for m in merges] + [BOS, EOS]
-    return {token: index for index, token in enumerate(tokens)}, merges  # type: ignore[return-value]
+    tokens = clip_bpe.base_tokens() + [BOS, EOS]
+    return {token: index for index, token in enumerate(tokens)}, list(clip_bpe.merges())
 
 
 def build_clip_tokenizer(pad_token: str = EOS) -> Any:

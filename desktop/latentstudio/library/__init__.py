@@ -12,6 +12,7 @@ from .service import (
     search,
     submit_index,
     submit_search,
+    submit_warmup,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "search",
     "submit_index",
     "submit_search",
+    "submit_warmup",
 ]

@@ -14,6 +14,7 @@ from ..cli_progress import ProgressBars
 from ..engine import Cancelled
 from .search import SearchFilters
 from .service import add_folders, search, submit_index
+from .text_tower import pending_export
 
 
 
@@ -199,6 +200,10 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
     model = ctx.registry.resolve("clip", args.model_id).id
     if library.should_save_index(model):
         library.save_index(model)
+    export = pending_export(ctx, model)
+    if export is not None:  # the torch tower answered: the next searches will not need it
+        print("Preparing the fast text search for the next searches…", file=sys.stderr)
+        export.result()
     return 0
 
 

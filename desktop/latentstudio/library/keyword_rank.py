@@ -101,7 +101,7 @@ def fuse_with_words(
         if index.ann is not None:
             vectors = index.ann.vectors(missing)
         else:
-            vectors = index.matrix[index.positions(missing)].float().numpy()
+            vectors = index.matrix[index.positions(missing)].astype(np.float32)
         known.update(zip(missing.tolist(), (vectors @ query).tolist()))
     order = [i for i in order if i in known]
     in_clip, in_words = set(clip_ids), {image_id for image_id, _ in words}

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -32,6 +32,12 @@ RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted hit
 RESCORE_MIN = 64
 NEGATIVE_OVERFETCH = 8  # candidates re-ranked on decoded codes per rescored one, with negative terms
 ANN_BASELINE_SAMPLE = 1024
+
+
+class TextEncoder(Protocol):
+    """What a text query needs: the torch `ClipModel` or the onnxruntime text tower."""
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 def parse_query(text: str) -> tuple[str, list[str]]:
@@ -338,9 +344,10 @@ def hits_for(library: "Library", image_ids: Sequence[int], scores: Sequence[floa
 
 
 def build_query(
-    library: "Library", clip: ClipModel, model: str, request: SearchRequest
+    library: "Library", clip: "ClipModel | TextEncoder", model: str, request: SearchRequest
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(unit query vector, negative term vectors) for a request; ValueError when it asks nothing."""
+    """(unit query vector, negative term vectors) for a request; ValueError when it asks nothing.
+    An example image needs the `ClipModel`; words alone, any `TextEncoder`."""
     positive, negative_terms = parse_query(request.text or "")
     negative_terms += split_terms(request.negative)
     parts: list[np.ndarray] = []
@@ -349,6 +356,7 @@ def build_query(
     if positive:
         parts.append(request.text_weight * encoded[0])
     if request.image is not None:
+        assert isinstance(clip, ClipModel), "an example image needs the torch CLIP model"
         parts.append(request.image_weight * image_query_vector(library, clip, model, Path(request.image)))
     if not parts:
         raise ValueError("nothing to search for: give some words or an example image")

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
+from ..models.clip_loader import cache_key as clip_cache_key
 from ..models.clip_loader import clip_in_job
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank, tag_listing
 from .store import PENDING
+from .text_tower import LOADING_MESSAGE, export_in_job, fast_text_in_job, submit_export
 from .words import embedded_words, name_words
 
 if TYPE_CHECKING:
@@ -66,7 +68,10 @@ def submit_index(
     ids = list(image_ids) if image_ids is not None else None
 
     def run(job: "JobContext") -> IndexReport:
-        return index_job(job, library, installed, ids, batch_size=batch_size)
+        report = index_job(job, library, installed, ids, batch_size=batch_size)
+        if report.encoded:  # the torch model is loaded: make the fast text path while it is
+            export_in_job(job, installed)
+        return report
 
     name = "Index generated image" if ids is not None and len(ids) == 1 else "Index photo library"
     return ctx.engine.submit(run, priority=Priority.BACKGROUND, name=name, kind="index", on_event=on_event)
@@ -88,8 +93,18 @@ def submit_search(
     def run(job: "JobContext") -> list[SearchHit]:
         if request.text is None and request.image is None and request.filters.tags:
             return tag_listing(library, ready if loading is None else loading.result(), request)
-        with clip_in_job(job, installed) as clip:
-            query, negatives = build_query(library, clip, installed.id, request)
+        encoded = None
+        if request.image is None:  # words only: the onnxruntime text tower when it is ready
+            with fast_text_in_job(job, installed) as fast:
+                if fast is not None:
+                    encoded = build_query(library, fast, installed.id, request)
+        if encoded is None:
+            if clip_cache_key(installed.id) not in job.models:
+                job.progress(0, None, LOADING_MESSAGE)
+            with clip_in_job(job, installed) as clip:
+                encoded = build_query(library, clip, installed.id, request)
+            submit_export(ctx, installed)
+        query, negatives = encoded
         index = ready if loading is None else loading.result()
         if loading is not None and library.should_save_index(installed.id):
             ctx.engine.submit(lambda _: library.save_index(installed.id), priority=Priority.BACKGROUND,
@@ -98,6 +113,30 @@ def submit_search(
 
     return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=request.describe(), kind="search",
                              on_event=on_event)
+
+
+def submit_warmup(ctx: "AppContext", model_id: Optional[str] = None) -> JobHandle:
+    """Load what a first text search needs — the text tower and the vectors — as an INTERACTIVE
+    job (the window submits it right after its first paint), when the library has vectors for
+    the model; a search typed meanwhile runs right after it. Its result: whether it loaded."""
+    installed = ctx.registry.resolve("clip", model_id)
+    library = ctx.library
+
+    def run(job: "JobContext") -> bool:
+        if not library.store.has_vectors(installed.id):
+            return False
+        ready, version = library.fresh_index(installed.id)
+        if ready is None:
+            library.start_loading(installed.id, version)  # on its own thread, beside the model
+        job.progress(0, None, LOADING_MESSAGE)
+        with fast_text_in_job(job, installed) as fast:
+            if fast is not None:
+                return True
+        with clip_in_job(job, installed):
+            submit_export(ctx, installed)
+        return True
+
+    return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=LOADING_MESSAGE, kind="search-warmup")
 
 
 def search(

@@ -540,6 +540,11 @@ class LibraryStore:
             ))
         return found
 
+    def has_vectors(self, model: str) -> bool:
+        """Whether any image has a `model` vector: stops at the first one found."""
+        return self.connection().execute(
+            "SELECT EXISTS(SELECT 1 FROM vectors WHERE model = ?)", (model,)).fetchone()[0] == 1
+
     def has_pending(self, model: str) -> bool:
         """Whether any image still waits for a `model` vector: stops at the first one found."""
         return self.connection().execute(

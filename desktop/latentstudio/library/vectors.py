@@ -19,7 +19,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class VectorIndex:
     version: int  # database version the rows were read at
     seq: int  # change-log position the rows were read at
     ids: np.ndarray  # int64 image ids, ascending
-    matrix: Any  # torch tensor (N, D) float32 (or float16 when huge); None when `ann` holds the vectors
+    matrix: Optional[np.ndarray]  # (N, D) float32 (float16 when huge); None when `ann` holds the vectors
     folder_ids: np.ndarray
     dates: np.ndarray  # EXIF date, else file mtime (POSIX seconds)
     sizes: np.ndarray  # file size in bytes
@@ -69,7 +69,7 @@ class VectorIndex:
         held = sum(getattr(self, name).nbytes for name in COLUMNS)
         if self.ann is not None:
             return held + self.ann.nbytes
-        return held + int(self.matrix.element_size() * self.matrix.nelement())
+        return held + int(self.matrix.nbytes)
 
     # -- reading from the database --------------------------------------------------------------
 
@@ -84,8 +84,6 @@ class VectorIndex:
 
     @classmethod
     def _load(cls, db: sqlite3.Connection, model: str, ann_from: Optional[int]) -> "VectorIndex":
-        import torch
-
         version, seq = store.meta_value(db, "version"), store.change_seq(db)
         # An upper bound (cheap, from an index): rows without a vector are left out and trimmed.
         count = store.indexed_count(db)
@@ -122,7 +120,7 @@ class VectorIndex:
         for name in COLUMNS:
             setattr(index, name, columns[name][:filled])
         if matrix is not None:
-            index.matrix = torch.from_numpy(matrix[:filled])
+            index.matrix = matrix[:filled]
         index._sort_by_id()
         return index
 
@@ -167,9 +165,7 @@ class VectorIndex:
         for name in COLUMNS:
             setattr(self, name, getattr(self, name)[order])
         if self.matrix is not None:
-            import torch
-
-            self.matrix = torch.from_numpy(self.matrix.numpy()[order])
+            self.matrix = self.matrix[order]
 
     # -- following the database -----------------------------------------------------------------
 
@@ -193,8 +189,6 @@ class VectorIndex:
             return self._apply(changed, rows, ann_from, version, seq)
 
     def _apply(self, changed: np.ndarray, rows: list[tuple], ann_from: Optional[int], version: int, seq: int) -> bool:
-        import torch
-
         dim = self.dim or (len(rows[0][6]) // 2 if rows else 0)
         if any(len(r[6]) != dim * 2 for r in rows):
             return False
@@ -210,8 +204,8 @@ class VectorIndex:
             self.ann.remove(self.ids[~keep])
             self.ann.add(added.astype(np.float32), columns["ids"])
         else:
-            kept = self.matrix.numpy()[keep] if len(self) else np.empty((0, dim), dtype=np.float32)
-            self.matrix = torch.from_numpy(np.concatenate([kept, added.astype(kept.dtype)]))
+            kept = self.matrix[keep] if len(self) else np.empty((0, dim), dtype=np.float32)
+            self.matrix = np.concatenate([kept, added.astype(kept.dtype)])
         for name in COLUMNS:
             setattr(self, name, np.concatenate([getattr(self, name)[keep], columns[name]]))
         self._sort_by_id()
@@ -226,7 +220,7 @@ class VectorIndex:
 
     def _switch_to_ann(self) -> None:
         """The library grew past the exact-search size: cluster the vectors held in memory."""
-        vectors = self.matrix.numpy()
+        vectors = self.matrix
         step = max(1, len(self) // (list_count(len(self)) * TRAIN_PER_LIST))
         ann = AnnIndex.train(vectors[::step].astype(np.float32), len(self))
         for start in range(0, len(self), FETCH_ROWS):
@@ -245,7 +239,7 @@ class VectorIndex:
                     self.ann.save(staging / "ann.faiss")
                     (staging / "trained_rows").write_text(str(self.ann.trained_rows))
                 else:
-                    np.save(staging / "matrix.npy", self.matrix.numpy())
+                    np.save(staging / "matrix.npy", self.matrix)
                 np.savez(staging / "columns.npz", **{name: getattr(self, name) for name in COLUMNS},
                          format_names=np.array(self.format_names, dtype=str))
                 (staging / "seq").write_text(str(self.seq))
@@ -264,8 +258,6 @@ class VectorIndex:
     @classmethod
     def load_saved(cls, folder: Path, model: str) -> Optional["VectorIndex"]:
         """The saved copy as it was written (catch it up with `catch_up`), or None."""
-        import torch
-
         try:
             version = int((folder / "version").read_text())
             seq = int((folder / "seq").read_text())
@@ -273,7 +265,7 @@ class VectorIndex:
             if (folder / "ann.faiss").is_file():
                 ann = AnnIndex.read(folder / "ann.faiss", int((folder / "trained_rows").read_text()))
             else:
-                matrix = torch.from_numpy(np.load(folder / "matrix.npy", allow_pickle=False))
+                matrix = np.load(folder / "matrix.npy", allow_pickle=False)
             with np.load(folder / "columns.npz", allow_pickle=False) as columns:
                 data = {name: columns[name] for name in columns.files}
         except (OSError, ValueError, KeyError, RuntimeError):
@@ -295,19 +287,16 @@ class VectorIndex:
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Cosine of every stored vector with a unit query vector (float32 array of N); exact
         indexes only. A float16 matrix is converted in chunks: CPUs have no fast float16 product."""
-        import torch
-
         if not len(self):
             return np.empty(0, dtype=np.float32)
-        q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
-        with torch.inference_mode():
-            if self.matrix.dtype == torch.float32:
-                return (self.matrix @ q).numpy()
-            out = np.empty(len(self), dtype=np.float32)
-            for start in range(0, len(self), SCORE_CHUNK_ROWS):
-                chunk = self.matrix[start:start + SCORE_CHUNK_ROWS].float()
-                out[start:start + chunk.shape[0]] = (chunk @ q).numpy()
-            return out
+        q = np.ascontiguousarray(query, dtype=np.float32)
+        if self.matrix.dtype == np.float32:
+            return self.matrix @ q
+        out = np.empty(len(self), dtype=np.float32)
+        for start in range(0, len(self), SCORE_CHUNK_ROWS):
+            chunk = self.matrix[start:start + SCORE_CHUNK_ROWS].astype(np.float32)
+            out[start:start + chunk.shape[0]] = chunk @ q
+        return out
 
     def stored_vectors(self, db: sqlite3.Connection, image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(image ids, float32 vectors) as stored in the database, for exact rescoring of

@@ -272,8 +272,13 @@ class MainWindow(QMainWindow):
     # -- engine --------------------------------------------------------------------------
 
     def attach_engine(self) -> None:
-        """Start the engine (its thread imports torch); its events already reach the bridge."""
+        """Start the engine (its events already reach the bridge), warm the search model and detect
+        the device (importing torch) off this thread."""
         self.bridge.start_engine()
+        search = self.pages.get("search")
+        if search is not None:
+            search.warm_up()  # before device detection, which waits for it
+        self.ctx.engine.detect_device_in_background()
 
     def _device_ready(self, device: DeviceInfo) -> None:
         self.device_label.setText(f"Device: {device.describe()}")

@@ -32,10 +32,12 @@ from ...library import (
     remove_folder,
     submit_index,
     submit_search,
+    submit_warmup,
 )
 from ...library.analysis import tables as tag_tables
 from ...library.analysis.service import add_tags, mark_tag, remove_tag, submit_tag_update
 from ...library.scan import ScanReport
+from ...library.text_tower import LOADING_MESSAGE
 from ...library.thumbnails import ensure_thumbnail
 from ..background import run_in_background
 from ..file_actions import copy_image, copy_path, open_file, reveal
@@ -53,6 +55,7 @@ DEBOUNCE_MS = 250
 RESCAN_DELAY_MS = 3000  # after a watched folder changes, wait for the copy to settle
 POLL_INTERVAL_MS = 5 * 60 * 1000  # catches changes in subfolders the watcher does not see
 RESULT_LIMIT = 5000
+LOADING_TICK_MS = 1000
 
 
 class SearchPage(NeedsModelPage):
@@ -61,6 +64,8 @@ class SearchPage(NeedsModelPage):
     def build_content(self) -> QWidget:
         self._search_handle: Optional[JobHandle] = None
         self._search_started = 0.0
+        self._warmup_handle: Optional[JobHandle] = None
+        self._loading_since: Optional[float] = None  # the search model is loading since then
         self._index_handle: Optional[JobHandle] = None
         self._scanning = False
         self._started = False
@@ -161,6 +166,9 @@ class SearchPage(NeedsModelPage):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_INTERVAL_MS)
         self._poll.timeout.connect(self.rescan)
+        self._loading_tick = QTimer(self)
+        self._loading_tick.setInterval(LOADING_TICK_MS)
+        self._loading_tick.timeout.connect(self._show_loading)
         return content
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -185,6 +193,35 @@ class SearchPage(NeedsModelPage):
     @property
     def library(self) -> Library:
         return self.ctx.library
+
+    def warm_up(self) -> None:
+        """Right after the first paint: load the search model and the vectors (when the library
+        has some), so the first query answers as soon as it is typed."""
+        if not self.has_model or self._warmup_handle is not None:
+            return
+        try:
+            self._warmup_handle = submit_warmup(self.ctx)
+        except Exception:  # no model after all, engine stopping: the first search loads it
+            log.exception("search model warm-up could not start")
+            return
+        self._loading_since = time.perf_counter()
+        self.bridge.watch(self._warmup_handle, self._warmup_event)
+
+    def _warmup_event(self, event: JobEvent) -> None:
+        if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+            self._loading_since = None
+            self._loading_tick.stop()
+
+    def _show_loading(self) -> None:
+        """Show "Loading the search model… N s" while a search waits for it."""
+        searching = self._search_handle is not None and not self._search_handle.done()
+        if self._loading_since is None or not searching:
+            self._loading_tick.stop()
+            return
+        waited = max(1, round(time.perf_counter() - self._loading_since))
+        self.summary.setText(f"{LOADING_MESSAGE}… {waited} s")
+        if not self._loading_tick.isActive():
+            self._loading_tick.start()
 
     # -- search -----------------------------------------------------------------------------
 
@@ -229,6 +266,7 @@ class SearchPage(NeedsModelPage):
         self.bridge.watch(handle, self._job_event)
         self._search_started = time.perf_counter()
         self.summary.setText("Searching…")
+        self._show_loading()
 
     def search_by_image(self, path: Path) -> None:
         """More like this: search the library for images similar to `path`."""
@@ -242,6 +280,9 @@ class SearchPage(NeedsModelPage):
     def _search_finished(self, handle: JobHandle, event: JobEvent) -> None:
         if handle is not self._search_handle:
             return  # an older query answered after a newer one was sent
+        self._loading_tick.stop()
+        if self._warmup_handle is None or self._warmup_handle.done():
+            self._loading_since = None
         if event.kind is EventKind.FAILED:
             self.summary.setText(f"Search failed: {event.payload}")
             return
@@ -380,6 +421,10 @@ class SearchPage(NeedsModelPage):
         if event.handle.kind == "search":
             if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
                 self._search_finished(event.handle, event)
+            elif event.kind is EventKind.PROGRESS and event.payload.message == LOADING_MESSAGE:
+                if self._loading_since is None:  # no warm-up: this search loads the model itself
+                    self._loading_since = time.perf_counter()
+                self._show_loading()
         elif event.handle is self._index_handle:
             self._index_event(event)
 

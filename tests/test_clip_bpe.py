@@ -1,0 +1,61 @@
+"""The torch-free CLIP tokenizer gives open_clip's token ids, and loads without torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from latentstudio.models.clip_bpe import ClipBpeTokenizer
+
+PROMPTS = [
+    "a red circle",
+    "",
+    "   A   Photo of THE large   dog!!  ",
+    "don't stop: it's 12:45 — we'll see",
+    "café naïve résumé Ångström",
+    "東京の夜景 and 北京",
+    "emoji 🐶🐱 party 🎉",
+    "&amp; html &lt;tags&gt; &quot;quoted&quot;",
+    "mojibake: Ã©tÃ© cafÃ©",
+    "<start_of_text> specials <end_of_text> inside",
+    "tabs\tand\nnewlines\r\nhere",
+    "x" * 300,
+    " ".join(["a very long prompt about a beach at sunset with many people"] * 12),
+    "numbers 3.14159 and 1,000,000 and v2.0",
+    "Straße ﬁne ligatures ½ ⅔",
+    "Привет мир, γειά σου κόσμε",
+]
+
+
+@pytest.mark.parametrize("context_length", [77, 16])
+def test_token_ids_match_open_clip(context_length: int) -> None:
+    from open_clip.tokenizer import SimpleTokenizer
+
+    theirs = SimpleTokenizer(context_length=context_length)(PROMPTS).numpy()
+    ours = ClipBpeTokenizer(context_length)(PROMPTS)
+    assert ours.dtype == np.int64 and ours.shape == (len(PROMPTS), context_length)
+    for prompt, a, b in zip(PROMPTS, ours, theirs):
+        assert a.tolist() == b.tolist(), prompt
+    # Truncated rows still end with the end token, which the text tower pools at.
+    assert ours[11, -1] == ClipBpeTokenizer(context_length).end_id
+
+
+def test_single_string_and_word_cache() -> None:
+    tokenizer = ClipBpeTokenizer()
+    first = tokenizer("a red circle")
+    assert first.shape == (1, 77)
+    assert np.array_equal(tokenizer(["a red circle"]), first)  # served from the per-word cache
+
+
+def test_tokenizer_does_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "from latentstudio.models.clip_bpe import ClipBpeTokenizer\n"
+        "ClipBpeTokenizer()(['a red circle'])\n"
+        "print(sorted(m for m in ('torch', 'open_clip') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,208 @@
+"""The onnxruntime text tower: parity with torch, the same answers, no torch on the text path,
+and every way the export can be missing, stale or corrupt ending in a right answer from torch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentstudio import cli
+from latentstudio.library import add_folders, search, submit_index
+from latentstudio.library.text_tower import pending_export
+from latentstudio.models import fast_text
+from latentstudio.models.clip_loader import load_installed_clip
+from latentstudio.models.fast_text_export import PARITY_PROMPTS, export_text_tower
+from tests.support import tiny_clip
+
+QUERIES = ["a red circle", "a blue square", "a green triangle -a red circle", "yellow", "東京 🐶 café"]
+
+
+@pytest.fixture
+def shapes(ctx, tiny_models, tmp_path: Path):
+    """72 held-out shape pictures indexed with clip-shapes; indexing also made the export."""
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = random.Random(7)
+    for colour, shape in tiny_clip.classes():
+        for k in range(6):
+            tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg", quality=92)
+    add_folders(ctx, [photos])
+    ctx.library.scan()
+    assert submit_index(ctx).result(120).encoded == 72
+    return ctx, ctx.registry.get("shapes")
+
+
+def _top(ctx, query: str, k: int = 10) -> list[tuple[str, float]]:
+    return [(h.path.name, h.score) for h in search(ctx, query, limit=k, min_score=-1.0)]
+
+
+def _same(got: list[tuple[str, float]], expected: list[tuple[str, float]]) -> bool:
+    """Same pictures in the same order, scores within float32 noise of the other tower's."""
+    return [n for n, _ in got] == [n for n, _ in expected] and bool(
+        np.allclose([s for _, s in got], [s for _, s in expected], atol=1e-3))
+
+
+def _torch_answers(ctx, monkeypatch) -> dict[str, list[tuple[str, float]]]:
+    with monkeypatch.context() as m:
+        m.setenv(fast_text.CHOICE_ENV, "torch")
+        return {q: _top(ctx, q) for q in QUERIES}
+
+
+def test_export_parity_with_the_torch_tower(shapes) -> None:
+    _, installed = shapes
+    state = fast_text.status(installed)
+    assert state.ready, state.reason
+    record = fast_text.read_record(installed)
+    assert record["versions"]["torch"] and record["versions"]["onnxruntime"]
+    assert record["parity"]["min_cosine"] >= 0.999
+    assert record["fingerprint"] == fast_text.fingerprint(installed)
+    fast = fast_text.load_text_encoder(installed)
+    clip = load_installed_clip(installed)
+    prompts = list(PARITY_PROMPTS) + ["an unseen prompt about Ångström and 🎉", "Z" * 500]
+    cosines = fast_text.cosines(fast.encode_text(prompts), clip.encode_text(prompts))
+    assert cosines.min() >= 0.999, cosines
+
+
+def test_fast_path_gives_the_torch_top_10(shapes, monkeypatch) -> None:
+    ctx, _ = shapes
+    expected = _torch_answers(ctx, monkeypatch)
+    for query in QUERIES:
+        assert _same(_top(ctx, query), expected[query]), query
+    assert [e.key.split(":")[0] for e in ctx.engine.cpu_models.entries()] == ["clip-text-onnx"]
+
+
+def test_cli_text_search_imports_no_torch(shapes, fresh_home: Path) -> None:
+    ctx, _ = shapes
+    expected = [name for name, _ in _top(ctx, "a red circle")]
+    code = (
+        "import json, sys\n"
+        "from latentstudio import cli\n"
+        "rc = cli.main(['search', 'a red circle', '--limit', '10', '--min-score', '-1', '--json'])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'open_clip', 'torchvision', 'transformers'})\n"
+        "print(json.dumps({'rc': rc, 'heavy': heavy}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LATENT_STUDIO_HOME": str(fresh_home)})
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report == {"rc": 0, "heavy": []}, done.stderr
+    assert [Path(h["path"]).name for h in json.loads(done.stdout)] == expected
+
+
+def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(shapes, monkeypatch, caplog) -> None:
+    ctx, installed = shapes
+    expected = _torch_answers(ctx, monkeypatch)
+    weights = fast_text.export_folder(installed) / fast_text.WEIGHTS_FILE
+    stat = weights.stat()
+    with open(weights, "r+b") as fh:  # flip bytes in the middle of the weights, same size and time
+        fh.seek(stat.st_size // 2)
+        chunk = fh.read(4096)
+        fh.seek(stat.st_size // 2)
+        fh.write(bytes(b ^ 0xFF for b in chunk))
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with caplog.at_level(logging.WARNING, logger="latentstudio.models.fast_text"):
+        got = _top(ctx, QUERIES[0])
+    assert got == expected[QUERIES[0]]
+    assert any("SHA-256" in r.getMessage() and "torch" in r.getMessage() for r in caplog.records)
+    export = pending_export(ctx, "shapes")
+    assert export is not None
+    export.result(120)
+    state = fast_text.status(installed)
+    assert state.ready and fast_text.files_sha256(fast_text.export_folder(installed)) == state.sha256
+    assert _same(_top(ctx, QUERIES[1]), expected[QUERIES[1]])
+
+
+def test_disagreeing_probe_vectors_mean_torch(shapes, monkeypatch, caplog) -> None:
+    ctx, installed = shapes
+    expected = _torch_answers(ctx, monkeypatch)
+    folder = fast_text.export_folder(installed)
+    record = fast_text.read_record(installed)
+    record["probe"]["vectors"] = (-np.asarray(record["probe"]["vectors"])).tolist()
+    fast_text.write_record(folder, record)
+    with caplog.at_level(logging.WARNING, logger="latentstudio.models.fast_text"):
+        assert _top(ctx, QUERIES[2]) == expected[QUERIES[2]]
+    assert any("probe vectors disagree" in r.getMessage() for r in caplog.records)
+    assert fast_text.read_record(installed)["status"] == fast_text.INVALID
+
+
+def test_changed_model_files_make_the_export_out_of_date(shapes, monkeypatch) -> None:
+    ctx, installed = shapes
+    assert fast_text.status(installed).ready
+    real = fast_text.fingerprint(installed)
+    monkeypatch.setattr(fast_text, "fingerprint", lambda inst: [[n, size + 1, t] for n, size, t in real])
+    state = fast_text.status(installed)
+    assert not state.ready and state.exportable and "out of date" in state.reason
+    with monkeypatch.context() as m:
+        m.setenv(fast_text.CHOICE_ENV, "torch")
+        expected = _top(ctx, QUERIES[0])
+    assert _top(ctx, QUERIES[0]) == expected  # answered by torch: the loader is never asked
+    export = pending_export(ctx, "shapes")
+    assert export is not None and export.result(120).ready
+    assert fast_text.read_record(installed)["fingerprint"] == fast_text.fingerprint(installed)
+
+
+def test_a_failed_parity_check_is_recorded_and_not_retried(ctx, tiny_models, monkeypatch) -> None:
+    installed = ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny", link=True)
+    clip = load_installed_clip(installed)
+    monkeypatch.setattr(fast_text, "cosines", lambda a, b: np.zeros(len(a)))
+    state = export_text_tower(clip, installed)
+    assert not state.ready and not state.exportable and "parity check failed" in state.reason
+    assert not (fast_text.export_folder(installed) / fast_text.WEIGHTS_FILE).exists()
+    monkeypatch.setattr(fast_text, "exporting_versions", lambda: {"torch": "another"})
+    assert fast_text.status(installed).exportable  # a new torch or onnxruntime may do better
+
+
+def test_models_without_the_fast_path_say_why(ctx, tiny_models, tmp_path: Path, monkeypatch) -> None:
+    source = tiny_models("clip-tiny")
+    hf = tmp_path / "hf-text"
+    hf.mkdir()
+    config = json.loads((source / "open_clip_config.json").read_text())
+    config["model_cfg"]["text_cfg"]["hf_tokenizer_name"] = "some/tokenizer"
+    (hf / "open_clip_config.json").write_text(json.dumps(config))
+    (hf / "open_clip_model.safetensors").symlink_to(source / "open_clip_model.safetensors")
+    installed = ctx.registry.import_path(hf, kind="clip", model_id="hf-text", link=True)
+    state = fast_text.status(installed)
+    assert not state.ready and not state.exportable and "Hugging Face tokenizer" in state.reason
+
+    plain = ctx.registry.import_path(source, kind="clip", model_id="plain", link=True)
+    assert "not prepared yet" in fast_text.status(plain).reason
+    real = fast_text.available
+    monkeypatch.setattr(fast_text, "available", lambda name: name != "onnxruntime" and real(name))
+    state = fast_text.status(plain)
+    assert not state.exportable and "onnxruntime is not installed" in state.reason
+
+
+def test_doctor_reports_the_text_tower(shapes, capsys) -> None:
+    assert cli.main(["doctor", "--json"]) == 0
+    tower = json.loads(capsys.readouterr().out)["text_search"]["shapes"]
+    assert tower["ready"] and "onnxruntime text tower" in tower["reason"]
+
+
+def test_warm_up_loads_the_text_tower_and_vectors(shapes) -> None:
+    from latentstudio.library import SearchRequest, submit_search, submit_warmup
+
+    ctx, installed = shapes
+    reads = ctx.library.full_reads
+    assert submit_warmup(ctx).result(60) is True
+    assert [e.key.split(":")[0] for e in ctx.engine.cpu_models.entries()] == ["clip-text-onnx"]
+    events = []
+    search = submit_search(ctx, SearchRequest(text="a red circle", min_score=-1.0), on_event=events.append)
+    assert search.result(30)
+    assert not [e for e in events if e.kind.name == "PROGRESS"]  # nothing left to load
+    assert ctx.library.full_reads == reads + 1  # the vectors were read once, by the warm-up
+
+
+def test_warm_up_without_vectors_loads_nothing(ctx, tiny_models) -> None:
+    from latentstudio.library import submit_warmup
+
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    assert submit_warmup(ctx).result(60) is False
+    assert not ctx.engine.cpu_models.entries()
