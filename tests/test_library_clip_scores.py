@@ -22,7 +22,7 @@ def test_a_0_1_0_library_gains_the_scores_table_and_keeps_everything(tmp_path: P
     write_0_1_0_library(path)
     library = LibraryStore(path)
     try:
-        assert schema_version(library.connection()) == len(store_module.MIGRATIONS) == 3
+        assert schema_version(library.connection()) == len(store_module.MIGRATIONS)
         assert len(library.images_by_ids([1, 2, 3])) == 3 and library.status()["vectors"] == {"clip": 2}
         assert library.clip_scores(["h1", "h2"]) == {}
         with library.transaction() as db:
@@ -32,23 +32,24 @@ def test_a_0_1_0_library_gains_the_scores_table_and_keeps_everything(tmp_path: P
         library.close()
 
 
-def test_a_format_2_library_opens_with_nothing_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_library_from_before_the_scores_opens_with_nothing_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "library.sqlite3"
     write_0_1_0_library(path)
-    with monkeypatch.context() as patch:  # the previous release's migrations only
-        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+    before = store_module.MIGRATIONS.index(store_module._clip_scores_table)
+    with monkeypatch.context() as patch:  # the migrations up to the one that adds the scores
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:before])
         LibraryStore(path).close()
     with sqlite3.connect(path) as db:
-        assert schema_version(db) == 2
+        assert schema_version(db) == before
         assert "clip_scores" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     library = LibraryStore(path)
     try:
-        assert schema_version(library.connection()) == 3
+        assert schema_version(library.connection()) == len(store_module.MIGRATIONS)
         rows = library.images_by_ids([1, 2, 3])
         assert rows[3].prompt == "a red circle" and rows[3].generated and library.status()["vectors"] == {"clip": 2}
     finally:
         library.close()
-    assert store_module.backup_path(path, 2).is_file()
+    assert store_module.backup_path(path, before).is_file()
 
 
 def test_generated_images_record_their_score_and_the_best_prompts_come_first(

@@ -87,7 +87,7 @@ class VectorSpace:
                 return found, self.index.ann.vectors(found)
             if not len(found):
                 return found, np.empty((0, self.dim), dtype=np.float32)
-            rows = self.index.matrix.numpy()[self.index.positions(found)]
+            rows = self.index.matrix[self.index.positions(found)]
             return found, rows.astype(np.float32, copy=False)
 
     def chunks(self, rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -146,14 +146,9 @@ class VectorSpace:
 
     def _score_block(self, block: np.ndarray) -> np.ndarray:
         """Cosines of query rows with every vector of the exact index (n, N)."""
-        import torch
-
         matrix = self.index.matrix
-        q = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
-        with torch.inference_mode():
-            if matrix.dtype == torch.float32:
-                return (q @ matrix.T).numpy()
-            return (q @ matrix.float().T).numpy()
+        q = np.ascontiguousarray(block, dtype=np.float32)
+        return q @ (matrix if matrix.dtype == np.float32 else matrix.astype(np.float32)).T
 
     # -- similarity join -------------------------------------------------------------------------
 
