@@ -133,9 +133,9 @@ def capture_pages(state: str, out: Path, home: Path, workdir: Path, size: tuple[
             prepare_demo(ctx, workdir)
         app = QApplication.instance() or QApplication(["latent-studio"])
         app.setApplicationName("Latent Studio")
-        window = MainWindow(ctx)
         if theme:
             ctx.settings.update(theme=theme)
+        window = MainWindow(ctx)
         window.resize(*size)
         window.show()
         window.attach_engine()
@@ -199,7 +199,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not os.environ.get("DISPLAY"):
         xvfb, os.environ["DISPLAY"] = start_xvfb()
     os.environ["QT_QPA_PLATFORM"] = "xcb"
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # No HF_HUB_OFFLINE here: the pages must show what a user sees (Download offered); nothing
+    # downloads unless clicked.
     try:
         if args.installed is not None:
             print(capture_installed(args.installed, args.out, args.wait))
