@@ -243,3 +243,18 @@ def test_gallery_items_have_the_actions_of_a_creative_tool(qtbot, tmp_path: Path
     assert wanted.args == [picture]
     gallery.open(tmp_path / "gone.png")  # a file that is no longer there: said in words
     assert "no longer there" in gallery.details.text()
+
+
+def test_the_dark_theme_darkens_the_window_and_system_restores_it(qtbot) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from latentstudio.ui.theme import apply_theme
+
+    try:
+        apply_theme("dark")
+        assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 80
+        apply_theme("light")
+        assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 180
+    finally:
+        apply_theme("system")
