@@ -14,6 +14,7 @@ from latentstudio.library import add_folders, submit_index
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.search_page import SearchPage
 from tests.support import tiny_clip
+from tests.support.shape_pictures import write_shapes
 
 
 def _shape_class(path: Path) -> str:
@@ -23,12 +24,7 @@ def _shape_class(path: Path) -> str:
 @pytest.fixture
 def shapes_library(ctx, tiny_models, tmp_path: Path):
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    rng = random.Random(99)
-    for colour, shape in tiny_clip.classes():
-        for k in range(4):
-            tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg")
+    photos = write_shapes(tmp_path / "photos", per_class=4, seed=99)
     add_folders(ctx, [photos])
     ctx.library.scan()
     submit_index(ctx).result(120)

@@ -15,6 +15,7 @@ from latentstudio.library import SearchFilters, add_folders, submit_index
 from latentstudio.library import search as library_search
 from latentstudio.library.search import parse_query, split_terms
 from tests.support import tiny_clip
+from tests.support.shape_pictures import write_shapes
 
 
 def search(*args, **kwargs):
@@ -30,12 +31,7 @@ def _class_of(path: Path) -> str:
 def shapes(ctx, tiny_models, tmp_path: Path):
     """A library of held-out shape images (a seed the model never saw), indexed with clip-shapes."""
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    rng = random.Random(2024)
-    for colour, shape in tiny_clip.classes():
-        for k in range(6):
-            tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg", quality=92)
+    photos = write_shapes(tmp_path / "photos", per_class=6, seed=2024, quality=92)
     add_folders(ctx, [photos])
     ctx.library.scan()
     assert submit_index(ctx).result(120).encoded == 72

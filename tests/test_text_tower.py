@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from latentstudio.library.text_tower import pending_export
 from latentstudio.models import fast_text
 from latentstudio.models.clip_loader import load_installed_clip
 from latentstudio.models.fast_text_export import PARITY_PROMPTS, export_text_tower
-from tests.support import tiny_clip
+from tests.support.shape_pictures import write_shapes
 
 QUERIES = ["a red circle", "a blue square", "a green triangle -a red circle", "yellow", "東京 🐶 café"]
 
@@ -29,12 +28,7 @@ QUERIES = ["a red circle", "a blue square", "a green triangle -a red circle", "y
 def shapes(ctx, tiny_models, tmp_path: Path):
     """72 held-out shape pictures indexed with clip-shapes; indexing also made the export."""
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    rng = random.Random(7)
-    for colour, shape in tiny_clip.classes():
-        for k in range(6):
-            tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}-{k}.jpg", quality=92)
+    photos = write_shapes(tmp_path / "photos", per_class=6, seed=7, quality=92)
     add_folders(ctx, [photos])
     ctx.library.scan()
     assert submit_index(ctx).result(120).encoded == 72

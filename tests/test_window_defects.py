@@ -148,19 +148,13 @@ def test_the_image_queue_names_seed_size_and_steps(qtbot, ctx: AppContext, tiny_
 
 
 def test_a_new_search_starts_at_the_top(qtbot, ctx: AppContext, tiny_models, tmp_path: Path) -> None:
-    import random
 
     from latentstudio.library import add_folders, submit_index
     from latentstudio.ui.pages.search_page import SearchPage
-    from tests.support import tiny_clip
+    from tests.support.shape_pictures import write_shapes
 
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    rng = random.Random(5)
-    for colour, shape in tiny_clip.classes():
-        for k in range(4):
-            tiny_clip.shape_image(colour, shape, rng, size=64).save(photos / f"{colour}-{shape}-{k}.jpg")
+    photos = write_shapes(tmp_path / "photos", per_class=4, seed=5, size=64)
     add_folders(ctx, [photos])
     ctx.library.scan()
     submit_index(ctx).result(120)
