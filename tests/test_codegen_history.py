@@ -82,3 +82,10 @@ def test_a_newer_schema_is_refused_not_overwritten(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="newer Latent Studio"):
         HistoryStore(path)
+
+
+def test_a_filtered_history_shows_the_newest_match_first(paths: Paths) -> None:
+    store = HistoryStore(paths.code_history_db)
+    store.add(_entry("read a csv file with a csv reader and csv rows", "import csv"))
+    newest = store.add(_entry("write csv", "import csv"))
+    assert [e.id for e in store.search("csv")][0] == newest.id

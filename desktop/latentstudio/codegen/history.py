@@ -202,8 +202,9 @@ class HistoryStore:
         return [_entry(row) for row in rows]
 
     def search(self, text: str, limit: int = 500, task: Optional[str] = None) -> list[HistoryEntry]:
-        """Entries whose prompt or output holds every word of `text`, best match first;
-        all entries when `text` has no words; only one task's entries when `task` is given."""
+        """Entries whose prompt or output holds every word of `text`, newest first (like the
+        unfiltered list, so a new match appears on top); all entries when `text` has no words;
+        only one task's entries when `task` is given."""
         query = fts_query(text)
         if query is None:
             return self.list(limit, task)
@@ -212,7 +213,7 @@ class HistoryStore:
             rows = conn.execute(
                 f"SELECT {columns} FROM generations_fts JOIN generations g ON g.id = generations_fts.rowid "
                 "WHERE generations_fts MATCH ? AND (? IS NULL OR g.task = ?) "
-                "ORDER BY bm25(generations_fts), g.id DESC LIMIT ?",
+                "ORDER BY g.id DESC LIMIT ?",
                 (query, task, task, limit),
             ).fetchall()
         return [_entry(row) for row in rows]
