@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -31,8 +32,8 @@ def catalogue(tiny_lm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         "good_for": "tests", "default_for": ["cpu", "gpu"],
         "files": [{"path": p.name, "size": p.stat().st_size} for p in sorted(tiny_lm.iterdir())],
     }
-    folder = tmp_path / "resources"
-    folder.mkdir()
+    folder = tmp_path / "resources"  # the real resources (task templates, phrase banks…) with a test catalogue
+    shutil.copytree(Path(__file__).resolve().parents[1] / "resources", folder)
     (folder / "models.json").write_text(json.dumps({"version": 1, "models": [entry]}))
     monkeypatch.setenv("LATENT_STUDIO_RESOURCES", str(folder))
     return entry
