@@ -111,5 +111,12 @@ def ray_session(address: str, num_cpus: Optional[int] = None) -> Iterator[dict]:
         raise ClusterError(f"cannot connect to the Ray cluster at {address}: {exc}") from exc
     try:
         yield {"address": address, "started": True}
-    finally:
+    except BaseException:
+        # Cancelled or interrupted: Ray Data's threads may still be winding down, and a Ray
+        # shut down under them ends the whole process (exit 1). A runtime of our own must stop;
+        # a connection to someone's cluster is closed by Ray itself when this process exits.
+        if address == LOCAL:
+            ray.shutdown()
+        raise
+    else:
         ray.shutdown()
