@@ -36,11 +36,21 @@ def clipped(widget: QWidget) -> str:
     return ""
 
 
+def cut_sideways(widget: QWidget) -> str:
+    """Why a control is cut off at the side by what holds it (a panel narrower than its rows), or "".
+
+    Scrolled out of sight up or down is fine (the user scrolls); cut at the side is not."""
+    if not isinstance(widget, (QAbstractButton, QComboBox, QLabel)) or not widget.visibleRegion().boundingRect().height():
+        return ""
+    shown = widget.visibleRegion().boundingRect().width()
+    return f"shows {shown} of its {widget.width()} px width" if shown < widget.width() - 1 else ""
+
+
 def visible_problems(root: QWidget) -> list[str]:
     problems = []
     for widget in root.findChildren(QWidget):
         if widget.isVisibleTo(root) and widget.isVisible() and widget.width() > 0:
-            problem = clipped(widget)
+            problem = clipped(widget) or cut_sideways(widget)
             if problem:
                 problems.append(f"{widget.objectName() or type(widget).__name__}: {problem}")
     return problems

@@ -11,11 +11,8 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QListWidgetItem,
-    QStyle,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -28,8 +25,10 @@ from PySide6.QtWidgets import (
 from ..context import AppContext
 from ..engine import DeviceInfo
 from .jobs_panel import JobsPanel
+from .navigation_rail import NavigationRail
 from .page_services import PageServices
 from .theme import apply_theme
+from .widgets.side_section import SideSection
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,8 @@ class PageSpec:
 
     name: str
     title: str
-    icon: str  # a Qt standard icon name, shown in the navigation
+    icon: str  # a name in `icons.GLYPHS`, shown in the navigation rail
+    summary: str  # the rail button's tooltip: what the page is for
     factory: Callable[[PageServices], QWidget]  # imports lazily, so the window shows before they load
 
 
@@ -87,13 +87,13 @@ def _settings(services: PageServices) -> QWidget:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("search", "Search", "SP_FileDialogContentsView", _search),
-    PageSpec("image", "Image", "SP_DesktopIcon", _image),
-    PageSpec("code", "Code", "SP_FileDialogDetailedView", _code),
-    PageSpec("map", "Map", "SP_DirLinkIcon", _map),
-    PageSpec("duplicates", "Duplicates", "SP_FileDialogListView", _duplicates),
-    PageSpec("models", "Models", "SP_DriveHDIcon", _models),
-    PageSpec("settings", "Settings", "SP_FileDialogInfoView", _settings),
+    PageSpec("search", "Search", "search", "Find pictures in your folders by describing them or by an example", _search),
+    PageSpec("image", "Image", "image", "Generate images from a prompt", _image),
+    PageSpec("code", "Code", "code", "Write, explain, fix or translate code with a local language model", _code),
+    PageSpec("map", "Map", "map", "Your library laid out by likeness, with its themes", _map),
+    PageSpec("duplicates", "Duplicates", "duplicates", "Find exact and near duplicate pictures", _duplicates),
+    PageSpec("models", "Models", "models", "Download, import and choose models", _models),
+    PageSpec("settings", "Settings", "settings", "Theme, search defaults, offline mode, memory", _settings),
 )
 
 
@@ -121,21 +121,19 @@ class MainWindow(QMainWindow):
         # paint), each in its own slot of the stack, so their imports never delay the window.
         self.pages: dict[str, QWidget] = {}
         self._slots: dict[str, QWidget] = {}
-        self.nav = QListWidget()
-        self.nav.setObjectName("navigation")
-        self.nav.setFixedWidth(140)
+        self.nav = NavigationRail()
         self.stack = QStackedWidget()
-        for spec in PAGES:
-            icon = self.style().standardIcon(getattr(QStyle.StandardPixmap, spec.icon))
-            self.nav.addItem(QListWidgetItem(icon, spec.title))
+        for number, spec in enumerate(PAGES, start=1):
+            self.nav.add(spec.title, spec.icon, f"{spec.summary} (Ctrl+{number})")
             slot = QWidget()
             QVBoxLayout(slot).setContentsMargins(0, 0, 0, 0)
             self._slots[spec.name] = slot
             self.stack.addWidget(slot)
-        self.nav.currentRowChanged.connect(self._navigate)
-        self.nav.setCurrentRow(0)
+        self.nav.currentChanged.connect(self._navigate)
+        self.nav.set_current_index(0)
         central = QWidget()
         layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 6, 0)
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -222,17 +220,22 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
 
-    def _restore_splitters(self, page: QWidget) -> None:
+    def _restore_page_state(self, page: QWidget) -> None:
         for splitter in page.findChildren(QSplitter):
             saved = self._state.value(self._splitter_key(page, splitter))
             if saved is not None:
                 splitter.restoreState(saved)
+        for section in page.findChildren(SideSection):
+            if self._state.value(f"sections/{section.objectName()}", "true") == "false":
+                section.collapse(animate=False)
 
     def _save_state(self) -> None:
         self._state.setValue("geometry", self.saveGeometry())
         for page in self.pages.values():
             for splitter in page.findChildren(QSplitter):
                 self._state.setValue(self._splitter_key(page, splitter), splitter.saveState())
+            for section in page.findChildren(SideSection):
+                self._state.setValue(f"sections/{section.objectName()}", "true" if section.isExpanded() else "false")
         self._state.sync()
 
     def _splitter_key(self, page: QWidget, splitter: QSplitter) -> str:
@@ -244,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def show_page(self, name: str) -> QWidget:
         index = [spec.name for spec in PAGES].index(name)
-        self.nav.setCurrentRow(index)
+        self.nav.set_current_index(index)
         return self.page(name)
 
     def page(self, name: str) -> QWidget:
@@ -253,7 +256,7 @@ class MainWindow(QMainWindow):
             page = spec.factory(self.services)
             self.pages[name] = page
             self._slots[name].layout().addWidget(page)
-            self._restore_splitters(page)
+            self._restore_page_state(page)
         return self.pages[name]
 
     def build_remaining_pages(self) -> None:

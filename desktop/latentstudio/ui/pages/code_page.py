@@ -98,6 +98,7 @@ class CodePage(NeedsModelPage):
         _monospace(self.context)
         self.context_name: Optional[str] = None
         self.open_context_button = QPushButton("Open file…")
+        self.open_context_button.setToolTip("Put a source file in the context box (it is read, never run)")
         self.open_context_button.clicked.connect(self._open_context_file)
         self.context.textChanged.connect(self._context_edited)
 
@@ -105,7 +106,9 @@ class CodePage(NeedsModelPage):
         for language in LANGUAGES:
             self.language.addItem(language.label, language.name)
         self.language.setCurrentIndex(self.language.findData(DEFAULT_LANGUAGE))
+        self.language.setToolTip("The language to write in; it also colours the code and picks the syntax check")
         self.model_picker = QComboBox()
+        self.model_picker.setToolTip("The language model; add more on the Models page")
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, MAX_NEW_TOKENS_LIMIT)
         self.max_tokens.setValue(512)
@@ -151,6 +154,7 @@ class CodePage(NeedsModelPage):
         self.answer = QPlainTextEdit()
         self.answer.setObjectName("code-answer")
         self.answer.setReadOnly(True)
+        self.answer.setPlaceholderText("The answer appears here as it is written. Code is shown, never run.")
         _monospace(self.answer)
         self.answer_highlighter = PygmentsHighlighter(self.answer.document(), DEFAULT_LANGUAGE, fenced=True, dark=dark)
         self.code = QPlainTextEdit()
@@ -169,6 +173,8 @@ class CodePage(NeedsModelPage):
         self.status.setWordWrap(True)
         self.copy_button = QPushButton("Copy code")
         self.save_button = QPushButton("Save code…")
+        self.copy_button.setToolTip("Copy the code blocks of the answer (without the prose)")
+        self.save_button.setToolTip("Save the code blocks of the answer to a file")
         self.copy_button.clicked.connect(self.copy_code)
         self.save_button.clicked.connect(self.save_code)
 

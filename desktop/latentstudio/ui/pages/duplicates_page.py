@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
@@ -33,6 +32,7 @@ from ...library.analysis.duplicates import LEVELS, Group
 from ...library.analysis.service import submit_duplicates, trash_pictures
 from ...library.thumbnails import existing_thumbnail
 from .needs_model import NeedsModelPage
+from ..widgets.empty_state import EmptyStateList
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ class DuplicatesPage(NeedsModelPage):
         self.status = QLabel("Choose a kind and press Find duplicates.")
         self.status.setObjectName("duplicates-status")
         self.status.setWordWrap(True)
-        self.group_list = QListWidget()
+        self.group_list = EmptyStateList()
+        self.group_list.setPlaceholderText("Groups of duplicates appear here after Find duplicates.")
         self.group_list.setObjectName("duplicate-groups")
         self.group_list.setToolTip("Groups found; pick one to review it")
         self.members = QWidget()

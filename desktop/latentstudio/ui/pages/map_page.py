@@ -66,6 +66,7 @@ class MapPage(NeedsModelPage):
         self.results = SearchResultsView()
         self.results.setModel(self.results_model)
         self.results.setToolTip("The pictures in the region you selected (Shift+drag on the map)")
+        self.results.setPlaceholderText("Shift+drag over a region of the map to see its pictures here.")
 
         bar = QHBoxLayout()
         bar.addWidget(self.colour_by)
@@ -166,7 +167,7 @@ class MapPage(NeedsModelPage):
         counts = np.bincount(categories[categories >= 0], minlength=len(names)) if len(names) else []
         entries = [f'<span style="color: rgb{tuple(int(v) for v in PALETTE[i % len(PALETTE)])}">●</span> '
                    f"{name} ({counts[i]:,})" for i, name in enumerate(names) if counts[i]]
-        self.legend.setText("<br>".join(entries[:20]) or "No tags yet (add some on the command line: tag add)")
+        self.legend.setText("<br>".join(entries[:20]) or "No tags yet: add some on the Search page, under Tags.")
 
     # -- hover, selection -----------------------------------------------------------------------
 

@@ -12,12 +12,15 @@ from typing import Optional
 from PySide6.QtCore import QFileSystemWatcher, QPoint, Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
+    QScrollArea,
     QSlider,
     QSplitter,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -44,6 +47,7 @@ from ..file_actions import copy_image, copy_path, open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.search_folders import SearchFoldersPanel
+from ..widgets.side_section import SideSection
 from ..widgets.search_results import ICON_SIZE, SearchResultsModel, SearchResultsView
 from ..widgets.tag_panel import TagPanel
 from ..widgets.thumbnail_loader import ThumbnailLoader
@@ -68,7 +72,9 @@ class SearchPage(NeedsModelPage):
         self._loading_since: Optional[float] = None  # the search model is loading since then
         self._index_handle: Optional[JobHandle] = None
         self._scanning = False
+        self._scan_again = False  # a rescan was asked for while one ran
         self._started = False
+        self._pictures = 0  # in the library folders, as last counted
 
         self.query = QLineEdit()
         self.query.setObjectName("search-query")
@@ -86,6 +92,7 @@ class SearchPage(NeedsModelPage):
         self.results_model = SearchResultsModel(self.loader, self)
         self.results = SearchResultsView()
         self.results.setModel(self.results_model)
+        self._show_empty_state()
         self.filters = SearchFiltersPanel(self.ctx.settings.search_min_score)
         self.folders = SearchFoldersPanel()
         self.tag_panel = TagPanel()
@@ -117,14 +124,29 @@ class SearchPage(NeedsModelPage):
         left_layout.addWidget(self.drop_zone)
         left_layout.addLayout(info)
         left_layout.addWidget(self.results, 1)
+        sections = QWidget()
+        sections_layout = QVBoxLayout(sections)
+        sections_layout.setContentsMargins(0, 0, 8, 0)
+        sections_layout.addWidget(SideSection("filters", "Filters", self.filters,
+                                              "Leave out words, folders, dates, types and small pictures"))
+        sections_layout.addWidget(SideSection("tags", "Tags", self.tag_panel,
+                                              "Tags found from words and examples; tick some to show only those"))
+        sections_layout.addWidget(SideSection("folders", "Library folders", self.folders,
+                                              "The folders that are searched"))
+        sections_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(sections)
         right = QWidget()
         right_layout = QVBoxLayout(right)
-        right_layout.addWidget(QLabel("<b>Filters</b>"))
-        right_layout.addWidget(self.filters)
-        right_layout.addWidget(QLabel("<b>Tags</b>"))
-        right_layout.addWidget(self.tag_panel)
-        right_layout.addWidget(QLabel("<b>Library folders</b>"))
-        right_layout.addWidget(self.folders, 1)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(scroll, 1)
+        right_layout.addWidget(self.folders.footer)
+        # The sections scroll up and down, never sideways: the panel is as wide as their widest row.
+        right.setMinimumWidth(sections.minimumSizeHint().width()
+                              + scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent))
         right.setMaximumWidth(420)  # the results take the rest of a wide window
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -233,6 +255,7 @@ class SearchPage(NeedsModelPage):
         if not text and image is None and not tags:
             self.results_model.set_hits([])
             self.summary.setText("")
+            self._show_empty_state()
             return
         if not self.has_model:
             return
@@ -301,6 +324,17 @@ class SearchPage(NeedsModelPage):
                 f"No pictures score above {self.filters.min_score.value():.2f}. "
                 "Try other words, or lower the minimum score."
             )
+            self.results.setPlaceholderText("No pictures match. Try other words, lower the minimum "
+                                            "score, or clear the filters.")
+
+    def _show_empty_state(self) -> None:
+        """What the empty results grid says to do next."""
+        if not self._pictures:
+            text = "No pictures yet. Add a folder of pictures under Library folders, then describe what you are looking for."
+        else:
+            text = (f"Describe a picture above, or drop an example picture, to search {self._pictures:,} "
+                    "pictures.")
+        self.results.setPlaceholderText(text)
 
     # -- folders and indexing ---------------------------------------------------------------
 
@@ -311,6 +345,9 @@ class SearchPage(NeedsModelPage):
 
     def _show_folders(self, status: dict) -> None:
         self.folders.set_folders(status["folders"])
+        self._pictures = sum(folder["images"] for folder in status["folders"])
+        if not self.query.text().strip() and self.drop_zone.image is None:
+            self._show_empty_state()
         self.filters.set_folders([Path(f["path"]) for f in status["folders"]])
         watched = set(self._watcher.directories())
         wanted = {f["path"] for f in status["folders"] if Path(f["path"]).is_dir()}
@@ -353,14 +390,19 @@ class SearchPage(NeedsModelPage):
     def rescan(self) -> None:
         """Scan every library folder off the GUI thread, then index what is new."""
         if self._scanning:
+            self._scan_again = True  # e.g. a folder added mid-scan: the running scan may not see it
             return
         self._scanning = True
+        self._scan_again = False
         self.folders.show_busy("Looking for new and changed pictures…")
         library = self.library
         run_in_background(library.scan, self._scanned, self._scan_failed)
 
     def _scanned(self, report: ScanReport) -> None:
         self._scanning = False
+        if self._scan_again:
+            self.rescan()  # its report, folder counts and indexing follow
+            return
         self.refresh_folders()
         text = (f"Scan: {report.new} new · {report.changed} changed · {report.moved} moved · "
                 f"{report.removed} removed · {len(report.skipped)} unreadable")
@@ -374,6 +416,8 @@ class SearchPage(NeedsModelPage):
     def _scan_failed(self, exc: BaseException) -> None:
         self._scanning = False
         self.folders.show_done(f"Scan failed: {exc}")
+        if self._scan_again:
+            self.rescan()
 
     def start_index(self) -> None:
         """Index what waits for a vector, if anything does (asked off the GUI thread)."""

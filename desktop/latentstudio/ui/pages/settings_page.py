@@ -42,6 +42,7 @@ class SettingsPage(QWidget):
         self.device = QComboBox()
         for choice in DEVICE_CHOICES:
             self.device.addItem(DEVICE_LABELS[choice], choice)
+        self.device.setToolTip("Where models run; Automatic picks the GPU when there is one (applies at the next start)")
         self.memory = QDoubleSpinBox()
         self.memory.setRange(0, 4096)
         self.memory.setDecimals(1)
@@ -71,6 +72,8 @@ class SettingsPage(QWidget):
         self.save_button.clicked.connect(self.save)
         self.revert_button = QPushButton("Revert")
         self.revert_button.clicked.connect(self.load)
+        self.save_button.setToolTip("Keep these settings (they apply at once, the device at the next start)")
+        self.revert_button.setToolTip("Go back to the settings as last saved")
 
         form = QFormLayout()
         form.addRow("Data folder:", self.home)

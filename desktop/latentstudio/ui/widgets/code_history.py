@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ...codegen import HistoryEntry, HistoryStore
 from ...codegen.tasks import WRITE, load_tasks
+from .empty_state import EmptyStateList
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +38,23 @@ class CodeHistoryPanel(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search history…")
         self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Show the generations whose prompt or answer has these words")
         self.task_filter = QComboBox()
         self.task_filter.setToolTip("Show the generations of one task only")
         self.task_filter.addItem("All tasks", None)
         for task in load_tasks():
             self.task_filter.addItem(task.label, task.name)
-        self.list = QListWidget()
+        self.list = EmptyStateList()
+        self.list.setPlaceholderText("Answers you generate are kept here, newest first.")
         self.list.setObjectName("code-history")
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.reopen_button = QPushButton("Reopen")
         self.copy_button = QPushButton("Copy code")
         self.delete_button = QPushButton("Delete")
+        self.reopen_button.setToolTip("Show the selected generation again, with its prompt and settings")
+        self.copy_button.setToolTip("Copy the code blocks of the selected generation")
+        self.delete_button.setToolTip("Forget the selected generation (files you saved are not touched)")
         buttons = QHBoxLayout()
         for button in (self.reopen_button, self.copy_button, self.delete_button):
             buttons.addWidget(button)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
-    QListWidget,
     QListWidgetItem,
     QMenu,
     QPushButton,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..file_actions import copy_image, copy_path, open_file, reveal
+from .empty_state import EmptyStateList
 
 THUMB = 128
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -48,7 +48,8 @@ class ImageGallery(QWidget):
         self.order.addItem("Best CLIP score first", BEST_SCORE)
         self.order.setToolTip(SCORE_TIP)
         self.order.currentIndexChanged.connect(lambda _: self.sort())
-        self.list = QListWidget()
+        self.list = EmptyStateList()
+        self.list.setPlaceholderText("Images you generate appear here, with their settings.")
         self.list.setObjectName("gallery")
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(THUMB, THUMB))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from ...engine import Engine, JobHandle
+from .empty_state import EmptyStateList
 
 HANDLE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -17,12 +18,16 @@ class ImageQueue(QWidget):
         super().__init__(parent)
         self.kind = kind
         self.engine: Optional[Engine] = None
-        self.list = QListWidget()
+        self.list = EmptyStateList()
+        self.list.setPlaceholderText("Nothing waiting. Generate (Ctrl+Enter) adds images to this queue.")
         self.list.setObjectName("image-queue")
         self.up = QPushButton("Up")
         self.down = QPushButton("Down")
         self.cancel = QPushButton("Cancel")
         self.cancel.setObjectName("queue-cancel")
+        self.up.setToolTip("Make the selected image sooner")
+        self.down.setToolTip("Make the selected image later")
+        self.cancel.setToolTip("Take the selected image out of the queue, or stop it if it is being made (Delete)")
         self.up.clicked.connect(lambda: self._move(-1))
         self.down.clicked.connect(lambda: self._move(1))
         self.cancel.clicked.connect(self._cancel)

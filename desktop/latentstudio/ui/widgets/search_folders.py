@@ -1,4 +1,5 @@
-"""Library folders: add, remove, rescan, with the indexing progress and a Cancel button."""
+"""Library folders: add, remove, rescan; and, in a footer the page shows apart (so it stays in sight
+while the folder list is folded away), the scan and indexing progress with a Cancel button."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import Progress
+from .empty_state import EmptyStateList
 
 
 class SearchFoldersPanel(QWidget):
@@ -28,11 +29,16 @@ class SearchFoldersPanel(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.list = QListWidget()
+        self.list = EmptyStateList()
+        self.list.setPlaceholderText("No folders yet. Add a folder of pictures to search it.")
         self.list.setObjectName("library-folders")
+        self.list.setToolTip("Folders whose pictures are searched, with how many are indexed")
         self.add_button = QPushButton("Add folder…")
+        self.add_button.setToolTip("Add a folder of pictures (its subfolders too) to the library")
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Stop searching the selected folder; its files are not touched")
         self.rescan_button = QPushButton("Rescan")
+        self.rescan_button.setToolTip("Look for new, changed, moved and removed pictures now")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop indexing; the next rescan resumes where it stopped")
         self.cancel_button.hide()
@@ -43,16 +49,23 @@ class SearchFoldersPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.hide()
         self.status = QLabel("")
+        self.status.setObjectName("library-status")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.remove_button, self.rescan_button, self.cancel_button):
+        for button in (self.add_button, self.remove_button, self.rescan_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        self.footer = QWidget()
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.cancel_button)
+        footer = QVBoxLayout(self.footer)
+        footer.setContentsMargins(0, 0, 0, 0)
+        footer.addLayout(bar)
+        footer.addWidget(self.status)
 
     def set_folders(self, rows: list[dict]) -> None:
         self.list.clear()

@@ -9,11 +9,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QWidget,
 )
+from .empty_state import EmptyStateList
 
 LIST_HEIGHT = 96
 
@@ -25,7 +25,8 @@ class TagPanel(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.list = QListWidget()
+        self.list = EmptyStateList()
+        self.list.setPlaceholderText("No tags yet. Type one below, e.g. beach.")
         self.list.setObjectName("tag-list")
         self.list.setMaximumHeight(LIST_HEIGHT)
         self.list.setToolTip("Tick tags to show only pictures that carry them")
@@ -37,6 +38,7 @@ class TagPanel(QWidget):
         self.group.setPlaceholderText("Group (optional)")
         self.group.setToolTip("Tags of one group (e.g. season) give each picture at most one of them")
         self.add_button = QPushButton("Add tag")
+        self.add_button.setToolTip("Add the tag: the pictures that show it are found in the background")
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected tag (pictures are not touched)")
         layout = QGridLayout(self)

@@ -1,0 +1,149 @@
+"""The window explains itself: every control has a tooltip, every empty list says what to do next,
+the rail navigates, side sections fold and stay folded, and the results grid fills its width."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QComboBox,
+    QHeaderView,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollBar,
+    QStyle,
+    QWidget,
+)
+
+from latentstudio.context import AppContext
+from latentstudio.ui.main_window import PAGES, MainWindow
+from latentstudio.ui.widgets.side_section import SideSection
+from tests.test_layout import install_models
+
+CONTROLS = (QAbstractButton, QComboBox, QLineEdit, QAbstractSpinBox, QAbstractSlider)
+
+
+def _controls(page: QWidget) -> list[QWidget]:
+    found = []
+    for widget in page.findChildren(QWidget):
+        if not isinstance(widget, CONTROLS) or isinstance(widget, QScrollBar) or not widget.isVisibleTo(page):
+            continue
+        if isinstance(widget, QLineEdit) and isinstance(widget.parent(), (QComboBox, QAbstractSpinBox)):
+            continue  # the editor inside a combo or spin box: the box carries the tooltip
+        if type(widget).__module__.startswith("PySide6") or type(widget).__module__.startswith("latentstudio") \
+                or type(widget).__module__.startswith("superqt"):
+            found.append(widget)
+    return found
+
+
+def _name(widget: QWidget) -> str:
+    text = widget.text() if isinstance(widget, (QAbstractButton, QLineEdit)) else ""
+    return f"{type(widget).__name__} {widget.objectName()!r} {text!r}"
+
+
+@pytest.fixture
+def window(qtbot, ctx: AppContext, tiny_models) -> MainWindow:
+    install_models(ctx, tiny_models)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.resize(1600, 1000)
+    window.show()
+    return window
+
+
+def test_every_control_on_every_page_has_a_tooltip(qtbot, window: MainWindow) -> None:
+    missing = []
+    for spec in PAGES:
+        page = window.show_page(spec.name)
+        qtbot.wait(50)
+        controls = _controls(page)
+        assert controls, f"{spec.name}: no controls found"
+        missing += [f"{spec.name}: {_name(w)}" for w in controls if not w.toolTip().strip()]
+    for index in range(window.nav.count()):
+        if not window.nav.button(index).toolTip():
+            missing.append(f"rail button {index}")
+    assert not missing, "\n".join(missing)
+
+
+def test_every_empty_list_and_answer_says_what_to_do_next(qtbot, window: MainWindow) -> None:
+    silent = []
+    for spec in PAGES:
+        page = window.show_page(spec.name)
+        qtbot.wait(50)
+        for widget in page.findChildren(QWidget):
+            if not widget.isVisibleTo(page) or isinstance(widget, QHeaderView):
+                continue
+            if isinstance(widget, QAbstractItemView) and widget.model() is not None and widget.model().rowCount() == 0:
+                if not getattr(widget, "placeholderText", lambda: "")():
+                    silent.append(f"{spec.name}: list {widget.objectName()!r}")
+            if isinstance(widget, QPlainTextEdit) and not widget.toPlainText() and not widget.placeholderText():
+                silent.append(f"{spec.name}: text {widget.objectName()!r}")
+    assert not silent, "\n".join(silent)
+
+
+def test_the_empty_results_grid_leads_from_adding_a_folder_to_searching(qtbot, window: MainWindow,
+                                                                           tmp_path: Path) -> None:
+    from tests.support.shape_pictures import write_shapes
+
+    page = window.show_page("search")
+    assert "Add a folder" in page.results.placeholderText()
+    photos = write_shapes(tmp_path / "photos", per_class=1, seed=3, size=48)
+    page.add_folder(photos)
+    pictures = len(list(photos.iterdir()))
+    # (The folder is added while the start-up scan runs: the page scans again for it.)
+    qtbot.waitUntil(lambda: f"search {pictures} pictures" in page.results.placeholderText(), timeout=30000)
+    page.filters.min_score.setValue(0.99)
+    page.query.setText("a purple hexagon with stripes")
+    qtbot.waitUntil(lambda: "No pictures match" in page.results.placeholderText(), timeout=60000)
+    assert page.results_model.rowCount() == 0
+    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+
+
+def test_the_rail_shows_the_page_of_the_button_pressed(qtbot, window: MainWindow) -> None:
+    assert window.nav.count() == len(PAGES)
+    for index, spec in enumerate(PAGES):
+        window.nav.button(index).click()
+        assert window.stack.currentIndex() == index
+        assert window.pages[spec.name].isVisible()
+        assert window.nav.current_index() == index
+    window.show_page("search")
+    assert window.nav.button(0).isChecked() and not window.nav.button(len(PAGES) - 1).isChecked()
+
+
+def test_a_folded_side_section_stays_folded_after_a_restart(qtbot, ctx: AppContext) -> None:
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    sections = {s.objectName(): s for s in window.show_page("search").findChildren(SideSection)}
+    assert set(sections) == {"section-filters", "section-tags", "section-folders"}
+    assert all(s.isExpanded() for s in sections.values())
+    sections["section-tags"].collapse(animate=False)
+    window.close()
+    again = MainWindow(ctx)
+    qtbot.addWidget(again)
+    again.show()
+    reopened = {s.objectName(): s.isExpanded() for s in again.show_page("search").findChildren(SideSection)}
+    assert reopened == {"section-filters": True, "section-tags": False, "section-folders": True}
+
+
+@pytest.mark.parametrize("width", [700, 1000, 1333])
+def test_the_results_grid_fills_its_width_at_every_size(qtbot, width: int) -> None:
+    from latentstudio.ui.widgets.search_results import SearchResultsView
+
+    view = SearchResultsView()
+    qtbot.addWidget(view)
+    view.resize(width, 500)
+    view.show()
+    for size in (64, 100, 160):
+        view.set_thumbnail_size(size)
+        cell = view.gridSize().width()
+        columns = view.viewport().width() // cell
+        assert cell >= size + 24  # a thumbnail and its margin fit in a cell
+        # What is left over is the scroll bar's reserve and rounding, never a column's worth.
+        reserve = view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 4 + columns
+        assert 0 <= view.viewport().width() - columns * cell <= reserve
