@@ -131,18 +131,32 @@ def test_a_folded_side_section_stays_folded_after_a_restart(qtbot, ctx: AppConte
     assert reopened == {"section-filters": True, "section-tags": False, "section-folders": True}
 
 
-@pytest.mark.parametrize("width", [700, 1000, 1333])
-def test_the_results_grid_fills_its_width_at_every_size(qtbot, width: int) -> None:
+def _results_grid():
     from latentstudio.ui.widgets.search_results import SearchResultsView
 
     view = SearchResultsView()
-    qtbot.addWidget(view)
-    view.resize(width, 500)
-    view.show()
-    for size in (64, 100, 160):
-        view.set_thumbnail_size(size)
+    return view, view, view.set_thumbnail_size
+
+
+def _gallery_grid():
+    from latentstudio.ui.widgets.image_gallery import ImageGallery
+
+    gallery = ImageGallery()
+    return gallery, gallery.list, gallery.thumb_size.setValue
+
+
+@pytest.mark.parametrize("make", [_results_grid, _gallery_grid], ids=["search-results", "image-gallery"])
+@pytest.mark.parametrize("width", [300, 1000, 1333])
+def test_thumbnail_grids_fill_their_width_at_every_size(qtbot, make, width: int) -> None:
+    widget, view, set_size = make()
+    qtbot.addWidget(widget)
+    widget.resize(width, 500)
+    widget.show()
+    for size in (64, 100, 128):
+        set_size(size)
         cell = view.gridSize().width()
         columns = view.viewport().width() // cell
+        assert view.iconSize().width() == size
         assert cell >= size + 24  # a thumbnail and its margin fit in a cell
         # What is left over is the scroll bar's reserve and rounding, never a column's worth.
         reserve = view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 4 + columns

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QScrollArea,
-    QSlider,
     QSplitter,
     QStyle,
     QToolButton,
@@ -50,6 +49,7 @@ from ..widgets.search_folders import SearchFoldersPanel
 from ..widgets.side_section import SideSection
 from ..widgets.search_results import ICON_SIZE, SearchResultsModel, SearchResultsView
 from ..widgets.tag_panel import TagPanel
+from ..widgets.thumbnail_grid import thumbnail_slider
 from ..widgets.thumbnail_loader import ThumbnailLoader
 from .needs_model import NeedsModelPage
 
@@ -99,12 +99,7 @@ class SearchPage(NeedsModelPage):
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        self.thumb_size = QSlider(Qt.Orientation.Horizontal)
-        self.thumb_size.setObjectName("thumbnail-size")
-        self.thumb_size.setRange(64, ICON_SIZE)
-        self.thumb_size.setValue(ICON_SIZE)
-        self.thumb_size.setMaximumWidth(140)
-        self.thumb_size.setToolTip("Thumbnail size")
+        self.thumb_size = thumbnail_slider(64, ICON_SIZE, "thumbnail-size")
         self.thumb_size.valueChanged.connect(self.results.set_thumbnail_size)
         self.side_toggle = QToolButton()
         self.side_toggle.setObjectName("toggle-side-panel")

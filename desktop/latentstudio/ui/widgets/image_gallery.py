@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..file_actions import copy_image, copy_path, open_file, reveal
-from .empty_state import EmptyStateList
+from .thumbnail_grid import ThumbnailGridList, thumbnail_slider
 
 THUMB = 128
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -48,11 +48,13 @@ class ImageGallery(QWidget):
         self.order.addItem("Best CLIP score first", BEST_SCORE)
         self.order.setToolTip(SCORE_TIP)
         self.order.currentIndexChanged.connect(lambda _: self.sort())
-        self.list = EmptyStateList()
+        self.list = ThumbnailGridList()
         self.list.setPlaceholderText("Images you generate appear here, with their settings.")
         self.list.setObjectName("gallery")
         self.list.setViewMode(QListView.ViewMode.IconMode)
-        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.set_thumbnail_size(THUMB)  # below it: name, score
+        self.thumb_size = thumbnail_slider(64, THUMB, "gallery-thumbnail-size")
+        self.thumb_size.valueChanged.connect(self.list.set_thumbnail_size)
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setWordWrap(True)
@@ -86,6 +88,7 @@ class ImageGallery(QWidget):
         order_row = QHBoxLayout()
         order_row.addWidget(QLabel("Order"))
         order_row.addWidget(self.order, 1)
+        order_row.addWidget(self.thumb_size)
         layout.addLayout(order_row)
         layout.addWidget(self.list, 1)
         layout.addLayout(actions)

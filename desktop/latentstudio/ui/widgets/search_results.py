@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPixmap, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QWidget
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from ...library import SearchHit
 from .empty_state import EmptyStateListView
+from .thumbnail_grid import FillingGridMixin
 from .thumbnail_loader import ThumbnailLoader
 
 HitRole = Qt.ItemDataRole.UserRole + 1
@@ -98,28 +99,10 @@ class SearchResultsModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
-class SearchResultsView(EmptyStateListView):
+class SearchResultsView(FillingGridMixin, EmptyStateListView):
     """Icon grid; only visible rows are asked for data, so large result sets scroll smoothly."""
 
-    def set_thumbnail_size(self, size: int) -> None:
-        """Show thumbnails `size` pixels wide (thumbnails are made at ICON_SIZE and scaled)."""
-        self._thumbnail = size
-        self.setIconSize(QSize(size, size))
-        self._fit_grid()
-
-    def _fit_grid(self) -> None:
-        """As many columns as fit, widened to share the row's spare width, so the grid fills the view
-        edge to edge at every window size. The scroll bar's width is always set aside: its coming and
-        going would otherwise change the column count back and forth."""
-        spare = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 2 * self.frameWidth()
-        width = max(1, self.width() - spare - 4)  # the icon layout wants a little slack per row
-        cell = self._thumbnail + 24
-        columns = max(1, width // cell)
-        self.setGridSize(QSize(width // columns, self._thumbnail + 56))  # two lines of text: name, tags
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
-        super().resizeEvent(event)
-        self._fit_grid()
+    text_height = 56  # two lines of text: name, tags
 
     activatedHit = Signal(object)  # SearchHit
 
