@@ -161,3 +161,28 @@ def test_thumbnail_grids_fill_their_width_at_every_size(qtbot, make, width: int)
         # What is left over is the scroll bar's reserve and rounding, never a column's worth.
         reserve = view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 4 + columns
         assert 0 <= view.viewport().width() - columns * cell <= reserve
+
+
+def test_the_edit_menu_works_on_the_focused_text_box_and_about_names_the_icons(qtbot, window: MainWindow) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert list(menus) == ["File", "Edit", "View", "Help"]
+    edit = {a.text().replace("&", ""): a for a in menus["Edit"].actions() if a.text()}
+    page = window.show_page("search")
+    page.query.setText("a red circle")
+    page.query.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is page.query)
+    edit["Select all"].trigger()
+    assert page.query.selectedText() == "a red circle"
+    edit["Copy"].trigger()
+    assert QApplication.clipboard().text() == "a red circle"
+    page.filters.negative.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is page.filters.negative)
+    edit["Paste"].trigger()
+    assert page.filters.negative.text() == "a red circle"
+    edit["Undo"].trigger()
+    assert page.filters.negative.text() == ""
+    edit["Settings…"].trigger()
+    assert window.stack.currentIndex() == [s.name for s in PAGES].index("settings")
+    assert "Phosphor" in window.about_text() and "MIT" in window.about_text()

@@ -10,6 +10,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QHBoxLayout,
     QLabel,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from ..context import AppContext
 from ..engine import DeviceInfo
 from .jobs_panel import JobsPanel
+from .icons import ICON_LICENCE
 from .navigation_rail import NavigationRail
 from .page_services import PageServices
 from .theme import apply_theme
@@ -172,6 +174,25 @@ class MainWindow(QMainWindow):
         file_menu = menus.addMenu("&File")
         quit_action = file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        edit = menus.addMenu("&Edit")
+        for title, key, slot in (("&Undo", QKeySequence.StandardKey.Undo, "undo"),
+                                 ("&Redo", QKeySequence.StandardKey.Redo, "redo"),
+                                 (None, None, None),
+                                 ("Cu&t", QKeySequence.StandardKey.Cut, "cut"),
+                                 ("&Copy", QKeySequence.StandardKey.Copy, "copy"),
+                                 ("&Paste", QKeySequence.StandardKey.Paste, "paste"),
+                                 ("Select &all", QKeySequence.StandardKey.SelectAll, "selectAll")):
+            if title is None:
+                edit.addSeparator()
+                continue
+            action = edit.addAction(title, lambda slot=slot: self._edit_focused(slot))
+            # The text boxes keep their own shortcuts; the menu shows them and works by mouse.
+            action.setShortcut(key)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        edit.addSeparator()
+        preferences = edit.addAction("Settings…", QKeySequence.StandardKey.Preferences,
+                                     lambda: self.show_page("settings"))
+        preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
         view = menus.addMenu("&View")
         jobs = self.jobs_dock.toggleViewAction()
         jobs.setText("&Jobs panel")
@@ -185,6 +206,12 @@ class MainWindow(QMainWindow):
         help_menu = menus.addMenu("&Help")
         about = help_menu.addAction("&About Latent Studio", self.show_about)
         about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def _edit_focused(self, slot: str) -> None:
+        """An Edit menu command, for the text box or list that has the focus (if it can do it)."""
+        method = getattr(QApplication.focusWidget(), slot, None)
+        if callable(method):
+            method()
 
     def focus_search(self) -> None:
         page = self.show_page("search")
@@ -208,6 +235,7 @@ class MainWindow(QMainWindow):
             + "<br>".join(versions)
             + f"<br><br><b>Data folder</b>: {self.ctx.paths.home}<br><br><b>Installed models</b>:<br>"
             + ("<br>".join(models) if models else "none yet")
+            + f"<br><br><b>Icons</b>: {ICON_LICENCE}"
         )
 
     def show_about(self) -> None:
