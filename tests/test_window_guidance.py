@@ -84,6 +84,9 @@ def test_every_empty_list_and_answer_says_what_to_do_next(qtbot, window: MainWin
             if isinstance(widget, QPlainTextEdit) and not widget.toPlainText() and not widget.placeholderText():
                 silent.append(f"{spec.name}: text {widget.objectName()!r}")
     assert not silent, "\n".join(silent)
+    duplicates = window.show_page("duplicates")
+    hint = duplicates.findChild(QWidget, "duplicates-empty")
+    assert hint is not None and hint.isVisible() and "Pick a group" in hint.text()
 
 
 def test_the_empty_results_grid_leads_from_adding_a_folder_to_searching(qtbot, window: MainWindow,
@@ -186,3 +189,39 @@ def test_the_edit_menu_works_on_the_focused_text_box_and_about_names_the_icons(q
     edit["Settings…"].trigger()
     assert window.stack.currentIndex() == [s.name for s in PAGES].index("settings")
     assert "Phosphor" in window.about_text() and "MIT" in window.about_text()
+
+
+def test_the_map_and_the_rail_icons_follow_the_theme(qtbot, ctx: AppContext) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from latentstudio.ui.theme import apply_theme
+    from latentstudio.ui.widgets.map_canvas import MapCanvas
+
+    canvas = MapCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(80, 60)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    icon = window.nav.button(1).icon()
+
+    def ink() -> int:  # the darkest (light theme) or lightest (dark theme) pixel of the icon
+        image = icon.pixmap(24, 24).toImage()
+        values = [image.pixelColor(x, y) for x in range(24) for y in range(24)]
+        return max((c.lightness() for c in values if c.alpha() > 200), default=-1)
+
+    try:
+        apply_theme("dark")
+        qtbot.wait(20)
+        assert canvas.render_points().pixelColor(5, 5).lightness() < 80
+        icon = window.nav.button(1).icon()
+        assert ink() > 180, "rail icons are drawn light on the dark theme"
+        apply_theme("light")
+        qtbot.wait(20)
+        assert canvas.render_points().pixelColor(5, 5).lightness() > 180
+        icon = window.nav.button(1).icon()
+        assert 0 <= ink() < 120, "rail icons are drawn dark on the light theme"
+        assert QApplication.palette().color(QPalette.ColorRole.Base).lightness() > 180
+    finally:
+        apply_theme("system")

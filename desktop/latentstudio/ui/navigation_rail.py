@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .icons import icon
+from .theme import theme_signals
 
 RAIL_STYLE = """
 QToolButton#rail-button { border: none; border-radius: 6px; padding: 6px 2px; }
@@ -33,6 +34,7 @@ class NavigationRail(QWidget):
         self._layout.setContentsMargins(4, 4, 4, 4)
         self._layout.setSpacing(2)
         self._layout.addStretch(1)
+        theme_signals().changed.connect(self._redraw_icons)
 
     def add(self, title: str, icon_name: str, tooltip: str) -> QToolButton:
         button = QToolButton()
@@ -65,8 +67,6 @@ class NavigationRail(QWidget):
     def button(self, index: int) -> QToolButton:
         return self._group.button(index)
 
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:  # light ↔ dark: redraw the icons in the new colours
-            for index, name in enumerate(self._icons):
-                self._group.button(index).setIcon(icon(name))
-        super().changeEvent(event)
+    def _redraw_icons(self) -> None:  # light ↔ dark: the icons in the new colours
+        for index, name in enumerate(self._icons):
+            self._group.button(index).setIcon(icon(name))

@@ -7,7 +7,9 @@ A chosen scheme is also set as a Fusion palette, so it holds where the platform 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from typing import Optional
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -46,6 +48,27 @@ def dark_palette() -> QPalette:
     return palette
 
 
+class ThemeSignals(QObject):
+    """`changed` after the window's colours change: a theme chosen in Settings, or the system's
+    scheme switching. What draws in palette colours outside the palette (icons) redraws then:
+    widgets with a style sheet get no PaletteChange event of their own."""
+
+    changed = Signal()
+
+
+_signals: Optional[ThemeSignals] = None
+
+
+def theme_signals() -> ThemeSignals:
+    global _signals
+    if _signals is None:
+        _signals = ThemeSignals(QApplication.instance())
+        # After the platform has set its new palette (the signal comes first).
+        QGuiApplication.styleHints().colorSchemeChanged.connect(
+            lambda _scheme: QTimer.singleShot(0, _signals.changed.emit))
+    return _signals
+
+
 def apply_theme(theme: str) -> None:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
@@ -53,6 +76,7 @@ def apply_theme(theme: str) -> None:
     QGuiApplication.styleHints().setColorScheme(SCHEMES.get(theme, Qt.ColorScheme.Unknown))
     if theme == "system":
         app.setPalette(app.style().standardPalette())
-        return
-    app.setStyle("Fusion")
-    app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
+    else:
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
+    theme_signals().changed.emit()

@@ -88,6 +88,7 @@ class DuplicatesPage(NeedsModelPage):
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
 
+        self.show_group(-1)
         self.find_button.clicked.connect(self.find)
         self.group_list.currentRowChanged.connect(self.show_group)
         self.trash_button.clicked.connect(lambda: self.trash_ticked())
@@ -144,6 +145,13 @@ class DuplicatesPage(NeedsModelPage):
         self.checks = []
         if not 0 <= row < len(self.groups):
             self.trash_button.setEnabled(False)
+            hint = QLabel("Pick a group on the left to see its pictures side by side, the one best to keep "
+                          "first; tick those to move to the system trash.")
+            hint.setObjectName("duplicates-empty")
+            hint.setWordWrap(True)
+            hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            hint.setEnabled(False)  # drawn in the muted colour of a placeholder
+            self.members_layout.addWidget(hint, 0, 0)
             return
         for column, member in enumerate(self.groups[row].members):
             r = member.row

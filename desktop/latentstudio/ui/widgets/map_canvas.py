@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QPolygonF, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen, QPixmap, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 HOVER_PIXELS = 8
@@ -136,7 +136,8 @@ class MapCanvas(QWidget):
     def render_points(self) -> QImage:
         width, height = max(1, self.width()), max(1, self.height())
         buffer = np.zeros((height, width, 4), dtype=np.uint8)
-        buffer[..., :3] = 250
+        base = self.palette().color(QPalette.ColorRole.Base)  # the theme's background for content
+        buffer[..., :3] = (base.blue(), base.green(), base.red())  # BGRA in memory (Format_ARGB32)
         buffer[..., 3] = 255
         if len(self.xy):
             screen = self.to_screen(self.xy).astype(np.int64)
@@ -154,19 +155,20 @@ class MapCanvas(QWidget):
         painter = QPainter(self)
         painter.drawImage(0, 0, self.render_points())
         self._draw_thumbnails(painter)
+        ink = self.palette().color(QPalette.ColorRole.Text)  # marks that read on the light and the dark theme
         if len(self.selection):
-            painter.setPen(QPen(QColor(0, 0, 0), 1.5))
+            painter.setPen(QPen(ink, 1.5))
             for x, y in self.to_screen(self.xy[self.selection[:2000]]):
                 painter.drawEllipse(QPointF(x, y), 3, 3)
         if self.hover_row >= 0:
             x, y = self.to_screen(self.xy[[self.hover_row]])[0]
-            painter.setPen(QPen(QColor(0, 0, 0), 2))
+            painter.setPen(QPen(ink, 2))
             painter.drawEllipse(QPointF(x, y), 6, 6)
         if len(self._lasso) > 1:
             painter.setPen(QPen(QColor(20, 90, 200), 1.5, Qt.PenStyle.DashLine))
             painter.drawPolyline(QPolygonF(self._lasso))
         if not len(self.xy):
-            painter.setPen(QColor(90, 90, 90))
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No map yet: index some pictures, then Refresh.")
         painter.end()
 

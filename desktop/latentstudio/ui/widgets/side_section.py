@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QWidget
 from superqt import QCollapsible
 
 from ..icons import icon
+from ..theme import theme_signals
 
 
 class SideSection(QCollapsible):
@@ -29,10 +29,9 @@ class SideSection(QCollapsible):
         self.content().layout().setContentsMargins(0, 0, 0, 0)
         self.addWidget(content)
         self.expand(animate=False)
+        theme_signals().changed.connect(self._redraw_icons)
 
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:  # redraw the carets in the new colours
-            self.setExpandedIcon(icon("expanded"))
-            self.setCollapsedIcon(icon("collapsed"))
-            self.toggleButton().setIcon(icon("expanded" if self.isExpanded() else "collapsed"))
-        super().changeEvent(event)
+    def _redraw_icons(self) -> None:  # the carets in the new colours
+        self.setExpandedIcon(icon("expanded"))
+        self.setCollapsedIcon(icon("collapsed"))
+        self.toggleButton().setIcon(icon("expanded" if self.isExpanded() else "collapsed"))
