@@ -134,6 +134,29 @@ def test_a_folded_side_section_stays_folded_after_a_restart(qtbot, ctx: AppConte
     assert reopened == {"section-filters": True, "section-tags": False, "section-folders": True}
 
 
+def test_hidden_side_panels_stay_hidden_after_a_restart(qtbot, ctx: AppContext, tiny_models) -> None:
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    image = window.show_page("image")
+    assert image.gallery.isVisible()
+    image.gallery_toggle.click()
+    assert not image.gallery.isVisible()
+    window.show_page("search").side_toggle.click()
+    window.close()
+    again = MainWindow(ctx)
+    qtbot.addWidget(again)
+    again.show()
+    image = again.show_page("image")
+    assert not image.gallery_toggle.isChecked() and not image.gallery.isVisible()
+    search = again.show_page("search")
+    assert not search.side_toggle.isChecked() and not search.side_panel.isVisible()
+    image = again.show_page("image")
+    image.gallery_toggle.click()
+    assert image.gallery.isVisible()
+
+
 def _results_grid():
     from latentstudio.ui.widgets.search_results import SearchResultsView
 

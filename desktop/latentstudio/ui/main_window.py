@@ -256,6 +256,9 @@ class MainWindow(QMainWindow):
         for section in page.findChildren(SideSection):
             if self._state.value(f"sections/{section.objectName()}", "true") == "false":
                 section.collapse(animate=False)
+        for toggle in self._panel_toggles(page):
+            if self._state.value(f"panels/{toggle.objectName()}", "true") == "false":
+                toggle.setChecked(False)
 
     def _save_state(self) -> None:
         self._state.setValue("geometry", self.saveGeometry())
@@ -264,7 +267,14 @@ class MainWindow(QMainWindow):
                 self._state.setValue(self._splitter_key(page, splitter), splitter.saveState())
             for section in page.findChildren(SideSection):
                 self._state.setValue(f"sections/{section.objectName()}", "true" if section.isExpanded() else "false")
+            for toggle in self._panel_toggles(page):
+                self._state.setValue(f"panels/{toggle.objectName()}", "true" if toggle.isChecked() else "false")
         self._state.sync()
+
+    @staticmethod
+    def _panel_toggles(page: QWidget) -> list[QToolButton]:
+        """A page's show/hide buttons for its side panels (named "toggle-…")."""
+        return [b for b in page.findChildren(QToolButton) if b.isCheckable() and b.objectName().startswith("toggle-")]
 
     def _splitter_key(self, page: QWidget, splitter: QSplitter) -> str:
         name = next(n for n, p in self.pages.items() if p is page)

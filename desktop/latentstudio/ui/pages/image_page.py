@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -183,7 +184,17 @@ class ImagePage(NeedsModelPage):
         middle_layout = QVBoxLayout(middle)
         middle_layout.addWidget(self.preview, 1)
         middle_layout.addWidget(self.progress)
-        middle_layout.addWidget(QLabel("Queue"))
+        self.gallery_toggle = QToolButton()
+        self.gallery_toggle.setObjectName("toggle-gallery")
+        self.gallery_toggle.setText("Gallery")
+        self.gallery_toggle.setCheckable(True)
+        self.gallery_toggle.setChecked(True)
+        self.gallery_toggle.setToolTip("Show or hide the gallery of generated images")
+        self.gallery_toggle.toggled.connect(self.gallery.setVisible)
+        queue_row = QHBoxLayout()
+        queue_row.addWidget(QLabel("Queue"), 1)
+        queue_row.addWidget(self.gallery_toggle)
+        middle_layout.addLayout(queue_row)
         middle_layout.addWidget(self.queue)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
