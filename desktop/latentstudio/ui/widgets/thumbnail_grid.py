@@ -44,6 +44,7 @@ def thumbnail_slider(minimum: int, maximum: int, name: str) -> QSlider:
     slider.setObjectName(name)
     slider.setRange(minimum, maximum)
     slider.setValue(maximum)
+    slider.setMinimumWidth(72)  # still a handle to drag in a narrow panel
     slider.setMaximumWidth(140)
     slider.setToolTip("Thumbnail size")
     return slider
