@@ -200,3 +200,17 @@ def test_warm_up_without_vectors_loads_nothing(ctx, tiny_models) -> None:
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
     assert submit_warmup(ctx).result(60) is False
     assert not ctx.engine.cpu_models.entries()
+
+
+def test_an_export_cut_short_leaves_nothing_once_the_next_one_runs(ctx, tiny_models) -> None:
+    """A window closed mid-export ends its process: the staging folder stays until the next export."""
+    installed = ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny")  # a copy
+    final = fast_text.export_folder(installed)
+    stale = final.parent / f".{final.name}-k2j3h4x"
+    stale.mkdir()
+    (stale / fast_text.ONNX_FILE).write_bytes(b"half a graph")
+    (final.parent / f".{final.name}-old").mkdir()
+    state = export_text_tower(load_installed_clip(installed), installed)
+    assert state.ready, state.reason
+    assert not [p.name for p in final.parent.iterdir() if p.name.startswith(f".{final.name}")]
+    assert fast_text.load_text_encoder(installed).encode_text(["a red circle"]).shape[0] == 1

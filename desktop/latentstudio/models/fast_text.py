@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..atomic_files import write_json
 from .clip_bpe import DEFAULT_CONTEXT_LENGTH, ClipBpeTokenizer
 from .registry import InstalledModel
 
@@ -141,9 +142,7 @@ def read_record(installed: InstalledModel) -> Optional[dict[str, Any]]:
 
 
 def write_record(folder: Path, record: dict[str, Any]) -> None:
-    tmp = folder / f".{RECORD}.tmp"
-    tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / RECORD)
+    write_json(folder / RECORD, record)
 
 
 def exporting_versions() -> dict[str, Optional[str]]:

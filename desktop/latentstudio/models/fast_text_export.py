@@ -63,6 +63,12 @@ def export_text_tower(clip: ClipModel, installed: InstalledModel) -> fast_text.F
     versions = fast_text.exporting_versions()
     files = fast_text.fingerprint(installed)
     final = fast_text.export_folder(installed)
+    # Exports run one at a time on the inference thread: any staging folder already here was left
+    # by a process that ended mid-export (the window ends its process soon after close).
+    for stale in final.parent.glob(f".{final.name}-*"):
+        if stale.is_dir():
+            log.info("removing %s, left by an export that did not finish", stale)
+            shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     started = time.perf_counter()
     try:
