@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -64,9 +64,14 @@ def test_generate_fills_the_editor_as_tokens_arrive(qtbot, page: CodePage) -> No
 
 
 def test_stop_stops_the_generation(qtbot, page: CodePage) -> None:
-    def slow_down(event) -> None:  # on the engine thread: a slow model, so Stop lands mid-answer
+    stopped = threading.Event()
+    partials = []
+
+    def slow_down(event) -> None:  # on the engine thread: the model waits at its second token for Stop
         if event.kind is EventKind.PARTIAL:
-            time.sleep(0.1)
+            partials.append(event)
+            if len(partials) == 2:
+                stopped.wait(10)
 
     remove = page.ctx.engine.add_listener(slow_down)
     try:
@@ -75,8 +80,10 @@ def test_stop_stops_the_generation(qtbot, page: CodePage) -> None:
         page.generate()
         qtbot.waitUntil(lambda: len(page.answer.toPlainText()) > 0, timeout=TIMEOUT_MS)
         qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+        stopped.set()
         qtbot.waitUntil(lambda: page.result is not None, timeout=TIMEOUT_MS)
     finally:
+        stopped.set()
         remove()
     assert page.result.stopped
     assert REPLY.startswith(page.answer.toPlainText()) and len(page.answer.toPlainText()) < len(REPLY)

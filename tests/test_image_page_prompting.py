@@ -4,7 +4,7 @@ streamed in and undone, describe / use as prompt (gallery and dropped files), th
 from __future__ import annotations
 
 import random
-import time
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -92,9 +92,14 @@ def test_prompt_help_streams_into_the_prompt_and_is_undone_in_one_step(qtbot, ll
 def test_prompt_help_stop_keeps_the_prompt_usable(qtbot, llm_page: ImagePage) -> None:
     page = llm_page
 
-    def slow(event) -> None:  # on the engine thread: a slow model, so Stop lands mid-answer
+    stopped = threading.Event()
+    partials = []
+
+    def slow(event) -> None:  # on the engine thread: the model waits at its second token for Stop
         if event.kind is EventKind.PARTIAL:
-            time.sleep(0.1)
+            partials.append(event)
+            if len(partials) == 2:
+                stopped.wait(10)
 
     remove = page.ctx.engine.add_listener(slow)
     try:
@@ -102,8 +107,10 @@ def test_prompt_help_stop_keeps_the_prompt_usable(qtbot, llm_page: ImagePage) ->
         page.prompt_help("expand")
         qtbot.waitUntil(lambda: page.prompt.toPlainText() != "a cat", timeout=TIMEOUT_MS)
         qtbot.mouseClick(page.help_buttons["expand"], Qt.MouseButton.LeftButton)  # "Stop"
+        stopped.set()
         qtbot.waitUntil(lambda: page._helper is None, timeout=TIMEOUT_MS)
     finally:
+        stopped.set()
         remove()
     assert "(stopped)" in page.status.text()
     page.prompt.undo()

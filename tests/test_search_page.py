@@ -109,12 +109,17 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(qtbot, tmp_path
     model.set_hits(hits)
     qtbot.waitUntil(lambda: len(requested) > 0, timeout=10000)
     view.scrollToBottom()
-    qtbot.wait(200)
-    view.scrollTo(model.index(50_000))
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: any(key.endswith("img099999.jpg") for key in requested), timeout=10000)
+    bar = view.verticalScrollBar()
+    rows_per_screen = view.viewport().height() // view.gridSize().height() + 1
+    columns = view.viewport().width() // view.gridSize().width()
+    # The layout runs in batches: the scroll range covers every row once it is done.
+    qtbot.waitUntil(lambda: bar.maximum() >= (100_000 // columns - rows_per_screen) * view.gridSize().height(),
+                    timeout=10000)
+    bar.setValue(bar.maximum() // 2)  # the middle of the list, as a user drags the scroll bar
+    qtbot.waitUntil(lambda: any(1000 < int(key[-10:-4]) < 99_000 for key in requested), timeout=10000)
     assert model.rowCount() == 100_000
     assert 0 < len(set(requested)) < 1000  # only rows on screen were asked for their picture
-    assert any(key.endswith("img099999.jpg") for key in requested)
 
 
 def test_a_query_typed_while_the_model_loads_says_so_and_answers_after(qtbot, page: SearchPage, monkeypatch) -> None:

@@ -248,3 +248,27 @@ def test_the_map_and_the_rail_icons_follow_the_theme(qtbot, ctx: AppContext) -> 
         assert QApplication.palette().color(QPalette.ColorRole.Base).lightness() > 180
     finally:
         apply_theme("system")
+
+
+def test_a_late_timer_after_close_starts_no_new_work(qtbot, ctx: AppContext, tiny_models) -> None:
+    """A typing pause that ends as the window closes must not start a new inference thread (which
+    would outlive the window) nor reopen the library."""
+    import threading
+
+    from latentstudio.context import ContextClosed
+    from latentstudio.ui.bridge import EventBridge
+    from latentstudio.ui.widgets.prompt_strip import PromptStrip
+
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    assert ctx.engine.running
+    strip = PromptStrip(ctx, EventBridge(ctx))
+    qtbot.addWidget(strip)
+    ctx.close()
+    with pytest.raises(ContextClosed):
+        ctx.engine
+    with pytest.raises(ContextClosed):
+        ctx.library
+    strip.text_changed("a red circle on grass")
+    strip._search()  # the timer's shot, now: no exception escapes into the event loop
+    assert strip.searches == 0
+    assert not [t for t in threading.enumerate() if t.name == "latent-inference" and t.is_alive()]

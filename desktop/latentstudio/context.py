@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class ContextClosed(RuntimeError):
+    """Work asked of an application context after `close()`."""
+
+
 class AppContext:
     """Created once per process. The engine starts on first use (its thread imports torch)."""
 
@@ -41,10 +45,13 @@ class AppContext:
         self._downloads: Optional["DownloadService"] = None
         self._history: Optional["HistoryStore"] = None
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            if self._closed:  # a late timer or queued event after close must not start a new thread
+                raise ContextClosed("the application is closing: no new work is started")
             settings = self.settings
             self._engine = Engine(
                 device=self._device,
@@ -63,6 +70,8 @@ class AppContext:
         """The photo library (its database opens on first use)."""
         with self._lock:
             if self._library is None:
+                if self._closed:
+                    raise ContextClosed("the application is closing: the library stays closed")
                 from .library import Library
 
                 self._library = Library(self.paths)
@@ -108,6 +117,7 @@ class AppContext:
         (that job, or device detection importing torch)."""
         stopped = True
         with self._lock:
+            self._closed = True
             downloads, self._downloads = self._downloads, None
             library, self._library = self._library, None
             self._history = None  # it opens a connection per call: nothing to close

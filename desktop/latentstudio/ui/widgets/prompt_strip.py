@@ -17,6 +17,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
+from ...context import ContextClosed
 from ...engine import EventKind, JobEvent
 from ...library import SearchRequest, submit_search
 from ...models import MissingModelError
@@ -90,6 +91,8 @@ class PromptStrip(QWidget):
         except (ValueError, MissingModelError) as exc:
             self.note.setText(str(exc))
             self.note.setVisible(True)
+            return
+        except ContextClosed:  # the typing pause ended as the window closed
             return
         self.searches += 1
         self.bridge.watch(handle, lambda event, text=text: self._answered(event, text))
