@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 from ...config import DEVICE_CHOICES, THEME_CHOICES
 from ...context import AppContext
 from ...models.network import OFFLINE_ENV, offline_by_environment
+from ..file_actions import open_file
 from ..theme import THEME_LABELS, apply_theme
 
 DEVICE_LABELS = {
@@ -75,23 +77,41 @@ class SettingsPage(QWidget):
         self.save_button.setToolTip("Keep these settings (they apply at once, the device at the next start)")
         self.revert_button.setToolTip("Go back to the settings as last saved")
 
-        form = QFormLayout()
-        form.addRow("Data folder:", self.home)
-        form.addRow("Device:", self.device)
-        form.addRow("Model memory budget:", self.memory)
-        form.addRow("Unload idle models after:", self.idle)
-        form.addRow("", self.offline)
-        form.addRow("Search minimum score:", self.min_score)
-        form.addRow("Theme:", self.theme)
+        self.open_home_button = QPushButton("Open")
+        self.open_home_button.setToolTip("Show the data folder in your file manager")
+        self.open_home_button.clicked.connect(lambda: self.status.setText(open_file(self.ctx.paths.home)))
+        home_row = QHBoxLayout()
+        home_row.addWidget(self.home, 1)
+        home_row.addWidget(self.open_home_button)
+
+        groups = (
+            ("Appearance", (("Theme:", self.theme),)),
+            ("Search", (("Default minimum score:", self.min_score),)),
+            ("Models and memory", (("Device:", self.device), ("Model memory budget:", self.memory),
+                                   ("Unload idle models after:", self.idle))),
+            ("Network", (("", self.offline),)),
+            ("Data", (("Data folder:", home_row),)),
+        )
+        column = QVBoxLayout()
+        for title, rows in groups:
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            for label, field in rows:
+                form.addRow(label, field)
+            column.addWidget(box)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.save_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
+        column.addLayout(buttons)
+        column.addWidget(self.status)
+        column.addStretch(1)
+        panel = QWidget()
+        panel.setLayout(column)
+        panel.setMaximumWidth(720)  # a settings form reads as a column, not a line across the screen
+        layout = QHBoxLayout(self)
+        layout.addWidget(panel, 1)
+        layout.addStretch(0)
         self.load()
 
     def load(self) -> None:
