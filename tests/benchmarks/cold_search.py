@@ -115,7 +115,7 @@ def large_home(model: Path) -> Path:
     """1M images with clustered vectors and the saved approximate index, as a library of that size
     has after its first search; one search with the torch tower made the export."""
     from search_latency import Vectors, fill
-    from latentstudio.library.catalog import Library
+    from latentstudio.library.photo_library import Library
     from latentstudio.paths import Paths
 
     home = CACHE / "home-1m"

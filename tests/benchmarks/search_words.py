@@ -25,7 +25,7 @@ if __package__ in (None, ""):
 
 from search_latency import MODEL, Vectors, fill, timed  # noqa: E402
 
-from latentstudio.library.catalog import Library  # noqa: E402
+from latentstudio.library.photo_library import Library  # noqa: E402
 from latentstudio.library.search import SearchRequest, rank  # noqa: E402
 from latentstudio.library.vectors import ANN_FROM_ROWS  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
