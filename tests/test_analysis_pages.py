@@ -99,6 +99,8 @@ def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tras
     assert page.ticked() == [str(photos / "red-circle-0-small.png")]  # the larger one is kept
     page.grab().save(str(SCREENSHOTS / "latent-duplicates-page.png"))
     page.trash_ticked(confirm=False)
+    assert not page.trash_button.isEnabled() and "Moving 1" in page.status.text()  # off the GUI thread
+    qtbot.waitUntil(lambda: "Moved" in page.status.text(), timeout=30000)
     assert not (photos / "red-circle-0-small.png").exists()
     assert (trash_home / "Trash" / "files" / "red-circle-0-small.png").is_file()
     assert (photos / "red-circle-0.jpg").exists() and "Moved 1" in page.status.text()

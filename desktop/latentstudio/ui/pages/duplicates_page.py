@@ -26,11 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from shiboken6 import isValid
+
 from ...engine import EventKind, JobEvent, JobHandle
 from ...units import format_bytes
 from ...library.analysis.duplicates import LEVELS, Group
 from ...library.analysis.service import submit_duplicates, trash_pictures
+from ...library.analysis.trash import TrashReport
 from ...library.thumbnails import existing_thumbnail
+from ..background import run_in_background
 from .needs_model import NeedsModelPage
 from ..widgets.empty_state import EmptyStateList
 
@@ -202,10 +206,23 @@ class DuplicatesPage(NeedsModelPage):
             self, "Move to trash", f"Move {len(paths)} picture(s) to the system trash?"
         ) != QMessageBox.StandardButton.Yes:
             return
-        report = trash_pictures(self.ctx, paths)
+        # Off the GUI thread: a trash on a network share or a slow disk takes its time per file.
+        self.trash_button.setEnabled(False)
+        self.status.setText(f"Moving {len(paths)} picture(s) to the trash…")
+        ctx, row = self.ctx, self.group_list.currentRow()
+        run_in_background(lambda: trash_pictures(ctx, paths), lambda report: self._trashed(report, row),
+                          self._trash_failed)
+
+    def _trash_failed(self, exc: BaseException) -> None:
+        log.error("moving pictures to the trash failed: %s", exc)
+        self.status.setText(f"Could not move the pictures to the trash: {exc}")
+        self._update_button()
+
+    def _trashed(self, report: TrashReport, row: int) -> None:
+        if not isValid(self.status):  # the window closed while the files moved
+            return
         failed = "; ".join(f"{Path(p).name}: {why}" for p, why in report.failed)
         self.status.setText(f"Moved {len(report.moved)} picture(s) to the trash." + (f" Not moved: {failed}" if failed else ""))
-        row = self.group_list.currentRow()
         if 0 <= row < len(self.groups):
             group = self.groups[row]
             group.members = [m for m in group.members if m.row.path not in report.moved]
