@@ -272,3 +272,13 @@ def test_a_late_timer_after_close_starts_no_new_work(qtbot, ctx: AppContext, tin
     strip._search()  # the timer's shot, now: no exception escapes into the event loop
     assert strip.searches == 0
     assert not [t for t in threading.enumerate() if t.name == "latent-inference" and t.is_alive()]
+
+
+def test_the_first_window_fits_the_screen(qtbot, ctx: AppContext) -> None:
+    from latentstudio.ui.main_window import DEFAULT_SIZE
+
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    room = window.screen().availableGeometry()
+    assert window.width() == min(DEFAULT_SIZE[0], room.width() - 16)
+    assert window.height() == min(DEFAULT_SIZE[1], room.height() - 40)

@@ -33,6 +33,9 @@ from .theme import apply_theme
 from .widgets.side_section import SideSection
 
 
+DEFAULT_SIZE = (1200, 780)
+
+
 @dataclass(frozen=True)
 class PageSpec:
     """One page of the window: a new page is one entry in PAGES."""
@@ -106,7 +109,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("Latent Studio")
-        self.resize(1200, 780)
+        self._fit_first_size()
         apply_theme(ctx.settings.theme)
         self._state = QSettings(str(ctx.paths.home / "window-state.ini"), QSettings.Format.IniFormat)
         self.services = PageServices.create(ctx, self)
@@ -242,6 +245,17 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Latent Studio", self.about_text())
 
     # -- window state ----------------------------------------------------------------------
+
+    def _fit_first_size(self) -> None:
+        """1200×780, or less on a smaller screen (a 1366×768 laptop has ~730 px under its panels);
+        a saved geometry replaces it."""
+        width, height = DEFAULT_SIZE
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            frame = 40  # the title bar and borders the window manager adds around the window
+            width, height = min(width, room.width() - 16), min(height, room.height() - frame)
+        self.resize(width, height)
 
     def _restore_geometry(self) -> None:
         geometry = self._state.value("geometry")
