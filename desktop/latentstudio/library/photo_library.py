@@ -28,11 +28,23 @@ class Library:
         self._indexes: dict[str, VectorIndex] = {}
         self._loading: dict[str, tuple[int, Future[VectorIndex]]] = {}
         self._lock = threading.Lock()
+        self._words: Optional[ThreadPoolExecutor] = None
 
     def close(self) -> None:
         with self._lock:
             self._indexes.clear()
+            words, self._words = self._words, None
+        if words is not None:
+            words.shutdown(wait=True)
         self.store.close()
+
+    def words_worker(self) -> ThreadPoolExecutor:
+        """One thread that reads a query's keyword matches while the picture search runs (SQLite
+        and faiss both let go of the GIL, so on two cores the words cost little extra time)."""
+        with self._lock:
+            if self._words is None:
+                self._words = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latent-words")
+            return self._words
 
     # -- folders ----------------------------------------------------------------------------
 

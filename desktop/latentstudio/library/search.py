@@ -269,9 +269,9 @@ def rank(
         folder_ids = library.folder_ids_under(request.filters.folder)
     limit = max(1, request.limit)
     keywords = keyword_query(request.text, split_terms(request.negative)) if request.words else None
-    words = keyword_candidates(library.store, keywords, FUSION_DEPTH * 4) if keywords is not None else []
-    if keywords is not None and not words and keywords.phrases is None and keywords.excluded is None:
-        keywords = None  # no file's words match: the picture search alone, at its own cost
+    # The files' words are read on their own thread while the pictures are searched here.
+    pending = (library.words_worker().submit(keyword_candidates, library.store, keywords, FUSION_DEPTH * 4)
+               if keywords is not None else None)
     tagged = images_with_tags(library.store, request.filters.tags) if request.filters.tags else None
     with index.lock:  # the index may be catching up with the database on another thread
         mask = filter_mask(index, request.filters, folder_ids, tagged)
@@ -281,6 +281,9 @@ def rank(
             candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]
         matched = [PICTURE] * len(image_ids)
+        words = pending.result() if pending is not None else []
+        if keywords is not None and not words and keywords.phrases is None and keywords.excluded is None:
+            keywords = None  # no file's words match: the picture search alone
         if keywords is not None:
             image_ids, scores, matched = fuse_with_words(
                 library.store, index, query, keywords, words, image_ids, [float(s) for s in scores], mask, limit
