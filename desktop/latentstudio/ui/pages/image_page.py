@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +41,7 @@ from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
 from ..file_actions import reveal
 from ..widgets.image_gallery import ImageGallery, thumbnail_for
+from ..widgets.side_section import panel_toggle
 from ..widgets.image_preview import ImagePreview
 from ..widgets.image_queue import ImageQueue
 from ..widgets.image_settings import ImageSettingsPanel
@@ -184,12 +184,7 @@ class ImagePage(NeedsModelPage):
         middle_layout = QVBoxLayout(middle)
         middle_layout.addWidget(self.preview, 1)
         middle_layout.addWidget(self.progress)
-        self.gallery_toggle = QToolButton()
-        self.gallery_toggle.setObjectName("toggle-gallery")
-        self.gallery_toggle.setText("Gallery")
-        self.gallery_toggle.setCheckable(True)
-        self.gallery_toggle.setChecked(True)
-        self.gallery_toggle.setToolTip("Show or hide the gallery of generated images")
+        self.gallery_toggle = panel_toggle("gallery", "Gallery", "Show or hide the gallery of generated images")
         self.gallery_toggle.toggled.connect(self.gallery.setVisible)
         queue_row = QHBoxLayout()
         queue_row.addWidget(QLabel("Queue"), 1)

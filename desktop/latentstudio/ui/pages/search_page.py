@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStyle,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -46,7 +45,7 @@ from ..file_actions import copy_image, copy_path, open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.search_folders import SearchFoldersPanel
-from ..widgets.side_section import SideSection
+from ..widgets.side_section import SideSection, panel_toggle
 from ..widgets.search_results import ICON_SIZE, SearchResultsModel, SearchResultsView
 from ..widgets.tag_panel import TagPanel
 from ..widgets.thumbnail_grid import thumbnail_slider
@@ -82,7 +81,7 @@ class SearchPage(NeedsModelPage):
         self.query.setClearButtonEnabled(True)
         self.query.setToolTip(
             "Finds what pictures show and what their files say (names, prompts, descriptions).\n"
-            '-word leaves a word out; a "quoted phrase" must be in the file\'s words.'
+            '-word (or the Not filter) leaves a word out; a "quoted phrase" must be in the file\'s words (Ctrl+F).'
         )
         self.drop_zone = SearchDropZone()
         self.summary = QLabel("")
@@ -101,13 +100,8 @@ class SearchPage(NeedsModelPage):
         left_layout = QVBoxLayout(left)
         self.thumb_size = thumbnail_slider(64, ICON_SIZE, "thumbnail-size")
         self.thumb_size.valueChanged.connect(self.results.set_thumbnail_size)
-        self.side_toggle = QToolButton()
-        self.side_toggle.setObjectName("toggle-side-panel")
-        self.side_toggle.setText("Filters and folders")
-        self.side_toggle.setCheckable(True)
-        self.side_toggle.setChecked(True)
-        self.side_toggle.setToolTip("Show or hide the filters and the library folders")
-        self.query.setToolTip("Words describing the picture; -word or the Not filter leaves pictures out (Ctrl+F)")
+        self.side_toggle = panel_toggle("side-panel", "Filters and folders",
+                                        "Show or hide the filters and the library folders")
         top = QHBoxLayout()
         top.addWidget(self.query, 1)
         top.addWidget(self.side_toggle)

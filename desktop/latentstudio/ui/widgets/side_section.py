@@ -1,13 +1,15 @@
-"""A titled section of a side panel that folds away (superqt's QCollapsible, with our icons).
+"""Side panels: a titled section that folds away (superqt's QCollapsible, with our icons), and the
+button that shows or hides a whole panel.
 
-The main window remembers whether each section was open (by its object name), like the splitters.
+The main window remembers whether each section was open and each panel shown (by their object
+names, "section-…" and "toggle-…"), like the splitters.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QToolButton, QWidget
 from superqt import QCollapsible
 
 from ..icons import icon
@@ -35,3 +37,14 @@ class SideSection(QCollapsible):
         self.setExpandedIcon(icon("expanded"))
         self.setCollapsedIcon(icon("collapsed"))
         self.toggleButton().setIcon(icon("expanded" if self.isExpanded() else "collapsed"))
+
+
+def panel_toggle(name: str, text: str, tooltip: str) -> QToolButton:
+    """A checked button that shows (checked) or hides a side panel; connect its `toggled`."""
+    button = QToolButton()
+    button.setObjectName(f"toggle-{name}")
+    button.setText(text)
+    button.setCheckable(True)
+    button.setChecked(True)
+    button.setToolTip(tooltip)
+    return button
