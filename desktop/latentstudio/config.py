@@ -48,6 +48,12 @@ def _boolean(value: Any) -> bool:
     return value
 
 
+def _address(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 500 or any(c.isspace() for c in value.strip()):
+        raise ValueError("must be a cluster address without spaces (auto, local, ray://host:port or host:port)")
+    return value.strip()
+
+
 def _string_list(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of strings")
@@ -62,6 +68,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "search_min_score": _number(-1, 1),
     "theme": _choice(*THEME_CHOICES),
     "library_folders": _string_list,
+    "cluster_address": _address,
 }
 
 
@@ -76,6 +83,7 @@ class Settings:
     search_min_score: float = 0.2
     theme: str = "system"
     library_folders: list[str] = field(default_factory=list)
+    cluster_address: str = ""  # "": the window indexes on this computer; else a Ray address for it
     problems: list[str] = field(default_factory=list, compare=False, repr=False)
     newer_file: bool = field(default=False, compare=False, repr=False)  # read, but never rewritten
 

@@ -421,9 +421,28 @@ class SearchPage(NeedsModelPage):
     def _index_if_pending(self, pending: bool) -> None:
         if not pending or (self._index_handle is not None and not self._index_handle.done()):
             return
-        self._index_handle = submit_index(self.ctx)
+        address = self.ctx.settings.cluster_address
+        if address:
+            self._index_handle = self._submit_cluster_index(address)
+        if self._index_handle is None or self._index_handle.done():
+            self._index_handle = submit_index(self.ctx)
+            self.folders.show_busy("Indexing…")
         self.bridge.watch(self._index_handle, self._job_event)
-        self.folders.show_busy("Indexing…")
+
+    def _submit_cluster_index(self, address: str) -> Optional[JobHandle]:
+        """The encoding on the Ray cluster set in Settings, or None (said why) to index here."""
+        from ...library.cluster_index import ClusterPlan, submit_cluster_index
+        from ...library.cluster_setup import ClusterError, require_cluster_support
+
+        try:
+            require_cluster_support()
+            handle = submit_cluster_index(self.ctx, ClusterPlan(address))
+        except ClusterError as exc:
+            log.warning("indexing here instead of on the cluster: %s", exc)
+            self.summary.setText(f"Indexing on this computer: {exc}")
+            return None
+        self.folders.show_busy(f"Indexing on the cluster at {address}…")
+        return handle
 
     def _cancel_index(self) -> None:
         if self._index_handle is not None:

@@ -1,5 +1,5 @@
 """The Settings page: data home, device, memory budget, idle unload, offline mode, the search's
-default minimum score and the colour theme; persisted."""
+default minimum score, the colour theme and the Ray cluster that indexes new pictures; persisted."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ...config import DEVICE_CHOICES, THEME_CHOICES
 from ...context import AppContext
+from ...library.cluster_setup import cluster_support
 from ...models.network import OFFLINE_ENV, offline_by_environment
 from ..file_actions import open_file
 from ..theme import THEME_LABELS, apply_theme
@@ -68,6 +70,19 @@ class SettingsPage(QWidget):
         for choice in THEME_CHOICES:
             self.theme.addItem(THEME_LABELS[choice], choice)
         self.theme.setToolTip("Light or dark; 'Follow the system' changes with your desktop's setting")
+        self.cluster = QLineEdit()
+        self.cluster.setObjectName("cluster-address")
+        self.cluster.setPlaceholderText("none: index on this computer")
+        self.cluster.setToolTip(
+            "Encode new pictures on a Ray cluster: auto (the cluster this machine joined), local (a Ray "
+            "runtime here), or the head's address, e.g. ray://head:10001. Scanning stays here; the "
+            "vectors come back into this library.")
+        support = cluster_support()
+        self.cluster_note = QLabel("" if support["installed"] else
+                                   f"Needs the cluster extra: {support['hint']}")
+        self.cluster_note.setWordWrap(True)
+        self.cluster_note.setVisible(not support["installed"])
+        self.cluster.setEnabled(support["installed"])
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.save_button = QPushButton("Save")
@@ -90,6 +105,7 @@ class SettingsPage(QWidget):
             ("Models and memory", (("Device:", self.device), ("Model memory budget:", self.memory),
                                    ("Unload idle models after:", self.idle))),
             ("Network", (("", self.offline),)),
+            ("Cluster", (("Index on:", self.cluster), ("", self.cluster_note))),
             ("Data", (("Data folder:", home_row),)),
         )
         column = QVBoxLayout()
@@ -126,6 +142,7 @@ class SettingsPage(QWidget):
             self.offline.setToolTip(f"{OFFLINE_ENV} is set in the environment: the app stays offline")
         self.min_score.setValue(settings.search_min_score)
         self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
+        self.cluster.setText(settings.cluster_address)
         self.status.setText("\n".join(settings.problems))
 
     def save(self) -> None:
@@ -139,6 +156,7 @@ class SettingsPage(QWidget):
                 offline_mode=self.offline.isChecked() if self.offline.isEnabled() else self.ctx.settings.offline_mode,
                 search_min_score=round(self.min_score.value(), 2),
                 theme=self.theme.currentData(),
+                cluster_address=self.cluster.text(),
             )
             self.ctx.save_settings()
         except (OSError, ValueError) as exc:
