@@ -117,6 +117,30 @@ def test_models_page_cancel_leaves_no_trace(qtbot, window, hub):
     assert row.download_button.isVisible() and not row.cancel_button.isVisible()
 
 
+def test_a_download_that_ended_is_not_running_while_its_last_event_is_shown(qtbot, window, hub) -> None:
+    """The last event reaches the window before the queue lets go of the job: rows must not read
+    the job as still running then (a row kept Download hidden after Cancel)."""
+    from latentstudio.engine import EventKind
+
+    page = window.show_page("models")
+    row = page.catalogue_rows["tiny-coder"]
+    seen = []
+
+    def on_event(event) -> None:  # in the GUI thread, as the row's own handler
+        if event.kind is EventKind.CANCELLED:
+            seen.append(page.downloads.job_for("tiny-coder"))
+
+    hub.faults.drop_after["model.safetensors"] = 1000
+    hub.faults.errors_after_drop["model.safetensors"] = 100
+    page.downloads.jobEvent.connect(on_event)
+    row.download_button.click()
+    qtbot.waitUntil(lambda: "retrying" in row.status.text(), timeout=30_000)
+    row.cancel_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    assert seen[0] is None
+    assert row.download_button.isVisible() and not row.cancel_button.isVisible()
+
+
 def test_interrupted_download_offers_resume(qtbot, window, hub):
     hub.faults.drop_after["model.safetensors"] = 50_000
     hub.faults.errors_after_drop["model.safetensors"] = 100

@@ -53,7 +53,11 @@ class DownloadController(QObject):
         return self.service.partial_bytes(entry_id)
 
     def job_for(self, entry_id: str) -> Optional[DownloadJob]:
-        return self.service.job_for(entry_id)
+        """The model's download while it runs. One that has ended counts as gone: its last event
+        reaches the window before the queue lets go of it, and the row showing that event must
+        offer Download (or Resume) again."""
+        job = self.service.job_for(entry_id)
+        return None if job is None or job.state.done else job
 
     def blocked_reason(self) -> str:
         """Why Download is not offered now (offline switch or environment), or ""."""

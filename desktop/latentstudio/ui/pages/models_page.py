@@ -87,14 +87,12 @@ class CatalogueRow(QFrame):
         layout.addLayout(buttons)
         self.refresh()
 
-    def refresh(self, ended: bool = False) -> None:
-        """`ended`: called for a download's last event, which arrives before the download service
-        has let go of the job (so a job is still found for this model then)."""
+    def refresh(self) -> None:
         recommended = self.downloads.recommended(self.entry.kind)
         mark = " — recommended for this computer" if recommended and recommended.id == self.entry.id else ""
         self.title.setText(f"<b>{self.entry.name}</b>{mark}")
         installed = self.entry.id in self.downloads.installed_ids()
-        running = not ended and self.downloads.job_for(self.entry.id) is not None
+        running = self.downloads.job_for(self.entry.id) is not None
         blocked = self.downloads.blocked_reason()
         self.download_button.setVisible(not running)
         self.download_button.setEnabled(not installed and not blocked)
@@ -125,7 +123,7 @@ class CatalogueRow(QFrame):
             self.status.setText("Stopped; it resumes from what was kept." if kept else "Cancelled.")
         elif event.kind is EventKind.FAILED:
             self.status.setText(download_failure_text(event))
-        self.refresh(ended=event.kind in (EventKind.FINISHED, EventKind.CANCELLED, EventKind.FAILED))
+        self.refresh()
 
 
 class ModelsPage(QWidget):
