@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Callable
 
@@ -12,10 +11,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 from latentstudio.codegen import HistoryEntry, HistoryStore, check_syntax
 from latentstudio.context import AppContext
-from latentstudio.engine import EventKind
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.code_page import CodePage
 from tests.support.tiny_llm import REPLY, REPLY_CODE
+from tests.support.held_model import held_at_second_token
 
 TIMEOUT_MS = 120_000
 
@@ -64,27 +63,14 @@ def test_generate_fills_the_editor_as_tokens_arrive(qtbot, page: CodePage) -> No
 
 
 def test_stop_stops_the_generation(qtbot, page: CodePage) -> None:
-    stopped = threading.Event()
-    partials = []
-
-    def slow_down(event) -> None:  # on the engine thread: the model waits at its second token for Stop
-        if event.kind is EventKind.PARTIAL:
-            partials.append(event)
-            if len(partials) == 2:
-                stopped.wait(10)
-
-    remove = page.ctx.engine.add_listener(slow_down)
-    try:
+    with held_at_second_token(page.ctx.engine) as release:
         page.prompt.setPlainText("add two numbers")
         page.temperature.setValue(0.0)
         page.generate()
         qtbot.waitUntil(lambda: len(page.answer.toPlainText()) > 0, timeout=TIMEOUT_MS)
         qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
-        stopped.set()
+        release.set()
         qtbot.waitUntil(lambda: page.result is not None, timeout=TIMEOUT_MS)
-    finally:
-        stopped.set()
-        remove()
     assert page.result.stopped
     assert REPLY.startswith(page.answer.toPlainText()) and len(page.answer.toPlainText()) < len(REPLY)
     assert page.status.text().startswith("Stopped after")

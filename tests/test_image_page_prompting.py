@@ -4,7 +4,6 @@ streamed in and undone, describe / use as prompt (gallery and dropped files), th
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
 from typing import Callable
 
@@ -13,12 +12,12 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from latentstudio.context import AppContext
-from latentstudio.engine import EventKind
 from latentstudio.library import add_folders, submit_index
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.image_page import ImagePage
 from latentstudio.ui.widgets.image_gallery import ImageGallery
 from tests.support import tiny_clip
+from tests.support.held_model import held_at_second_token
 
 TIMEOUT_MS = 240_000
 
@@ -92,26 +91,13 @@ def test_prompt_help_streams_into_the_prompt_and_is_undone_in_one_step(qtbot, ll
 def test_prompt_help_stop_keeps_the_prompt_usable(qtbot, llm_page: ImagePage) -> None:
     page = llm_page
 
-    stopped = threading.Event()
-    partials = []
-
-    def slow(event) -> None:  # on the engine thread: the model waits at its second token for Stop
-        if event.kind is EventKind.PARTIAL:
-            partials.append(event)
-            if len(partials) == 2:
-                stopped.wait(10)
-
-    remove = page.ctx.engine.add_listener(slow)
-    try:
+    with held_at_second_token(page.ctx.engine) as release:
         page.prompt.setPlainText("a cat")
         page.prompt_help("expand")
         qtbot.waitUntil(lambda: page.prompt.toPlainText() != "a cat", timeout=TIMEOUT_MS)
         qtbot.mouseClick(page.help_buttons["expand"], Qt.MouseButton.LeftButton)  # "Stop"
-        stopped.set()
+        release.set()
         qtbot.waitUntil(lambda: page._helper is None, timeout=TIMEOUT_MS)
-    finally:
-        stopped.set()
-        remove()
     assert "(stopped)" in page.status.text()
     page.prompt.undo()
     assert page.prompt.toPlainText() == "a cat"
