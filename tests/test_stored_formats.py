@@ -32,8 +32,11 @@ def test_release_0_1_0_settings_load_and_save(tmp_path: Path) -> None:
     path.write_text(json.dumps({"version": 1, "offline_mode": True, "library_folders": ["/photos"]}))
     settings = load_settings(path)
     assert settings.offline_mode and settings.library_folders == ["/photos"] and not settings.problems
+    assert settings.theme == "system" and settings.cluster_address == ""  # keys added since 0.1.0
     save_settings(settings, path)
-    assert json.loads(path.read_text())["offline_mode"] is True
+    saved = json.loads(path.read_text())
+    assert saved["offline_mode"] is True and saved["library_folders"] == ["/photos"]
+    assert saved["version"] == 1  # 0.1.0 reads it: it ignores keys it does not know
 
 
 def _manifest(folder: Path, **fields) -> None:

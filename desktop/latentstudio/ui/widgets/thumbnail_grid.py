@@ -28,7 +28,9 @@ class FillingGridMixin:
         spare = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 2 * self.frameWidth() + 4
         width = max(1, self.width() - spare)
         columns = max(1, width // (self._thumbnail + 24))
-        self.setGridSize(QSize(width // columns, self._thumbnail + self.text_height))
+        cell = QSize(width // columns, self._thumbnail + self.text_height)
+        if cell != self.gridSize():  # a new grid size lays every item out again
+            self.setGridSize(cell)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
