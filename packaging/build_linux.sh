@@ -29,7 +29,7 @@ stage="$BUILD_DIR/deb-root"
 started=$(date +%s)
 phase() { echo "build: [$(( $(date +%s) - started ))s] $*"; }
 
-version=$("$PYTHON" -c 'from importlib.metadata import version; print(version("latent-studio"))')
+version=$(PYTHONPATH=desktop "$PYTHON" -c 'from latentstudio import __version__; print(__version__)')
 arch=$(dpkg --print-architecture)
 machine=$(uname -m)
 

@@ -25,7 +25,8 @@ ICON_ICO = REPO / "resources" / "icons" / "latent-studio.ico"
 # from resources/). timm (open_clip's towers for ConvNeXt and some SigLIP models) keeps small
 # tables next to its code: class names in data/_info, pruned-model layouts in models/_pruned.
 # qtawesome loads its icon fonts and their charmaps (fonts/*.ttf, *.json) on the first icon.
-DATA_PACKAGES = ("latentstudio", "open_clip", "timm", "qtawesome")
+# kernels (required by transformers 5.2x) reads _internals/python_depends.json when imported.
+DATA_PACKAGES = ("latentstudio", "open_clip", "timm", "qtawesome", "kernels")
 
 # Folders of this repository copied verbatim to the same place inside the bundle; the app finds
 # them through `latentstudio.models.catalogue.resources_dir()` (`sys._MEIPASS/resources`).

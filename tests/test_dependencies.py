@@ -50,3 +50,59 @@ def test_every_imported_distribution_is_declared() -> None:
         if not distributions & declared:
             missing[module] = (sorted(distributions), sorted(files))
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+LOCK = ROOT / "constraints.txt"
+
+
+def locked_pins() -> dict[str, tuple[str, str]]:
+    """name → (version, marker) for the lock's pins that apply to this interpreter and platform."""
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        line = line.split("  #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate():
+            (specifier,) = requirement.specifier
+            assert specifier.operator == "==", f"the lock pins with ==: {line}"
+            pins[normalise(requirement.name)] = (specifier.version, str(requirement.marker or ""))
+    return pins
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_lock_pins_every_declared_distribution_and_the_tested_torch() -> None:
+    pins = locked_pins()
+    assert pins["torch"][0] == "2.14.1" and pins["torchvision"][0] == "0.29.1"
+    missing = {normalise(d) for d in declared_distributions()} - set(pins)
+    assert not missing, f"declared in pyproject.toml but not pinned in constraints.txt: {sorted(missing)}"
+
+
+def test_this_environment_runs_the_locked_versions() -> None:
+    """The suite passes for the versions the lock names, so it must be run with them installed."""
+    differ = {}
+    for name, (version, _) in locked_pins().items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # extras a set-up did not ask for (e.g. packaging's PyInstaller)
+        if installed.split("+")[0] != version:
+            differ[name] = f"installed {installed}, locked {version}"
+    assert not differ, f"not the locked versions (pip install -c constraints.txt …): {differ}"
+
+
+def test_every_set_up_installs_through_the_lock() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2
+    workflow = (ROOT / ".github" / "workflows" / "installers.yml").read_text(encoding="utf-8")
+    installs = [line for line in workflow.splitlines() if re.search(r"pip install (?!--upgrade pip)", line)]
+    assert installs
+    for line in commands + installs:
+        assert "-c constraints.txt" in line, f"installs without the lock: {line.strip()}"

@@ -1,3 +1,5 @@
 """Latent Studio: an offline multimodal desktop studio on one CLIP embedding space."""
 
-__version__ = "0.1.0"
+# The one place the release is named: pyproject.toml, `doctor`, `--version`, Help → About and the
+# installers read it from here. CHANGELOG.md says what each release changed.
+__version__ = "0.2.0"

@@ -13,6 +13,7 @@ import sys
 from importlib import metadata
 from typing import Callable, Optional, Sequence
 
+from . import __version__
 from .models import MissingModelError, ModelNotFoundError, UnsupportedModelError
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,10 @@ PACKAGES = (
 
 
 def _versions() -> dict[str, Optional[str]]:
-    versions: dict[str, Optional[str]] = {"python": platform.python_version()}
+    versions: dict[str, Optional[str]] = {"python": platform.python_version(), "latent-studio": __version__}
     for name in PACKAGES:
+        if name in versions:
+            continue
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

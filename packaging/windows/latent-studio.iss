@@ -1,6 +1,6 @@
 ; Inno Setup script for Latent Studio on Windows (x64). Needs Inno Setup 6.6 or later.
 ; Build the one-folder app first (pyinstaller packaging\latent_studio.spec), then:
-;   iscc /DAppVersion=0.1.0 packaging\windows\latent-studio.iss
+;   iscc /DAppVersion=VERSION packaging\windows\latent-studio.iss   (VERSION: latentstudio.__version__)
 ; Output: build\packaging\out\LatentStudio-<version>-setup.exe (+ .bin slices for large builds).
 ;
 ; Installs per user by default (no administrator needed; the user may choose all users), adds a
@@ -12,7 +12,7 @@
 #endif
 
 #ifndef AppVersion
-  #define AppVersion "0.1.0"
+  #error Pass the release: iscc /DAppVersion=VERSION (desktop/latentstudio/__init__.py names it)
 #endif
 #define AppName "Latent Studio"
 #define AppExe "Latent Studio.exe"

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import __version__
 from ..context import AppContext
 from ..engine import DeviceInfo
 from .jobs_panel import JobsPanel
@@ -224,8 +225,8 @@ class MainWindow(QMainWindow):
     def about_text(self) -> str:
         from importlib import metadata
 
-        versions = []
-        for name in ("latent-studio", "torch", "open-clip-torch", "diffusers", "transformers", "PySide6"):
+        versions = [f"latent-studio {__version__}"]
+        for name in ("torch", "open-clip-torch", "diffusers", "transformers", "PySide6"):
             try:
                 versions.append(f"{name} {metadata.version(name)}")
             except metadata.PackageNotFoundError:

@@ -70,6 +70,7 @@ class SearchPage(NeedsModelPage):
         self._warmup_handle: Optional[JobHandle] = None
         self._loading_since: Optional[float] = None  # the search model is loading since then
         self._index_handle: Optional[JobHandle] = None
+        self._index_where = ""  # " on the cluster at …" while the index encodes there
         self._scanning = False
         self._scan_again = False  # a rescan was asked for while one ran
         self._started = False
@@ -426,6 +427,7 @@ class SearchPage(NeedsModelPage):
             self._index_handle = self._submit_cluster_index(address)
         if self._index_handle is None or self._index_handle.done():
             self._index_handle = submit_index(self.ctx)
+            self._index_where = ""
             self.folders.show_busy("Indexing…")
         self.bridge.watch(self._index_handle, self._job_event)
 
@@ -441,7 +443,9 @@ class SearchPage(NeedsModelPage):
             log.warning("indexing here instead of on the cluster: %s", exc)
             self.summary.setText(f"Indexing on this computer: {exc}")
             return None
-        self.folders.show_busy(f"Indexing on the cluster at {address}…")
+        # Every line of this run's progress and its report say where it encodes.
+        self._index_where = f" on the cluster at {address}"
+        self.folders.show_busy(f"Indexing{self._index_where}…")
         return handle
 
     def _cancel_index(self) -> None:
@@ -450,11 +454,11 @@ class SearchPage(NeedsModelPage):
 
     def _index_event(self, event: JobEvent) -> None:
         if event.kind is EventKind.PROGRESS:
-            self.folders.show_progress(event.payload)
+            self.folders.show_progress(event.payload, where=self._index_where)
         elif event.kind is EventKind.FINISHED:
             report = event.payload
             self.folders.show_done(
-                f"Indexed {report.encoded} pictures"
+                f"Indexed {report.encoded} pictures{self._index_where}"
                 + (f" · {len(report.skipped)} unreadable" if report.skipped else "")
             )
             self.refresh_folders()

@@ -6,14 +6,13 @@ import logging
 import sqlite3
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 from ...codegen import HistoryEntry, HistoryStore
 from ...codegen.tasks import WRITE, load_tasks
 from .empty_state import EmptyStateList
+from .list_rows import KEY_ROLE, ListRow, sync_rows
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +96,7 @@ class CodeHistoryPanel(QWidget):
             log.exception("code history search failed")
             self.status.setText(f"History unavailable: {exc}")
             entries = []
-        selected = self.selected_id()
-        self.list.clear()
-        for entry in entries:
-            item = QListWidgetItem(_label(entry))
-            item.setData(Qt.ItemDataRole.UserRole, entry.id)
-            item.setToolTip(entry.prompt)
-            self.list.addItem(item)
-            if entry.id == selected:
-                self.list.setCurrentItem(item)
+        sync_rows(self.list, [ListRow(entry.id, _label(entry), entry.prompt) for entry in entries])
         if self.search.text().strip() or self.task_filter.currentData():
             self.status.setText(f"{len(entries)} found")
         elif not self.status.text().startswith("History unavailable"):
@@ -113,7 +105,7 @@ class CodeHistoryPanel(QWidget):
 
     def selected_id(self) -> Optional[int]:
         item = self.list.currentItem()
-        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+        return None if item is None else int(item.data(KEY_ROLE))
 
     def _selected_entry(self) -> Optional[HistoryEntry]:
         entry_id = self.selected_id()

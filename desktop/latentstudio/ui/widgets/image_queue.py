@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ...engine import Engine, JobHandle
 from .empty_state import EmptyStateList
-
-HANDLE_ROLE = Qt.ItemDataRole.UserRole
-
+from .list_rows import KEY_ROLE, ListRow, sync_rows
 
 class ImageQueue(QWidget):
     def __init__(self, kind: str, parent: Optional[QWidget] = None):
@@ -40,27 +37,21 @@ class ImageQueue(QWidget):
         layout.addLayout(buttons)
 
     def handles(self) -> list[JobHandle]:
-        return [self.list.item(i).data(HANDLE_ROLE) for i in range(self.list.count())]
+        return [self.list.item(i).data(KEY_ROLE) for i in range(self.list.count())]
 
     def refresh(self) -> None:
-        """Rebuild from the engine: the running image job first, then the waiting ones in run order."""
+        """Show the engine's image jobs, the running one first, then the waiting ones in run order;
+        rows update in place, so the selected job stays selected."""
         if self.engine is None:
             return
-        selected = self._selected()
         running = [h for h in self.engine.active() if h.kind == self.kind]
         waiting = [h for h in self.engine.queued() if h.kind == self.kind]
-        self.list.clear()
-        for handle in running + waiting:
-            state = "running" if handle in running else "waiting"
-            item = QListWidgetItem(f"{handle.name} — {state}")
-            item.setData(HANDLE_ROLE, handle)
-            self.list.addItem(item)
-            if handle is selected:
-                self.list.setCurrentItem(item)
+        sync_rows(self.list, [ListRow(handle, f"{handle.name} — {'running' if handle in running else 'waiting'}")
+                              for handle in running + waiting])
 
     def _selected(self) -> Optional[JobHandle]:
         item = self.list.currentItem()
-        return item.data(HANDLE_ROLE) if item is not None else None
+        return item.data(KEY_ROLE) if item is not None else None
 
     def _move(self, offset: int) -> None:
         handle = self._selected()

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from ...engine import Progress
 from .empty_state import EmptyStateList
+from .list_rows import KEY_ROLE, ListRow, sync_rows
 
 
 class SearchFoldersPanel(QWidget):
@@ -68,15 +68,14 @@ class SearchFoldersPanel(QWidget):
         footer.addWidget(self.status)
 
     def set_folders(self, rows: list[dict]) -> None:
-        self.list.clear()
-        for row in rows:
-            text = (f"{row['path']}\n{row['images']} images · {row['indexed']} indexed · "
-                    f"{row['pending']} waiting · {row['skipped']} skipped")
-            item = QListWidgetItem(text)
-            item.setData(256, row["path"])
-            if row["role"] == "outputs":
-                item.setToolTip("Generated images")
-            self.list.addItem(item)
+        """One row per folder, updated in place (the selected folder stays selected)."""
+        sync_rows(self.list, [
+            ListRow(row["path"],
+                    f"{row['path']}\n{row['images']} images · {row['indexed']} indexed · "
+                    f"{row['pending']} waiting · {row['skipped']} skipped",
+                    "Generated images" if row["role"] == "outputs" else "")
+            for row in rows
+        ])
 
     def _add(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
@@ -86,21 +85,22 @@ class SearchFoldersPanel(QWidget):
     def _remove(self) -> None:
         item = self.list.currentItem()
         if item is not None:
-            self.removeRequested.emit(item.data(256))
+            self.removeRequested.emit(item.data(KEY_ROLE))
 
     def show_busy(self, text: str) -> None:
         self.progress.show()
         self.progress.setRange(0, 0)
         self.status.setText(text)
 
-    def show_progress(self, progress: Progress) -> None:
+    def show_progress(self, progress: Progress, where: str = "") -> None:
+        """`where` (e.g. " on the cluster at ray://head") follows each progress message."""
         self.progress.show()
         self.cancel_button.show()
         if progress.total:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * (progress.fraction or 0)))
         if progress.message:
-            self.status.setText(progress.message)
+            self.status.setText(progress.message + where)
 
     def show_done(self, text: str) -> None:
         self.progress.hide()

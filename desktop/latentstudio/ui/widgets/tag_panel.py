@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from .empty_state import EmptyStateList
+from .list_rows import ListRow, sync_rows
 
 LIST_HEIGHT = 96
 
@@ -54,17 +55,12 @@ class TagPanel(QWidget):
         self.list.itemChanged.connect(lambda _: self.filterChanged.emit())
 
     def set_tags(self, tags: list[tuple[str, Optional[str], int]]) -> None:
-        """(label, group, count) per tag; ticks are kept for tags that remain."""
+        """(label, group, count) per tag, updated in place: ticks, the selected tag and the scroll
+        position are kept for tags that remain."""
         ticked = set(self.ticked())
-        self.list.blockSignals(True)
-        self.list.clear()
-        for label, group, count in tags:
-            item = QListWidgetItem(f"{label} ({count:,})" + (f" · {group}" if group else ""))
-            item.setData(Qt.ItemDataRole.UserRole, label)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if label in ticked else Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-        self.list.blockSignals(False)
+        rows = [ListRow(label, f"{label} ({count:,})" + (f" · {group}" if group else ""))
+                for label, group, count in tags]
+        sync_rows(self.list, rows, new_item=_tickable)
         if ticked - {label for label, _, _ in tags}:
             self.filterChanged.emit()
 
@@ -84,3 +80,10 @@ class TagPanel(QWidget):
         item = self.list.currentItem()
         if item is not None:
             self.removeRequested.emit(item.data(Qt.ItemDataRole.UserRole))
+
+
+def _tickable(row: ListRow) -> QListWidgetItem:
+    item = QListWidgetItem(row.text)
+    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+    item.setCheckState(Qt.CheckState.Unchecked)
+    return item
