@@ -6,10 +6,12 @@ With a fresh, empty data home and Qt's offscreen platform it runs `EXECUTABLE do
 (the app's version, the main libraries, the data home, no models on a first start) and
 `EXECUTABLE gui --quit-after-shown` (the window paints; prints window-shown-ms).
 
-`--tiny-models DIR` (the test suite's model cache, tests/.model-cache) then runs one real job per
-domain in a second data home: import the tiny CLIP, diffusion and language models, index three
-pictures and search them, generate an image, generate code. Missing libraries or data files in
-a bundle show up here, not at a user's first search. `--no-network` runs everything under
+`--tiny-models DIR` (the test suite's model cache) then runs one real job per domain in a second
+data home: import the tiny CLIP, diffusion and language models, index three PNGs and a HEIC photo
+and search them (the text query answered by the ONNX text tower, without torch), describe a
+picture from the bundled phrase banks, generate an image, generate code and explain it (a code
+task from the bundled templates). Missing libraries or data files in a bundle show up here, not
+at a user's first search. `--no-network` runs everything under
 `unshare -n` (Linux, where permitted). Exit status 0 when every check passes.
 """
 
@@ -28,7 +30,9 @@ import time
 import zlib
 from pathlib import Path
 
-LIBRARIES = ("torch", "open-clip-torch", "diffusers", "transformers", "PySide6")
+LIBRARIES = ("torch", "open-clip-torch", "diffusers", "transformers", "PySide6", "onnxruntime")
+SAMPLES = Path(__file__).resolve().parent / "smoke_samples"  # a HEIC photo (pillow-heif in the bundle)
+ONNX_ANSWERED = "the ONNX text tower"  # logged when a text query is answered without torch
 TINY_MODELS = {  # kind -> (path inside the test model cache, id)
     "clip": ("clip-tiny/clip-tiny", "tiny-clip"),
     "diffusion": ("diffusion-tiny/diffusion-tiny/diffusers", "tiny-sd"),
@@ -58,6 +62,9 @@ def doctor_problems(report: dict, version: str | None, home: Path) -> list[str]:
         problems.append(f"a first start lists installed models: {report['models']}")
     if not report.get("device", {}).get("kind"):
         problems.append("doctor reports no device")
+    cluster = report.get("cluster", {})
+    if cluster.get("installed") or "latent-studio[cluster]" not in cluster.get("hint", ""):
+        problems.append(f"the installers leave the cluster extra out and say how to add it: {cluster}")
     return problems
 
 
@@ -95,16 +102,31 @@ def model_problems(command: list[str], env: dict[str, str], cache: Path, scratch
     pictures.mkdir()
     for name, rgb in (("red", (220, 30, 30)), ("green", (30, 200, 60)), ("blue", (30, 60, 220))):
         write_png(pictures / f"{name}.png", rgb)
-    step("index three pictures", "index", str(pictures))
+    shutil.copy2(SAMPLES / "purple.heic", pictures)
+    step("index three PNGs and a HEIC photo", "index", str(pictures))
+    log_file = Path(env["LATENT_STUDIO_HOME"]) / "logs" / "latent-studio.log"
+    logged_before = log_file.read_text(errors="replace") if log_file.is_file() else ""
     found = step("search them", "search", "a red square", "--min-score", "-1", "--json")
-    if found is not None and len(json.loads(found.stdout)) != 3:
-        problems.append(f"search found {len(json.loads(found.stdout))} of 3 indexed pictures")
+    if found is not None and len(json.loads(found.stdout)) != 4:
+        problems.append(f"search found {len(json.loads(found.stdout))} of 4 indexed pictures")
+    logged = log_file.read_text(errors="replace")[len(logged_before):] if log_file.is_file() else ""
+    if found is not None and ONNX_ANSWERED not in logged:
+        problems.append(f"the text query was not answered by the ONNX text tower; the log said: {logged[-1500:]}")
+    elif found is not None:
+        print("smoke: the text query was answered by the ONNX text tower")
+    described = step("describe a picture", "describe", str(pictures / "red.png"), "--json")
+    if described is not None and not json.loads(described.stdout)[0].get("prompt"):
+        problems.append(f"describe gave no prompt: {described.stdout[-500:]}")
     made = step("generate an image", "generate-image", "a red square", "--steps", "2", "--seed", "1", "--json")
     if made is not None:
         paths = [Path(p) for p in json.loads(made.stdout).get("paths", [])]
         if not paths or not all(p.is_file() for p in paths):
             problems.append(f"generate-image reported no image file: {made.stdout[-500:]}")
     step("generate code", "generate-code", "add two numbers", "--max-tokens", "8", "--seed", "1", "--json")
+    source = scratch / "add.py"
+    source.write_text("def add(a, b):\n    return a + b\n")
+    step("explain code (a task template)", "generate-code", "--task", "explain", "--context", str(source),
+         "--max-tokens", "8", "--seed", "1", "--json")
     return problems
 
 

@@ -40,9 +40,10 @@ fi
 echo "smoke: launcher, .desktop entry and icons present"
 
 # The installed launcher (a relative symlink into /opt), as the desktop entry runs it. With the
-# test suite's tiny models built (tests/.model-cache), one real job per domain runs too.
+# test suite's tiny models built (the cache tests/support/model_store.py keeps), one real job per
+# domain runs too.
 models=()
-cache=${TINY_MODELS:-tests/.model-cache}
+cache=${TINY_MODELS:-${LATENT_STUDIO_TEST_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/latent-studio/test-models}}
 if [ -d "$cache/clip-tiny" ] && [ -d "$cache/diffusion-tiny" ] && [ -d "$cache/llm-tiny" ]; then
     models=(--tiny-models "$cache")
 else

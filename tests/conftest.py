@@ -23,9 +23,9 @@ import pytest
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo, Engine
 from latentstudio.paths import HOME_ENV, Paths
-from tests.support.model_store import tiny_model
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` deselection: a lane without GPU tests never imports torch here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:
@@ -92,4 +92,55 @@ def engine(cpu_device: DeviceInfo) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def tiny_models() -> Callable[[str], Path]:
     """`tiny_models("clip-tiny")` → path of that tiny model, built once and cached."""
+    from tests.support.model_store import tiny_model  # imports torch: only for tests that use models
+
     return tiny_model
+
+
+@pytest.fixture(scope="session")
+def _shapes_template(tmp_path_factory: pytest.TempPathFactory, tiny_models: Callable[[str], Path]) -> Path:
+    """Built once per session: 72 held-out shape pictures (`pristine/`, a seed the model never
+    saw) and a data home (`home/`) where they are indexed with clip-shapes as model `shapes`."""
+    import shutil
+
+    from latentstudio.library import add_folders, submit_index
+    from tests.support.shape_pictures import write_shapes
+
+    root = tmp_path_factory.mktemp("shapes-library")
+    pristine = write_shapes(root / "pristine", per_class=6, seed=2024, quality=92)
+    photos = Path(shutil.copytree(pristine, root / "photos"))
+    with pytest.MonkeyPatch.context() as patch:  # nothing may fall back to the user's own data home
+        patch.setenv(HOME_ENV, str(root / "home"))
+        context = AppContext(Paths(root / "home"), device=DeviceInfo.cpu("tests run on the CPU"))
+        try:
+            context.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+            add_folders(context, [photos])
+            context.library.scan()
+            assert submit_index(context).result(120).encoded == 72  # indexing also exports the text tower
+        finally:
+            context.close()
+    return root
+
+
+@pytest.fixture
+def shapes(ctx: AppContext, _shapes_template: Path) -> tuple[AppContext, Path]:
+    """(ctx, photos): the session's indexed shapes library, as this test's own. Its data home is
+    copied into the test's before the library opens; its pictures are put back as they were, at
+    the same place (the library records absolute paths), so a test may add, move or remove some."""
+    import shutil
+
+    assert ctx._library is None, "ask for `shapes` before anything opens ctx.library"
+    photos = _shapes_template / "photos"
+    shutil.rmtree(photos)
+    shutil.copytree(_shapes_template / "pristine", photos)  # copy2 keeps the times the scan compares
+    for item in (_shapes_template / "home").iterdir():
+        if item.name in ("settings.json", "logs"):
+            continue
+        target = ctx.paths.home / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, target)
+    ctx.settings.update(library_folders=[str(photos)])
+    ctx.save_settings()
+    return ctx, photos

@@ -81,6 +81,7 @@ def copy_scores(groups) -> tuple[float, dict[str, float]]:
     return pure, recall
 
 
+@pytest.mark.slow
 def test_planted_copies_are_grouped_and_levels_kept_apart(planted, capsys) -> None:
     ctx, photos = planted
     groups = service.submit_duplicates(ctx).result(120)

@@ -19,7 +19,6 @@ from latentstudio.library.analysis import layout as layout_module
 from latentstudio.library.analysis import saved, service
 from latentstudio.library.analysis.themes import vocabulary
 from tests.support import tiny_clip
-from tests.test_search_semantics import _class_of, shapes  # noqa: F401  (fixture)
 
 
 def test_themes_summarise_the_library_and_a_folder(shapes, tmp_path, capsys) -> None:

@@ -27,6 +27,8 @@ from latentstudio.paths import Paths
 from tests.support import tiny_clip
 from tests.test_library_decode import _bad_corpus, _jpeg_bytes
 
+pytestmark = pytest.mark.cluster
+
 WORKER_TITLE = b"ray::MapWorker"  # the process title of Ray Data's actor-pool workers
 
 

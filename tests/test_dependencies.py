@@ -57,7 +57,6 @@ LOCK = ROOT / "constraints.txt"
 
 def locked_pins() -> dict[str, tuple[str, str]]:
     """name → (version, marker) for the lock's pins that apply to this interpreter and platform."""
-    from packaging.markers import Marker
     from packaging.requirements import Requirement
 
     pins = {}

@@ -71,6 +71,7 @@ def test_without_clip_there_is_no_score(ctx: AppContext, tiny_models: Callable[[
     assert meta is not None and meta.clip_score is None
 
 
+@pytest.mark.slow
 def test_best_of_n_lists_candidates_in_score_order(shapes_ctx: AppContext, tiny_models: Callable[[str], Path],
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     shapes_ctx.close()  # the CLI opens its own context on the same data home

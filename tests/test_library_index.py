@@ -172,6 +172,7 @@ def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx,
     restarted.close()
 
 
+@pytest.mark.slow
 def test_kill_9_mid_index_loses_nothing_committed(clip_ctx, tmp_path: Path) -> None:
     import os
     import signal

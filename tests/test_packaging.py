@@ -141,6 +141,7 @@ print(json.dumps(sorted(opened)))
 """
 
 
+@pytest.mark.slow
 def test_files_opened_at_run_time_are_bundled(
     tiny_models, contents: ModuleType, bundled: set[str], tmp_path: Path
 ) -> None:

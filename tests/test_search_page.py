@@ -10,11 +10,9 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from latentstudio.library import add_folders, submit_index
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.search_page import SearchPage
 from tests.support import tiny_clip
-from tests.support.shape_pictures import write_shapes
 
 
 def _shape_class(path: Path) -> str:
@@ -22,18 +20,8 @@ def _shape_class(path: Path) -> str:
 
 
 @pytest.fixture
-def shapes_library(ctx, tiny_models, tmp_path: Path):
-    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = write_shapes(tmp_path / "photos", per_class=4, seed=99)
-    add_folders(ctx, [photos])
-    ctx.library.scan()
-    submit_index(ctx).result(120)
-    return ctx
-
-
-@pytest.fixture
-def page(qtbot, shapes_library):
-    ctx = shapes_library
+def page(qtbot, shapes):
+    ctx, _ = shapes
     page = SearchPage(PageServices.create(ctx))
     qtbot.addWidget(page)
     page.filters.min_score.setValue(-1.0)  # a tiny model's cosines are not calibrated like CLIP's

@@ -15,7 +15,6 @@ from latentstudio.library import SearchFilters, add_folders, submit_index
 from latentstudio.library import search as library_search
 from latentstudio.library.search import parse_query, split_terms
 from tests.support import tiny_clip
-from tests.support.shape_pictures import write_shapes
 
 
 def search(*args, **kwargs):
@@ -25,17 +24,6 @@ def search(*args, **kwargs):
 
 def _class_of(path: Path) -> str:
     return "-".join(path.stem.split("-")[:2])
-
-
-@pytest.fixture
-def shapes(ctx, tiny_models, tmp_path: Path):
-    """A library of held-out shape images (a seed the model never saw), indexed with clip-shapes."""
-    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = write_shapes(tmp_path / "photos", per_class=6, seed=2024, quality=92)
-    add_folders(ctx, [photos])
-    ctx.library.scan()
-    assert submit_index(ctx).result(120).encoded == 72
-    return ctx, photos
 
 
 def test_text_queries_find_the_right_shape_and_colour(shapes) -> None:

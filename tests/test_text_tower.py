@@ -14,24 +14,19 @@ import numpy as np
 import pytest
 
 from latentstudio import cli
-from latentstudio.library import add_folders, search, submit_index
+from latentstudio.library import search
 from latentstudio.library.text_tower import pending_export
 from latentstudio.models import fast_text
 from latentstudio.models.clip_loader import load_installed_clip
 from latentstudio.models.fast_text_export import PARITY_PROMPTS, export_text_tower
-from tests.support.shape_pictures import write_shapes
 
 QUERIES = ["a red circle", "a blue square", "a green triangle -a red circle", "yellow", "東京 🐶 café"]
 
 
 @pytest.fixture
-def shapes(ctx, tiny_models, tmp_path: Path):
-    """72 held-out shape pictures indexed with clip-shapes; indexing also made the export."""
-    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = write_shapes(tmp_path / "photos", per_class=6, seed=7, quality=92)
-    add_folders(ctx, [photos])
-    ctx.library.scan()
-    assert submit_index(ctx).result(120).encoded == 72
+def tower(shapes):
+    """(ctx, the clip-shapes model) of the shared indexed shapes library; indexing made the export."""
+    ctx, _ = shapes
     return ctx, ctx.registry.get("shapes")
 
 
@@ -51,8 +46,8 @@ def _torch_answers(ctx, monkeypatch) -> dict[str, list[tuple[str, float]]]:
         return {q: _top(ctx, q) for q in QUERIES}
 
 
-def test_export_parity_with_the_torch_tower(shapes) -> None:
-    _, installed = shapes
+def test_export_parity_with_the_torch_tower(tower) -> None:
+    _, installed = tower
     state = fast_text.status(installed)
     assert state.ready, state.reason
     record = fast_text.read_record(installed)
@@ -66,16 +61,16 @@ def test_export_parity_with_the_torch_tower(shapes) -> None:
     assert cosines.min() >= 0.999, cosines
 
 
-def test_fast_path_gives_the_torch_top_10(shapes, monkeypatch) -> None:
-    ctx, _ = shapes
+def test_fast_path_gives_the_torch_top_10(tower, monkeypatch) -> None:
+    ctx, _ = tower
     expected = _torch_answers(ctx, monkeypatch)
     for query in QUERIES:
         assert _same(_top(ctx, query), expected[query]), query
     assert [e.key.split(":")[0] for e in ctx.engine.cpu_models.entries()] == ["clip-text-onnx"]
 
 
-def test_cli_text_search_imports_no_torch(shapes, fresh_home: Path) -> None:
-    ctx, _ = shapes
+def test_cli_text_search_imports_no_torch(tower, fresh_home: Path) -> None:
+    ctx, _ = tower
     expected = [name for name, _ in _top(ctx, "a red circle")]
     code = (
         "import json, sys\n"
@@ -91,8 +86,8 @@ def test_cli_text_search_imports_no_torch(shapes, fresh_home: Path) -> None:
     assert [Path(h["path"]).name for h in json.loads(done.stdout)] == expected
 
 
-def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(shapes, monkeypatch, caplog) -> None:
-    ctx, installed = shapes
+def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(tower, monkeypatch, caplog) -> None:
+    ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
     weights = fast_text.export_folder(installed) / fast_text.WEIGHTS_FILE
     stat = weights.stat()
@@ -114,8 +109,8 @@ def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(shapes, monk
     assert _same(_top(ctx, QUERIES[1]), expected[QUERIES[1]])
 
 
-def test_disagreeing_probe_vectors_mean_torch(shapes, monkeypatch, caplog) -> None:
-    ctx, installed = shapes
+def test_disagreeing_probe_vectors_mean_torch(tower, monkeypatch, caplog) -> None:
+    ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
     folder = fast_text.export_folder(installed)
     record = fast_text.read_record(installed)
@@ -127,8 +122,8 @@ def test_disagreeing_probe_vectors_mean_torch(shapes, monkeypatch, caplog) -> No
     assert fast_text.read_record(installed)["status"] == fast_text.INVALID
 
 
-def test_changed_model_files_make_the_export_out_of_date(shapes, monkeypatch) -> None:
-    ctx, installed = shapes
+def test_changed_model_files_make_the_export_out_of_date(tower, monkeypatch) -> None:
+    ctx, installed = tower
     assert fast_text.status(installed).ready
     real = fast_text.fingerprint(installed)
     monkeypatch.setattr(fast_text, "fingerprint", lambda inst: [[n, size + 1, t] for n, size, t in real])
@@ -174,16 +169,16 @@ def test_models_without_the_fast_path_say_why(ctx, tiny_models, tmp_path: Path, 
     assert not state.exportable and "onnxruntime is not installed" in state.reason
 
 
-def test_doctor_reports_the_text_tower(shapes, capsys) -> None:
+def test_doctor_reports_the_text_tower(tower, capsys) -> None:
     assert cli.main(["doctor", "--json"]) == 0
     tower = json.loads(capsys.readouterr().out)["text_search"]["shapes"]
     assert tower["ready"] and "onnxruntime text tower" in tower["reason"]
 
 
-def test_warm_up_loads_the_text_tower_and_vectors(shapes) -> None:
+def test_warm_up_loads_the_text_tower_and_vectors(tower) -> None:
     from latentstudio.library import SearchRequest, submit_search, submit_warmup
 
-    ctx, installed = shapes
+    ctx, installed = tower
     reads = ctx.library.full_reads
     assert submit_warmup(ctx).result(60) is True
     assert [e.key.split(":")[0] for e in ctx.engine.cpu_models.entries()] == ["clip-text-onnx"]

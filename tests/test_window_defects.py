@@ -147,17 +147,10 @@ def test_the_image_queue_names_seed_size_and_steps(qtbot, ctx: AppContext, tiny_
         release.set()
 
 
-def test_a_new_search_starts_at_the_top(qtbot, ctx: AppContext, tiny_models, tmp_path: Path) -> None:
-
-    from latentstudio.library import add_folders, submit_index
+def test_a_new_search_starts_at_the_top(qtbot, shapes) -> None:
     from latentstudio.ui.pages.search_page import SearchPage
-    from tests.support.shape_pictures import write_shapes
 
-    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
-    photos = write_shapes(tmp_path / "photos", per_class=4, seed=5, size=64)
-    add_folders(ctx, [photos])
-    ctx.library.scan()
-    submit_index(ctx).result(120)
+    ctx, _ = shapes
     services = PageServices.create(ctx)
     page = SearchPage(services)
     qtbot.addWidget(page)
