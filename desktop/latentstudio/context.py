@@ -48,6 +48,10 @@ class AppContext:
         self._closed = False
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             if self._closed:  # a late timer or queued event after close must not start a new thread

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QFileSystemWatcher, QPoint, Qt, QTimer
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -377,8 +377,18 @@ class SearchPage(NeedsModelPage):
         self.folders.show_done(f"Removed {path} ({removed} images) from the library; files are untouched.")
         self.run_search()
 
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        """A closed page stops watching: a folder changing later starts no scan for it."""
+        self._poll.stop()
+        self._rescan_soon.stop()
+        if self._watcher.directories():
+            self._watcher.removePaths(self._watcher.directories())
+        super().closeEvent(event)
+
     def rescan(self) -> None:
         """Scan every library folder off the GUI thread, then index what is new."""
+        if self.ctx.closed:  # a watcher or timer event that arrives while the app closes
+            return
         if self._scanning:
             self._scan_again = True  # e.g. a folder added mid-scan: the running scan may not see it
             return
