@@ -34,6 +34,8 @@ arch=$(dpkg --print-architecture)
 machine=$(uname -m)
 
 if [ "$skip_pyinstaller" -eq 0 ]; then
+    phase "checking the environment holds the lock's versions (constraints.txt)"
+    "$PYTHON" packaging/lock.py
     phase "PyInstaller (one-folder) → $app"
     "$PYTHON" -m PyInstaller --noconfirm --log-level WARN \
         --distpath "$dist" --workpath "$BUILD_DIR/work" packaging/latent_studio.spec

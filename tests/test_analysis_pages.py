@@ -123,7 +123,7 @@ def test_search_results_show_tags_and_a_rejection_sticks(qtbot, library) -> None
     page.resize(1000, 700)
     page.filters.min_score.setValue(-1.0)
     page.show()
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
     qtbot.keyClicks(page.query, "a red circle")
     qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
     hit = page.results_model.hits[0]
@@ -134,7 +134,7 @@ def test_search_results_show_tags_and_a_rejection_sticks(qtbot, library) -> None
     store = ctx.library.store
     assert tables.marks(store)[(tables.tag_by_label(store, "red").id, hit.image_id)] == tables.REJECTED
     page.grab().save(str(SCREENSHOTS / "latent-search-tags.png"))
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
 
 
 def test_tag_panel_adds_filters_and_removes_tags(qtbot, library) -> None:
@@ -147,7 +147,7 @@ def test_tag_panel_adds_filters_and_removes_tags(qtbot, library) -> None:
     qtbot.addWidget(page)
     page.resize(1000, 700)
     page.show()
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
     panel = page.tag_panel
     for colour in ("red", "blue"):
         panel.new_tag.setText(colour)
@@ -168,9 +168,9 @@ def test_tag_panel_adds_filters_and_removes_tags(qtbot, library) -> None:
     # Adding a tag that exists says so in the window; removing one drops it from the list.
     panel.new_tag.setText("red")
     qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
-    assert "already a tag" in page.summary.text()
+    qtbot.waitUntil(lambda: "already a tag" in page.summary.text(), timeout=10000)
     panel.list.setCurrentItem(red)
     qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=10000)
     assert [t.label for t in tables.tags(store)] == ["blue"]
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)

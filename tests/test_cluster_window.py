@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from latentstudio.context import AppContext
-from latentstudio.library import submit_index
+from latentstudio.library.service import index_library
 from latentstudio.library import cluster_index, cluster_setup
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.search_page import SearchPage
@@ -41,7 +41,7 @@ def search_page(qtbot, ctx: AppContext, tiny_models, tmp_path: Path):
     page = SearchPage(services)
     qtbot.addWidget(page)
     yield page, len(list(photos.iterdir()))
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
     services.bridge.detach()
 
 
@@ -50,16 +50,19 @@ def test_new_pictures_are_encoded_on_the_cluster_set_in_settings(qtbot, ctx: App
     page, pictures = search_page
     plans = []
 
-    def on_cluster(ctx_, plan, model_id=None, on_event=None):
+    def on_cluster(engine, registry, library, plan, model_id=None, on_event=None):
         plans.append(plan)
-        return submit_index(ctx_)  # the encoding itself is covered by test_cluster_index.py
+        # The encoding itself is covered by test_cluster_index.py.
+        return index_library(engine, registry, library, on_event=on_event)
 
-    monkeypatch.setattr(cluster_index, "submit_cluster_index", on_cluster)
+    monkeypatch.setattr(cluster_index, "index_on_cluster", on_cluster)
     ctx.settings.update(cluster_address="local")
     page.show()
+    page.controller.start()
     qtbot.waitUntil(lambda: bool(plans), timeout=30000)
     assert plans[0].address == "local"
-    assert "on the cluster at local" in page.folders.status.text()
+    # Its progress lines and its report all say where it encodes (whichever shows now).
+    qtbot.waitUntil(lambda: "on the cluster at local" in page.folders.status.text(), timeout=30000)
     qtbot.waitUntil(lambda: ctx.library.store.status()["indexed"] == pictures, timeout=60000)
 
 
@@ -70,6 +73,7 @@ def test_without_the_cluster_extra_the_window_indexes_here_and_says_why(qtbot, c
                         lambda: {"installed": False, "versions": {"ray": None}, "hint": cluster_setup.INSTALL_HINT})
     ctx.settings.update(cluster_address="ray://head:10001")
     page.show()
+    page.controller.start()
     qtbot.waitUntil(lambda: "Indexing on this computer" in page.summary.text(), timeout=30000)
     assert "pip install 'latent-studio[cluster]'" in page.summary.text()
     qtbot.waitUntil(lambda: ctx.library.store.status()["indexed"] == pictures, timeout=60000)

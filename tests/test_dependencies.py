@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "desktop" / "latentstudio"
@@ -52,48 +54,35 @@ def test_every_imported_distribution_is_declared() -> None:
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
 
 
-LOCK = ROOT / "constraints.txt"
-
-
-def locked_pins() -> dict[str, tuple[str, str]]:
-    """name → (version, marker) for the lock's pins that apply to this interpreter and platform."""
-    from packaging.requirements import Requirement
-
-    pins = {}
-    for line in LOCK.read_text(encoding="utf-8").splitlines():
-        line = line.split("  #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        requirement = Requirement(line)
-        if requirement.marker is None or requirement.marker.evaluate():
-            (specifier,) = requirement.specifier
-            assert specifier.operator == "==", f"the lock pins with ==: {line}"
-            pins[normalise(requirement.name)] = (specifier.version, str(requirement.marker or ""))
-    return pins
-
-
-def normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def load_lock() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lock", ROOT / "packaging" / "lock.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_lock_pins_every_declared_distribution_and_the_tested_torch() -> None:
-    pins = locked_pins()
-    assert pins["torch"][0] == "2.14.1" and pins["torchvision"][0] == "0.29.1"
-    missing = {normalise(d) for d in declared_distributions()} - set(pins)
+    lock = load_lock()
+    pins = lock.locked_pins()
+    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
+    missing = {lock.normalise(d) for d in declared_distributions()} - set(pins)
     assert not missing, f"declared in pyproject.toml but not pinned in constraints.txt: {sorted(missing)}"
 
 
 def test_this_environment_runs_the_locked_versions() -> None:
     """The suite passes for the versions the lock names, so it must be run with them installed."""
-    differ = {}
-    for name, (version, _) in locked_pins().items():
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue  # extras a set-up did not ask for (e.g. packaging's PyInstaller)
-        if installed.split("+")[0] != version:
-            differ[name] = f"installed {installed}, locked {version}"
+    differ = load_lock().differences()
     assert not differ, f"not the locked versions (pip install -c constraints.txt …): {differ}"
+
+
+def test_a_lock_with_another_version_is_told_apart(tmp_path) -> None:
+    lock = load_lock()
+    other = tmp_path / "constraints.txt"
+    other.write_text(f"numpy==0.0.1  # via nothing\npytest=={metadata.version('pytest')}\n"
+                     "pywin32==1 ; sys_platform == 'win32' and sys_platform == 'linux'\n")
+    assert lock.locked_pins(other) == {"numpy": "0.0.1", "pytest": metadata.version("pytest")}
+    assert set(lock.differences(other)) == {"numpy"}
 
 
 def test_every_set_up_installs_through_the_lock() -> None:

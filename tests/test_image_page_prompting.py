@@ -4,6 +4,7 @@ streamed in and undone, describe / use as prompt (gallery and dropped files), th
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from latentstudio.context import AppContext
+from latentstudio.engine import Priority
 from latentstudio.library import add_folders, submit_index
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.image_page import ImagePage
@@ -170,3 +172,20 @@ def test_a_search_result_is_described_on_the_image_page(qtbot, ctx: AppContext, 
     page = window.show_page("image")
     qtbot.waitUntil(lambda: page.description is not None, timeout=TIMEOUT_MS)
     assert page.description.path == picture and page.use_description_button.isEnabled()
+
+
+def test_a_cancelled_describe_says_it_stopped_not_that_it_failed(qtbot, page: ImagePage, tmp_path: Path) -> None:
+    picture = tmp_path / "red-circle.png"
+    tiny_clip.shape_image("red", "circle", random.Random(3), size=96).save(picture)
+    release, started = threading.Event(), threading.Event()
+    page.ctx.engine.submit(lambda job: (started.set(), release.wait(30)), Priority.FOREGROUND, name="busy",
+                           kind="describe-blocker")
+    assert started.wait(10)
+    try:
+        page.describe_picture(picture)  # waits behind the busy job
+        page._describing.cancel()
+        qtbot.waitUntil(lambda: page._describing is None, timeout=TIMEOUT_MS)
+    finally:
+        release.set()
+    assert page.described.text() == "Describing stopped."
+    assert not page.use_description_button.isEnabled()

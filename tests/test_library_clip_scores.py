@@ -10,6 +10,7 @@ import pytest
 
 from latentstudio.context import AppContext
 from latentstudio.imagegen import GenerationRequest, submit_generation
+from latentstudio.library import migrations
 from latentstudio.library import store as store_module
 from latentstudio.library.store import LibraryStore, schema_version
 from tests.test_library_migrations import write_0_1_0_library
@@ -35,7 +36,7 @@ def test_a_0_1_0_library_gains_the_scores_table_and_keeps_everything(tmp_path: P
 def test_a_library_from_before_the_scores_opens_with_nothing_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "library.sqlite3"
     write_0_1_0_library(path)
-    before = store_module.MIGRATIONS.index(store_module._clip_scores_table)
+    before = store_module.MIGRATIONS.index(migrations._clip_scores_table)
     with monkeypatch.context() as patch:  # the migrations up to the one that adds the scores
         patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:before])
         LibraryStore(path).close()

@@ -122,3 +122,15 @@ def test_a_format_1_library_gains_the_analysis_tables_with_nothing_lost(tmp_path
     finally:
         library.close()
     assert backup_path(path, 1).exists()
+
+
+def test_migrations_import_nothing_that_can_change() -> None:
+    """A released migration must do tomorrow what it did the day it shipped."""
+    import ast
+
+    from latentstudio.library import migrations
+
+    tree = ast.parse(Path(migrations.__file__).read_text(encoding="utf-8"))
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert imported <= {"__future__", "os", "sqlite3", "typing"}, imported

@@ -253,7 +253,7 @@ def test_queue_runs_downloads_as_jobs_and_cancels(ctx: AppContext, hub: FakeHub,
 
     assert model.id == "tiny-coder" and first.state is JobState.FINISHED
     assert second.state is JobState.CANCELLED
-    assert first.id < 0 and first.progress is not None and first.progress.total
+    assert first.id != second.id and first.progress is not None and first.progress.total
     kinds = [e.kind for e in events if e.handle is first]
     assert kinds[0] is EventKind.QUEUED and kinds[-1] is EventKind.FINISHED
     assert EventKind.PROGRESS in kinds

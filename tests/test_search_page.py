@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from latentstudio.ui.page_services import PageServices
-from latentstudio.ui.pages.search_page import RESCAN_DELAY_MS, SearchPage
+from latentstudio.ui.pages.search_page import SearchPage
 from tests.support import tiny_clip
 
 
@@ -26,9 +26,10 @@ def page(qtbot, shapes):
     qtbot.addWidget(page)
     page.filters.min_score.setValue(-1.0)  # a tiny model's cosines are not calibrated like CLIP's
     page.show()
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)  # the start-up rescan
+    page.controller.start()  # as the window does after its first paint
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)  # the start-up rescan
     yield page
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
 
 
 def test_typing_a_query_fills_the_grid(qtbot, page: SearchPage) -> None:
@@ -134,15 +135,3 @@ def test_a_query_typed_while_the_model_loads_says_so_and_answers_after(qtbot, pa
     assert _shape_class(page.results_model.hits[0].path) == "blue-square"
     assert "pictures" in page.summary.text() and not page._loading_tick.isActive()
     assert page._warmup_handle.result(5) is True
-
-
-def test_a_closed_page_starts_no_scan_when_its_folders_change(qtbot, page: SearchPage, shapes) -> None:
-    _, photos = shapes
-    qtbot.waitUntil(lambda: bool(page._watcher.directories()), timeout=10000)  # set once the folders are read
-    page.close()
-    assert not page._watcher.directories() and not page._poll.isActive()
-    scans = []
-    page.library.scan = lambda *a, **k: scans.append(1)  # would run off the GUI thread
-    (photos / "new.jpg").write_bytes((photos / "red-circle-0.jpg").read_bytes())
-    qtbot.wait(RESCAN_DELAY_MS + 500)  # longer than the watcher's debounce
-    assert not scans and not page._scanning

@@ -157,7 +157,7 @@ def test_a_new_search_starts_at_the_top(qtbot, shapes) -> None:
     page.resize(700, 400)
     page.filters.min_score.setValue(-1.0)
     page.show()
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
     page.query.setText("a red circle")
     qtbot.waitUntil(lambda: page.results_model.rowCount() > 8, timeout=30000)
     page.results.verticalScrollBar().setValue(page.results.verticalScrollBar().maximum())
@@ -165,7 +165,7 @@ def test_a_new_search_starts_at_the_top(qtbot, shapes) -> None:
     page.query.setText("a blue square")
     qtbot.waitUntil(lambda: "blue-square" in page.results_model.hits[0].path.name, timeout=30000)
     assert page.results.verticalScrollBar().value() == 0
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
     services.bridge.detach()
 
 

@@ -104,7 +104,7 @@ def test_the_empty_results_grid_leads_from_adding_a_folder_to_searching(qtbot, w
     page.query.setText("a purple hexagon with stripes")
     qtbot.waitUntil(lambda: "No pictures match" in page.results.placeholderText(), timeout=60000)
     assert page.results_model.rowCount() == 0
-    qtbot.waitUntil(lambda: not page._scanning, timeout=30000)
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
 
 
 def test_the_rail_shows_the_page_of_the_button_pressed(qtbot, window: MainWindow) -> None:
@@ -268,6 +268,10 @@ def test_a_late_timer_after_close_starts_no_new_work(qtbot, ctx: AppContext, tin
         ctx.engine
     with pytest.raises(ContextClosed):
         ctx.library
+    with pytest.raises(ContextClosed):
+        ctx.downloads
+    with pytest.raises(ContextClosed):
+        ctx.library_controller
     strip.text_changed("a red circle on grass")
     strip._search()  # the timer's shot, now: no exception escapes into the event loop
     assert strip.searches == 0

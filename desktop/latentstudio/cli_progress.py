@@ -8,8 +8,6 @@ from typing import Any, Hashable, Optional
 
 from .engine import EventKind, JobEvent
 
-FINAL = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
-
 
 class ProgressBars:
     """`bars(event)` follows a job's PROGRESS events; `bars.update(...)` drives a bar directly.
@@ -31,7 +29,7 @@ class ProgressBars:
         if event.kind is EventKind.PROGRESS and event.payload.total:
             progress = event.payload
             self.update(event.handle.id, progress.done, progress.total, event.handle.name, progress.message)
-        elif event.kind in FINAL:
+        elif event.kind.final:
             self.close(event.handle.id)
 
     def update(self, key: Hashable, done: float, total: float, description: str, note: str = "") -> None:

@@ -18,6 +18,7 @@ from .models.network import apply_offline_mode
 from .paths import Paths
 
 if TYPE_CHECKING:
+    from .library.controller import LibraryController
     from .codegen.history import HistoryStore
     from .library import Library
     from .models.download_service import DownloadService
@@ -43,6 +44,7 @@ class AppContext:
         self._engine: Optional[Engine] = None
         self._library: Optional["Library"] = None
         self._downloads: Optional["DownloadService"] = None
+        self._controller: Optional["LibraryController"] = None
         self._history: Optional["HistoryStore"] = None
         self._lock = threading.Lock()
         self._closed = False
@@ -53,21 +55,42 @@ class AppContext:
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            if self._closed:  # a late timer or queued event after close must not start a new thread
-                raise ContextClosed("the application is closing: no new work is started")
-            settings = self.settings
-            self._engine = Engine(
-                device=self._device,
-                device_preference=settings.device,
-                models_factory=lambda device: ModelCache.for_device(
-                    device,
-                    budget_bytes=int(settings.memory_budget_gb * 2**30),
-                    idle_unload_s=settings.idle_unload_minutes * 60,
-                ),
-                hub=self.hub,
-            ).start()
-        return self._engine
+        with self._lock:  # two threads asking at once get one engine
+            if self._engine is None:
+                if self._closed:  # a late timer or queued event after close must not start a new thread
+                    raise ContextClosed("the application is closing: no new work is started")
+                settings = self.settings
+                self._engine = Engine(
+                    device=self._device,
+                    device_preference=settings.device,
+                    models_factory=lambda device: ModelCache.for_device(
+                        device,
+                        budget_bytes=int(settings.memory_budget_gb * 2**30),
+                        idle_unload_s=settings.idle_unload_minutes * 60,
+                    ),
+                    hub=self.hub,
+                ).start()
+            return self._engine
+
+    @property
+    def library_controller(self) -> "LibraryController":
+        """The library's owner: watching, polling, scanning, indexing and tagging what is new."""
+        with self._lock:
+            if self._controller is None:
+                if self._closed:
+                    raise ContextClosed("the application is closing: the library is not looked after")
+                from .library.controller import LibraryController
+
+                self._controller = LibraryController(
+                    lambda: self.library, self.registry, lambda: self.engine, self.settings, self.save_settings,
+                    self.hub,
+                )
+            return self._controller
+
+    @property
+    def library_opened(self) -> bool:
+        """Whether the library's database is open (opening it may migrate it: not on the GUI thread)."""
+        return self._library is not None
 
     @property
     def library(self) -> "Library":
@@ -85,6 +108,8 @@ class AppContext:
     def downloads(self) -> "DownloadService":
         with self._lock:
             if self._downloads is None:
+                if self._closed:
+                    raise ContextClosed("the application is closing: no download is started")
                 from .models.download_service import DownloadService
 
                 self._downloads = DownloadService(self, self.hub)
@@ -124,13 +149,17 @@ class AppContext:
             self._closed = True
             downloads, self._downloads = self._downloads, None
             library, self._library = self._library, None
+            controller, self._controller = self._controller, None
+            engine = self._engine
             self._history = None  # it opens a connection per call: nothing to close
+        if controller is not None:  # a scan stops at its next file; quitting does not wait for it
+            controller.close(timeout=min(1.0, timeout) if timeout is not None else 1.0)
         if downloads is not None:
             downloads.shutdown(timeout)
-        if self._engine is not None:
-            self._engine.shutdown(timeout)
-            stopped = not self._engine.running and not self._engine.detecting_device
-            if self._engine.running:
+        if engine is not None:
+            engine.shutdown(timeout)
+            stopped = not engine.running and not engine.detecting_device
+            if engine.running:
                 library = None
             self._engine = None
         if library is not None:

@@ -62,6 +62,11 @@ class EventKind(enum.Enum):
     DEVICE_READY = "device-ready"
     QUEUE_CHANGED = "queue-changed"
 
+    @property
+    def final(self) -> bool:
+        """A job's last event: it finished, failed or was cancelled."""
+        return self in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -102,6 +107,7 @@ class TrackedJob:
     priority: Priority
 
     def __init__(self, hub: "EventHub") -> None:
+        self.id = next(_ids)  # one count for every kind of tracked work: ids never collide
         self._hub = hub
         self._state = JobState.QUEUED
         self._done = threading.Event()
@@ -173,7 +179,6 @@ class JobHandle(TrackedJob):
 
     def __init__(self, engine: "Engine", fn: JobFunction, priority: Priority, name: str, kind: str):
         super().__init__(engine.hub)
-        self.id = next(_ids)
         self.name = name
         self.kind = kind
         self.priority = Priority(priority)

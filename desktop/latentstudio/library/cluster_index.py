@@ -34,8 +34,9 @@ from .store import DecodedInfo, ImageRow
 
 if TYPE_CHECKING:
     from ..context import AppContext
-    from ..engine import JobContext, JobHandle
+    from ..engine import Engine, JobContext, JobHandle
     from ..engine.jobs import EventCallback
+    from ..models import ModelRegistry
     from .photo_library import Library
 
 log = logging.getLogger(__name__)
@@ -272,11 +273,16 @@ def cluster_index_job(job: "JobContext", library: "Library", installed: Installe
 
 def submit_cluster_index(ctx: "AppContext", plan: ClusterPlan, model_id: Optional[str] = None,
                          on_event: Optional["EventCallback"] = None) -> "JobHandle":
-    """Encode what has no vector yet on a Ray cluster, as a BACKGROUND job (like submit_index)."""
+    """`index_on_cluster` with the context's engine, registry and library (the CLI's way)."""
+    return index_on_cluster(ctx.engine, ctx.registry, ctx.library, plan, model_id, on_event)
+
+
+def index_on_cluster(engine: "Engine", registry: "ModelRegistry", library: "Library", plan: ClusterPlan,
+                     model_id: Optional[str] = None, on_event: Optional["EventCallback"] = None) -> "JobHandle":
+    """Encode what has no vector yet on a Ray cluster, as a BACKGROUND job (like index_library)."""
     from ..engine import Priority
 
-    installed = ctx.registry.resolve("clip", model_id)  # MissingModelError before any cluster work
-    library = ctx.library
-    return ctx.engine.submit(lambda job: cluster_index_job(job, library, installed, plan),
-                             priority=Priority.BACKGROUND, name="Index photo library on a cluster",
-                             kind="index", on_event=on_event)
+    installed = registry.resolve("clip", model_id)  # MissingModelError before any cluster work
+    return engine.submit(lambda job: cluster_index_job(job, library, installed, plan),
+                         priority=Priority.BACKGROUND, name="Index photo library on a cluster",
+                         kind="index", on_event=on_event)

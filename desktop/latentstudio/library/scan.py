@@ -28,9 +28,9 @@ IMAGE_SUFFIXES = frozenset(
 IGNORED_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
 IGNORED_DIRS = frozenset({"@eadir", "$recycle.bin", "system volume information", "__macosx", "lost+found"})
 HASH_CHUNK = 64 * 1024
-COMMIT_EVERY = 2000
+COMMIT_EVERY = 500  # files hashed, read and committed together; a stop waits for at most one such chunk
 
-ScanProgress = Callable[[int, str], None]  # (files seen, current folder)
+ScanProgress = Callable[[int, Optional[int], str], None]  # (done, total when known, what it does)
 
 
 @dataclass
@@ -147,7 +147,7 @@ def scan_folders(
             found[path] = info
             seen += 1
             if progress and seen % 500 == 0:
-                progress(seen, str(folder.path))
+                progress(seen, None, f"Looking for changes: {seen:,} files in {folder.path}")
             if should_stop and should_stop():
                 return report
         listings.append((folder, found, store.images_in(folder.id)))
@@ -187,13 +187,8 @@ def scan_folders(
                         words_due.append(old)
                     continue
                 work.append((path, st, old))
-            hashes = list(pool.map(lambda item: _hash_or_reason(item[0], item[1].st_size), work))
-            # The words inside each new or changed file (and old rows never read), read alongside.
-            texts = list(pool.map(lambda item: embedded_words(Path(item[0])) if item[1][0] else "", zip(
-                [path for path, _, _ in work], hashes)))
             due_texts = list(pool.map(lambda row: embedded_words(Path(row.path)), words_due))
             root = str(folder.path)
-            known = store.known_hashes({h for h, _ in hashes if h})
             with store.transaction() as db:
                 for key, reason, st in unusable:
                     store.upsert_image(db, folder.id, key, st.st_size if st else 0,
@@ -202,12 +197,18 @@ def scan_folders(
             with store.transaction(bump=False) as db:
                 for row, text in zip(words_due, due_texts):
                     store.set_words(db, row.id, name_words(row.path, root), text)
+            # New and changed files in chunks: each is hashed, its words read and committed, so a
+            # stop (Cancel, quitting) lands within one chunk and keeps what was committed.
             for start in range(0, len(work), COMMIT_EVERY):
+                if should_stop and should_stop():
+                    return report
+                chunk = work[start : start + COMMIT_EVERY]
+                hashes = list(pool.map(lambda item: _hash_or_reason(item[0], item[1].st_size), chunk))
+                texts = list(pool.map(lambda item: embedded_words(Path(item[0])) if item[1][0] else "", zip(
+                    [path for path, _, _ in chunk], hashes)))
+                known = store.known_hashes({h for h, _ in hashes if h})
                 with store.transaction() as db:
-                    for (path, st, old), (digest, reason), text in zip(
-                        work[start : start + COMMIT_EVERY], hashes[start : start + COMMIT_EVERY],
-                        texts[start : start + COMMIT_EVERY],
-                    ):
+                    for (path, st, old), (digest, reason), text in zip(chunk, hashes, texts):
                         if digest is None:
                             store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, None, SKIPPED, reason)
                             report.skipped.append((path, reason or "unreadable"))
@@ -236,6 +237,9 @@ def scan_folders(
                         image_id = store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, digest,
                                                       status, why, like=like)
                         store.set_words(db, image_id, name_words(path, root), text)
+                if progress:
+                    done = start + len(chunk)
+                    progress(done, len(work), f"Reading new and changed files in {folder.path}: {done:,} of {len(work):,}")
             store.mark_scanned(folder.id)
 
     with store.transaction() as db:

@@ -8,7 +8,6 @@ scores stay comparable with the cut-off.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Protocol, Sequence
@@ -20,13 +19,13 @@ from .analysis import tables
 from .decode import DecodeError, decode_image
 from .keyword_rank import FUSION_DEPTH, PICTURE, fuse_with_words, keyword_candidates
 from .thumbnails import existing_thumbnail
+from .query import parse_query, split_terms
 from .words import keyword_query
 
 if TYPE_CHECKING:
     from .photo_library import Library
     from .vectors import VectorIndex
 
-TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
 BASELINE_SAMPLE = 4096
 RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted hit
 RESCORE_MIN = 64
@@ -38,29 +37,6 @@ class TextEncoder(Protocol):
     """What a text query needs: the torch `ClipModel` or the onnxruntime text tower."""
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def parse_query(text: str) -> tuple[str, list[str]]:
-    """`beach -people -"red car"` → ("beach", ["people", "red car"])."""
-    positive: list[str] = []
-    negative: list[str] = []
-    for match in TERM.finditer(text or ""):
-        if match.group(2) is not None:
-            phrase = match.group(2).strip()
-            if phrase:
-                (negative if match.group(1) else positive).append(phrase)
-            continue
-        word = match.group(3)
-        if word.startswith("-") and len(word) > 1:
-            negative.append(word[1:])
-        elif word != "-":
-            positive.append(word)
-    return " ".join(positive), negative
-
-
-def split_terms(text: Optional[str]) -> list[str]:
-    """The separate negative field: comma-separated terms."""
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
 @dataclass(frozen=True)

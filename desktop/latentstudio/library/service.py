@@ -23,7 +23,9 @@ from .words import embedded_words, name_words
 
 if TYPE_CHECKING:
     from ..context import AppContext
-    from ..engine import JobContext
+    from ..engine import Engine, JobContext
+    from ..models import ModelRegistry
+    from .photo_library import Library
 
 DEFAULT_SEARCH_TIMEOUT_S = 300.0
 
@@ -62,9 +64,21 @@ def submit_index(
     on_event: Optional[EventCallback] = None,
     batch_size: Optional[int] = None,
 ) -> JobHandle:
+    """`index_library` with the context's engine, registry and library (the CLI's and tests' way)."""
+    return index_library(ctx.engine, ctx.registry, ctx.library, model_id, image_ids, on_event, batch_size)
+
+
+def index_library(
+    engine: "Engine",
+    registry: "ModelRegistry",
+    library: "Library",
+    model_id: Optional[str] = None,
+    image_ids: Optional[Sequence[int]] = None,
+    on_event: Optional[EventCallback] = None,
+    batch_size: Optional[int] = None,
+) -> JobHandle:
     """Encode what has no vector yet, as a BACKGROUND job. MissingModelError without a CLIP model."""
-    installed = ctx.registry.resolve("clip", model_id)
-    library = ctx.library
+    installed = registry.resolve("clip", model_id)
     ids = list(image_ids) if image_ids is not None else None
 
     def run(job: "JobContext") -> IndexReport:
@@ -74,7 +88,7 @@ def submit_index(
         return report
 
     name = "Index generated image" if ids is not None and len(ids) == 1 else "Index photo library"
-    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name=name, kind="index", on_event=on_event)
+    return engine.submit(run, priority=Priority.BACKGROUND, name=name, kind="index", on_event=on_event)
 
 
 def submit_search(
@@ -120,9 +134,9 @@ def submit_warmup(ctx: "AppContext", model_id: Optional[str] = None) -> JobHandl
     job (the window submits it right after its first paint), when the library has vectors for
     the model; a search typed meanwhile runs right after it. Its result: whether it loaded."""
     installed = ctx.registry.resolve("clip", model_id)
-    library = ctx.library
 
     def run(job: "JobContext") -> bool:
+        library = ctx.library  # opened (and migrated, if it must be) here, not on the caller's thread
         if not library.store.has_vectors(installed.id):
             return False
         ready, version = library.fresh_index(installed.id)

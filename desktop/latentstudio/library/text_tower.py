@@ -54,10 +54,17 @@ def fast_text_in_job(job: "JobContext", installed: InstalledModel) -> Iterator[O
         yield encoder
 
 
+def needs_export(installed: InstalledModel) -> bool:
+    """No checked export for the model's current files yet, and one can be made. (An export that
+    is ready stays exportable, i.e. could be made again: that alone is no reason to.)"""
+    state = fast_text.status(installed)
+    return state.exportable and not state.ready
+
+
 def export_in_job(job: "JobContext", installed: InstalledModel) -> Optional[fast_text.FastTextStatus]:
     """Export the text tower from the resident torch model when the fast path needs it; the new
     status, or None when nothing was to be done."""
-    if not fast_text.status(installed).exportable:
+    if not needs_export(installed):
         return None
     from ..models.fast_text_export import export_text_tower
 
@@ -68,7 +75,7 @@ def export_in_job(job: "JobContext", installed: InstalledModel) -> Optional[fast
 
 def submit_export(ctx: "AppContext", installed: InstalledModel) -> Optional[JobHandle]:
     """Queue the export as a BACKGROUND job unless it is not needed or already queued."""
-    if not fast_text.status(installed).exportable:
+    if not needs_export(installed):
         return None
     with _exports_lock:
         pending = _exports.setdefault(ctx, {})

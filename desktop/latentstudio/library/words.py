@@ -80,7 +80,7 @@ def keyword_query(text: Optional[str], negative_terms: Sequence[str] = ()) -> Op
     Negative terms (`-word`, `-"a phrase"`, and `negative_terms`) leave out files whose words
     hold them (stopwords dropped: -"a red car" leaves out files that say "red car").
     """
-    from .search import TERM
+    from .query import parse_terms
 
     words: list[str] = []
     phrases: list[str] = []
@@ -88,23 +88,17 @@ def keyword_query(text: Optional[str], negative_terms: Sequence[str] = ()) -> Op
     for term in negative_terms:
         if tokens := _meaningful(TOKEN.findall(term.lower())):
             negatives.append(_quoted(tokens))
-    for match in TERM.finditer(text or ""):
-        if match.group(1):  # a negative phrase
-            if tokens := _meaningful(TOKEN.findall(match.group(2).lower())):
+    for term in parse_terms(text):
+        tokens = TOKEN.findall(term.text.lower())
+        if term.negative:
+            if tokens := _meaningful(tokens):
                 negatives.append(_quoted(tokens))
-            continue
-        if match.group(2) is not None:
-            tokens = TOKEN.findall(match.group(2).lower())
+        elif term.quoted:
             if tokens:
                 phrases.append(_quoted(tokens))
                 words += tokens
-            continue
-        term = match.group(3)
-        if term.startswith("-"):
-            if tokens := _meaningful(TOKEN.findall(term[1:].lower())):
-                negatives.append(_quoted(tokens))
-            continue
-        words += TOKEN.findall(term.lower())
+        else:
+            words += tokens
     meaningful = _meaningful(list(dict.fromkeys(words)))
     if not meaningful and not phrases:
         return None

@@ -7,7 +7,6 @@ One download runs at a time; the thread exits when the queue is empty.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections import deque
@@ -31,17 +30,12 @@ log = logging.getLogger(__name__)
 # run(entry, on_progress, flags) -> InstalledModel
 DownloadRunner = Callable[[CatalogueEntry, Callable[[DownloadProgress], None], StopFlags], Any]
 
-# Negative ids never collide with the engine's job ids (which count up from 1).
-_ids = itertools.count(-1, -1)
-
-
 class DownloadJob(TrackedJob):
     kind = "download"
     priority = Priority.BACKGROUND
 
     def __init__(self, entry: CatalogueEntry, queue: "DownloadQueue"):
         super().__init__(queue.hub)
-        self.id = next(_ids)
         self.entry = entry
         self.name = f"Download {entry.name} ({format_bytes(entry.size_bytes)})"
         self.flags = StopFlags()

@@ -7,6 +7,7 @@ never looks like an installed model.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -14,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,23 +120,46 @@ def _tree_size(path: Path) -> int:
 class ModelRegistry:
     def __init__(self, root: Path):
         self.root = root
+        # kind -> (the manifests' (name, mtime, size) when read, the models read): queries made
+        # on the GUI thread stat the manifests instead of reading and parsing every one again.
+        self._cache: dict[str, tuple[tuple, list[InstalledModel]]] = {}
+        self._cache_lock = threading.Lock()
 
     # -- queries -------------------------------------------------------------------------
 
     def list(self, kind: Optional[str] = None) -> list[InstalledModel]:
         models = []
         for kind_name in [kind] if kind else KINDS:
-            kind_dir = self.root / kind_name
-            if not kind_dir.is_dir():
-                continue
-            for folder in sorted(kind_dir.iterdir()):
-                if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
-                    continue
-                try:
-                    models.append(self._read_manifest(folder))
-                except (OSError, ValueError, KeyError, TypeError) as exc:
-                    log.warning("ignoring model folder %s: unreadable manifest (%s)", folder, exc)
+            models += self._list_kind(kind_name)
         return models
+
+    def _list_kind(self, kind: str) -> list[InstalledModel]:
+        """A kind's models, read again only when a manifest was added, removed or rewritten (by
+        this process or another one, e.g. the command line installing a model)."""
+        kind_dir = self.root / kind
+        manifests = []
+        try:
+            for folder in sorted(kind_dir.iterdir()):
+                if not folder.name.startswith("."):
+                    with contextlib.suppress(OSError):
+                        st = (folder / MANIFEST).stat()
+                        manifests.append((folder, st.st_mtime_ns, st.st_size))
+        except OSError:  # no such kind folder yet
+            return []
+        stamp = tuple((folder.name, mtime, size) for folder, mtime, size in manifests)
+        with self._cache_lock:
+            cached = self._cache.get(kind)
+            if cached is not None and cached[0] == stamp:
+                return list(cached[1])
+        models = []
+        for folder, _, _ in manifests:
+            try:
+                models.append(self._read_manifest(folder))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring model folder %s: unreadable manifest (%s)", folder, exc)
+        with self._cache_lock:
+            self._cache[kind] = (stamp, models)
+        return list(models)
 
     def get(self, model_id: str) -> InstalledModel:
         for model in self.list():

@@ -8,14 +8,13 @@ order. Pages follow the jobs they started with `watch(handle, callback)`.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, Qt, Signal
 
 from ..context import AppContext
-from ..engine import Engine, EventKind, JobEvent, TrackedJob
+from ..engine import Engine, EventKind, JobEvent, Progress, TrackedJob
 
-FINAL_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
 JobCallback = Callable[[JobEvent], None]
 
 
@@ -45,12 +44,38 @@ class EventBridge(QObject):
             self.queueChanged.emit()
         return self.engine
 
-    def watch(self, handle: TrackedJob, callback: JobCallback) -> None:
-        """Call `callback` in the GUI thread with each event of `handle`, up to its final one.
+    def watch(
+        self,
+        handle: TrackedJob,
+        callback: Optional[JobCallback] = None,
+        *,
+        progress: Optional[Callable[[Progress], None]] = None,
+        finished: Optional[Callable[[Any], None]] = None,
+        failed: Optional[Callable[[BaseException], None]] = None,
+        cancelled: Optional[Callable[[], None]] = None,
+        ended: Optional[Callable[[], None]] = None,
+    ) -> None:
+        """Follow `handle` in the GUI thread, up to its final event: `callback` gets every event;
+        `progress(Progress)`, `finished(result)`, `failed(error)` and `cancelled()` the one they
+        name (a cancelled job is never reported as failed); `ended()` comes after the final one,
+        whichever it was (to enable a button again).
 
         Call it right after submitting: events are delivered by the event loop, so none that
         the job sends meanwhile is missed."""
-        self._watchers.setdefault(handle.id, []).append(callback)
+        named = {EventKind.PROGRESS: progress, EventKind.FINISHED: finished, EventKind.FAILED: failed}
+
+        def deliver(event: JobEvent) -> None:
+            if callback is not None:
+                callback(event)
+            if event.kind is EventKind.CANCELLED:
+                if cancelled is not None:
+                    cancelled()
+            elif named.get(event.kind) is not None:
+                named[event.kind](event.payload)
+            if event.kind.final and ended is not None:
+                ended()
+
+        self._watchers.setdefault(handle.id, []).append(deliver)
 
     def detach(self) -> None:
         if self._detach is not None:
@@ -70,7 +95,7 @@ class EventBridge(QObject):
         if handle is None:
             return
         callbacks = self._watchers.get(handle.id, ())
-        if event.kind in FINAL_EVENTS:
+        if event.kind.final:
             self._watchers.pop(handle.id, None)
         for callback in list(callbacks):
             callback(event)

@@ -72,7 +72,7 @@ class JobRow(QWidget):
                 self.bar.setFormat(f"{progress.done:g} / {progress.total:g}")
             if progress.message:
                 self.status.setText(progress.message)
-        elif event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+        elif event.kind.final:
             self.finish(self.handle.state, event.payload)
 
     def finish(self, state: JobState, payload: object = None) -> None:
@@ -130,7 +130,7 @@ class JobsPanel(QWidget):
             self._list.insertWidget(0, row)
             self.empty.hide()
         row.apply(event)
-        if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+        if event.kind.final:
             self._finished.append(handle.id)
             while len(self._finished) > MAX_FINISHED_ROWS:
                 old = self.rows.pop(self._finished.pop(0), None)

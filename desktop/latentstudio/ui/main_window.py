@@ -328,13 +328,15 @@ class MainWindow(QMainWindow):
     # -- engine --------------------------------------------------------------------------
 
     def attach_engine(self) -> None:
-        """Start the engine (its events already reach the bridge), warm the search model and detect
-        the device (importing torch) off this thread."""
+        """Start the engine (its events already reach the bridge), warm the search model, detect
+        the device (importing torch) off this thread, and start looking after the library
+        (folders scanned, watched and polled; what is new indexed)."""
         self.bridge.start_engine()
         search = self.pages.get("search")
         if search is not None:
             search.warm_up()  # before device detection, which waits for it
         self.ctx.engine.detect_device_in_background()
+        self.ctx.library_controller.start()
 
     def _device_ready(self, device: DeviceInfo) -> None:
         self.device_label.setText(f"Device: {device.describe()}")

@@ -28,7 +28,9 @@ from .trash import TrashReport, move_to_trash
 
 if TYPE_CHECKING:
     from ...context import AppContext
-    from ...engine import JobContext
+    from ...engine import Engine, JobContext
+    from ...models import ModelRegistry
+    from ..photo_library import Library
 
 
 def _model(ctx: "AppContext", model_id: Optional[str]):
@@ -37,14 +39,20 @@ def _model(ctx: "AppContext", model_id: Optional[str]):
 
 def submit_tag_update(ctx: "AppContext", model_id: Optional[str] = None,
                       on_event: Optional[EventCallback] = None) -> JobHandle:
-    installed = _model(ctx, model_id)
-    library = ctx.library
+    """`tag_library` with the context's engine, registry and library (the CLI's and pages' way)."""
+    return tag_library(ctx.engine, ctx.registry, ctx.library, model_id, on_event)
+
+
+def tag_library(engine: "Engine", registry: "ModelRegistry", library: "Library", model_id: Optional[str] = None,
+                on_event: Optional[EventCallback] = None) -> JobHandle:
+    """Bring every tag up to date (new pictures scored, changed tags recalibrated), BACKGROUND."""
+    installed = registry.resolve("clip", model_id)  # MissingModelError says what to install
 
     def run(job: "JobContext") -> TagReport:
         with clip_in_job(job, installed) as clip:
             return update_tags(library, installed.id, clip.encode_text, job.checkpoint)
 
-    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Tag pictures", kind="tags", on_event=on_event)
+    return engine.submit(run, priority=Priority.BACKGROUND, name="Tag pictures", kind="tags", on_event=on_event)
 
 
 def add_tags(ctx: "AppContext", labels: Sequence[str], group: Optional[str] = None,

@@ -1,4 +1,4 @@
-"""Reads and writes of the analysis tables (created by store.py's `_analysis_tables` migration).
+"""Reads and writes of the analysis tables (created by migrations.py's `_analysis_tables`).
 
 Tags, their example vectors and the user's marks, tag assignments, close pairs for duplicates,
 and each analysis's position in the change log. Every write is one transaction of the store.

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from shiboken6 import isValid
 
-from ...engine import EventKind, JobEvent, JobHandle
+from ...engine import JobHandle
 from ...units import format_bytes
 from ...library.analysis.duplicates import LEVELS, Group
 from ...library.analysis.service import submit_duplicates, trash_pictures
@@ -113,15 +113,13 @@ class DuplicatesPage(NeedsModelPage):
             return
         self.find_button.setEnabled(False)
         self.status.setText("Looking for duplicates in the background…")
-        self.bridge.watch(self._handle, self._event)
-
-    def _event(self, event: JobEvent) -> None:
-        if event.kind is EventKind.FINISHED:
-            self.show_groups(self._handle.result())
-        elif event.kind is EventKind.FAILED:
-            self.status.setText(f"Could not look for duplicates: {event.payload}")
-        if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
-            self.find_button.setEnabled(True)
+        self.bridge.watch(
+            self._handle,
+            finished=self.show_groups,
+            failed=lambda error: self.status.setText(f"Could not look for duplicates: {error}"),
+            cancelled=lambda: self.status.setText("Stopped looking for duplicates."),
+            ended=lambda: self.find_button.setEnabled(True),
+        )
 
     def show_groups(self, groups: list[Group]) -> None:
         self.groups = groups

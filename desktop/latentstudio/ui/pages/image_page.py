@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from ...engine import EventKind, JobEvent, JobHandle
+from ...engine import EventKind, JobEvent, JobHandle, Progress
 from ...imagegen.clip_score import SCORE_GUIDE
 from ...imagegen.describe import Description, submit_describe
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
@@ -50,7 +50,6 @@ from .needs_model import NeedsModelPage
 
 RECENT_OUTPUTS = 40
 HELP_BUTTONS = {"translate": "To English", "expand": "Expand"}  # short: the form column is narrow
-DONE_EVENTS = (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED)
 
 
 def describe(meta: Optional[ImageMetadata], path: Path) -> str:
@@ -297,7 +296,7 @@ class ImagePage(NeedsModelPage):
                 self.status.setText(progress.message.capitalize() + "…")
         elif kind is EventKind.PREVIEW and isinstance(event.payload, StepPreview):
             self.preview.show_array(event.payload.image)
-        elif kind in DONE_EVENTS:
+        elif kind.final:
             self._mine.discard(handle.id)
             if handle is self._current:
                 self._current = None
@@ -416,7 +415,7 @@ class ImagePage(NeedsModelPage):
             cursor = QTextCursor(document)
             cursor.movePosition(QTextCursor.MoveOperation.End)
             cursor.insertText(event.payload.text)
-        elif event.kind in DONE_EVENTS:
+        elif event.kind.final:
             result = event.payload if event.kind is EventKind.FINISHED else None
             self._helper_done(result, event)
 
@@ -458,27 +457,34 @@ class ImagePage(NeedsModelPage):
             self.status.setText(f"Cannot describe {Path(path).name}: {exc}")
             return
         self._describing = handle
-        self.bridge.watch(handle, self._on_describe_event)
+        current = lambda: self._describing is handle  # noqa: E731 - a newer picture replaces this one
+        self.bridge.watch(
+            handle,
+            progress=lambda progress: current() and self._describe_progress(progress),
+            finished=lambda descriptions: current() and self._described(descriptions),
+            failed=lambda error: current() and self.described.setText(f"Could not describe the picture: {error}"),
+            cancelled=lambda: current() and self.described.setText("Describing stopped."),
+            ended=lambda: self._describe_ended(handle),
+        )
         self.described.setText(f"Describing {Path(path).name}…")
         self.use_description_button.setEnabled(False)
         for widget in (self.described, self.use_description_button):
             widget.setVisible(True)
 
-    def _on_describe_event(self, event: JobEvent) -> None:
-        if event.handle is not self._describing:
-            return
-        if event.kind is EventKind.PROGRESS and event.payload.message:
-            self.described.setText(event.payload.message.capitalize())
-        elif event.kind is EventKind.FINISHED:
-            self.description = event.payload[0]
-            top = ", ".join(f"{p.text} {p.score:.2f}" for p in self.description.top[:4])
-            self.described.setText(f"Described: {self.description.prompt}\n(similarity "
-                                   f"{self.description.similarity:.3f}; top phrases: {top})")
-            self.described.setToolTip("\n".join(f"{p.score:.3f}  {p.bank}: {p.text}" for p in self.description.top))
-            self.use_description_button.setEnabled(True)
-            self._describing = None
-        elif event.kind in (EventKind.FAILED, EventKind.CANCELLED):
-            self.described.setText(f"Could not describe the picture: {event.payload}")
+    def _describe_progress(self, progress: Progress) -> None:
+        if progress.message:
+            self.described.setText(progress.message.capitalize())
+
+    def _described(self, descriptions: list) -> None:
+        self.description = descriptions[0]
+        top = ", ".join(f"{p.text} {p.score:.2f}" for p in self.description.top[:4])
+        self.described.setText(f"Described: {self.description.prompt}\n(similarity "
+                               f"{self.description.similarity:.3f}; top phrases: {top})")
+        self.described.setToolTip("\n".join(f"{p.score:.3f}  {p.bank}: {p.text}" for p in self.description.top))
+        self.use_description_button.setEnabled(True)
+
+    def _describe_ended(self, handle: JobHandle) -> None:
+        if self._describing is handle:
             self._describing = None
 
     def use_description(self) -> None:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import EventKind, JobEvent, JobHandle
+from ...engine import JobHandle
 from ...library import SearchHit
 from ...library.analysis.service import MapPoints, submit_map
 from ...library.thumbnails import existing_thumbnail
@@ -122,17 +122,13 @@ class MapPage(NeedsModelPage):
             return
         self.refresh_button.setEnabled(False)
         self.status.setText("Drawing the map in the background…")
-        self.bridge.watch(self._handle, self._event)
-
-    def _event(self, event: JobEvent) -> None:
-        if event.kind is EventKind.FINISHED:
-            self.show_points(self._handle.result())
-        elif event.kind is EventKind.FAILED:
-            self.status.setText(f"Could not draw the map: {event.payload}")
-        elif event.kind is EventKind.CANCELLED:
-            self.status.setText("Map stopped.")
-        if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
-            self.refresh_button.setEnabled(True)
+        self.bridge.watch(
+            self._handle,
+            finished=self.show_points,
+            failed=lambda error: self.status.setText(f"Could not draw the map: {error}"),
+            cancelled=lambda: self.status.setText("Map stopped."),
+            ended=lambda: self.refresh_button.setEnabled(True),
+        )
 
     def show_points(self, points: MapPoints) -> None:
         self.points = points

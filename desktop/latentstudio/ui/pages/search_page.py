@@ -9,8 +9,8 @@ from functools import partial
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QFileSystemWatcher, QPoint, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -29,14 +29,12 @@ from ...library import (
     Library,
     SearchHit,
     SearchRequest,
-    add_folders,
-    remove_folder,
-    submit_index,
     submit_search,
     submit_warmup,
 )
 from ...library.analysis import tables as tag_tables
 from ...library.analysis.service import add_tags, mark_tag, remove_tag, submit_tag_update
+from ...library.controller import FOLDER, SCAN, FolderChange, LibraryController
 from ...library.scan import ScanReport
 from ...library.text_tower import LOADING_MESSAGE
 from ...library.thumbnails import ensure_thumbnail
@@ -55,10 +53,9 @@ from .needs_model import NeedsModelPage
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 250
-RESCAN_DELAY_MS = 3000  # after a watched folder changes, wait for the copy to settle
-POLL_INTERVAL_MS = 5 * 60 * 1000  # catches changes in subfolders the watcher does not see
 RESULT_LIMIT = 5000
 LOADING_TICK_MS = 1000
+OPENING_LIBRARY = "Opening the library…"
 
 
 class SearchPage(NeedsModelPage):
@@ -69,10 +66,7 @@ class SearchPage(NeedsModelPage):
         self._search_started = 0.0
         self._warmup_handle: Optional[JobHandle] = None
         self._loading_since: Optional[float] = None  # the search model is loading since then
-        self._index_handle: Optional[JobHandle] = None
-        self._index_where = ""  # " on the cluster at …" while the index encodes there
-        self._scanning = False
-        self._scan_again = False  # a rescan was asked for while one ran
+        self._index_where: dict[int, str] = {}  # index job id -> " on the cluster at …" or ""
         self._started = False
         self._pictures = 0  # in the library folders, as last counted
 
@@ -167,17 +161,8 @@ class SearchPage(NeedsModelPage):
         self.folders.addRequested.connect(lambda path: self.add_folder(Path(path)))
         self.folders.removeRequested.connect(lambda path: self.remove_folder(Path(path)))
         self.folders.rescanRequested.connect(self.rescan)
-        self.folders.cancelRequested.connect(self._cancel_index)
-
-        self._watcher = QFileSystemWatcher(self)
-        self._watcher.directoryChanged.connect(lambda _: self._rescan_soon.start())
-        self._rescan_soon = QTimer(self)
-        self._rescan_soon.setSingleShot(True)
-        self._rescan_soon.setInterval(RESCAN_DELAY_MS)
-        self._rescan_soon.timeout.connect(self.rescan)
-        self._poll = QTimer(self)
-        self._poll.setInterval(POLL_INTERVAL_MS)
-        self._poll.timeout.connect(self.rescan)
+        self.folders.cancelRequested.connect(self.controller.cancel)
+        self.bridge.jobEvent.connect(self._library_event)
         self._loading_tick = QTimer(self)
         self._loading_tick.setInterval(LOADING_TICK_MS)
         self._loading_tick.timeout.connect(self._show_loading)
@@ -189,22 +174,23 @@ class SearchPage(NeedsModelPage):
         super().showEvent(event)
         if not self._started:
             self._started = True
-            self._restore_folders()
             self.refresh_folders()
             self.refresh_tags()
-            if self.has_model:
-                QTimer.singleShot(0, self.rescan)  # folders are re-scanned when the app starts
-            self._poll.start()
 
     def refresh_models(self) -> None:
         had = self._stack.currentIndex() == 1 if hasattr(self, "_stack") else False
         super().refresh_models()
         if self.has_model and not had and self._started:
-            self.rescan()
+            self.rescan()  # what waited for a model is indexed now
 
     @property
     def library(self) -> Library:
         return self.ctx.library
+
+    @property
+    def controller(self) -> LibraryController:
+        """The library's owner: it scans, indexes and watches; this page shows what it does."""
+        return self.ctx.library_controller
 
     def warm_up(self) -> None:
         """Right after the first paint: load the search model and the vectors (when the library
@@ -220,7 +206,7 @@ class SearchPage(NeedsModelPage):
         self.bridge.watch(self._warmup_handle, self._warmup_event)
 
     def _warmup_event(self, event: JobEvent) -> None:
-        if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+        if event.kind.final:
             self._loading_since = None
             self._loading_tick.stop()
 
@@ -329,152 +315,108 @@ class SearchPage(NeedsModelPage):
     # -- folders and indexing ---------------------------------------------------------------
 
     def refresh_folders(self) -> None:
-        """Folder counts are read off the GUI thread (they cost more as the library grows)."""
-        library = self.library
-        run_in_background(library.store.status, self._show_folders)
+        """Folder counts are read off the GUI thread (they cost more as the library grows), and so
+        is the first opening of the library, which may migrate it."""
+        ctx = self.ctx
+        if not ctx.library_opened:
+            self.folders.show_busy(OPENING_LIBRARY)
+        run_in_background(lambda: ctx.library.store.status(), self._show_folders,
+                          lambda exc: self.folders.show_done(f"Could not open the library: {exc}"))
 
     def _show_folders(self, status: dict) -> None:
+        if self.folders.status.text() == OPENING_LIBRARY:
+            self.folders.show_done("")
         self.folders.set_folders(status["folders"])
         self._pictures = sum(folder["images"] for folder in status["folders"])
         if not self.query.text().strip() and self.drop_zone.image is None:
             self._show_empty_state()
         self.filters.set_folders([Path(f["path"]) for f in status["folders"]])
-        watched = set(self._watcher.directories())
-        wanted = {f["path"] for f in status["folders"] if Path(f["path"]).is_dir()}
-        if watched - wanted:
-            self._watcher.removePaths(sorted(watched - wanted))
-        if wanted - watched:
-            self._watcher.addPaths(sorted(wanted - watched))
-
-    def _restore_folders(self) -> None:
-        """Folders kept in Settings but missing from the database (e.g. after it was deleted)."""
-        known = {str(f.path) for f in self.library.folders()}
-        missing = [Path(p) for p in self.ctx.settings.library_folders if p not in known and Path(p).is_dir()]
-        if missing:
-            try:
-                add_folders(self.ctx, missing)
-            except ValueError as exc:
-                log.warning("could not restore library folders: %s", exc)
 
     def add_folder(self, path: Path) -> None:
-        try:
-            add_folders(self.ctx, [path])
-        except (ValueError, OSError) as exc:  # not a folder, already inside one, settings not writable
-            log.warning("could not add %s: %s", path, exc)
-            self.folders.show_done(f"Could not add {path}: {exc}")
-            return
-        self.refresh_folders()
-        self.rescan()
+        if self.controller.add_folder(path) is not None:
+            self.folders.show_busy(f"Adding {path}…")
 
     def remove_folder(self, path: Path) -> None:
-        self.folders.show_busy(f"Removing {path} from the library…")
-        ctx = self.ctx
-        run_in_background(lambda: remove_folder(ctx, path), lambda removed: self._folder_removed(path, removed),
-                          lambda exc: self.folders.show_done(str(exc)))
-
-    def _folder_removed(self, path: Path, removed: int) -> None:
-        self.refresh_folders()
-        self.folders.show_done(f"Removed {path} ({removed} images) from the library; files are untouched.")
-        self.run_search()
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        """A closed page stops watching: a folder changing later starts no scan for it."""
-        self._poll.stop()
-        self._rescan_soon.stop()
-        if self._watcher.directories():
-            self._watcher.removePaths(self._watcher.directories())
-        super().closeEvent(event)
+        if self.controller.remove_folder(path) is not None:
+            self.folders.show_busy(f"Removing {path} from the library…")
 
     def rescan(self) -> None:
-        """Scan every library folder off the GUI thread, then index what is new."""
-        if self.ctx.closed:  # a watcher or timer event that arrives while the app closes
-            return
-        if self._scanning:
-            self._scan_again = True  # e.g. a folder added mid-scan: the running scan may not see it
-            return
-        self._scanning = True
-        self._scan_again = False
-        self.folders.show_busy("Looking for new and changed pictures…")
-        library = self.library
-        run_in_background(library.scan, self._scanned, self._scan_failed)
+        """Look for new, changed, moved and removed pictures now (the controller scans)."""
+        self.controller.rescan()
 
-    def _scanned(self, report: ScanReport) -> None:
-        self._scanning = False
-        if self._scan_again:
-            self.rescan()  # its report, folder counts and indexing follow
+    def _library_event(self, event: JobEvent) -> None:
+        """The controller's folder work and every index and tag job, shown in the folder panel."""
+        handle = event.handle
+        if handle is None:
             return
+        if handle.kind == SCAN:
+            self._scan_event(event)
+        elif handle.kind == FOLDER:
+            self._folder_event(event)
+        elif handle.kind == "index":
+            self._index_event(event)
+        elif handle.kind == "tags":
+            self._tags_event(event)
+
+    def _scan_event(self, event: JobEvent) -> None:
+        if event.kind is EventKind.STARTED:
+            self.folders.show_busy("Looking for new and changed pictures…")
+        elif event.kind is EventKind.PROGRESS:
+            self.folders.show_progress(event.payload)
+        elif event.kind is EventKind.FINISHED:
+            report: ScanReport = event.payload
+            self.refresh_folders()
+            text = (f"Scan: {report.new} new · {report.changed} changed · {report.moved} moved · "
+                    f"{report.removed} removed · {len(report.skipped)} unreadable")
+            if report.missing_folders:
+                text += f" · not found: {', '.join(report.missing_folders)}"
+            self.folders.show_done(text)
+            if report.removed or report.moved:
+                self.run_search()
+        elif event.kind is EventKind.FAILED:
+            self.folders.show_done(f"Scan failed: {event.payload}")
+        elif event.kind is EventKind.CANCELLED:
+            self.folders.show_done("Scan stopped; Rescan looks again.")
+            self.refresh_folders()
+
+    def _folder_event(self, event: JobEvent) -> None:
+        if event.kind is EventKind.FAILED:
+            self.folders.show_done(f"{event.handle.name} failed: {event.payload}")
+            return
+        if event.kind is not EventKind.FINISHED:
+            return
+        change = event.payload
         self.refresh_folders()
-        text = (f"Scan: {report.new} new · {report.changed} changed · {report.moved} moved · "
-                f"{report.removed} removed · {len(report.skipped)} unreadable")
-        if report.missing_folders:
-            text += f" · not found: {', '.join(report.missing_folders)}"
-        self.folders.show_done(text)
-        if report.removed or report.moved:
+        if not isinstance(change, FolderChange):  # folders restored from Settings
+            return
+        if change.refused:
+            self.folders.show_done(f"Could not add {change.path}: {change.refused}")
+        elif not change.added:
+            self.folders.show_done(f"Removed {change.path} ({change.removed} images) from the library; "
+                                   "files are untouched.")
             self.run_search()
-        self.start_index()
-
-    def _scan_failed(self, exc: BaseException) -> None:
-        self._scanning = False
-        self.folders.show_done(f"Scan failed: {exc}")
-        if self._scan_again:
-            self.rescan()
-
-    def start_index(self) -> None:
-        """Index what waits for a vector, if anything does (asked off the GUI thread)."""
-        if not self.has_model or (self._index_handle is not None and not self._index_handle.done()):
-            return
-        model = self.ctx.registry.default("clip")
-        if model is None:
-            return
-        store = self.library.store
-        run_in_background(lambda: store.has_pending(model.id), self._index_if_pending)
-
-    def _index_if_pending(self, pending: bool) -> None:
-        if not pending or (self._index_handle is not None and not self._index_handle.done()):
-            return
-        address = self.ctx.settings.cluster_address
-        if address:
-            self._index_handle = self._submit_cluster_index(address)
-        if self._index_handle is None or self._index_handle.done():
-            self._index_handle = submit_index(self.ctx)
-            self._index_where = ""
-            self.folders.show_busy("Indexing…")
-        self.bridge.watch(self._index_handle, self._job_event)
-
-    def _submit_cluster_index(self, address: str) -> Optional[JobHandle]:
-        """The encoding on the Ray cluster set in Settings, or None (said why) to index here."""
-        from ...library.cluster_index import ClusterPlan, submit_cluster_index
-        from ...library.cluster_setup import ClusterError, require_cluster_support
-
-        try:
-            require_cluster_support()
-            handle = submit_cluster_index(self.ctx, ClusterPlan(address))
-        except ClusterError as exc:
-            log.warning("indexing here instead of on the cluster: %s", exc)
-            self.summary.setText(f"Indexing on this computer: {exc}")
-            return None
-        # Every line of this run's progress and its report say where it encodes.
-        self._index_where = f" on the cluster at {address}"
-        self.folders.show_busy(f"Indexing{self._index_where}…")
-        return handle
-
-    def _cancel_index(self) -> None:
-        if self._index_handle is not None:
-            self._index_handle.cancel()
 
     def _index_event(self, event: JobEvent) -> None:
-        if event.kind is EventKind.PROGRESS:
-            self.folders.show_progress(event.payload, where=self._index_where)
+        handle = event.handle
+        plan = self.controller.index
+        if handle.id not in self._index_where:  # its first event: where it encodes is known by now
+            ours = plan.handle is handle or plan.handle is None
+            self._index_where[handle.id] = plan.where if ours else ""
+            if ours and plan.fallback:
+                self.summary.setText(f"Indexing on this computer: {plan.fallback}")
+        where = self._index_where[handle.id]
+        if event.kind in (EventKind.QUEUED, EventKind.STARTED):
+            self.folders.show_busy(f"Indexing{where}…")
+        elif event.kind is EventKind.PROGRESS:
+            self.folders.show_progress(event.payload, where=where)
         elif event.kind is EventKind.FINISHED:
             report = event.payload
             self.folders.show_done(
-                f"Indexed {report.encoded} pictures{self._index_where}"
+                f"Indexed {report.encoded} pictures{where}"
                 + (f" · {len(report.skipped)} unreadable" if report.skipped else "")
             )
             self.refresh_folders()
             self.run_search()
-            if report.encoded:  # the new pictures get their tags (a background job, new ones only)
-                self.bridge.watch(submit_tag_update(self.ctx), self._tags_updated)
         elif event.kind is EventKind.FAILED:
             self.folders.show_done(f"Indexing failed: {event.payload}")
         elif event.kind is EventKind.CANCELLED:
@@ -485,14 +427,12 @@ class SearchPage(NeedsModelPage):
         if event.handle is None:
             return
         if event.handle.kind == "search":
-            if event.kind in (EventKind.FINISHED, EventKind.FAILED, EventKind.CANCELLED):
+            if event.kind.final:
                 self._search_finished(event.handle, event)
             elif event.kind is EventKind.PROGRESS and event.payload.message == LOADING_MESSAGE:
                 if self._loading_since is None:  # no warm-up: this search loads the model itself
                     self._loading_since = time.perf_counter()
                 self._show_loading()
-        elif event.handle is self._index_handle:
-            self._index_event(event)
 
     # -- result actions ---------------------------------------------------------------------
 
@@ -524,36 +464,47 @@ class SearchPage(NeedsModelPage):
 
     def refresh_tags(self) -> None:
         """Tags and their counts, read in the background (the counts grow with the library)."""
-        store = self.library.store
+        ctx = self.ctx
 
         def read() -> list:
+            store = ctx.library.store
             counts = tag_tables.tag_counts(store)
             return [(t.label, t.group, counts.get(t.id, 0)) for t in tag_tables.tags(store)]
 
         run_in_background(read, self.tag_panel.set_tags, lambda exc: log.warning("tags not read: %s", exc))
 
+    # Tag edits write to the database (and read example pictures): off the GUI thread, with the
+    # outcome said in the summary line.
+
     def add_tag(self, label: str, group: str) -> None:
-        try:
-            add_tags(self.ctx, [label], group or None)
-            handle = submit_tag_update(self.ctx)
-        except (ValueError, LookupError) as exc:
-            self.summary.setText(f"Could not add the tag: {exc}")
-            return
-        self.tag_panel.new_tag.clear()
+        ctx = self.ctx
+
+        def add() -> None:
+            add_tags(ctx, [label], group or None)
+            submit_tag_update(ctx)
+
+        self.summary.setText(f"Adding the tag “{label}”…")
+        run_in_background(add, lambda _: self._tag_added(label),
+                          lambda exc: self.summary.setText(f"Could not add the tag: {exc}"))
+
+    def _tag_added(self, label: str) -> None:
+        if self.tag_panel.new_tag.text().strip() == label:
+            self.tag_panel.new_tag.clear()
         self.summary.setText(f"Tagging pictures with “{label}”…")
         self.refresh_tags()
-        self.bridge.watch(handle, self._tags_updated)
 
     def remove_tag(self, label: str) -> None:
-        try:
-            remove_tag(self.ctx, label)
-        except ValueError as exc:
-            self.summary.setText(str(exc))
-            return
+        ctx = self.ctx
+        run_in_background(lambda: remove_tag(ctx, label), lambda _: self._tag_removed(),
+                          lambda exc: self.summary.setText(str(exc)))
+
+    def _tag_removed(self) -> None:
         self.refresh_tags()
         self.run_search()
 
-    def _tags_updated(self, event: JobEvent) -> None:
+    def _tags_event(self, event: JobEvent) -> None:
+        """Any tag job (the page's own, or the controller's after indexing) ends: counts and
+        results follow."""
         if event.kind is EventKind.FINISHED:
             self.refresh_tags()
             self.run_search()
@@ -576,12 +527,12 @@ class SearchPage(NeedsModelPage):
 
     def mark_tag(self, hit: SearchHit, label: str, verdict: int) -> None:
         """Record the correction, then re-tag (the tag learns from it) and search again."""
-        try:
-            mark_tag(self.ctx, hit.path, label, verdict)
-            handle = submit_tag_update(self.ctx)
-        except (ValueError, LookupError) as exc:
-            self.summary.setText(f"Could not change the tag: {exc}")
-            return
-        self.summary.setText(f"{'Confirmed' if verdict == tag_tables.CONFIRMED else 'Rejected'} “{label}” on "
-                             f"{hit.path.name}; re-tagging…")
-        self.bridge.watch(handle, self._tags_updated)
+        ctx = self.ctx
+
+        def mark() -> None:
+            mark_tag(ctx, hit.path, label, verdict)
+            submit_tag_update(ctx)
+
+        done = f"{'Confirmed' if verdict == tag_tables.CONFIRMED else 'Rejected'} “{label}” on {hit.path.name}; re-tagging…"
+        run_in_background(mark, lambda _: self.summary.setText(done),
+                          lambda exc: self.summary.setText(f"Could not change the tag: {exc}"))
