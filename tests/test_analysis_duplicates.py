@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from latentstudio import cli
-from latentstudio.library import add_folders, scan, submit_index
+from latentstudio.library import add_folders, scan_library, submit_index
 from latentstudio.library.analysis import service
 from latentstudio.library.analysis.duplicates import find_groups, keep_rank
 from tests.support import tiny_clip
@@ -63,7 +63,7 @@ def planted(ctx, tiny_models, tmp_path: Path):
     plant(photos, random.Random(5))
     shutil.copy(photos / "red-circle.jpg", photos / "red-circle copy.jpg")  # an exact copy
     add_folders(ctx, [photos])
-    scan(ctx)
+    scan_library(ctx)
     submit_index(ctx).result(120)
     return ctx, photos
 
@@ -117,7 +117,7 @@ def test_groups_are_stable_and_follow_the_library(planted) -> None:
     tiny_clip.shape_image("blue", "square", random.Random(99), size=160).save(photos / "other.jpg")
     Image.open(photos / "green-triangle.jpg").save(photos / "green-triangle-again.jpg", quality=60)
     (photos / "yellow-circle-resized.png").unlink()
-    scan(ctx)
+    scan_library(ctx)
     submit_index(ctx).result(120)
     library = ctx.library
     from latentstudio.library.analysis.duplicates import update_pairs

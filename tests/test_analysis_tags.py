@@ -121,10 +121,10 @@ def test_a_correction_sticks_across_a_restart_and_new_pictures_are_tagged(shapes
     # A new process: the marks are in the database; a new picture is tagged incrementally.
     again = AppContext(paths, device=DeviceInfo.cpu("tests run on the CPU"))
     try:
-        from latentstudio.library import scan, submit_index
+        from latentstudio.library import scan_library, submit_index
 
         tiny_clip.shape_image("red", "square", random.Random(77), size=96).save(photos / "red-square-new.jpg")
-        scan(again)
+        scan_library(again)
         submit_index(again).result(120)
         report = service.submit_tag_update(again).result(120)
         assert report.calibrated == [] and report.images_scored == 1

@@ -14,7 +14,7 @@ import pytest
 from latentstudio import cli
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo
-from latentstudio.library import scan, submit_index
+from latentstudio.library import scan_library, submit_index
 from latentstudio.library.analysis import layout as layout_module
 from latentstudio.library.analysis import saved, service
 from latentstudio.library.analysis.themes import vocabulary
@@ -46,7 +46,7 @@ def test_themes_summarise_the_library_and_a_folder(shapes, tmp_path, capsys) -> 
     sub.mkdir()
     for path in photos.glob("red-*.jpg"):
         shutil.move(str(path), sub / path.name)
-    scan(ctx)
+    scan_library(ctx)
     submit_index(ctx).result(120)
     assert cli.main(["themes", "--folder", str(sub), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -71,7 +71,7 @@ def test_map_covers_every_picture_updates_and_is_saved(shapes, paths, method, ca
     tiny_clip.shape_image("blue", "square", rng, size=96).save(photos / "blue-square-new.jpg")
     tiny_clip.shape_image("yellow", "circle", rng, size=96).save(photos / "yellow-circle-new.jpg")
     (photos / "green-triangle-0.jpg").unlink()
-    scan(ctx)
+    scan_library(ctx)
     submit_index(ctx).result(120)
     updated = service.submit_map(ctx, method).result(120)
     assert updated.layout.fitted_rows == 72  # placed, not fitted again

@@ -21,7 +21,7 @@ from PIL import Image
 
 from latentstudio.context import AppContext
 from latentstudio.engine import Cancelled, DeviceInfo, EventKind, JobEvent
-from latentstudio.library import add_folders, search, submit_index
+from latentstudio.library import add_folders, search_library, submit_index
 from latentstudio.library.cluster_index import ClusterPlan, submit_cluster_index
 from latentstudio.paths import Paths
 from tests.support import tiny_clip
@@ -107,7 +107,7 @@ def test_cluster_vectors_skips_and_search_match_local_indexing(ray_runtime, tiny
         local_skips = dict(local_scan.skipped + local_report.skipped)
         assert local_report.encoded == 72 + 3 and len(local_skips) == len(expected)
         queries = ["a red circle", "a blue square", "a green triangle", "a yellow star"]
-        local_hits = {q: [h.path for h in search(local_ctx, text=q, limit=10, min_score=-1.0)] for q in queries}
+        local_hits = {q: [h.path for h in search_library(local_ctx, text=q, limit=10, min_score=-1.0)] for q in queries}
         for name in ("paths", "bytes"):
             context, scan, report = runs[name]
             assert report.transport == name and report.workers == 2
@@ -121,7 +121,7 @@ def test_cluster_vectors_skips_and_search_match_local_indexing(ray_runtime, tiny
                 assert cosine >= 0.999, (name, row.path, cosine)
             assert store.status()["indexed"] == local_store.status()["indexed"] == 75
             for query in queries:
-                hits = [h.path for h in search(context, text=query, limit=10, min_score=-1.0)]
+                hits = [h.path for h in search_library(context, text=query, limit=10, min_score=-1.0)]
                 assert hits == local_hits[query], (name, query)
     finally:
         for context, _, _ in runs.values():
@@ -172,12 +172,12 @@ def test_cancel_ends_the_cluster_work_and_keeps_what_was_committed(ray_runtime, 
     committed = _vector_count(ctx)
     assert 4 <= committed < 144
     assert _no_workers_left()  # the cluster stopped encoding
-    assert len(search(ctx, text="a red circle", limit=200, min_score=-1.0)) == committed
+    assert len(search_library(ctx, text="a red circle", limit=200, min_score=-1.0)) == committed
     rest = submit_cluster_index(ctx, ClusterPlan(workers=2)).result(300)
     assert rest.total == 144 - committed and rest.encoded == rest.total
     assert _vector_count(ctx) == 144
     # The search index caught up with the cluster's vectors through the change log.
-    assert len(search(ctx, text="a red circle", limit=200, min_score=-1.0)) == 144
+    assert len(search_library(ctx, text="a red circle", limit=200, min_score=-1.0)) == 144
     assert ctx.library.full_reads == 1
 
 

@@ -71,7 +71,7 @@ def test_path_maps(tmp_path: Path) -> None:
 
 
 def test_the_app_and_the_cli_do_not_import_ray() -> None:
-    modules = ["latentstudio.cli", "latentstudio.library.commands", "latentstudio.library.exchange_commands",
+    modules = ["latentstudio.cli", "latentstudio.library.cli", "latentstudio.library.exchange_cli",
                "latentstudio.library.cluster_index", "latentstudio.library.embedding_exchange"]
     code = (
         f"import sys; import {', '.join(modules)}; "

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from latentstudio.codegen import GenerationRequest, HistoryStore, StreamPiece, submit_generation
+from latentstudio.codegen import CodeRequest, HistoryStore, StreamPiece, submit_generation
 from latentstudio.engine import Engine, EventKind, JobEvent, JobState, Priority
 from latentstudio.models import MissingModelError, ModelRegistry
 from latentstudio.paths import Paths
@@ -33,7 +33,7 @@ def _collect(pieces: list[StreamPiece]) -> Callable[[JobEvent], None]:
 
 def test_streamed_pieces_join_to_the_final_text(engine: Engine, registry: ModelRegistry, paths: Paths) -> None:
     pieces: list[StreamPiece] = []
-    request = GenerationRequest("Write a function that adds two numbers", temperature=0, max_new_tokens=64)
+    request = CodeRequest("Write a function that adds two numbers", temperature=0, max_new_tokens=64)
     result = submit_generation(engine, registry, request, on_event=_collect(pieces)).result(120)
 
     assert len(pieces) > 5  # token by token, not one block at the end
@@ -51,7 +51,7 @@ def test_streamed_pieces_join_to_the_final_text(engine: Engine, registry: ModelR
 
 def test_same_seed_and_settings_give_the_same_text(engine: Engine, registry: ModelRegistry) -> None:
     def sample(seed: int) -> str:
-        request = GenerationRequest("add", temperature=3.0, top_p=1.0, seed=seed, max_new_tokens=32)
+        request = CodeRequest("add", temperature=3.0, top_p=1.0, seed=seed, max_new_tokens=32)
         result = submit_generation(engine, registry, request).result(120)
         assert result.seed == seed
         return result.text
@@ -74,7 +74,7 @@ def test_stop_ends_within_one_token_keeps_the_output_and_frees_the_engine(
                 seen.append(-1)
                 event.handle.cancel()
 
-    request = GenerationRequest("add two numbers", temperature=0, max_new_tokens=64)
+    request = CodeRequest("add two numbers", temperature=0, max_new_tokens=64)
     handle = submit_generation(engine, registry, request, history, on_event=on_event)
     result = handle.result(120)
 
@@ -86,7 +86,7 @@ def test_stop_ends_within_one_token_keeps_the_output_and_frees_the_engine(
     stored = history.get(result.history_id)
     assert stored.stopped and stored.output == result.text
 
-    follow_up = submit_generation(engine, registry, GenerationRequest("again", temperature=0, max_new_tokens=64))
+    follow_up = submit_generation(engine, registry, CodeRequest("again", temperature=0, max_new_tokens=64))
     assert follow_up.result(120).text == REPLY
 
 
@@ -95,7 +95,7 @@ def test_stop_from_another_thread(engine: Engine, registry: ModelRegistry) -> No
     handle = submit_generation(
         engine,
         registry,
-        GenerationRequest("add", temperature=0, max_new_tokens=64),
+        CodeRequest("add", temperature=0, max_new_tokens=64),
         on_event=lambda e: first_piece.set() if e.kind is EventKind.PARTIAL else None,
     )
     assert first_piece.wait(120)
@@ -106,7 +106,7 @@ def test_stop_from_another_thread(engine: Engine, registry: ModelRegistry) -> No
 
 def test_generation_is_recorded_in_history(engine: Engine, registry: ModelRegistry, paths: Paths) -> None:
     history = HistoryStore(paths.code_history_db)
-    request = GenerationRequest("Sum two numbers please", temperature=0, max_new_tokens=64, seed=11)
+    request = CodeRequest("Sum two numbers please", temperature=0, max_new_tokens=64, seed=11)
     result = submit_generation(engine, registry, request, history).result(120)
     [entry] = HistoryStore(paths.code_history_db).search("sum numbers")
     assert entry.id == result.history_id
@@ -116,7 +116,7 @@ def test_generation_is_recorded_in_history(engine: Engine, registry: ModelRegist
 
 
 def test_context_that_does_not_fit_is_a_clear_error(engine: Engine, registry: ModelRegistry) -> None:
-    request = GenerationRequest("explain", context="x = 1\n" * 400, max_new_tokens=8)
+    request = CodeRequest("explain", context="x = 1\n" * 400, max_new_tokens=8)
     handle = submit_generation(engine, registry, request)
     with pytest.raises(ValueError, match="shorten the context"):
         handle.result(120)
@@ -125,14 +125,14 @@ def test_context_that_does_not_fit_is_a_clear_error(engine: Engine, registry: Mo
 def test_missing_model_and_bad_settings_fail_before_queueing(engine: Engine, paths: Paths) -> None:
     empty = ModelRegistry(paths.models)
     with pytest.raises(MissingModelError):
-        submit_generation(engine, empty, GenerationRequest("x"))
+        submit_generation(engine, empty, CodeRequest("x"))
     for bad in (
-        GenerationRequest(" "),
-        GenerationRequest("x", language="klingon"),
-        GenerationRequest("x", max_new_tokens=0),
-        GenerationRequest("x", temperature=-1),
-        GenerationRequest("x", top_p=0),
-        GenerationRequest("x", seed=-3),
+        CodeRequest(" "),
+        CodeRequest("x", language="klingon"),
+        CodeRequest("x", max_new_tokens=0),
+        CodeRequest("x", temperature=-1),
+        CodeRequest("x", top_p=0),
+        CodeRequest("x", seed=-3),
     ):
         with pytest.raises(ValueError):
             submit_generation(engine, empty, bad)
@@ -187,7 +187,7 @@ def test_out_of_memory_while_reading_the_prompt_evicts_and_retries(
         return lm
 
     monkeypatch.setattr("latentstudio.codegen.generation.load_language_model", load_with_flaky_generate)
-    result = submit_generation(engine, registry, GenerationRequest("add", temperature=0, max_new_tokens=64)).result(120)
+    result = submit_generation(engine, registry, CodeRequest("add", temperature=0, max_new_tokens=64)).result(120)
     assert result.text == REPLY
 
 
@@ -209,7 +209,7 @@ def test_a_more_urgent_job_runs_between_tokens_and_is_not_counted_as_generation_
         elif event.kind is EventKind.FINISHED:
             order.append("generation done")
 
-    request = GenerationRequest("add", temperature=0, max_new_tokens=64)
+    request = CodeRequest("add", temperature=0, max_new_tokens=64)
     result = submit_generation(engine, registry, request, on_event=on_event).result(120)
     assert urgent[0].result(10) == "answer"
     assert order == ["interactive done", "generation done"]  # it ran in place, mid-generation

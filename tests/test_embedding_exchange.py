@@ -15,7 +15,7 @@ import pytest
 from latentstudio import cli
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo
-from latentstudio.library import add_folders, search, submit_index
+from latentstudio.library import add_folders, search_library, submit_index
 from latentstudio.paths import HOME_ENV, Paths
 from tests.support import tiny_clip
 
@@ -97,8 +97,8 @@ def test_export_then_import_restores_every_vector(library_pair, capsys, monkeypa
         assert np.array_equal(restored[content_hash], vector)
     assert target.library.store.status()["indexed"] == 36
     for query in ("a red circle", "a blue square"):
-        assert [h.path for h in search(target, text=query, limit=10, min_score=-1.0)] == \
-               [h.path for h in search(source, text=query, limit=10, min_score=-1.0)]
+        assert [h.path for h in search_library(target, text=query, limit=10, min_score=-1.0)] == \
+               [h.path for h in search_library(source, text=query, limit=10, min_score=-1.0)]
 
     code, out, _ = _run(capsys, monkeypatch, home_b, "import-embeddings", str(out_dir), "--json")
     assert json.loads(out)["imported"] == 0 and json.loads(out)["already_indexed"] == 36

@@ -19,7 +19,7 @@ from latentstudio.imagegen.metadata import (
     read_metadata,
 )
 from latentstudio.imagegen.outputs import write_new_file
-from latentstudio.imagegen.request import GenerationRequest, parse_size
+from latentstudio.imagegen.request import ImageRequest, parse_size
 from latentstudio.imagegen.schedulers import canonical_scheduler, from_comfyui, make_scheduler
 
 
@@ -173,24 +173,24 @@ def test_output_names_never_collide(tmp_path: Path) -> None:
 
 
 def test_request_validation_messages(tmp_path: Path) -> None:
-    assert GenerationRequest("x", scheduler="euler A").validated().scheduler == "Euler a"
+    assert ImageRequest("x", scheduler="euler A").validated().scheduler == "Euler a"
     for bad, message in [
         (dict(steps=0), "steps"), (dict(width=100), "multiple of 8"), (dict(seed=2**64), "seed"),
         (dict(scheduler="warp"), "unknown scheduler"), (dict(count=0), "count"), (dict(guidance=-1), "guidance"),
     ]:
         with pytest.raises(ValueError, match=message):
-            GenerationRequest("x", **bad).validated()
+            ImageRequest("x", **bad).validated()
     with pytest.raises(FileNotFoundError):
-        GenerationRequest("x", init_image=tmp_path / "missing.png").validated()
+        ImageRequest("x", init_image=tmp_path / "missing.png").validated()
     assert parse_size("640x480") == (640, 480)
     with pytest.raises(ValueError, match="WIDTHxHEIGHT"):
         parse_size("big")
 
 
 def test_blank_seed_becomes_recorded_consecutive_seeds() -> None:
-    specs = GenerationRequest("x", count=3).validated().images()
+    specs = ImageRequest("x", count=3).validated().images()
     assert [(s.seed - specs[0].seed) % 2**32 for s in specs] == [0, 1, 2]
-    assert [s.seed for s in GenerationRequest("x", seed=10, count=2).images()] == [10, 11]
+    assert [s.seed for s in ImageRequest("x", seed=10, count=2).images()] == [10, 11]
 
 
 def test_schedulers_build_from_a_model_config() -> None:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from latentstudio.image_formats import register_heif
-from latentstudio.library import add_folders, search, submit_index
+from latentstudio.library import add_folders, search_library, submit_index
 from latentstudio.library import decode as decode_module
 from latentstudio.library.decode import HEIF_MISSING, DecodeError, decode_image
 from tests.support import tiny_clip
@@ -91,6 +91,6 @@ def test_heic_photo_is_indexed_and_found_by_its_own_picture(ctx, tiny_models, tm
     ctx.library.scan()
     report = submit_index(ctx).result(120)
     assert report.encoded == len(tiny_clip.classes()) + 1 and not report.skipped
-    hits = search(ctx, image=example, limit=3, min_score=-1.0)
+    hits = search_library(ctx, image=example, limit=3, min_score=-1.0)
     assert hits[0].path == heic and hits[0].score > 0.95
     assert (hits[0].width, hits[0].height) == (96, 96)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from latentstudio.engine import Cancelled, EventKind, JobEvent
-from latentstudio.library import add_folders, add_generated_image, search, submit_index
+from latentstudio.library import add_folders, add_generated_image, search_library, submit_index
 from latentstudio.models.clip_loader import ClipModel
 
 
@@ -113,7 +113,7 @@ def test_generated_images_are_recorded_and_indexed(ctx, tiny_models) -> None:
     rows = {Path(r.path).name: r for r in ctx.library.store.images_in(ctx.library.folders()[0].id).values()}
     assert rows["00002.png"].generated and rows["00002.png"].prompt == "a blue square"
     assert rows["00001.png"].prompt == "a red square" and rows["00001.png"].status == "pending"
-    hits = search(ctx, image=second, limit=5, min_score=-1.0)
+    hits = search_library(ctx, image=second, limit=5, min_score=-1.0)
     assert hits[0].path == second and hits[0].score == pytest.approx(1.0, abs=1e-3)
     assert hits[0].generated and hits[0].prompt == "a blue square"
     with pytest.raises(ValueError, match="outputs"):
@@ -135,9 +135,9 @@ def test_index_and_search_on_cuda_in_float16(paths, tiny_models, tmp_path: Path)
         report = submit_index(gpu_ctx).result(120)
         assert report.encoded == 40
         target = tmp_path / "photos" / "img007.png"
-        hits = search(gpu_ctx, image=target, limit=3, min_score=-1.0)
+        hits = search_library(gpu_ctx, image=target, limit=3, min_score=-1.0)
         assert hits[0].path == target and hits[0].score == pytest.approx(1.0, abs=1e-2)
-        assert search(gpu_ctx, "a red circle", limit=5, min_score=-1.0)
+        assert search_library(gpu_ctx, "a red circle", limit=5, min_score=-1.0)
     finally:
         gpu_ctx.close()
 
@@ -150,7 +150,7 @@ def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx,
     add_folders(clip_ctx, [_folder(tmp_path / "photos", 12)])
     clip_ctx.library.scan()
     submit_index(clip_ctx).result(120)
-    first = search(clip_ctx, "a photo", limit=5, min_score=-1.0)
+    first = search_library(clip_ctx, "a photo", limit=5, min_score=-1.0)
     from latentstudio.engine import Priority
 
     # Jobs of one priority run in order: once this one is done, the BACKGROUND save has run.
@@ -162,7 +162,7 @@ def test_the_matrix_is_saved_for_the_next_start_and_ignored_once_stale(clip_ctx,
     index = restarted.vector_index("tiny")
     assert index.saved and len(index) == 12
     assert np.array_equal(np.sort(index.ids), np.sort(clip_ctx.library.vector_index("tiny").ids))
-    again = search(clip_ctx, "a photo", limit=5, min_score=-1.0)
+    again = search_library(clip_ctx, "a photo", limit=5, min_score=-1.0)
     assert [(h.path, round(h.score, 5)) for h in again] == [(h.path, round(h.score, 5)) for h in first]
 
     (tmp_path / "photos" / "img000.png").unlink()

@@ -239,7 +239,7 @@ def test_modules_loaded_by_name_are_hidden_imports(contents: ModuleType) -> None
         "transformers.models.llama.modeling_llama",
         "transformers.generation.utils",
         "open_clip.factory",
-        "latentstudio.models.commands",
+        "latentstudio.models.cli",
         "accelerate.hooks",
     ):
         assert name in hidden, name

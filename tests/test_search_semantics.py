@@ -12,7 +12,7 @@ import pytest
 
 from latentstudio import cli
 from latentstudio.library import SearchFilters, add_folders, submit_index
-from latentstudio.library import search as library_search
+from latentstudio.library import search_library as library_search
 from latentstudio.library.query import parse_query, split_terms
 from tests.support import tiny_clip
 

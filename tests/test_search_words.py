@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentstudio.library import add_folders, search, submit_index
+from latentstudio.library import add_folders, search_library, submit_index
 from latentstudio.library.keyword_rank import WORDS_WEIGHT, weighted_order
 from latentstudio.library.store import LibraryStore
 from latentstudio.library.words import keyword_query
@@ -58,31 +58,31 @@ def test_a_meaningless_picture_is_found_by_its_name_and_phrases_must_match(shape
     tf.photo_with_xmp(photos / "trip" / "DSC_0001.jpg")
     index(ctx, photos)
 
-    hits = search(ctx, "lighthouse", limit=5, min_score=0.2)
+    hits = search_library(ctx, "lighthouse", limit=5, min_score=0.2)
     assert hits[0].path.name == "lighthouse-at-dusk.jpg" and hits[0].matched == "words"
     assert "00042-123.png" not in [h.path.name for h in hits]  # a negative prompt is not what a file shows
-    assert not search(ctx, "lighthouse", limit=5, min_score=0.2, words=False) or \
-        search(ctx, "lighthouse", limit=5, min_score=0.2, words=False)[0].path.name != "lighthouse-at-dusk.jpg"
+    assert not search_library(ctx, "lighthouse", limit=5, min_score=0.2, words=False) or \
+        search_library(ctx, "lighthouse", limit=5, min_score=0.2, words=False)[0].path.name != "lighthouse-at-dusk.jpg"
 
-    either = {h.path.name for h in search(ctx, "red car", limit=30, min_score=-1.0)}
+    either = {h.path.name for h in search_library(ctx, "red car", limit=30, min_score=-1.0)}
     assert {"red-car-at-night.jpg", "a-car-painted-red.jpg"} <= either
-    phrase = search(ctx, '"red car"', limit=30, min_score=-1.0)
+    phrase = search_library(ctx, '"red car"', limit=30, min_score=-1.0)
     assert [h.path.name for h in phrase] == ["red-car-at-night.jpg"]  # the phrase, not just its words
-    assert search(ctx, 'a red circle "no such words"', limit=30, min_score=-1.0) == []
+    assert search_library(ctx, 'a red circle "no such words"', limit=30, min_score=-1.0) == []
 
-    castle = search(ctx, "castle", limit=3, min_score=0.2)
+    castle = search_library(ctx, "castle", limit=3, min_score=0.2)
     assert castle[0].path.name == "00042-123.png" and castle[0].matched in ("words", "both")  # its A1111 prompt
-    harbour = search(ctx, "whitby harbour", limit=3, min_score=0.2)
+    harbour = search_library(ctx, "whitby harbour", limit=3, min_score=0.2)
     assert harbour[0].path.name == "DSC_0001.jpg"  # XMP description
-    assert search(ctx, "trip", limit=3, min_score=0.2)[0].path.name == "DSC_0001.jpg"  # its folder's name
+    assert search_library(ctx, "trip", limit=3, min_score=0.2)[0].path.name == "DSC_0001.jpg"  # its folder's name
 
-    hits = search(ctx, "a red circle lighthouse", limit=40, min_score=-1.0)
+    hits = search_library(ctx, "a red circle lighthouse", limit=40, min_score=-1.0)
     why = {h.path.name: h.matched for h in hits}
     red_circle = f"IMG_{tiny_clip.classes().index(('red', 'circle')):04d}.jpg"
     assert hits[0].path.name in (red_circle, "lighthouse-at-dusk.jpg")
     assert why[red_circle] == "picture" and why["lighthouse-at-dusk.jpg"] == "both"  # no cut-off: in both lists
     assert json.loads(json.dumps(hits[0].to_json()))["matched"] == hits[0].matched
-    assert "lighthouse-at-dusk.jpg" not in [h.path.name for h in search(ctx, "lighthouse -dusk", min_score=-1.0)]
+    assert "lighthouse-at-dusk.jpg" not in [h.path.name for h in search_library(ctx, "lighthouse -dusk", min_score=-1.0)]
 
 
 def test_words_follow_renames_and_edits_through_the_scan(shapes_ctx, tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_words_follow_renames_and_edits_through_the_scan(shapes_ctx, tmp_path: P
     index(ctx, photos)
 
     def by_words(text: str) -> set[str]:
-        return {h.path.name for h in search(ctx, text, min_score=-1.0) if h.matched != "picture"}
+        return {h.path.name for h in search_library(ctx, text, min_score=-1.0) if h.matched != "picture"}
 
     assert by_words("lighthouse") == {"lighthouse.jpg"}
     shutil.move(photos / "lighthouse.jpg", photos / "windmill.jpg")  # a move: same content, new name
@@ -163,7 +163,7 @@ def test_combined_ranking_beats_pictures_alone_and_words_alone(shapes_ctx, tmp_p
                 tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / name, quality=92)
                 labels[name] = (colour, shape, place)
     index(ctx, photos)
-    by_path = {h.path.name: h.image_id for h in search(ctx, "a shape", limit=1000, min_score=-1.0, words=False)}
+    by_path = {h.path.name: h.image_id for h in search_library(ctx, "a shape", limit=1000, min_score=-1.0, words=False)}
     ids = {name: by_path[name] for name in labels}
 
     queries: list[tuple[str, str, set[int]]] = []
@@ -179,7 +179,7 @@ def test_combined_ranking_beats_pictures_alone_and_words_alone(shapes_ctx, tmp_p
     min_score = ctx.settings.search_min_score
     results: dict[str, dict[str, list[float]]] = {}
     for kind, text, relevant in queries:
-        clip_hits = search(ctx, text, limit=100, min_score=min_score, words=False)
+        clip_hits = search_library(ctx, text, limit=100, min_score=min_score, words=False)
         clip = [(h.image_id, h.score) for h in clip_hits]
         keyword = keyword_query(text)
         words: list[tuple[int, float]] = []
@@ -188,7 +188,7 @@ def test_combined_ranking_beats_pictures_alone_and_words_alone(shapes_ctx, tmp_p
                 "SELECT rowid, -bm25(image_words, 2.0, 1.0) FROM image_words WHERE image_words MATCH ? "
                 "ORDER BY bm25(image_words, 2.0, 1.0) LIMIT 100", (keyword.any_terms,)).fetchall()
             words = [(int(i), float(s)) for i, s in rows]
-        combined = [h.image_id for h in search(ctx, text, limit=100, min_score=min_score)]
+        combined = [h.image_id for h in search_library(ctx, text, limit=100, min_score=min_score)]
         assert combined[:10] == weighted_order(clip, words)[:10]  # the search is this method
         lists = [[i for i, _ in clip], [i for i, _ in words]]
         rankings = {

@@ -9,7 +9,7 @@ import pytest
 
 from latentstudio.config import SETTINGS_VERSION, load_settings, save_settings
 from latentstudio.imagegen.form_state import load_form, save_form
-from latentstudio.imagegen.request import GenerationRequest
+from latentstudio.imagegen.request import ImageRequest
 from latentstudio.models import ModelRegistry
 from latentstudio.stored_formats import NewerFormatError
 
@@ -58,11 +58,11 @@ def test_model_manifests_from_0_1_0_load_and_newer_ones_are_left_alone(tmp_path:
 
 def test_the_image_form_of_a_newer_release_is_not_replaced(tmp_path: Path) -> None:
     path = tmp_path / "image-form.json"
-    save_form(path, GenerationRequest("a red circle", steps=7))
+    save_form(path, ImageRequest("a red circle", steps=7))
     assert load_form(path).steps == 7
     path.write_text(json.dumps({"form_version": 99, "prompt": "from the future", "steps": 9}))
     before = path.read_bytes()
-    save_form(path, GenerationRequest("a blue square", steps=3))
+    save_form(path, ImageRequest("a blue square", steps=3))
     assert path.read_bytes() == before
     old = tmp_path / "old-form.json"  # as 0.1.0 wrote it
     old.write_text(json.dumps({"prompt": "a green star", "steps": 12, "seed": 5}))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from latentstudio import cli
-from latentstudio.library import search
+from latentstudio.library import search_library
 from latentstudio.library.text_tower import pending_export
 from latentstudio.models import fast_text
 from latentstudio.models.clip_loader import load_installed_clip
@@ -31,7 +31,7 @@ def tower(shapes):
 
 
 def _top(ctx, query: str, k: int = 10) -> list[tuple[str, float]]:
-    return [(h.path.name, h.score) for h in search(ctx, query, limit=k, min_score=-1.0)]
+    return [(h.path.name, h.score) for h in search_library(ctx, query, limit=k, min_score=-1.0)]
 
 
 def _same(got: list[tuple[str, float]], expected: list[tuple[str, float]]) -> bool:

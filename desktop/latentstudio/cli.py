@@ -23,12 +23,12 @@ Handler = Callable[[argparse.Namespace, "AppContext"], int]  # noqa: F821
 # Each module contributes its subcommands through `register(subparsers)`. They are imported
 # only for headless commands: opening the window must not pay for the domain packages.
 COMMAND_MODULES = (
-    "latentstudio.models.commands",
-    "latentstudio.imagegen.commands",
-    "latentstudio.library.commands",
-    "latentstudio.library.analysis.commands",
-    "latentstudio.library.exchange_commands",
-    "latentstudio.codegen.commands",
+    "latentstudio.models.cli",
+    "latentstudio.imagegen.cli",
+    "latentstudio.library.cli",
+    "latentstudio.library.analysis.cli",
+    "latentstudio.library.exchange_cli",
+    "latentstudio.codegen.cli",
 )
 WINDOW_COMMANDS = ("gui",)
 

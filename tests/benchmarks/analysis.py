@@ -162,7 +162,7 @@ def bench_planted(tmp: Path) -> None:
     from latentstudio.library.indexer import index_job  # noqa: F401  (the real indexing path)
     from latentstudio.context import AppContext
     from latentstudio.engine import DeviceInfo
-    from latentstudio.library import add_folders, scan, submit_index
+    from latentstudio.library import add_folders, scan_library, submit_index
 
     ctx = AppContext(Paths(tmp / "planted-home"), device=DeviceInfo.cpu("benchmark"))
     try:
@@ -180,7 +180,7 @@ def bench_planted(tmp: Path) -> None:
                 cut = int(image.width * 0.06)
                 image.crop((cut, cut, image.width - cut, image.width - cut)).save(photos / f"{base}-cropped.jpg")
         add_folders(ctx, [photos])
-        scan(ctx)
+        scan_library(ctx)
         submit_index(ctx).result(600)
         library = ctx.library
         dup.update_pairs(library, "shapes")

@@ -31,7 +31,7 @@ from imagegen import sd15_random_pipeline  # noqa: E402
 
 from latentstudio.context import AppContext  # noqa: E402
 from latentstudio.engine import DeviceInfo  # noqa: E402
-from latentstudio.imagegen import GenerationRequest, submit_generation  # noqa: E402
+from latentstudio.imagegen import ImageRequest, submit_generation  # noqa: E402
 from latentstudio.imagegen.loading import LoadedPipeline, pipeline_key  # noqa: E402
 from latentstudio.models.clip_loader import cache_key, load_clip_random  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
@@ -71,7 +71,7 @@ def main() -> int:
         print(f"SD-1.5 architecture {args.size}x{args.size}, {args.steps} steps; ViT-B-32 CLIP (random weights)")
         shares, scores, samplings = [], [], []
         for index in range(args.rounds + 1):
-            request = GenerationRequest(PROMPT, seed=index, steps=args.steps, width=args.size, height=args.size)
+            request = ImageRequest(PROMPT, seed=index, steps=args.steps, width=args.size, height=args.size)
             started = time.perf_counter()
             result = submit_generation(ctx, request)[0].result()
             wall = time.perf_counter() - started

@@ -2,7 +2,7 @@
 syntax status and a searchable history. Qt-free; transformers is imported only inside jobs."""
 
 from .extract import CodeBlock, extract_code, extract_code_blocks
-from .generation import GenerationRequest, GenerationResult, StreamPiece, run_generation, submit_generation
+from .generation import CodeRequest, GenerationResult, StreamPiece, run_generation, submit_generation
 from .history import HistoryEntry, HistoryStore
 from .languages import DEFAULT_LANGUAGE, LANGUAGES, Language, get_language, language_names
 from .syntax import SyntaxReport, check_syntax
@@ -10,7 +10,7 @@ from .syntax import SyntaxReport, check_syntax
 __all__ = [
     "CodeBlock",
     "DEFAULT_LANGUAGE",
-    "GenerationRequest",
+    "CodeRequest",
     "GenerationResult",
     "HistoryEntry",
     "HistoryStore",

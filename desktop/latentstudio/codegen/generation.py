@@ -33,7 +33,7 @@ PROGRESS_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
-class GenerationRequest:
+class CodeRequest:
     prompt: str
     language: str = DEFAULT_LANGUAGE
     context: Optional[str] = None
@@ -108,7 +108,7 @@ class GenerationResult:
 def submit_generation(
     engine: Engine,
     registry: ModelRegistry,
-    request: GenerationRequest,
+    request: CodeRequest,
     history: Optional[HistoryStore] = None,
     on_event: Optional[EventCallback] = None,
 ) -> JobHandle:
@@ -125,7 +125,7 @@ def submit_generation(
     )
 
 
-def job_title(request: GenerationRequest) -> str:
+def job_title(request: CodeRequest) -> str:
     """"add two numbers" for write; "Explain calc.py" (and the user's words) for the other tasks."""
     words = request.prompt.strip().splitlines()[0][:40] if request.prompt.strip() else ""
     if request.task == WRITE:
@@ -154,7 +154,7 @@ def answer_code(text: str, task: CodeTask, language: Language) -> tuple[str, Syn
 
 def run_generation(
     job: JobContext,
-    request: GenerationRequest,
+    request: CodeRequest,
     installed: InstalledModel,
     history: Optional[HistoryStore] = None,
 ) -> GenerationResult:
@@ -265,7 +265,7 @@ def stream_chat(
 
 
 def _generate(
-    job: JobContext, lm: LanguageModel, request: GenerationRequest, model_id: str, load_ms: float
+    job: JobContext, lm: LanguageModel, request: CodeRequest, model_id: str, load_ms: float
 ) -> GenerationResult:
     language = get_language(request.language)
     task = get_task(request.task)
@@ -318,7 +318,7 @@ def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
     return {"do_sample": True, "temperature": temperature, "top_p": top_p}
 
 
-def _record(history: HistoryStore, request: GenerationRequest, result: GenerationResult) -> GenerationResult:
+def _record(history: HistoryStore, request: CodeRequest, result: GenerationResult) -> GenerationResult:
     """Keep the generation in the history; a history failure is logged, the result is kept."""
     settings = {
         "max_new_tokens": request.max_new_tokens,

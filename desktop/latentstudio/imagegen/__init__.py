@@ -3,13 +3,13 @@
 from .generate import GeneratedImage, generate_image, submit_generation
 from .metadata import ImageMetadata, read_metadata
 from .preview import StepPreview
-from .request import GenerationRequest, ImageSpec, parse_size
+from .request import ImageRequest, ImageSpec, parse_size
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
 __all__ = [
     "DEFAULT_SCHEDULER",
     "GeneratedImage",
-    "GenerationRequest",
+    "ImageRequest",
     "ImageMetadata",
     "ImageSpec",
     "SCHEDULER_NAMES",

@@ -14,7 +14,7 @@ from typing import Optional
 from ..atomic_files import write_json
 from ..stored_formats import format_number
 from .metadata import ImageMetadata, parse_ours
-from .request import GenerationRequest
+from .request import ImageRequest
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _newer(path: Path) -> bool:
     return isinstance(data, dict) and format_number(data, "form_version") > FORM_VERSION
 
 
-def save_form(path: Path, request: GenerationRequest) -> None:
+def save_form(path: Path, request: ImageRequest) -> None:
     """Remember the form; a file written by a newer release is left as it is."""
     if _newer(path):
         log.info("%s was written by a newer Latent Studio; not replacing it", path)

@@ -22,7 +22,7 @@ from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline
 from .metadata import a1111_params, exif_user_comment, format_a1111, png_info
 from .outputs import write_new_file
 from .preview import StepPreview, latents_to_rgb
-from .request import FILE_FORMATS, GenerationRequest, ImageSpec
+from .request import FILE_FORMATS, ImageRequest, ImageSpec
 from .schedulers import make_scheduler
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ def job_name(spec: ImageSpec) -> str:
 
 def submit_generation(
     ctx: "AppContext",
-    request: GenerationRequest,
+    request: ImageRequest,
     on_event: Optional[EventCallback] = None,
     config_dir: Optional[Path] = None,
 ) -> list[JobHandle]:

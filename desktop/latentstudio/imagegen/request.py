@@ -32,7 +32,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 @dataclass
-class GenerationRequest:
+class ImageRequest:
     """Settings for `count` images. `seed=None` means random; sizes of None mean the model's native size."""
 
     prompt: str
@@ -50,7 +50,7 @@ class GenerationRequest:
     file_format: str = "png"
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validated(self) -> "GenerationRequest":
+    def validated(self) -> "ImageRequest":
         """A checked copy (scheduler name normalised); raises ValueError saying what to change."""
         if not isinstance(self.prompt, str) or len(self.prompt) > MAX_PROMPT_CHARS:
             raise ValueError(f"the prompt must be text of at most {MAX_PROMPT_CHARS} characters")
@@ -114,7 +114,7 @@ class GenerationRequest:
 class ImageSpec:
     """One image to make: the request with its concrete seed."""
 
-    request: GenerationRequest
+    request: ImageRequest
     seed: int
     index: int = 0
 

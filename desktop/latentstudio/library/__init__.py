@@ -1,4 +1,7 @@
-"""Library: folder scan, robust image decode, thumbnails, store, index and search (Qt-free)."""
+"""Library: folder scan, robust image decode, thumbnails, store, index and search (Qt-free).
+
+Its entry points are re-exported here under names that shadow none of its modules
+(`search_library`, not `search`, which is the module that ranks pictures)."""
 
 from .photo_library import Library
 from .indexer import IndexReport
@@ -8,8 +11,8 @@ from .service import (
     add_folders,
     add_generated_image,
     remove_folder,
-    scan,
-    search,
+    scan_library,
+    search_library,
     submit_index,
     submit_search,
     submit_warmup,
@@ -25,8 +28,8 @@ __all__ = [
     "add_folders",
     "add_generated_image",
     "remove_folder",
-    "scan",
-    "search",
+    "scan_library",
+    "search_library",
     "submit_index",
     "submit_search",
     "submit_warmup",

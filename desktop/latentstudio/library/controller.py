@@ -275,10 +275,9 @@ class LibraryController:
         return FolderChange(path, added=False, removed=removed)
 
     def _remember_folders(self, library: "Library") -> None:
-        user = [str(f.path) for f in library.folders() if f.role == "user"]
-        if user != self.settings.library_folders:
-            self.settings.update(library_folders=user)
-            self._save_settings()
+        from .service import remember_folders
+
+        remember_folders(library, self.settings, self._save_settings)
 
     def _scan(self, job: UpkeepJob) -> ScanReport:
         library = self._open_library()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
@@ -22,6 +22,7 @@ from .text_tower import LOADING_MESSAGE, export_in_job, fast_text_in_job, submit
 from .words import embedded_words, name_words
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..context import AppContext
     from ..engine import Engine, JobContext
     from ..models import ModelRegistry
@@ -35,21 +36,25 @@ def add_folders(ctx: "AppContext", folders: Sequence[Path]) -> None:
     library = ctx.library
     for folder in folders:
         library.add_folder(Path(folder))
-    user = [str(f.path) for f in library.folders() if f.role == "user"]
-    if user != ctx.settings.library_folders:
-        ctx.settings.update(library_folders=user)
-        ctx.save_settings()
+    remember_folders(library, ctx.settings, ctx.save_settings)
 
 
 def remove_folder(ctx: "AppContext", folder: Path) -> int:
     library = ctx.library
     removed = library.remove_folder(Path(folder))
-    ctx.settings.update(library_folders=[str(f.path) for f in library.folders() if f.role == "user"])
-    ctx.save_settings()
+    remember_folders(library, ctx.settings, ctx.save_settings)
     return removed
 
 
-def scan(
+def remember_folders(library: "Library", settings: "Settings", save_settings: Callable[[], None]) -> None:
+    """Settings keep the user's library folders, so a lost database gets them back."""
+    user = [str(f.path) for f in library.folders() if f.role == "user"]
+    if user != settings.library_folders:
+        settings.update(library_folders=user)
+        save_settings()
+
+
+def scan_library(
     ctx: "AppContext",
     folders: Optional[Sequence[Path]] = None,
     progress: Optional[ScanProgress] = None,
@@ -153,7 +158,7 @@ def submit_warmup(ctx: "AppContext", model_id: Optional[str] = None) -> JobHandl
     return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=LOADING_MESSAGE, kind="search-warmup")
 
 
-def search(
+def search_library(
     ctx: "AppContext",
     text: Optional[str] = None,
     image: Optional[Path] = None,

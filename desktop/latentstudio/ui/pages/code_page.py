@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from ...codegen import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
-    GenerationRequest,
+    CodeRequest,
     GenerationResult,
     HistoryEntry,
     HistoryStore,
@@ -248,12 +248,12 @@ class CodePage(NeedsModelPage):
 
     # -- generation --------------------------------------------------------------------------
 
-    def request(self) -> GenerationRequest:
+    def request(self) -> CodeRequest:
         context = self.context.toPlainText()
         seed = self.seed.value()
         task = get_task(self.task.currentData())
         traceback = self.traceback.toPlainText()
-        return GenerationRequest(
+        return CodeRequest(
             prompt=self.prompt.toPlainText(),
             language=self.language.currentData(),
             task=task.name,

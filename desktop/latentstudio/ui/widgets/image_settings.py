@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...imagegen.metadata import ImageMetadata
-from ...imagegen.request import MAX_COUNT, MAX_SIZE, MAX_STEPS, GenerationRequest
+from ...imagegen.request import MAX_COUNT, MAX_SIZE, MAX_STEPS, ImageRequest
 from ...imagegen.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from ...models import InstalledModel
 
@@ -130,11 +130,11 @@ class ImageSettingsPanel(QWidget):
 
     # -- values ----------------------------------------------------------------------------
 
-    def request(self, prompt: str, negative: str) -> GenerationRequest:
+    def request(self, prompt: str, negative: str) -> ImageRequest:
         """The form as a request (validated by the caller, which shows any error)."""
         seed_text = self.seed.text().strip()
         init_text = self.init_image.text().strip()
-        return GenerationRequest(
+        return ImageRequest(
             prompt=prompt,
             negative_prompt=negative,
             seed=int(seed_text) if seed_text else None,

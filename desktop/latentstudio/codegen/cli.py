@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..engine import Cancelled, EventKind, JobEvent
 from .context_file import read_context
-from .generation import GenerationRequest, GenerationResult, submit_generation
+from .generation import CodeRequest, GenerationResult, submit_generation
 from .history import HistoryStore
 from .languages import DEFAULT_LANGUAGE, language_for_file, language_names
 from .tasks import WRITE, task_names
@@ -58,7 +58,7 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
     traceback = None
     if args.traceback is not None:
         traceback = sys.stdin.read() if str(args.traceback) == "-" else read_context(args.traceback)
-    request = GenerationRequest(
+    request = CodeRequest(
         prompt=args.prompt,
         language=language,
         task=args.task,

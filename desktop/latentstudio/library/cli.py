@@ -13,7 +13,7 @@ from typing import Optional
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled
 from .search import SearchFilters
-from .service import add_folders, search, submit_index
+from .service import add_folders, search_library, submit_index
 from .text_tower import pending_export
 
 
@@ -174,7 +174,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         from .analysis.service import submit_tag_update
 
         submit_tag_update(ctx, args.model_id).result()  # the new pictures' tags, before filtering on them
-    hits = search(
+    hits = search_library(
         ctx,
         text=args.text,
         image=args.image.expanduser() if args.image else None,

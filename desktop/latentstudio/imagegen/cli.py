@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled, EventKind, JobEvent
-from .request import GenerationRequest, parse_size
+from .request import ImageRequest, parse_size
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
 LIBRARY_WAIT_S = 120.0
@@ -90,7 +90,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
     width = height = None
     if args.size:
         width, height = parse_size(args.size)
-    request = GenerationRequest(
+    request = ImageRequest(
         prompt=args.prompt,
         negative_prompt=args.negative,
         seed=args.seed,
