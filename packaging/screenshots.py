@@ -82,7 +82,7 @@ def prepare_demo(ctx, workdir: Path) -> None:
     pictures = workdir / "Pictures"
     write_shape_pictures(pictures, DEMO_PICTURES)
     service.add_folders(ctx, [pictures])
-    service.scan(ctx, [pictures])
+    service.scan_library(ctx, [pictures])
     service.submit_index(ctx).result(timeout=600)
 
 
