@@ -297,31 +297,34 @@ class LibraryController:
             return
         if self.index.handle is not None and not self.index.handle.done():
             return
-        plan = self._cluster_plan(library, self.settings.cluster_address)
-        if plan.handle is None:
+        plan = self._plan(self.settings.cluster_address)
+        self.index = plan  # before the job exists: a page reads it with the job's first event
+        on_event = lambda event: self._indexed(library, event)  # noqa: E731
+        if plan.where:
+            from . import cluster_index
+
+            plan.handle = cluster_index.index_on_cluster(self._engine(), self.registry, library,
+                                                         cluster_index.ClusterPlan(self.settings.cluster_address),
+                                                         on_event=on_event)
+        else:
             from .service import index_library
 
-            plan.handle = index_library(self._engine(), self.registry, library,
-                                        on_event=lambda event: self._indexed(library, event))
-        self.index = plan
+            plan.handle = index_library(self._engine(), self.registry, library, on_event=on_event)
 
-    def _cluster_plan(self, library: "Library", address: str) -> IndexPlan:
-        """The encoding on the Ray cluster set in Settings, or an empty plan (with the reason when
-        there is one) to index here."""
+    @staticmethod
+    def _plan(address: str) -> IndexPlan:
+        """Where the next index encodes: on the Ray cluster set in Settings when it can, else
+        here (with the reason when a cluster was asked for)."""
         if not address:
             return IndexPlan()
-        from . import cluster_index
         from .cluster_setup import ClusterError, require_cluster_support
 
         try:
             require_cluster_support()
-            handle = cluster_index.index_on_cluster(self._engine(), self.registry, library,
-                                                    cluster_index.ClusterPlan(address),
-                                                    on_event=lambda event: self._indexed(library, event))
         except ClusterError as exc:
             log.warning("indexing here instead of on the cluster: %s", exc)
             return IndexPlan(fallback=str(exc))
-        return IndexPlan(where=f" on the cluster at {address}", handle=handle)
+        return IndexPlan(where=f" on the cluster at {address}")
 
     def _indexed(self, library: "Library", event: JobEvent) -> None:
         if event.kind is EventKind.FINISHED and event.payload.encoded and not self._closed:
