@@ -44,3 +44,4 @@ def test_the_results_loader_caches_a_thumbnail_for_an_original(qtbot, tmp_path: 
     pixmap = loader.pixmap("k", photo)
     assert pixmap is not None and max(pixmap.width(), pixmap.height()) == 160
     assert thumbnail_path(root, content_hash(photo, photo.stat().st_size)).is_file()
+    loader._pool.waitForDone()

@@ -7,13 +7,11 @@ they reach the GUI thread. Only the items the view asks for are loaded, so a gri
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 CACHE_ITEMS = 1500
@@ -26,55 +24,25 @@ class _Relay(QObject):
 MakeThumbnail = Callable[[Path], Optional[Path]]  # an original → its cached thumbnail, made if missing
 
 
-WORKERS = 2
-IDLE_EXIT_S = 0.5  # a worker with nothing to load ends: no thread outlives the grid's work
+class _Load(QRunnable):
+    def __init__(self, key: str, source: Path, size: int, relay: _Relay, make: Optional[MakeThumbnail]):
+        super().__init__()
+        self.key, self.source, self.size, self.relay, self.make = key, source, size, relay, make
 
-
-def _load(source: Path, size: int, make: Optional[MakeThumbnail]) -> QImage:
-    if make is not None:  # originals without a cached thumbnail get one, once
-        source = make(source) or source
-    reader = QImageReader(str(source))
-    reader.setAutoTransform(True)  # originals: honour EXIF orientation
-    original = reader.size()
-    if original.isValid() and max(original.width(), original.height()) > size:
-        reader.setScaledSize(original.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio))
-    return reader.read()
-
-
-class _Workers:
-    """Up to WORKERS plain Python threads taking loads from a queue (Python subclasses of
-    QRunnable are not used: Qt deletes a finished runnable on its worker thread). They hold
-    no reference to the loader, only to its relay, whose signal they may find deleted."""
-
-    def __init__(self, relay: _Relay, size: int, make: Optional[MakeThumbnail]):
-        self.relay, self.size, self.make = relay, size, make
-        self.queue: "queue.Queue[tuple[str, Path]]" = queue.Queue()
-        self.lock = threading.Lock()
-        self.running = 0
-
-    def put(self, key: str, source: Path) -> None:
-        self.queue.put((key, source))
-        with self.lock:
-            if self.running >= WORKERS:
-                return
-            self.running += 1
-        threading.Thread(target=self._work, name="latent-thumbnails", daemon=True).start()
-
-    def _work(self) -> None:
-        while True:
-            try:
-                key, source = self.queue.get(timeout=IDLE_EXIT_S)
-            except queue.Empty:
-                with self.lock:
-                    if self.queue.empty():
-                        self.running -= 1
-                        return
-                continue
-            image = _load(source, self.size, self.make)
-            try:
-                self.relay.loaded.emit(key, image)
-            except RuntimeError:  # the page was closed while this ran
-                pass
+    def run(self) -> None:
+        source = self.source
+        if self.make is not None:  # originals without a cached thumbnail get one, once
+            source = self.make(source) or source
+        reader = QImageReader(str(source))
+        reader.setAutoTransform(True)  # originals: honour EXIF orientation
+        original = reader.size()
+        if original.isValid() and max(original.width(), original.height()) > self.size:
+            reader.setScaledSize(original.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
+        try:
+            self.relay.loaded.emit(self.key, image)
+        except RuntimeError:  # the page was closed while this ran
+            pass
 
 
 class ThumbnailLoader(QObject):
@@ -90,7 +58,8 @@ class ThumbnailLoader(QObject):
         self._loading: set[str] = set()
         self._relay = _Relay(self)
         self._relay.loaded.connect(self._loaded)
-        self._workers = _Workers(self._relay, size, make)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
 
     def pixmap(self, key: str, source: Optional[Path]) -> Optional[QPixmap]:
         cached = self._cache.get(key)
@@ -99,7 +68,7 @@ class ThumbnailLoader(QObject):
             return cached
         if source is not None and key not in self._loading:
             self._loading.add(key)
-            self._workers.put(key, source)
+            self._pool.start(_Load(key, source, self.size, self._relay, self.make))
         return None
 
     def _loaded(self, key: str, image: QImage) -> None:
