@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from latentstudio.library import add_folders, submit_index
-from latentstudio.library.analysis import service, tables
+from latentstudio.library.analysis import service
+from latentstudio.library.store import analysis_tables as tables
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.duplicates_page import DuplicatesPage
 from latentstudio.ui.pages.map_page import MapPage

@@ -11,7 +11,8 @@ import numpy as np
 from latentstudio import cli
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo
-from latentstudio.library.analysis import service, tables
+from latentstudio.library.analysis import service
+from latentstudio.library.store import analysis_tables as tables
 from latentstudio.library.analysis.tags import assign, split_point, suggested_tags
 from tests.support import tiny_clip
 

@@ -10,7 +10,7 @@ import pytest
 
 from latentstudio.context import AppContext
 from latentstudio.imagegen import ImageRequest, submit_generation
-from latentstudio.library import migrations
+from latentstudio.library.store import migrations
 from latentstudio.library import store as store_module
 from latentstudio.library.store import LibraryStore, schema_version
 from tests.test_library_migrations import write_0_1_0_library
@@ -23,7 +23,7 @@ def test_a_0_1_0_library_gains_the_scores_table_and_keeps_everything(tmp_path: P
     write_0_1_0_library(path)
     library = LibraryStore(path)
     try:
-        assert schema_version(library.connection()) == len(store_module.MIGRATIONS)
+        assert schema_version(library.connection()) == len(migrations.MIGRATIONS)
         assert len(library.images_by_ids([1, 2, 3])) == 3 and library.status()["vectors"] == {"clip": 2}
         assert library.clip_scores(["h1", "h2"]) == {}
         with library.transaction() as db:
@@ -36,16 +36,16 @@ def test_a_0_1_0_library_gains_the_scores_table_and_keeps_everything(tmp_path: P
 def test_a_library_from_before_the_scores_opens_with_nothing_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "library.sqlite3"
     write_0_1_0_library(path)
-    before = store_module.MIGRATIONS.index(migrations._clip_scores_table)
+    before = migrations.MIGRATIONS.index(migrations._clip_scores_table)
     with monkeypatch.context() as patch:  # the migrations up to the one that adds the scores
-        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:before])
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
         LibraryStore(path).close()
     with sqlite3.connect(path) as db:
         assert schema_version(db) == before
         assert "clip_scores" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     library = LibraryStore(path)
     try:
-        assert schema_version(library.connection()) == len(store_module.MIGRATIONS)
+        assert schema_version(library.connection()) == len(migrations.MIGRATIONS)
         rows = library.images_by_ids([1, 2, 3])
         assert rows[3].prompt == "a red circle" and rows[3].generated and library.status()["vectors"] == {"clip": 2}
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentstudio.library import store as store_module
+from latentstudio.library.store import migrations
 from latentstudio.library.store import LibraryStore, LibraryVersionError, backup_path, schema_version
 
 SCHEMA_0_1_0 = (Path(__file__).parent / "support" / "library-0.1.0.sql").read_text()
@@ -43,7 +43,7 @@ def write_0_1_0_library(path: Path) -> None:
 def test_a_new_database_is_at_the_current_format(tmp_path: Path) -> None:
     library = LibraryStore(tmp_path / "library.sqlite3")
     try:
-        assert schema_version(library.connection()) == len(store_module.MIGRATIONS)
+        assert schema_version(library.connection()) == len(migrations.MIGRATIONS)
     finally:
         library.close()
     assert not list(tmp_path.glob("*.bak"))
@@ -54,7 +54,7 @@ def test_a_0_1_0_library_opens_with_everything_in_it(tmp_path: Path) -> None:
     write_0_1_0_library(path)
     library = LibraryStore(path)
     try:
-        assert schema_version(library.connection()) == len(store_module.MIGRATIONS)
+        assert schema_version(library.connection()) == len(migrations.MIGRATIONS)
         assert [(f.path, f.role) for f in library.folders()] == [(Path("/outputs"), "generated"), (Path("/photos"), "user")]
         rows = library.images_by_ids([1, 2, 3])
         assert {r.path for r in rows.values()} == {"/photos/a.jpg", "/photos/b.png", "/outputs/c.png"}
@@ -75,7 +75,7 @@ def test_a_newer_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "library.sqlite3"
     write_0_1_0_library(path)
     with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version = {len(store_module.MIGRATIONS) + 5}")
+        db.execute(f"PRAGMA user_version = {len(migrations.MIGRATIONS) + 5}")
     before = path.read_bytes()
     with pytest.raises(LibraryVersionError, match="newer Latent Studio"):
         LibraryStore(path)
@@ -90,7 +90,7 @@ def test_a_failed_migration_leaves_the_original_untouched(tmp_path: Path, monkey
         db.execute("ALTER TABLE images ADD COLUMN rating INTEGER")
         db.execute("SELECT * FROM no_such_table")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, broken])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
     with pytest.raises(LibraryVersionError, match="was not changed"):
         LibraryStore(path)
     with sqlite3.connect(path) as db:
@@ -105,7 +105,7 @@ def test_a_format_1_library_gains_the_analysis_tables_with_nothing_lost(tmp_path
     """The release before the analysis tables (format 1) opens: its rows stay, the tables appear."""
     path = tmp_path / "library.sqlite3"
     write_0_1_0_library(path)
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
     LibraryStore(path).close()  # now at format 1
     monkeypatch.undo()
     db = sqlite3.connect(path)
@@ -114,7 +114,7 @@ def test_a_format_1_library_gains_the_analysis_tables_with_nothing_lost(tmp_path
     library = LibraryStore(path)
     try:
         db = library.connection()
-        assert schema_version(db) == len(store_module.MIGRATIONS)
+        assert schema_version(db) == len(migrations.MIGRATIONS)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"tags", "tag_examples", "tag_marks", "image_tags", "close_pairs", "analysis_cursors"} <= tables
         assert {r.path for r in library.images_by_ids([1, 2, 3]).values()} == {"/photos/a.jpg", "/photos/b.png", "/outputs/c.png"}
@@ -127,8 +127,6 @@ def test_a_format_1_library_gains_the_analysis_tables_with_nothing_lost(tmp_path
 def test_migrations_import_nothing_that_can_change() -> None:
     """A released migration must do tomorrow what it did the day it shipped."""
     import ast
-
-    from latentstudio.library import migrations
 
     tree = ast.parse(Path(migrations.__file__).read_text(encoding="utf-8"))
     imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}

@@ -18,6 +18,7 @@ from latentstudio.codegen.history import HistoryStore
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo
 from latentstudio.library import store as store_module
+from latentstudio.library.store import migrations
 from latentstudio.paths import Paths
 from tests.support.release_homes import HOMES
 
@@ -45,7 +46,7 @@ def test_a_released_home_opens_with_everything_in_it(release: str, tmp_path: Pat
         assert rows == expected["images"]
         vectors = expected["vectors"]
         assert store.status()["vectors"] == {vectors["model"]: vectors["count"]}
-        assert store_module.schema_version(store.connection()) == len(store_module.MIGRATIONS)
+        assert store_module.schema_version(store.connection()) == len(migrations.MIGRATIONS)
         for kind, ids in expected["models"].items():
             assert [m.id for m in ctx.registry.list(kind)] == ids
         entries = HistoryStore(ctx.paths.code_history_db).list()

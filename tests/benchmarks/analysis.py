@@ -37,7 +37,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "desktop"))
 
 from latentstudio.library.analysis import duplicates as dup  # noqa: E402
-from latentstudio.library.analysis import layout, tables, tags  # noqa: E402
+from latentstudio.library.analysis import layout, tags  # noqa: E402
+from latentstudio.library.store import analysis_tables as tables  # noqa: E402
 from latentstudio.library.analysis.space import VectorSpace  # noqa: E402
 from latentstudio.library.photo_library import Library  # noqa: E402
 from latentstudio.library.store import vector_blob  # noqa: E402

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 import numpy as np
 
 from ..models.clip_loader import ClipModel
-from .analysis import tables
+from .store import analysis_tables as tables
 from .decode import DecodeError, decode_image
 from .keyword_rank import FUSION_DEPTH, PICTURE, fuse_with_words, keyword_candidates
 from .thumbnails import existing_thumbnail

@@ -1,6 +1,6 @@
 """Words a picture's file carries, for keyword search beside the picture search.
 
-Indexed per image (SQLite FTS5, see store.py): its name (the path inside its library folder,
+Indexed per image (SQLite FTS5, see store/keywords.py): its name (the path inside its library folder,
 without the extension, so folder names count too) and the text embedded in the file: a
 generator's prompt (never its negative prompt), EXIF/XMP descriptions, titles, keywords and
 comments. Queries become FTS5 expressions from quoted tokens only, so nothing typed is ever

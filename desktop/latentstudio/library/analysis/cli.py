@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import service, tables
+from ..store import analysis_tables as tables
+from . import service
 from .duplicates import LEVELS
 from .layout import METHODS
 from .tags import suggested_tags

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import numpy as np
 
 from ..store import ImageRow
-from . import tables
+from ..store import analysis_tables as tables
 from .pixels import picture_print, print_distance
 from .space import VectorSpace
 

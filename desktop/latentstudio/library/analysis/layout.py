@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
-from . import saved, tables
+from ..store import analysis_tables as tables
+from . import saved
 from .space import VectorSpace
 
 if TYPE_CHECKING:

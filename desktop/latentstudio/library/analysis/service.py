@@ -18,7 +18,7 @@ from ...engine import JobHandle, Priority
 from ...engine.jobs import EventCallback
 from ...models.clip_loader import clip_in_job
 from ..search import image_query_vector
-from . import tables
+from ..store import analysis_tables as tables
 from .duplicates import LEVELS, Group, find_groups, update_pairs
 from .layout import MapLayout, update_map
 from .space import VectorSpace

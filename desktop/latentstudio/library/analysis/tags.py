@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from ...models.catalogue import resources_dir
-from . import tables
+from ..store import analysis_tables as tables
 from .space import VectorSpace
-from .tables import CONFIRMED, REJECTED, Tag
+from ..store.analysis_tables import CONFIRMED, REJECTED, Tag
 
 if TYPE_CHECKING:
     from ..photo_library import Library

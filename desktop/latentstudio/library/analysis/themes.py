@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from ...models.catalogue import resources_dir
-from . import saved, tables
+from ..store import analysis_tables as tables
+from . import saved
 from .space import VectorSpace
 from .tags import TextEncoder, label_vectors
 

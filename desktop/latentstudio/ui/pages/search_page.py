@@ -32,7 +32,7 @@ from ...library import (
     submit_search,
     submit_warmup,
 )
-from ...library.analysis import tables as tag_tables
+from ...library.store import analysis_tables as tag_tables
 from ...library.analysis.service import add_tags, mark_tag, remove_tag, submit_tag_update
 from ...library.controller import FOLDER, SCAN, FolderChange, LibraryController
 from ...library.scan import ScanReport

@@ -1,6 +1,6 @@
 """The library database's formats, frozen: the schema release 0.1.0 created (format 0) and the
 migrations that bring any older file to the current format, each in one transaction after a
-backup copy (store.py runs them).
+backup copy (LibraryStore in __init__.py runs them).
 
 Append only, and import nothing that can change: a released migration must do tomorrow exactly
 what it did the day it shipped, so what it needs from elsewhere is copied here as it was then.

@@ -14,7 +14,8 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from ..store import ID_CHUNK, LibraryStore, vector_blob
+from . import LibraryStore
+from .rows import ID_CHUNK, vector_blob
 
 CONFIRMED, REJECTED = 1, 0
 
