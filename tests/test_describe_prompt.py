@@ -16,7 +16,7 @@ from latentstudio.imagegen.describe import describe_vector, render, submit_descr
 from latentstudio.imagegen.phrase_banks import Bank, bank_vectors, load_banks
 from latentstudio.library import add_folders, submit_index
 from latentstudio.models.clip_loader import load_clip_folder
-from latentstudio.models.clip_text import encode_texts, token_counts
+from latentstudio.models.text_encoding.batched import encode_texts, token_counts
 from tests.support import tiny_clip
 
 TIMEOUT = 300

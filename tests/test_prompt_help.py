@@ -79,7 +79,7 @@ def test_stop_keeps_what_was_produced(task: str, llm_ctx: AppContext) -> None:
 def test_expand_follows_the_best_scored_prompts(llm_ctx: AppContext, tiny_models: Callable[[str], Path]) -> None:
     _scored_outputs(llm_ctx, tiny_models, {"a red circle, oil painting": 0.31, "a cat": 0.12,
                                            "a lighthouse at dusk, film grain": 0.35, "a dog": 0.2})
-    assert style_examples(llm_ctx, "a cat") == ["a lighthouse at dusk, film grain", "a red circle, oil painting",
+    assert style_examples(llm_ctx.registry, llm_ctx.library, "a cat") == ["a lighthouse at dusk, film grain", "a red circle, oil painting",
                                                 "a dog"]
     result = submit_prompt_help(llm_ctx, "expand", "a cat").result(TIMEOUT)
     assert result.examples == ("a lighthouse at dusk, film grain", "a red circle, oil painting", "a dog")

@@ -112,9 +112,9 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(qtbot, tmp_path
 
 
 def test_a_query_typed_while_the_model_loads_says_so_and_answers_after(qtbot, page: SearchPage, monkeypatch) -> None:
-    from latentstudio.models import fast_text
+    from latentstudio.models.text_encoding import onnx_tower
 
-    real = fast_text.load_text_encoder
+    real = onnx_tower.load_text_encoder
     loading = threading.Event()
     release = threading.Event()
 
@@ -123,7 +123,7 @@ def test_a_query_typed_while_the_model_loads_says_so_and_answers_after(qtbot, pa
         release.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(fast_text, "load_text_encoder", slow_load)
+    monkeypatch.setattr(onnx_tower, "load_text_encoder", slow_load)
     page.warm_up()
     assert loading.wait(10)  # the warm-up job is loading the text tower
     page.query.setText("a blue square")

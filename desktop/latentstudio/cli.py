@@ -131,14 +131,14 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
 def _text_tower(installed) -> dict:
     """Which text tower answers text queries with this CLIP model; a ready export is loaded and
     checked (hash, probe prompts) here, as a search would."""
-    from .models import fast_text
+    from .models.text_encoding import onnx_tower
 
-    status = fast_text.status(installed)
+    status = onnx_tower.status(installed)
     if status.ready:
         try:
-            fast_text.load_text_encoder(installed)
-        except fast_text.FastTextUnavailable as exc:
-            status = fast_text.FastTextStatus(False, True, f"torch text tower: the export failed its check ({exc})")
+            onnx_tower.load_text_encoder(installed)
+        except onnx_tower.FastTextUnavailable as exc:
+            status = onnx_tower.FastTextStatus(False, True, f"torch text tower: the export failed its check ({exc})")
     return status.to_json()
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .codegen.history import HistoryStore
     from .library import Library
     from .models.download_service import DownloadService
+    from .models.text_encoding.exports import TextExports
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class AppContext:
         self._downloads: Optional["DownloadService"] = None
         self._controller: Optional["LibraryController"] = None
         self._history: Optional["HistoryStore"] = None
+        self._text_exports: Optional["TextExports"] = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -88,6 +90,16 @@ class AppContext:
             return self._controller
 
     @property
+    def text_exports(self) -> "TextExports":
+        """Text-tower exports for the fast query path, queued once per model."""
+        with self._lock:
+            if self._text_exports is None:
+                from .models.text_encoding.exports import TextExports
+
+                self._text_exports = TextExports(lambda: self.engine)
+            return self._text_exports
+
+    @property
     def library_opened(self) -> bool:
         """Whether the library's database is open (opening it may migrate it: not on the GUI thread)."""
         return self._library is not None
@@ -112,7 +124,7 @@ class AppContext:
                     raise ContextClosed("the application is closing: no download is started")
                 from .models.download_service import DownloadService
 
-                self._downloads = DownloadService(self, self.hub)
+                self._downloads = DownloadService(self.registry, self.paths.downloads, self.settings, self.hub)
             return self._downloads
 
     @property

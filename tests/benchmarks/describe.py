@@ -76,7 +76,7 @@ def main() -> int:
           f"(phrases per prompt: {', '.join(map(str, lengths))})")
 
     # The worst case: every round accepts, so all banks join (7 rounds of SHORTLIST encodings).
-    from latentstudio.models.clip_text import encode_texts
+    from latentstudio.models.text_encoding.batched import encode_texts
 
     bank_list = load_banks()
     started = time.perf_counter()

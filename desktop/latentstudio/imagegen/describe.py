@@ -23,7 +23,9 @@ from .phrase_banks import BankVectors, bank_vectors
 if TYPE_CHECKING:
     from ..context import AppContext
     from ..engine import JobContext
+    from ..library.photo_library import Library
     from ..models.clip_loader import ClipModel
+    from ..models.registry import InstalledModel
 
 PER_BANK = 4  # phrases per bank that may enter the prompt
 SHORTLIST = 8  # candidates encoded per round
@@ -97,7 +99,7 @@ def describe_vector(
     checkpoint: Callable[[], None] = lambda: None,
 ) -> Description:
     """The prompt for one picture vector (unit length) from the ranked banks."""
-    from ..models.clip_text import context_length, encode_texts, token_counts
+    from ..models.text_encoding.batched import context_length, encode_texts, token_counts
 
     limit = context_length(clip)
     scores = banks.vectors @ image_vector
@@ -144,14 +146,13 @@ def describe_vector(
 
 
 def describe_job(
-    job: "JobContext", ctx: "AppContext", paths: Sequence[Path], model_id: Optional[str] = None
+    job: "JobContext", installed: "InstalledModel", library: "Library", bank_cache: Path, paths: Sequence[Path]
 ) -> list[Description]:
-    """Describe each picture (library vectors are reused when the picture is indexed)."""
+    """Describe each picture (library vectors are reused when the picture is indexed); the phrase
+    banks' vectors are kept under `bank_cache`."""
     from ..library.search import image_query_vector
     from ..models.clip_loader import clip_in_job
 
-    installed = ctx.registry.resolve("clip", model_id)
-    library = ctx.library
     job.progress(0, len(paths), f"loading {installed.id}")
     with clip_in_job(job, installed) as clip:
 
@@ -159,7 +160,7 @@ def describe_job(
             job.progress(0, len(paths), f"learning the phrase banks ({done}/{total}, once per model)")
             job.checkpoint()
 
-        banks = bank_vectors(clip, installed, ctx.paths.home / "cache" / "phrase-banks", between_batches=encoding)
+        banks = bank_vectors(clip, installed, bank_cache, between_batches=encoding)
         descriptions = []
         for done, path in enumerate(paths):
             vector = image_query_vector(library, clip, installed.id, Path(path))
@@ -182,7 +183,8 @@ def submit_describe(
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist")
-    ctx.registry.resolve("clip", model_id)  # no CLIP model: MissingModelError now, not in the queue
+    installed = ctx.registry.resolve("clip", model_id)  # no CLIP model: MissingModelError now, not in the queue
+    bank_cache = ctx.paths.home / "cache" / "phrase-banks"
     name = f"Describe {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-    return ctx.engine.submit(lambda job: describe_job(job, ctx, paths, model_id), priority=Priority.FOREGROUND,
-                             name=name, kind="describe", on_event=on_event)
+    return ctx.engine.submit(lambda job: describe_job(job, installed, ctx.library, bank_cache, paths),
+                             priority=Priority.FOREGROUND, name=name, kind="describe", on_event=on_event)

@@ -27,6 +27,7 @@ from .schedulers import make_scheduler
 
 if TYPE_CHECKING:
     from ..context import AppContext
+    from ..models import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +211,10 @@ def add_to_library(
 
 
 def score_generated(
-    job: JobContext, ctx: "AppContext", image: Any, prompt: str
+    job: JobContext, registry: "ModelRegistry", image: Any, prompt: str
 ) -> tuple[Optional[ClipScore], float]:
     """(CLIP score, seconds) for a new image; no score without a CLIP model or when scoring fails."""
-    installed = scoring_model(ctx.registry)
+    installed = scoring_model(registry)
     if installed is None:
         return None, 0.0
     started = time.perf_counter()
@@ -225,15 +226,21 @@ def score_generated(
     return score, time.perf_counter() - started
 
 
+# Hands a saved image to the library: (path, prompt, score) → its embedding job, if one was queued.
+KeepImage = Callable[[Path, str, Optional[ClipScore]], Optional[JobHandle]]
+
+
 def generate_image(
     job: JobContext,
-    ctx: "AppContext",
+    registry: "ModelRegistry",
+    outputs: Path,
+    keep: KeepImage,
     spec: ImageSpec,
     config_dir: Optional[Path] = None,
 ) -> GeneratedImage:
     """The job function: load (or reuse) the pipeline, sample, write the PNG, hand it to the library."""
     request = spec.request
-    model = ctx.registry.resolve("diffusion", request.model_id)
+    model = registry.resolve("diffusion", request.model_id)
     job.progress(0, None, f"loading {model.id}")
     budget = job.models.budget_bytes
 
@@ -246,19 +253,19 @@ def generate_image(
         image, width, height = sample(job, loaded, spec)
         seconds = time.perf_counter() - started
         variant = loaded.variant
-    score, score_seconds = score_generated(job, ctx, image, request.prompt)
+    score, score_seconds = score_generated(job, registry, image, request.prompt)
     if model.path.is_file() and model.file_sha256 is None:
         job.progress(0, None, f"hashing {model.id} (once, for the image's Model hash)")
-    model_sha256 = ctx.registry.file_sha256(model, job.checkpoint)
+    model_sha256 = registry.file_sha256(model, job.checkpoint)
     parameters, ours = metadata_for(spec, model, variant, width, height, seconds, model_sha256, score)
     path = write_new_file(
-        ctx.paths.outputs,
+        outputs,
         spec.seed,
         request.prompt,
         lambda target: save_image(image, target, request.file_format, parameters, ours),
         suffix=FILE_FORMATS[request.file_format],
     )
-    library_job = add_to_library(ctx, path, request.prompt, score)
+    library_job = keep(path, request.prompt, score)
     return GeneratedImage(
         path, spec.seed, seconds, width, height, model.id, request.steps, library_job, score, score_seconds
     )
@@ -278,13 +285,16 @@ def submit_generation(
     config_dir: Optional[Path] = None,
 ) -> list[JobHandle]:
     """Validate and queue one FOREGROUND job per image; each handle's result is a GeneratedImage."""
+    def keep(path: Path, prompt: str, score: Optional[ClipScore]) -> Optional[JobHandle]:
+        return add_to_library(ctx, path, prompt, score)
+
     request = request.validated()
     model = ctx.registry.resolve("diffusion", request.model_id)  # a missing model fails now, not queued
     handles = []
     for spec in request.images():
         handles.append(
             ctx.engine.submit(
-                lambda job, spec=spec: generate_image(job, ctx, spec, config_dir),
+                lambda job, spec=spec: generate_image(job, ctx.registry, ctx.paths.outputs, keep, spec, config_dir),
                 priority=Priority.FOREGROUND,
                 name=job_name(spec),
                 kind=JOB_KIND,

@@ -137,7 +137,7 @@ def bank_vectors(
     between_batches: Optional[Callable[[int, int], None]] = None,
 ) -> BankVectors:
     """The banks' vectors for this model: from the cache, else encoded now and cached."""
-    from ..models.clip_text import encode_texts
+    from ..models.text_encoding.batched import encode_texts
 
     banks = banks if banks is not None else load_banks()
     phrases, bank_of = _flatten(banks)

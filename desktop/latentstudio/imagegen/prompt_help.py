@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
@@ -26,6 +26,7 @@ from ..models.catalogue import Catalogue, CatalogueError, resources_dir
 if TYPE_CHECKING:
     from ..context import AppContext
     from ..engine import JobContext
+    from ..library.photo_library import Library
     from ..models.registry import InstalledModel, ModelRegistry
 
 HELP_FILE = "prompt-help.json"
@@ -116,25 +117,25 @@ class PromptHelpResult:
         }
 
 
-def style_examples(ctx: "AppContext", prompt: str, limit: int = EXAMPLES) -> list[str]:
+def style_examples(registry: "ModelRegistry", library: "Library", prompt: str, limit: int = EXAMPLES) -> list[str]:
     """The user's best-scored prompts (by the library's CLIP model), the one being expanded left out."""
-    clip = ctx.registry.default("clip")
+    clip = registry.default("clip")
     if clip is None:
         return []
     same = " ".join(prompt.split()).lower()
-    best = ctx.library.store.best_scored_prompts(clip.id, limit + 1)
+    best = library.store.best_scored_prompts(clip.id, limit + 1)
     return [p for p, _ in best if " ".join(p.split()).lower() != same][:limit]
 
 
 def prompt_help_job(
-    job: "JobContext", ctx: "AppContext", task: PromptTask, prompt: str, installed: "InstalledModel",
-    temperature: float, seed: Optional[int],
+    job: "JobContext", examples: Callable[[], list[str]], task: PromptTask, prompt: str,
+    installed: "InstalledModel", temperature: float, seed: Optional[int],
 ) -> PromptHelpResult:
     from ..codegen.generation import stream_chat
     from ..codegen.loader import cache_key, load_language_model
 
     # Read here, not by the caller: the query grows with the library and the caller may be the GUI.
-    examples = style_examples(ctx, prompt) if task.name == "expand" else []
+    examples = examples() if task.name == "expand" else []
     job.progress(0, None, f"Loading {installed.id}…")
     with job.models.use(cache_key(installed), lambda: load_language_model(installed.path, job.device, installed.id)) as lm:
         job.checkpoint()
@@ -163,7 +164,8 @@ def submit_prompt_help(
     # Translation wants the likeliest words; expansion some variety.
     temperature = (0.0 if task.name == "translate" else 0.7) if temperature is None else temperature
     return ctx.engine.submit(
-        lambda job: prompt_help_job(job, ctx, task, prompt, installed, temperature, seed),
+        lambda job: prompt_help_job(job, lambda: style_examples(ctx.registry, ctx.library, prompt), task, prompt,
+                                    installed, temperature, seed),
         priority=Priority.FOREGROUND, name=f"{task.label}: {' '.join(prompt.split())[:40]}", kind="prompt-help",
         on_event=on_event,
     )

@@ -14,7 +14,6 @@ from ..cli_progress import ProgressBars
 from ..engine import Cancelled
 from .search import SearchFilters
 from .service import add_folders, search_library, submit_index
-from .text_tower import pending_export
 
 
 
@@ -200,7 +199,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
     model = ctx.registry.resolve("clip", args.model_id).id
     if library.should_save_index(model):
         library.save_index(model)
-    export = pending_export(ctx, model)
+    export = ctx.text_exports.pending(model)
     if export is not None:  # the torch tower answered: the next searches will not need it
         print("Preparing the fast text search for the next searches…", file=sys.stderr)
         export.result()

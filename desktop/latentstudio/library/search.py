@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from .query import parse_query, split_terms
 from .words import keyword_query
 
 if TYPE_CHECKING:
+    from ..models.text_encoding.encoder import TextEncoder
     from .photo_library import Library
     from .vectors import VectorIndex
 
@@ -31,12 +32,6 @@ RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted hit
 RESCORE_MIN = 64
 NEGATIVE_OVERFETCH = 8  # candidates re-ranked on decoded codes per rescored one, with negative terms
 ANN_BASELINE_SAMPLE = 1024
-
-
-class TextEncoder(Protocol):
-    """What a text query needs: the torch `ClipModel` or the onnxruntime text tower."""
-
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

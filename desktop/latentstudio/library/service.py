@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
-from ..models.clip_loader import cache_key as clip_cache_key
 from ..models.clip_loader import clip_in_job
+from ..models.text_encoding.encoder import LOADING_MESSAGE, export_in_job, text_encoder_in_job
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank, tag_listing
 from .store import PENDING
-from .text_tower import LOADING_MESSAGE, export_in_job, fast_text_in_job, submit_export
 from .words import embedded_words, name_words
 
 if TYPE_CHECKING:
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from ..context import AppContext
     from ..engine import Engine, JobContext
     from ..models import ModelRegistry
+    from ..models.text_encoding.exports import TextExports
     from .photo_library import Library
 
 DEFAULT_SEARCH_TIMEOUT_S = 300.0
@@ -99,10 +99,23 @@ def index_library(
 def submit_search(
     ctx: "AppContext", request: SearchRequest, on_event: Optional[EventCallback] = None
 ) -> JobHandle:
+    """`search_pictures` with the context's collaborators (the CLI's, the pages' and tests' way)."""
+    return search_pictures(ctx.engine, ctx.registry, ctx.library, ctx.text_exports, request,
+                           ctx.settings.search_min_score, on_event)
+
+
+def search_pictures(
+    engine: "Engine",
+    registry: "ModelRegistry",
+    library: "Library",
+    exports: "TextExports",
+    request: SearchRequest,
+    default_min_score: float,
+    on_event: Optional[EventCallback] = None,
+) -> JobHandle:
     """Run a search as an INTERACTIVE job: it answers at the next checkpoint of any other job."""
-    installed = ctx.registry.resolve("clip", request.model_id)
-    library = ctx.library
-    min_score = ctx.settings.search_min_score if request.min_score is None else request.min_score
+    installed = registry.resolve("clip", request.model_id)
+    min_score = default_min_score if request.min_score is None else request.min_score
 
     # A first search (or one after the library changed) reads the matrix from disk while the
     # engine starts and the query is encoded, not after.
@@ -112,50 +125,52 @@ def submit_search(
     def run(job: "JobContext") -> list[SearchHit]:
         if request.text is None and request.image is None and request.filters.tags:
             return tag_listing(library, ready if loading is None else loading.result(), request)
-        encoded = None
         if request.image is None:  # words only: the onnxruntime text tower when it is ready
-            with fast_text_in_job(job, installed) as fast:
-                if fast is not None:
-                    encoded = build_query(library, fast, installed.id, request)
-        if encoded is None:
-            if clip_cache_key(installed.id) not in job.models:
-                job.progress(0, None, LOADING_MESSAGE)
+            with text_encoder_in_job(job, installed, exports) as encoder:
+                query, negatives = build_query(library, encoder, installed.id, request)
+        else:
             with clip_in_job(job, installed) as clip:
-                encoded = build_query(library, clip, installed.id, request)
-            submit_export(ctx, installed)
-        query, negatives = encoded
+                query, negatives = build_query(library, clip, installed.id, request)
+            exports.submit(installed)
         index = ready if loading is None else loading.result()
         if loading is not None and library.should_save_index(installed.id):
-            ctx.engine.submit(lambda _: library.save_index(installed.id), priority=Priority.BACKGROUND,
-                              name="Save search index", kind="index-save")
+            engine.submit(lambda _: library.save_index(installed.id), priority=Priority.BACKGROUND,
+                          name="Save search index", kind="index-save")
         return rank(library, index, query, negatives, request, min_score)
 
-    return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=request.describe(), kind="search",
+    return engine.submit(run, priority=Priority.INTERACTIVE, name=request.describe(), kind="search",
                              on_event=on_event)
 
 
 def submit_warmup(ctx: "AppContext", model_id: Optional[str] = None) -> JobHandle:
+    """`warm_up_search` with the context's collaborators; the library opens inside the job."""
+    return warm_up_search(ctx.engine, ctx.registry, lambda: ctx.library, ctx.text_exports, model_id)
+
+
+def warm_up_search(
+    engine: "Engine",
+    registry: "ModelRegistry",
+    open_library: Callable[[], "Library"],
+    exports: "TextExports",
+    model_id: Optional[str] = None,
+) -> JobHandle:
     """Load what a first text search needs — the text tower and the vectors — as an INTERACTIVE
     job (the window submits it right after its first paint), when the library has vectors for
     the model; a search typed meanwhile runs right after it. Its result: whether it loaded."""
-    installed = ctx.registry.resolve("clip", model_id)
+    installed = registry.resolve("clip", model_id)
 
     def run(job: "JobContext") -> bool:
-        library = ctx.library  # opened (and migrated, if it must be) here, not on the caller's thread
+        library = open_library()  # opened (and migrated, if it must be) here, not on the caller's thread
         if not library.store.has_vectors(installed.id):
             return False
         ready, version = library.fresh_index(installed.id)
         if ready is None:
             library.start_loading(installed.id, version)  # on its own thread, beside the model
         job.progress(0, None, LOADING_MESSAGE)
-        with fast_text_in_job(job, installed) as fast:
-            if fast is not None:
-                return True
-        with clip_in_job(job, installed):
-            submit_export(ctx, installed)
-        return True
+        with text_encoder_in_job(job, installed, exports):
+            return True
 
-    return ctx.engine.submit(run, priority=Priority.INTERACTIVE, name=LOADING_MESSAGE, kind="search-warmup")
+    return engine.submit(run, priority=Priority.INTERACTIVE, name=LOADING_MESSAGE, kind="search-warmup")
 
 
 def search_library(
@@ -191,18 +206,24 @@ def search_library(
 def add_generated_image(
     ctx: "AppContext", path: Path, prompt: str, clip_score: Optional[tuple[float, str]] = None
 ) -> Optional[JobHandle]:
-    """Record a generated image (tagged, with its prompt and its (CLIP score, model) when it has
-    one) under the outputs folder and index it.
+    """Record a generated image under the outputs folder and index it: the BACKGROUND embedding
+    job, or None when no CLIP model is installed (the next index run takes it)."""
+    image_id = record_generated_image(ctx.library, ctx.paths.outputs, path, prompt, clip_score)
+    if ctx.registry.default("clip") is None:
+        return None
+    return submit_index(ctx, image_ids=[image_id])
 
-    Returns the BACKGROUND embedding job, or None when no CLIP model is installed (the image
-    is then indexed by the next index run).
-    """
-    library = ctx.library
+
+def record_generated_image(
+    library: "Library", outputs: Path, path: Path, prompt: str, clip_score: Optional[tuple[float, str]] = None
+) -> int:
+    """Store a generated image (tagged, with its prompt and its (CLIP score, model) when it has
+    one), waiting for its vector; its image id."""
     path = Path(os.path.abspath(path))
     st = path.stat()
     folder = library.folder_for(path)
     if folder is None:
-        outputs = Path(os.path.abspath(ctx.paths.outputs))
+        outputs = Path(os.path.abspath(outputs))
         if not path.is_relative_to(outputs):
             raise ValueError(f"{path} is not inside the outputs folder {outputs}")
         folder = library.add_folder(outputs, role="outputs")
@@ -217,7 +238,5 @@ def add_generated_image(
         store.set_words(db, image_id, name_words(str(path), str(folder.path)), embedded_words(path) or prompt)
         if clip_score is not None:
             store.record_clip_score(db, digest, clip_score[1], clip_score[0])
-    if ctx.registry.default("clip") is None:
-        return None
-    return submit_index(ctx, image_ids=[image_id])
+    return image_id
 

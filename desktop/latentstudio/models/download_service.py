@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from ..engine.events import EventHub
 from .catalogue import Catalogue, CatalogueEntry, CatalogueError
-from .download import RetryPolicy, download_for_app, staged_bytes
+from .download import RetryPolicy, download_model, staged_bytes
 from .download_queue import DownloadJob, DownloadQueue
 
 if TYPE_CHECKING:
-    from ..context import AppContext
+    from ..config import Settings
     from ..engine import DeviceInfo
+    from .registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,11 @@ log = logging.getLogger(__name__)
 class DownloadService:
     """Owned by `AppContext`; its jobs report to the context's event hub like engine jobs."""
 
-    def __init__(self, ctx: "AppContext", hub: EventHub, retry: RetryPolicy = RetryPolicy()):
-        self.ctx = ctx
+    def __init__(self, registry: "ModelRegistry", staging: Path, settings: "Settings", hub: EventHub,
+                 retry: RetryPolicy = RetryPolicy()):
+        self.registry = registry
+        self.staging = staging  # unfinished downloads, kept to resume
+        self.settings = settings  # read at each start: offline mode may have changed
         self.retry = retry  # back-off between failed attempts (tests make it short)
         self.problem = ""
         try:
@@ -31,7 +36,11 @@ class DownloadService:
             self.catalogue = Catalogue([])
             self.problem = str(exc)
         self.queue = DownloadQueue(
-            lambda entry, report, flags: download_for_app(ctx, entry, report, flags, self.retry), hub
+            lambda entry, report, flags: download_model(
+                entry, registry, staging, offline=settings.offline_mode, on_progress=report, flags=flags,
+                retry=self.retry,
+            ),
+            hub,
         )
 
     def entries(self, kind: Optional[str] = None) -> list[CatalogueEntry]:
@@ -41,11 +50,11 @@ class DownloadService:
         return self.catalogue.recommended(kind, device)
 
     def installed_ids(self) -> set[str]:
-        return {str(m.extra.get("catalogue_id") or m.id) for m in self.ctx.registry.list()}
+        return {str(m.extra.get("catalogue_id") or m.id) for m in self.registry.list()}
 
     def partial_bytes(self, entry_id: str) -> int:
         """Bytes kept from an interrupted download of this model (it resumes from there)."""
-        return staged_bytes(self.ctx.paths.downloads, entry_id)
+        return staged_bytes(self.staging, entry_id)
 
     def job_for(self, entry_id: str) -> Optional[DownloadJob]:
         return self.queue.find(entry_id)

@@ -36,7 +36,7 @@ from ...library.store import analysis_tables as tag_tables
 from ...library.analysis.service import add_tags, mark_tag, remove_tag, submit_tag_update
 from ...library.controller import FOLDER, SCAN, FolderChange, LibraryController
 from ...library.scan import ScanReport
-from ...library.text_tower import LOADING_MESSAGE
+from ...models.text_encoding.encoder import LOADING_MESSAGE
 from ...library.thumbnails import ensure_thumbnail
 from ..background import run_in_background
 from ..file_actions import copy_image, copy_path, open_file, reveal

@@ -15,10 +15,9 @@ import pytest
 
 from latentstudio import cli
 from latentstudio.library import search_library
-from latentstudio.library.text_tower import pending_export
-from latentstudio.models import fast_text
+from latentstudio.models.text_encoding import onnx_tower
 from latentstudio.models.clip_loader import load_installed_clip
-from latentstudio.models.fast_text_export import PARITY_PROMPTS, export_text_tower
+from latentstudio.models.text_encoding.onnx_export import PARITY_PROMPTS, export_text_tower
 
 QUERIES = ["a red circle", "a blue square", "a green triangle -a red circle", "yellow", "東京 🐶 café"]
 
@@ -42,22 +41,22 @@ def _same(got: list[tuple[str, float]], expected: list[tuple[str, float]]) -> bo
 
 def _torch_answers(ctx, monkeypatch) -> dict[str, list[tuple[str, float]]]:
     with monkeypatch.context() as m:
-        m.setenv(fast_text.CHOICE_ENV, "torch")
+        m.setenv(onnx_tower.CHOICE_ENV, "torch")
         return {q: _top(ctx, q) for q in QUERIES}
 
 
 def test_export_parity_with_the_torch_tower(tower) -> None:
     _, installed = tower
-    state = fast_text.status(installed)
+    state = onnx_tower.status(installed)
     assert state.ready, state.reason
-    record = fast_text.read_record(installed)
+    record = onnx_tower.read_record(installed)
     assert record["versions"]["torch"] and record["versions"]["onnxruntime"]
     assert record["parity"]["min_cosine"] >= 0.999
-    assert record["fingerprint"] == fast_text.fingerprint(installed)
-    fast = fast_text.load_text_encoder(installed)
+    assert record["fingerprint"] == onnx_tower.fingerprint(installed)
+    fast = onnx_tower.load_text_encoder(installed)
     clip = load_installed_clip(installed)
     prompts = list(PARITY_PROMPTS) + ["an unseen prompt about Ångström and 🎉", "Z" * 500]
-    cosines = fast_text.cosines(fast.encode_text(prompts), clip.encode_text(prompts))
+    cosines = onnx_tower.cosines(fast.encode_text(prompts), clip.encode_text(prompts))
     assert cosines.min() >= 0.999, cosines
 
 
@@ -89,7 +88,7 @@ def test_cli_text_search_imports_no_torch(tower, fresh_home: Path) -> None:
 def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(tower, monkeypatch, caplog) -> None:
     ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
-    weights = fast_text.export_folder(installed) / fast_text.WEIGHTS_FILE
+    weights = onnx_tower.export_folder(installed) / onnx_tower.WEIGHTS_FILE
     stat = weights.stat()
     with open(weights, "r+b") as fh:  # flip bytes in the middle of the weights, same size and time
         fh.seek(stat.st_size // 2)
@@ -97,56 +96,56 @@ def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(tower, monke
         fh.seek(stat.st_size // 2)
         fh.write(bytes(b ^ 0xFF for b in chunk))
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    with caplog.at_level(logging.WARNING, logger="latentstudio.models.fast_text"):
+    with caplog.at_level(logging.WARNING, logger="latentstudio.models.text_encoding.onnx_tower"):
         got = _top(ctx, QUERIES[0])
     assert got == expected[QUERIES[0]]
     assert any("SHA-256" in r.getMessage() and "torch" in r.getMessage() for r in caplog.records)
-    export = pending_export(ctx, "shapes")
+    export = ctx.text_exports.pending("shapes")
     assert export is not None
     export.result(120)
-    state = fast_text.status(installed)
-    assert state.ready and fast_text.files_sha256(fast_text.export_folder(installed)) == state.sha256
+    state = onnx_tower.status(installed)
+    assert state.ready and onnx_tower.files_sha256(onnx_tower.export_folder(installed)) == state.sha256
     assert _same(_top(ctx, QUERIES[1]), expected[QUERIES[1]])
 
 
 def test_disagreeing_probe_vectors_mean_torch(tower, monkeypatch, caplog) -> None:
     ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
-    folder = fast_text.export_folder(installed)
-    record = fast_text.read_record(installed)
+    folder = onnx_tower.export_folder(installed)
+    record = onnx_tower.read_record(installed)
     record["probe"]["vectors"] = (-np.asarray(record["probe"]["vectors"])).tolist()
-    fast_text.write_record(folder, record)
-    with caplog.at_level(logging.WARNING, logger="latentstudio.models.fast_text"):
+    onnx_tower.write_record(folder, record)
+    with caplog.at_level(logging.WARNING, logger="latentstudio.models.text_encoding.onnx_tower"):
         assert _top(ctx, QUERIES[2]) == expected[QUERIES[2]]
     assert any("probe vectors disagree" in r.getMessage() for r in caplog.records)
-    assert fast_text.read_record(installed)["status"] == fast_text.INVALID
+    assert onnx_tower.read_record(installed)["status"] == onnx_tower.INVALID
 
 
 def test_changed_model_files_make_the_export_out_of_date(tower, monkeypatch) -> None:
     ctx, installed = tower
-    assert fast_text.status(installed).ready
-    real = fast_text.fingerprint(installed)
-    monkeypatch.setattr(fast_text, "fingerprint", lambda inst: [[n, size + 1, t] for n, size, t in real])
-    state = fast_text.status(installed)
+    assert onnx_tower.status(installed).ready
+    real = onnx_tower.fingerprint(installed)
+    monkeypatch.setattr(onnx_tower, "fingerprint", lambda inst: [[n, size + 1, t] for n, size, t in real])
+    state = onnx_tower.status(installed)
     assert not state.ready and state.exportable and "out of date" in state.reason
     with monkeypatch.context() as m:
-        m.setenv(fast_text.CHOICE_ENV, "torch")
+        m.setenv(onnx_tower.CHOICE_ENV, "torch")
         expected = _top(ctx, QUERIES[0])
     assert _top(ctx, QUERIES[0]) == expected  # answered by torch: the loader is never asked
-    export = pending_export(ctx, "shapes")
+    export = ctx.text_exports.pending("shapes")
     assert export is not None and export.result(120).ready
-    assert fast_text.read_record(installed)["fingerprint"] == fast_text.fingerprint(installed)
+    assert onnx_tower.read_record(installed)["fingerprint"] == onnx_tower.fingerprint(installed)
 
 
 def test_a_failed_parity_check_is_recorded_and_not_retried(ctx, tiny_models, monkeypatch) -> None:
     installed = ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny", link=True)
     clip = load_installed_clip(installed)
-    monkeypatch.setattr(fast_text, "cosines", lambda a, b: np.zeros(len(a)))
+    monkeypatch.setattr(onnx_tower, "cosines", lambda a, b: np.zeros(len(a)))
     state = export_text_tower(clip, installed)
     assert not state.ready and not state.exportable and "parity check failed" in state.reason
-    assert not (fast_text.export_folder(installed) / fast_text.WEIGHTS_FILE).exists()
-    monkeypatch.setattr(fast_text, "exporting_versions", lambda: {"torch": "another"})
-    assert fast_text.status(installed).exportable  # a new torch or onnxruntime may do better
+    assert not (onnx_tower.export_folder(installed) / onnx_tower.WEIGHTS_FILE).exists()
+    monkeypatch.setattr(onnx_tower, "exporting_versions", lambda: {"torch": "another"})
+    assert onnx_tower.status(installed).exportable  # a new torch or onnxruntime may do better
 
 
 def test_models_without_the_fast_path_say_why(ctx, tiny_models, tmp_path: Path, monkeypatch) -> None:
@@ -158,14 +157,14 @@ def test_models_without_the_fast_path_say_why(ctx, tiny_models, tmp_path: Path, 
     (hf / "open_clip_config.json").write_text(json.dumps(config))
     (hf / "open_clip_model.safetensors").symlink_to(source / "open_clip_model.safetensors")
     installed = ctx.registry.import_path(hf, kind="clip", model_id="hf-text", link=True)
-    state = fast_text.status(installed)
+    state = onnx_tower.status(installed)
     assert not state.ready and not state.exportable and "Hugging Face tokenizer" in state.reason
 
     plain = ctx.registry.import_path(source, kind="clip", model_id="plain", link=True)
-    assert "not prepared yet" in fast_text.status(plain).reason
-    real = fast_text.available
-    monkeypatch.setattr(fast_text, "available", lambda name: name != "onnxruntime" and real(name))
-    state = fast_text.status(plain)
+    assert "not prepared yet" in onnx_tower.status(plain).reason
+    real = onnx_tower.available
+    monkeypatch.setattr(onnx_tower, "available", lambda name: name != "onnxruntime" and real(name))
+    state = onnx_tower.status(plain)
     assert not state.exportable and "onnxruntime is not installed" in state.reason
 
 
@@ -200,12 +199,12 @@ def test_warm_up_without_vectors_loads_nothing(ctx, tiny_models) -> None:
 def test_an_export_cut_short_leaves_nothing_once_the_next_one_runs(ctx, tiny_models) -> None:
     """A window closed mid-export ends its process: the staging folder stays until the next export."""
     installed = ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny")  # a copy
-    final = fast_text.export_folder(installed)
+    final = onnx_tower.export_folder(installed)
     stale = final.parent / f".{final.name}-k2j3h4x"
     stale.mkdir()
-    (stale / fast_text.ONNX_FILE).write_bytes(b"half a graph")
+    (stale / onnx_tower.ONNX_FILE).write_bytes(b"half a graph")
     (final.parent / f".{final.name}-old").mkdir()
     state = export_text_tower(load_installed_clip(installed), installed)
     assert state.ready, state.reason
     assert not [p.name for p in final.parent.iterdir() if p.name.startswith(f".{final.name}")]
-    assert fast_text.load_text_encoder(installed).encode_text(["a red circle"]).shape[0] == 1
+    assert onnx_tower.load_text_encoder(installed).encode_text(["a red circle"]).shape[0] == 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from .clip_loader import ClipModel
+    from ..clip_loader import ClipModel
 
 CLIP_MAX_TOKENS = 77  # CLIP's context, start and end tokens included
 PAD_ID = 0  # open_clip's SimpleTokenizer pads with 0; its end token has the highest id

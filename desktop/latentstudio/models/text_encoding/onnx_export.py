@@ -1,4 +1,4 @@
-"""Export a CLIP text tower to ONNX for the torch-free query path (`fast_text`), with a parity check.
+"""Export a CLIP text tower to ONNX for the torch-free query path (`onnx_tower`), with a parity check.
 
 torch 2.14's `torch.onnx.export` defaults to the torch.export-based exporter (`dynamo=True`),
 which needs onnxscript and onnx-ir besides onnx and took 3.0 s on the tiny test model; the
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from . import fast_text
-from .clip_bpe import ClipBpeTokenizer
-from .clip_loader import ClipModel, load_installed_clip
-from .registry import InstalledModel
+from ..clip_bpe import ClipBpeTokenizer
+from ..clip_loader import ClipModel, load_installed_clip
+from ..registry import InstalledModel
+from . import onnx_tower
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,14 @@ def _cpu_float32(clip: ClipModel, installed: InstalledModel) -> ClipModel:
     return load_installed_clip(installed, torch.device("cpu"), torch.float32)
 
 
-def export_text_tower(clip: ClipModel, installed: InstalledModel) -> fast_text.FastTextStatus:
+def export_text_tower(clip: ClipModel, installed: InstalledModel) -> onnx_tower.FastTextStatus:
     """Export `clip`'s text tower into the model's folder and check it; the resulting status."""
-    unsupported = fast_text.unsupported_reason(installed)
+    unsupported = onnx_tower.unsupported_reason(installed)
     if unsupported:
-        return fast_text.FastTextStatus(False, False, f"torch text tower: {unsupported}")
-    versions = fast_text.exporting_versions()
-    files = fast_text.fingerprint(installed)
-    final = fast_text.export_folder(installed)
+        return onnx_tower.FastTextStatus(False, False, f"torch text tower: {unsupported}")
+    versions = onnx_tower.exporting_versions()
+    files = onnx_tower.fingerprint(installed)
+    final = onnx_tower.export_folder(installed)
     # Exports run one at a time on the inference thread: any staging folder already here was left
     # by a process that ended mid-export (the window ends its process soon after close).
     for stale in final.parent.glob(f".{final.name}-*"):
@@ -76,15 +76,15 @@ def export_text_tower(clip: ClipModel, installed: InstalledModel) -> fast_text.F
             record = _export(_cpu_float32(clip, installed), installed, staging)
         except Exception as exc:  # the exporter and onnxruntime raise many kinds of errors
             log.exception("exporting the text tower of %s failed", installed.id)
-            record = {"status": fast_text.FAILED, "reason": f"export failed: {type(exc).__name__}: {exc}"}
-        record.update(format=fast_text.RECORD_FORMAT, model_id=installed.id, fingerprint=files,
+            record = {"status": onnx_tower.FAILED, "reason": f"export failed: {type(exc).__name__}: {exc}"}
+        record.update(format=onnx_tower.RECORD_FORMAT, model_id=installed.id, fingerprint=files,
                       versions=versions, opset=OPSET,
                       created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       seconds=round(time.perf_counter() - started, 2))
-        if record["status"] != fast_text.READY:
+        if record["status"] != onnx_tower.READY:
             for leftover in staging.iterdir():
                 leftover.unlink()
-        fast_text.write_record(staging, record)
+        onnx_tower.write_record(staging, record)
         old = final.with_name(f".{final.name}-old")
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -95,7 +95,7 @@ def export_text_tower(clip: ClipModel, installed: InstalledModel) -> fast_text.F
         shutil.rmtree(staging, ignore_errors=True)
         raise
     log.info("text tower of %s: %s (%s s)", installed.id, record.get("reason") or record["status"], record["seconds"])
-    return fast_text.status(installed)
+    return onnx_tower.status(installed)
 
 
 def _tower_module(model: Any) -> Any:
@@ -120,9 +120,9 @@ def _with_external_weights(traced: Path, staging: Path) -> Path:
     import onnx
 
     model = onnx.load(str(traced))
-    path = staging / fast_text.ONNX_FILE
+    path = staging / onnx_tower.ONNX_FILE
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=fast_text.WEIGHTS_FILE, size_threshold=1024)
+                    location=onnx_tower.WEIGHTS_FILE, size_threshold=1024)
     traced.unlink()
     return path
 
@@ -130,7 +130,7 @@ def _with_external_weights(traced: Path, staging: Path) -> Path:
 def _export(clip: ClipModel, installed: InstalledModel, staging: Path) -> dict[str, Any]:
     import torch
 
-    length = fast_text.context_length(installed)
+    length = onnx_tower.context_length(installed)
     tokenizer = ClipBpeTokenizer(length)
     traced = staging / "traced.onnx"
     with warnings.catch_warnings(), torch.no_grad():
@@ -142,19 +142,19 @@ def _export(clip: ClipModel, installed: InstalledModel, staging: Path) -> dict[s
         )
     path = _with_external_weights(traced, staging)
     expected = clip.encode_text(list(PARITY_PROMPTS))
-    session = fast_text.new_session(path)
-    encoder = fast_text.OnnxTextEncoder(session, tokenizer, expected.shape[1],
-                                       (staging / fast_text.WEIGHTS_FILE).stat().st_size, installed.id)
+    session = onnx_tower.new_session(path)
+    encoder = onnx_tower.OnnxTextEncoder(session, tokenizer, expected.shape[1],
+                                        (staging / onnx_tower.WEIGHTS_FILE).stat().st_size, installed.id)
     got = encoder.encode_text(list(PARITY_PROMPTS))
-    worst = float(fast_text.cosines(got, expected).min())
-    if not worst >= fast_text.MIN_COSINE:
-        return {"status": fast_text.FAILED, "reason": f"parity check failed (cosine {worst:.5f} < {fast_text.MIN_COSINE})"}
-    probe = clip.encode_text(list(fast_text.PROBE_TEXTS))
+    worst = float(onnx_tower.cosines(got, expected).min())
+    if not worst >= onnx_tower.MIN_COSINE:
+        return {"status": onnx_tower.FAILED, "reason": f"parity check failed (cosine {worst:.5f} < {onnx_tower.MIN_COSINE})"}
+    probe = clip.encode_text(list(onnx_tower.PROBE_TEXTS))
     return {
-        "status": fast_text.READY,
-        "sha256": fast_text.files_sha256(staging),
+        "status": onnx_tower.READY,
+        "sha256": onnx_tower.files_sha256(staging),
         "context_length": length,
         "embed_dim": int(expected.shape[1]),
         "parity": {"prompts": len(PARITY_PROMPTS), "min_cosine": round(worst, 6)},
-        "probe": {"texts": list(fast_text.PROBE_TEXTS), "vectors": np.round(probe, 7).tolist()},
+        "probe": {"texts": list(onnx_tower.PROBE_TEXTS), "vectors": np.round(probe, 7).tolist()},
     }

@@ -1,7 +1,7 @@
 """The fast text query path: a CLIP text tower exported to ONNX, run by onnxruntime, without torch.
 
 A text search needs only the tokenizer and the text tower; loading torch and open_clip for them
-costs seconds. The tower is exported once (`fast_text_export`, which does need torch) into the
+costs seconds. The tower is exported once (`onnx_export`, which does need torch) into the
 model's registry folder, `<models>/clip/<id>/text-onnx/`, with a record (`export.json`) of the
 model files it came from, the exporting versions, the SHA-256 of the ONNX files, the parity it
 showed against the torch tower, and the torch tower's vectors for two probe prompts.
@@ -25,9 +25,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..atomic_files import write_json
-from .clip_bpe import DEFAULT_CONTEXT_LENGTH, ClipBpeTokenizer
-from .registry import InstalledModel
+from ...atomic_files import write_json
+from ..clip_bpe import DEFAULT_CONTEXT_LENGTH, ClipBpeTokenizer
+from ..registry import InstalledModel
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def available(module: str) -> bool:
 def source_files(installed: InstalledModel) -> list[Path]:
     """The model files the text tower is made from."""
     if installed.format == "open_clip_hub":
-        from .clip_loader import HUB_CONFIG, HUB_WEIGHTS
+        from ..clip_loader import HUB_CONFIG, HUB_WEIGHTS
 
         return [installed.path / HUB_CONFIG, installed.path / HUB_WEIGHTS]
     return [installed.path]
@@ -101,7 +101,7 @@ def _open_clip_config(architecture: str) -> dict[str, Any]:
 def text_config(installed: InstalledModel) -> dict[str, Any]:
     """The model's `model_cfg` (hub config, or the built-in config of its architecture)."""
     if installed.format == "open_clip_hub":
-        from .clip_loader import HUB_CONFIG
+        from ..clip_loader import HUB_CONFIG
 
         config = json.loads((installed.path / HUB_CONFIG).read_text(encoding="utf-8"))
         return dict(config.get("model_cfg") or {})

@@ -1,0 +1,9 @@
+"""CLIP text encoding, in one place: what a text query, a tag label or a phrase bank becomes.
+
+- `encoder.py`: the `TextEncoder` interface and `text_encoder_in_job`, the one function that picks
+  the onnxruntime tower (no torch) when its export is ready, else the torch tower.
+- `onnx_tower.py`: the exported tower, its record and the checks made before it answers.
+- `onnx_export.py`: making that export from the torch tower, with a parity check.
+- `exports.py`: queueing exports as background jobs, once per model.
+- `batched.py`: many short texts at once (phrase banks, prompt candidates), CLIP token counts.
+"""
