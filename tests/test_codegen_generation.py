@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from latentstudio.codegen import CodeRequest, HistoryStore, StreamPiece, submit_generation
+from latentstudio.codegen import CodeRequest, HistoryStore, StreamPiece, submit_code
 from latentstudio.engine import Engine, EventKind, JobEvent, JobState, Priority
 from latentstudio.models import MissingModelError, ModelRegistry
 from latentstudio.paths import Paths
@@ -34,7 +34,7 @@ def _collect(pieces: list[StreamPiece]) -> Callable[[JobEvent], None]:
 def test_streamed_pieces_join_to_the_final_text(engine: Engine, registry: ModelRegistry, paths: Paths) -> None:
     pieces: list[StreamPiece] = []
     request = CodeRequest("Write a function that adds two numbers", temperature=0, max_new_tokens=64)
-    result = submit_generation(engine, registry, request, on_event=_collect(pieces)).result(120)
+    result = submit_code(engine, registry, request, on_event=_collect(pieces)).result(120)
 
     assert len(pieces) > 5  # token by token, not one block at the end
     assert "".join(p.text for p in pieces) == result.text
@@ -52,7 +52,7 @@ def test_streamed_pieces_join_to_the_final_text(engine: Engine, registry: ModelR
 def test_same_seed_and_settings_give_the_same_text(engine: Engine, registry: ModelRegistry) -> None:
     def sample(seed: int) -> str:
         request = CodeRequest("add", temperature=3.0, top_p=1.0, seed=seed, max_new_tokens=32)
-        result = submit_generation(engine, registry, request).result(120)
+        result = submit_code(engine, registry, request).result(120)
         assert result.seed == seed
         return result.text
 
@@ -75,7 +75,7 @@ def test_stop_ends_within_one_token_keeps_the_output_and_frees_the_engine(
                 event.handle.cancel()
 
     request = CodeRequest("add two numbers", temperature=0, max_new_tokens=64)
-    handle = submit_generation(engine, registry, request, history, on_event=on_event)
+    handle = submit_code(engine, registry, request, history, on_event=on_event)
     result = handle.result(120)
 
     cancelled_at = seen[seen.index(-1) - 1]
@@ -86,13 +86,13 @@ def test_stop_ends_within_one_token_keeps_the_output_and_frees_the_engine(
     stored = history.get(result.history_id)
     assert stored.stopped and stored.output == result.text
 
-    follow_up = submit_generation(engine, registry, CodeRequest("again", temperature=0, max_new_tokens=64))
+    follow_up = submit_code(engine, registry, CodeRequest("again", temperature=0, max_new_tokens=64))
     assert follow_up.result(120).text == REPLY
 
 
 def test_stop_from_another_thread(engine: Engine, registry: ModelRegistry) -> None:
     first_piece = threading.Event()
-    handle = submit_generation(
+    handle = submit_code(
         engine,
         registry,
         CodeRequest("add", temperature=0, max_new_tokens=64),
@@ -107,7 +107,7 @@ def test_stop_from_another_thread(engine: Engine, registry: ModelRegistry) -> No
 def test_generation_is_recorded_in_history(engine: Engine, registry: ModelRegistry, paths: Paths) -> None:
     history = HistoryStore(paths.code_history_db)
     request = CodeRequest("Sum two numbers please", temperature=0, max_new_tokens=64, seed=11)
-    result = submit_generation(engine, registry, request, history).result(120)
+    result = submit_code(engine, registry, request, history).result(120)
     [entry] = HistoryStore(paths.code_history_db).search("sum numbers")
     assert entry.id == result.history_id
     assert entry.output == REPLY and entry.code == REPLY_CODE and entry.model_id == "tiny-llm"
@@ -117,7 +117,7 @@ def test_generation_is_recorded_in_history(engine: Engine, registry: ModelRegist
 
 def test_context_that_does_not_fit_is_a_clear_error(engine: Engine, registry: ModelRegistry) -> None:
     request = CodeRequest("explain", context="x = 1\n" * 400, max_new_tokens=8)
-    handle = submit_generation(engine, registry, request)
+    handle = submit_code(engine, registry, request)
     with pytest.raises(ValueError, match="shorten the context"):
         handle.result(120)
 
@@ -125,7 +125,7 @@ def test_context_that_does_not_fit_is_a_clear_error(engine: Engine, registry: Mo
 def test_missing_model_and_bad_settings_fail_before_queueing(engine: Engine, paths: Paths) -> None:
     empty = ModelRegistry(paths.models)
     with pytest.raises(MissingModelError):
-        submit_generation(engine, empty, CodeRequest("x"))
+        submit_code(engine, empty, CodeRequest("x"))
     for bad in (
         CodeRequest(" "),
         CodeRequest("x", language="klingon"),
@@ -135,7 +135,7 @@ def test_missing_model_and_bad_settings_fail_before_queueing(engine: Engine, pat
         CodeRequest("x", seed=-3),
     ):
         with pytest.raises(ValueError):
-            submit_generation(engine, empty, bad)
+            submit_code(engine, empty, bad)
     assert engine.queued() == []
 
 
@@ -187,7 +187,7 @@ def test_out_of_memory_while_reading_the_prompt_evicts_and_retries(
         return lm
 
     monkeypatch.setattr("latentstudio.codegen.generation.load_language_model", load_with_flaky_generate)
-    result = submit_generation(engine, registry, CodeRequest("add", temperature=0, max_new_tokens=64)).result(120)
+    result = submit_code(engine, registry, CodeRequest("add", temperature=0, max_new_tokens=64)).result(120)
     assert result.text == REPLY
 
 
@@ -210,7 +210,7 @@ def test_a_more_urgent_job_runs_between_tokens_and_is_not_counted_as_generation_
             order.append("generation done")
 
     request = CodeRequest("add", temperature=0, max_new_tokens=64)
-    result = submit_generation(engine, registry, request, on_event=on_event).result(120)
+    result = submit_code(engine, registry, request, on_event=on_event).result(120)
     assert urgent[0].result(10) == "answer"
     assert order == ["interactive done", "generation done"]  # it ran in place, mid-generation
     assert result.text == REPLY and not result.stopped

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from latentstudio.codegen import CodeRequest, StreamPiece, submit_generation
+from latentstudio.codegen import CodeRequest, StreamPiece, submit_code
 from latentstudio.codegen.loader import load_language_model
 from latentstudio.engine import Engine, EventKind, JobEvent, detect_device
 from latentstudio.models import ModelRegistry
@@ -50,7 +50,7 @@ def test_streams_on_the_gpu_and_the_pieces_join(cuda_engine: Engine, registry: M
             pieces.append(event.payload)
 
     request = CodeRequest("add two numbers", temperature=0, max_new_tokens=64)
-    result = submit_generation(cuda_engine, registry, request, on_event=on_event).result(300)
+    result = submit_code(cuda_engine, registry, request, on_event=on_event).result(300)
     assert result.device == "cuda"
     assert "".join(p.text for p in pieces) == result.text
     assert result.n_tokens > 5 and result.ttft_ms and result.tokens_per_s
@@ -60,8 +60,8 @@ def test_streams_on_the_gpu_and_the_pieces_join(cuda_engine: Engine, registry: M
 
 def test_same_seed_same_text_on_the_gpu(cuda_engine: Engine, registry: ModelRegistry) -> None:
     request = CodeRequest("add", temperature=1.5, seed=5, max_new_tokens=32)
-    first = submit_generation(cuda_engine, registry, request).result(300).text
-    assert submit_generation(cuda_engine, registry, request).result(300).text == first
+    first = submit_code(cuda_engine, registry, request).result(300).text
+    assert submit_code(cuda_engine, registry, request).result(300).text == first
 
 
 def test_stop_on_the_gpu_within_one_token(cuda_engine: Engine, registry: ModelRegistry) -> None:
@@ -73,7 +73,7 @@ def test_stop_on_the_gpu_within_one_token(cuda_engine: Engine, registry: ModelRe
             event.handle.cancel()
 
     request = CodeRequest("add two numbers", temperature=0, max_new_tokens=64)
-    result = submit_generation(cuda_engine, registry, request, on_event=on_event).result(300)
+    result = submit_code(cuda_engine, registry, request, on_event=on_event).result(300)
     assert result.stopped and at_cancel[0] <= result.n_tokens <= at_cancel[0] + 1
-    follow_up = submit_generation(cuda_engine, registry, CodeRequest("again", temperature=0, max_new_tokens=8))
+    follow_up = submit_code(cuda_engine, registry, CodeRequest("again", temperature=0, max_new_tokens=8))
     assert follow_up.result(300).n_tokens > 0

@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 
 from latentstudio.cli import main
-from latentstudio.codegen import CodeRequest, HistoryStore, StreamPiece, submit_generation
+from latentstudio.codegen import CodeRequest, HistoryStore, StreamPiece, submit_code
 from latentstudio.codegen.history import SCHEMA_1
 from latentstudio.codegen.languages import get_language
 from latentstudio.codegen.prompts import build_messages
@@ -78,7 +78,7 @@ def test_the_fixed_answer_streams_through_each_task(task: str, engine: Engine, r
     history = HistoryStore(paths.code_history_db)
     request = CodeRequest(**{"prompt": "", "context_name": "calc.py", **fields}, task=task, temperature=0,
                                 max_new_tokens=64)
-    handle = submit_generation(engine, registry, request, history, on_event=on_event)
+    handle = submit_code(engine, registry, request, history, on_event=on_event)
     result = handle.result(120)
     assert len(pieces) > 5 and "".join(p.text for p in pieces) == result.text == REPLY
     assert result.task == task and result.language == answer_language
@@ -105,7 +105,7 @@ def test_stop_works_per_task(task: str, engine: Engine, registry: ModelRegistry,
             event.handle.cancel()
 
     request = CodeRequest(**{"prompt": "", **fields}, task=task, temperature=0, max_new_tokens=64)
-    result = submit_generation(engine, registry, request, history, on_event=on_event).result(120)
+    result = submit_code(engine, registry, request, history, on_event=on_event).result(120)
     assert result.stopped and REPLY.startswith(result.text) and len(result.text) < len(REPLY)
     stored = history.get(result.history_id)
     assert stored.stopped and stored.task == task
@@ -114,7 +114,7 @@ def test_stop_works_per_task(task: str, engine: Engine, registry: ModelRegistry,
 def test_a_translation_into_the_asked_language_is_checked(engine: Engine, registry: ModelRegistry) -> None:
     request = CodeRequest("", language="javascript", context="function sub(a, b) { return a - b; }",
                                 task="translate", target_language="python", temperature=0, max_new_tokens=64)
-    result = submit_generation(engine, registry, request).result(120)
+    result = submit_code(engine, registry, request).result(120)
     assert result.language == "python" and result.syntax.checked and result.syntax.ok
 
 
@@ -130,7 +130,7 @@ def test_a_translation_into_the_asked_language_is_checked(engine: Engine, regist
 )
 def test_tasks_say_what_they_need(fields: dict, message: str, engine: Engine, registry: ModelRegistry) -> None:
     with pytest.raises(ValueError, match=message):
-        submit_generation(engine, registry, CodeRequest("", **fields))
+        submit_code(engine, registry, CodeRequest("", **fields))
     assert engine.queued() == []
 
 

@@ -12,7 +12,7 @@ import pytest
 from latentstudio.cli import main
 from latentstudio.context import AppContext
 from latentstudio.engine import Priority
-from latentstudio.imagegen import ImageRequest, read_metadata, submit_generation
+from latentstudio.imagegen import ImageRequest, read_metadata, submit_images
 from latentstudio.imagegen.clip_score import ClipScore, clip_score, ranked, score_from_json
 from latentstudio.imagegen.metadata import parse_ours
 from tests.support import tiny_clip
@@ -46,7 +46,7 @@ def test_a_red_circle_scores_higher_against_its_own_words(shapes_ctx: AppContext
 def test_generated_images_carry_their_score(shapes_ctx: AppContext, tiny_models: Callable[[str], Path]) -> None:
     shapes_ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion",
                                     model_id="tiny", link=True)
-    result = submit_generation(shapes_ctx, ImageRequest("a green triangle", seed=3, steps=2))[0].result(TIMEOUT)
+    result = submit_images(shapes_ctx, ImageRequest("a green triangle", seed=3, steps=2))[0].result(TIMEOUT)
     assert result.clip_score is not None and result.clip_score.model_id == "shapes"
     assert result.score_seconds > 0
     stored = read_metadata(result.path)
@@ -65,7 +65,7 @@ def test_generated_images_carry_their_score(shapes_ctx: AppContext, tiny_models:
 
 def test_without_clip_there_is_no_score(ctx: AppContext, tiny_models: Callable[[str], Path]) -> None:
     ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
-    result = submit_generation(ctx, ImageRequest("a dog", seed=1, steps=1))[0].result(TIMEOUT)
+    result = submit_images(ctx, ImageRequest("a dog", seed=1, steps=1))[0].result(TIMEOUT)
     assert result.clip_score is None and result.to_json()["clip_score"] is None
     meta = read_metadata(result.path)
     assert meta is not None and meta.clip_score is None

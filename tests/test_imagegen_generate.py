@@ -15,7 +15,7 @@ from PIL import Image
 
 from latentstudio.context import AppContext
 from latentstudio.engine import Cancelled, EventKind, JobEvent, JobState, Priority
-from latentstudio.imagegen import ImageRequest, StepPreview, read_metadata, submit_generation
+from latentstudio.imagegen import ImageRequest, StepPreview, read_metadata, submit_images
 from latentstudio.models import MissingModelError
 
 TIMEOUT = 300
@@ -39,13 +39,13 @@ def pixels(path: Path) -> np.ndarray:
 
 def generate(ctx: AppContext, **settings: object) -> list:
     request = ImageRequest(**{"prompt": "a red circle", "steps": 2, **settings})  # type: ignore[arg-type]
-    return [h.result(TIMEOUT) for h in submit_generation(ctx, request)]
+    return [h.result(TIMEOUT) for h in submit_images(ctx, request)]
 
 
 def test_same_seed_same_pixels_other_seed_differs_with_previews(sd_ctx: AppContext) -> None:
     events: list[JobEvent] = []
     request = ImageRequest("a red circle", negative_prompt="blue", seed=5, steps=3, scheduler="Euler a")
-    first = submit_generation(sd_ctx, request, on_event=events.append)[0].result(TIMEOUT)
+    first = submit_images(sd_ctx, request, on_event=events.append)[0].result(TIMEOUT)
     again, other = generate(sd_ctx, negative_prompt="blue", seed=5, steps=3, scheduler="Euler a") + generate(
         sd_ctx, negative_prompt="blue", seed=6, steps=3, scheduler="Euler a"
     )
@@ -86,8 +86,8 @@ def test_cancel_stops_within_one_step_and_the_next_job_runs(sd_ctx: AppContext) 
             if event.payload.done >= 2:
                 reached.set()
 
-    long_job = submit_generation(sd_ctx, ImageRequest("slow", seed=1, steps=40), on_event=on_event)[0]
-    next_job = submit_generation(sd_ctx, ImageRequest("next", seed=2, steps=1))[0]
+    long_job = submit_images(sd_ctx, ImageRequest("slow", seed=1, steps=40), on_event=on_event)[0]
+    next_job = submit_images(sd_ctx, ImageRequest("next", seed=2, steps=1))[0]
     assert reached.wait(TIMEOUT)
     cancelled_at = steps_seen[-1]
     long_job.cancel()
@@ -110,7 +110,7 @@ def test_queue_runs_in_order_and_skips_cancelled_entries(sd_ctx: AppContext) -> 
     blocker = engine.submit(block, priority=Priority.FOREGROUND, name="blocker")
     assert running.wait(TIMEOUT)
     started: list[int] = []
-    handles = submit_generation(
+    handles = submit_images(
         sd_ctx,
         ImageRequest("queued", seed=100, steps=1, count=3),
         on_event=lambda e: started.append(e.handle.id) if e.kind is EventKind.STARTED else None,
@@ -132,7 +132,7 @@ def test_img2img_starts_from_the_init_image(sd_ctx: AppContext, tmp_path: Path) 
     Image.new("RGB", (96, 64), (20, 20, 220)).save(blue)
     events: list[JobEvent] = []
     request = ImageRequest("a shape", seed=3, steps=4, init_image=red, strength=0.5)
-    from_red = submit_generation(sd_ctx, request, on_event=events.append)[0].result(TIMEOUT)
+    from_red = submit_images(sd_ctx, request, on_event=events.append)[0].result(TIMEOUT)
     from_red_again, from_blue = generate(sd_ctx, prompt="a shape", seed=3, steps=4, init_image=red, strength=0.5) + \
         generate(sd_ctx, prompt="a shape", seed=3, steps=4, init_image=blue, strength=0.5)
     assert (from_red.width, from_red.height) == (96, 64)
@@ -164,7 +164,7 @@ def test_single_file_checkpoint_loads_without_network(
     request = ImageRequest("a red circle", seed=11, steps=2, model_id="single")
     # The tiny checkpoint's architecture is described by its own diffusers folder, standing in for
     # the bundled SD configs (which describe the full-size architectures).
-    from_file = submit_generation(sd_ctx, request, config_dir=tiny / "diffusers")[0].result(TIMEOUT)
+    from_file = submit_images(sd_ctx, request, config_dir=tiny / "diffusers")[0].result(TIMEOUT)
     from_folder = generate(sd_ctx, seed=11, steps=2, model_id="tiny")[0]
     assert attempts == []
     assert np.array_equal(pixels(from_file.path), pixels(from_folder.path))
@@ -179,7 +179,7 @@ def test_single_file_checkpoint_loads_without_network(
 
 def test_missing_model_fails_before_queueing(ctx: AppContext) -> None:
     with pytest.raises(MissingModelError):
-        submit_generation(ctx, ImageRequest("x"))
+        submit_images(ctx, ImageRequest("x"))
     assert not ctx.engine_started
 
 

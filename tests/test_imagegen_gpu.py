@@ -13,7 +13,7 @@ from PIL import Image
 from latentstudio.context import AppContext
 from latentstudio.engine import Cancelled, EventKind, JobEvent
 from latentstudio.engine.device import detect_device
-from latentstudio.imagegen import ImageRequest, submit_generation
+from latentstudio.imagegen import ImageRequest, submit_images
 from latentstudio.imagegen.loading import LoadedPipeline, pipeline_key
 from latentstudio.paths import Paths
 
@@ -46,7 +46,7 @@ def pixels(path: Path) -> np.ndarray:
 
 def run(ctx: AppContext, **settings: object) -> list:
     request = ImageRequest(**{"prompt": "a red circle", "steps": 4, **settings})  # type: ignore[arg-type]
-    return [h.result(TIMEOUT) for h in submit_generation(ctx, request)]
+    return [h.result(TIMEOUT) for h in submit_images(ctx, request)]
 
 
 def test_cuda_float16_pipeline_is_deterministic_per_seed(gpu_ctx: AppContext) -> None:
@@ -107,7 +107,7 @@ def test_cancel_on_the_gpu_within_one_step(gpu_ctx: AppContext) -> None:
             if event.payload.done == 3:
                 handle_box[0].cancel()
 
-    handle_box.extend(submit_generation(gpu_ctx, ImageRequest("x", seed=1, steps=50), on_event=on_event))
+    handle_box.extend(submit_images(gpu_ctx, ImageRequest("x", seed=1, steps=50), on_event=on_event))
     with pytest.raises(Cancelled):
         handle_box[0].result(TIMEOUT)
     assert max(seen) == 3

@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 from latentstudio.context import AppContext
-from latentstudio.imagegen import ImageRequest, submit_generation
+from latentstudio.imagegen import ImageRequest, submit_images
 from latentstudio.library.store import migrations
 from latentstudio.library import store as store_module
 from latentstudio.library.store import LibraryStore, schema_version
@@ -60,7 +60,7 @@ def test_generated_images_record_their_score_and_the_best_prompts_come_first(
     ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
     results = []
     for prompt in ("a red circle", "a blue square", "a red circle"):
-        result = submit_generation(ctx, ImageRequest(prompt, seed=len(results), steps=1))[0].result(TIMEOUT)
+        result = submit_images(ctx, ImageRequest(prompt, seed=len(results), steps=1))[0].result(TIMEOUT)
         results.append(result)
         if result.library_job is not None:
             result.library_job.result(TIMEOUT)

@@ -135,12 +135,12 @@ def test_an_imported_diffusers_folder_is_named_after_its_model(ctx: AppContext, 
 
 
 def test_the_image_queue_names_seed_size_and_steps(qtbot, ctx: AppContext, tiny_models) -> None:
-    from latentstudio.imagegen import ImageRequest, submit_generation
+    from latentstudio.imagegen import ImageRequest, submit_images
 
     ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
     release = _hold_engine(ctx, JOB_KIND)
     try:
-        [handle] = submit_generation(ctx, ImageRequest("a red circle", seed=7, steps=12, width=64, height=64))
+        [handle] = submit_images(ctx, ImageRequest("a red circle", seed=7, steps=12, width=64, height=64))
         assert "seed 7" in handle.name and "64×64" in handle.name and "12 steps" in handle.name
         handle.cancel()
     finally:

@@ -31,7 +31,7 @@ from imagegen import sd15_random_pipeline  # noqa: E402
 
 from latentstudio.context import AppContext  # noqa: E402
 from latentstudio.engine import DeviceInfo  # noqa: E402
-from latentstudio.imagegen import ImageRequest, submit_generation  # noqa: E402
+from latentstudio.imagegen import ImageRequest, submit_images  # noqa: E402
 from latentstudio.imagegen.loading import LoadedPipeline, pipeline_key  # noqa: E402
 from latentstudio.models.clip_loader import cache_key, load_clip_random  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
@@ -73,7 +73,7 @@ def main() -> int:
         for index in range(args.rounds + 1):
             request = ImageRequest(PROMPT, seed=index, steps=args.steps, width=args.size, height=args.size)
             started = time.perf_counter()
-            result = submit_generation(ctx, request)[0].result()
+            result = submit_images(ctx, request)[0].result()
             wall = time.perf_counter() - started
             if result.library_job is not None:
                 result.library_job.result()  # indexing is a BACKGROUND job of its own, not timed

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from latentstudio.codegen import CodeRequest, get_language, submit_generation  # noqa: E402
+from latentstudio.codegen import CodeRequest, get_language, submit_code  # noqa: E402
 from latentstudio.codegen.loader import LanguageModel, cache_key, load_language_model  # noqa: E402
 from latentstudio.codegen.prompts import build_messages, render_prompt  # noqa: E402
 from latentstudio.engine import DeviceInfo, Engine, EventKind, JobContext  # noqa: E402
@@ -105,7 +105,7 @@ def ours(engine: Engine, registry: ModelRegistry, model_id: str, new_tokens: int
     pieces = []
     request = CodeRequest(PROMPT, temperature=0, max_new_tokens=new_tokens, model_id=model_id)
     start = time.perf_counter()
-    handle = submit_generation(
+    handle = submit_code(
         engine, registry, request,
         on_event=lambda e: pieces.append(e.payload) if e.kind is EventKind.PARTIAL else None,
     )

@@ -34,7 +34,7 @@ from latentstudio.codegen.generation import CodeRequest  # noqa: E402
 from latentstudio.codegen.generation import run_generation  # noqa: E402
 from latentstudio.context import AppContext  # noqa: E402
 from latentstudio.engine import DeviceInfo, EventKind, Priority  # noqa: E402
-from latentstudio.imagegen import ImageRequest, submit_generation  # noqa: E402
+from latentstudio.imagegen import ImageRequest, submit_images  # noqa: E402
 from latentstudio.imagegen.generate import JOB_KIND  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
 from tests.support.model_store import tiny_model  # noqa: E402
@@ -71,7 +71,7 @@ def one_round(ctx: AppContext, kind: str) -> tuple[float, float]:
             if len(steps) == 3:
                 third.set()
 
-    [image] = submit_generation(ctx, ImageRequest("a red circle", steps=40, width=64, height=64, seed=1),
+    [image] = submit_images(ctx, ImageRequest("a red circle", steps=40, width=64, height=64, seed=1),
                                 on_event=on_image)
     assert third.wait(300)
     submitted, first = code_job(ctx, kind)
@@ -90,7 +90,7 @@ def main() -> None:
                                  link=True)
         ctx.registry.import_path(tiny_model("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
         # Warm both models, then the code model's own first-token time on an idle engine.
-        submit_generation(ctx, ImageRequest("warm", steps=2, width=64, height=64, seed=1))[0].result(600)
+        submit_images(ctx, ImageRequest("warm", steps=2, width=64, height=64, seed=1))[0].result(600)
         alone = []
         for _ in range(args.rounds):
             submitted, first = code_job(ctx, "codegen")

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from latentstudio.context import AppContext  # noqa: E402
 from latentstudio.engine import DeviceInfo  # noqa: E402
-from latentstudio.imagegen import ImageRequest, submit_generation  # noqa: E402
+from latentstudio.imagegen import ImageRequest, submit_images  # noqa: E402
 from latentstudio.library.store import vector_blob  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
 from latentstudio.ui.main_window import MainWindow  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
         # modules initialise (on the engine thread): warm them first, so the figures below are
         # the library's and the window's, not the one-time imports' (reported apart).
         warm_started = time.perf_counter()
-        warm = [submit_generation(ctx, ImageRequest("warm", steps=1, width=64, height=64, seed=1))[0]]
+        warm = [submit_images(ctx, ImageRequest("warm", steps=1, width=64, height=64, seed=1))[0]]
         from latentstudio.models.clip_loader import clip_in_job
 
         def load_clip(job) -> None:  # the model only: the library's vectors load when first searched
@@ -130,7 +130,7 @@ def main() -> None:
         search = window.show_page("search")
         steps = [
             (1.0, lambda: search.add_folder(photos)),
-            (3.0, lambda: submit_generation(ctx, ImageRequest("a red circle", steps=20, width=64, height=64,
+            (3.0, lambda: submit_images(ctx, ImageRequest("a red circle", steps=20, width=64, height=64,
                                                                    seed=1))),
             (5.0, lambda: search.query.setText("a red circle")),
             (9.0, lambda: search.query.setText("a blue square")),

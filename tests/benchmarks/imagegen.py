@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 from latentstudio.context import AppContext  # noqa: E402
 from latentstudio.engine import DeviceInfo, EventKind, JobEvent  # noqa: E402
-from latentstudio.imagegen import ImageRequest, submit_generation  # noqa: E402
+from latentstudio.imagegen import ImageRequest, submit_images  # noqa: E402
 from latentstudio.imagegen.loading import LoadedPipeline, bundled_config, pipeline_key  # noqa: E402
 from latentstudio.imagegen.schedulers import make_scheduler  # noqa: E402
 from latentstudio.paths import Paths  # noqa: E402
@@ -62,7 +62,7 @@ def ours(ctx: AppContext, model_id: str, steps: int, size: int, seed: int) -> li
 
     request = ImageRequest(PROMPT, NEGATIVE, seed=seed, steps=steps, guidance=7.0, width=size, height=size,
                                 scheduler=SCHEDULER, model_id=model_id)
-    submit_generation(ctx, request, on_event=on_event)[0].result()
+    submit_images(ctx, request, on_event=on_event)[0].result()
     return intervals(stamps)
 
 

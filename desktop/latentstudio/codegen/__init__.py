@@ -2,7 +2,8 @@
 syntax status and a searchable history. Qt-free; transformers is imported only inside jobs."""
 
 from .extract import CodeBlock, extract_code, extract_code_blocks
-from .generation import CodeRequest, GenerationResult, StreamPiece, run_generation, submit_generation
+from .generation import CodeRequest, GenerationResult, StreamPiece, run_generation
+from .service import submit_code
 from .history import HistoryEntry, HistoryStore
 from .languages import DEFAULT_LANGUAGE, LANGUAGES, Language, get_language, language_names
 from .syntax import SyntaxReport, check_syntax
@@ -24,5 +25,5 @@ __all__ = [
     "get_language",
     "language_names",
     "run_generation",
-    "submit_generation",
+    "submit_code",
 ]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..engine import Cancelled, EventKind, JobEvent
 from .context_file import read_context
-from .generation import CodeRequest, GenerationResult, submit_generation
+from .generation import CodeRequest, GenerationResult
+from .service import submit_code
 from .history import HistoryStore
 from .languages import DEFAULT_LANGUAGE, language_for_file, language_names
 from .tasks import WRITE, task_names
@@ -80,7 +81,7 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
             sys.stdout.write(event.payload.text)
             sys.stdout.flush()
 
-    handle = submit_generation(ctx.engine, ctx.registry, request, history, None if args.json else stream)
+    handle = submit_code(ctx.engine, ctx.registry, request, history, None if args.json else stream)
     interrupted = False
     try:
         while not handle.wait(0.1):  # short waits keep Ctrl-C responsive

@@ -14,9 +14,8 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
 
-from ..engine import Cancelled, Engine, JobContext, JobHandle, ModelMemoryError, Priority
-from ..engine.jobs import EventCallback
-from ..models import InstalledModel, ModelRegistry
+from ..engine import Cancelled, JobContext, ModelMemoryError
+from ..models import InstalledModel
 from .extract import extract_code, extract_code_blocks
 from .history import HistoryEntry, HistoryStore
 from .languages import DEFAULT_LANGUAGE, Language, find_language, get_language
@@ -103,38 +102,6 @@ class GenerationResult:
         data = asdict(self)
         data["syntax"] = self.syntax.to_json()
         return data
-
-
-def submit_generation(
-    engine: Engine,
-    registry: ModelRegistry,
-    request: CodeRequest,
-    history: Optional[HistoryStore] = None,
-    on_event: Optional[EventCallback] = None,
-) -> JobHandle:
-    """Validate, pick the model (MissingModelError now, not later) and queue a FOREGROUND job."""
-    request.validate()
-    installed = registry.resolve("llm", request.model_id)
-    return engine.submit(
-        lambda job: run_generation(job, request, installed, history),
-        priority=Priority.FOREGROUND,
-        name=f"Code: {job_title(request)}",
-        kind="codegen",
-        on_event=on_event,
-        memory_bytes=installed.size_bytes,
-    )
-
-
-def job_title(request: CodeRequest) -> str:
-    """"add two numbers" for write; "Explain calc.py" (and the user's words) for the other tasks."""
-    words = request.prompt.strip().splitlines()[0][:40] if request.prompt.strip() else ""
-    if request.task == WRITE:
-        return words
-    task = get_task(request.task)
-    subject = f"{task.label.split(' ')[0]} {request.context_name or 'code'}"
-    if request.target_language:
-        subject += f" → {get_language(request.target_language).label}"
-    return f"{subject}: {words}" if words else subject
 
 
 def answer_code(text: str, task: CodeTask, language: Language) -> tuple[str, SyntaxReport]:

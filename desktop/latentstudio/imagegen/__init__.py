@@ -1,6 +1,7 @@
 """Image generation: diffusion jobs on the inference thread, step previews, PNG metadata."""
 
-from .generate import GeneratedImage, generate_image, submit_generation
+from .generate import GeneratedImage, generate_image
+from .service import submit_images
 from .metadata import ImageMetadata, read_metadata
 from .preview import StepPreview
 from .request import ImageRequest, ImageSpec, parse_size
@@ -17,5 +18,5 @@ __all__ = [
     "generate_image",
     "parse_size",
     "read_metadata",
-    "submit_generation",
+    "submit_images",
 ]

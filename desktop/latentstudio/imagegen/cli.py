@@ -80,7 +80,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
     from .clip_score import SCORE_GUIDE, ranked
-    from .generate import submit_generation
+    from .service import submit_images
 
     if args.best_of is not None:
         if args.best_of < 2:
@@ -106,7 +106,7 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
         file_format=args.file_format,
     )
     started = time.perf_counter()
-    handles = submit_generation(ctx, request, on_event=ProgressBars(enabled=not args.json))
+    handles = submit_images(ctx, request, on_event=ProgressBars(enabled=not args.json))
     results = []
     try:
         for handle in handles:

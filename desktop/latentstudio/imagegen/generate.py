@@ -14,19 +14,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..engine import JobContext, JobHandle, Priority
-from ..engine.jobs import EventCallback
+from ..engine import JobContext, JobHandle
 from ..models.registry import InstalledModel
 from .clip_score import ClipScore, clip_score, scoring_model
 from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline_key
 from .metadata import a1111_params, exif_user_comment, format_a1111, png_info
 from .outputs import write_new_file
 from .preview import StepPreview, latents_to_rgb
-from .request import FILE_FORMATS, ImageRequest, ImageSpec
+from .request import FILE_FORMATS, ImageSpec
 from .schedulers import make_scheduler
 
 if TYPE_CHECKING:
-    from ..context import AppContext
     from ..models import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -194,22 +192,6 @@ def save_image(image: Any, target: Path, file_format: str, parameters: str, ours
         image.save(target, format=file_format.upper(), quality=95, exif=exif_user_comment(parameters))
 
 
-def add_to_library(
-    ctx: "AppContext", path: Path, prompt: str, score: Optional[ClipScore] = None
-) -> Optional[JobHandle]:
-    """Record the image in the library (and queue its embedding when a CLIP model is installed)."""
-    try:
-        from ..library import add_generated_image
-    except ImportError:
-        log.info("the library is not available; %s is not indexed", path)
-        return None
-    try:
-        return add_generated_image(ctx, path, prompt, None if score is None else (score.value, score.model_id))
-    except Exception:  # the image is saved either way; indexing can happen on the next scan
-        log.exception("could not add %s to the library", path)
-        return None
-
-
 def score_generated(
     job: JobContext, registry: "ModelRegistry", image: Any, prompt: str
 ) -> tuple[Optional[ClipScore], float]:
@@ -269,37 +251,3 @@ def generate_image(
     return GeneratedImage(
         path, spec.seed, seconds, width, height, model.id, request.steps, library_job, score, score_seconds
     )
-
-
-def job_name(spec: ImageSpec) -> str:
-    prompt = " ".join(spec.request.prompt.split())
-    short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    size = f" · {spec.request.width}×{spec.request.height}" if spec.request.width and spec.request.height else ""
-    return f"Image: {short or '(no prompt)'} · seed {spec.seed}{size} · {spec.request.steps} steps"
-
-
-def submit_generation(
-    ctx: "AppContext",
-    request: ImageRequest,
-    on_event: Optional[EventCallback] = None,
-    config_dir: Optional[Path] = None,
-) -> list[JobHandle]:
-    """Validate and queue one FOREGROUND job per image; each handle's result is a GeneratedImage."""
-    def keep(path: Path, prompt: str, score: Optional[ClipScore]) -> Optional[JobHandle]:
-        return add_to_library(ctx, path, prompt, score)
-
-    request = request.validated()
-    model = ctx.registry.resolve("diffusion", request.model_id)  # a missing model fails now, not queued
-    handles = []
-    for spec in request.images():
-        handles.append(
-            ctx.engine.submit(
-                lambda job, spec=spec: generate_image(job, ctx.registry, ctx.paths.outputs, keep, spec, config_dir),
-                priority=Priority.FOREGROUND,
-                name=job_name(spec),
-                kind=JOB_KIND,
-                on_event=on_event,
-                memory_bytes=model.size_bytes,
-            )
-        )
-    return handles

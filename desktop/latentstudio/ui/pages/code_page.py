@@ -39,7 +39,8 @@ from ...codegen import (
     get_language,
 )
 from ...codegen.context_file import read_context
-from ...codegen.generation import MAX_NEW_TOKENS_LIMIT, MAX_SEED, submit_generation
+from ...codegen.generation import MAX_NEW_TOKENS_LIMIT, MAX_SEED
+from ...codegen.service import submit_code
 from ...codegen.tasks import WRITE, get_task, load_tasks
 from ...engine import EventKind, JobEvent, JobHandle
 from ...models import MissingModelError, ModelNotFoundError
@@ -273,7 +274,7 @@ class CodePage(NeedsModelPage):
             return
         request = self.request()
         try:
-            handle = submit_generation(
+            handle = submit_code(
                 self.ctx.engine, self.ctx.registry, request, self.history
             )
         except (ValueError, MissingModelError, ModelNotFoundError) as exc:

@@ -31,7 +31,8 @@ from ...engine import EventKind, JobEvent, JobHandle, Progress
 from ...imagegen.clip_score import SCORE_GUIDE
 from ...imagegen.describe import Description, submit_describe
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
-from ...imagegen.generate import JOB_KIND, GeneratedImage, submit_generation
+from ...imagegen.generate import JOB_KIND, GeneratedImage
+from ...imagegen.service import submit_images
 from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
@@ -244,7 +245,7 @@ class ImagePage(NeedsModelPage):
         """Queue the form's request (one job per image); errors are shown, not raised."""
         request = self.settings.request(self.prompt.toPlainText().strip(), self.negative.toPlainText().strip())
         try:
-            handles = submit_generation(self.ctx, request)
+            handles = submit_images(self.ctx, request)
         except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
             self.status.setText(f"Cannot generate: {exc}")
             return []

@@ -1,0 +1,69 @@
+"""Image generation's entry points for the CLI and the pages: one FOREGROUND job per image, each
+image handed to the library when it is saved."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from ..engine import JobHandle, Priority
+from ..engine.jobs import EventCallback
+from .clip_score import ClipScore
+from .generate import JOB_KIND, generate_image
+from .request import ImageRequest, ImageSpec
+
+if TYPE_CHECKING:
+    from ..context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def add_to_library(
+    ctx: "AppContext", path: Path, prompt: str, score: Optional[ClipScore] = None
+) -> Optional[JobHandle]:
+    """Record the image in the library (and queue its embedding when a CLIP model is installed)."""
+    try:
+        from ..library import add_generated_image
+    except ImportError:
+        log.info("the library is not available; %s is not indexed", path)
+        return None
+    try:
+        return add_generated_image(ctx, path, prompt, None if score is None else (score.value, score.model_id))
+    except Exception:  # the image is saved either way; indexing can happen on the next scan
+        log.exception("could not add %s to the library", path)
+        return None
+
+
+def job_name(spec: ImageSpec) -> str:
+    prompt = " ".join(spec.request.prompt.split())
+    short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
+    size = f" · {spec.request.width}×{spec.request.height}" if spec.request.width and spec.request.height else ""
+    return f"Image: {short or '(no prompt)'} · seed {spec.seed}{size} · {spec.request.steps} steps"
+
+
+def submit_images(
+    ctx: "AppContext",
+    request: ImageRequest,
+    on_event: Optional[EventCallback] = None,
+    config_dir: Optional[Path] = None,
+) -> list[JobHandle]:
+    """Validate and queue one FOREGROUND job per image; each handle's result is a GeneratedImage."""
+    def keep(path: Path, prompt: str, score: Optional[ClipScore]) -> Optional[JobHandle]:
+        return add_to_library(ctx, path, prompt, score)
+
+    request = request.validated()
+    model = ctx.registry.resolve("diffusion", request.model_id)  # a missing model fails now, not queued
+    handles = []
+    for spec in request.images():
+        handles.append(
+            ctx.engine.submit(
+                lambda job, spec=spec: generate_image(job, ctx.registry, ctx.paths.outputs, keep, spec, config_dir),
+                priority=Priority.FOREGROUND,
+                name=job_name(spec),
+                kind=JOB_KIND,
+                on_event=on_event,
+                memory_bytes=model.size_bytes,
+            )
+        )
+    return handles
