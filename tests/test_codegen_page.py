@@ -34,11 +34,11 @@ def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
 def test_without_a_model_the_page_shows_the_missing_model_card(qtbot, ctx: AppContext) -> None:
     widget = CodePage(PageServices.create(ctx))
     qtbot.addWidget(widget)
-    assert widget._stack.currentIndex() == 0
+    assert not widget.shows_tools
 
 
 def test_generate_fills_the_editor_as_tokens_arrive(qtbot, page: CodePage) -> None:
-    assert page._stack.currentIndex() == 1
+    assert page.shows_tools
     assert page.model_picker.currentData() == "tiny-llm"
     growth: list[int] = []
     page.answer.textChanged.connect(lambda: growth.append(len(page.answer.toPlainText())) if page.result is None else None)

@@ -51,7 +51,7 @@ def test_pages_needing_models_say_so(window: MainWindow) -> None:
     for name, kind in (("search", "clip"), ("image", "diffusion"), ("code", "llm")):
         page = window.page(name)
         assert page.card.kind == kind
-        assert page.card.isVisibleTo(page) or page._stack.currentIndex() == 0
+        assert page.card.isVisibleTo(page) or not page.shows_tools
 
 
 SHOWN_PROBE = """
@@ -153,4 +153,4 @@ def test_models_page_imports_by_drop(qtbot, window: MainWindow, tiny_models) -> 
     code_group = page.tree.topLevelItem(2)
     assert code_group.child(0).text(0) == "llm-folder"
     # the Code page no longer shows its missing-model card
-    assert window.page("code")._stack.currentIndex() == 1
+    assert window.page("code").shows_tools

@@ -61,12 +61,12 @@ def window(qtbot, ctx: AppContext, catalogue) -> Iterator[MainWindow]:
 def test_missing_model_card_import_installs_and_shows_the_page(qtbot, window, tiny_models, monkeypatch):
     samples = tiny_models("safetensors-samples")
     page = window.show_page("search")
-    assert page._stack.currentIndex() == 0 and page.card.isVisible()
+    assert not page.shows_tools and page.card.isVisible()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(samples / "open-clip-folder"))
 
     page.card.import_folder_button.click()
 
-    qtbot.waitUntil(lambda: page._stack.currentIndex() == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: page.shows_tools, timeout=10_000)
     assert window.ctx.registry.resolve("clip").format == "open_clip_hub"
 
 
@@ -78,7 +78,7 @@ def test_missing_model_card_refuses_a_wrong_file_with_its_reason(qtbot, window, 
     page.card.import_file_button.click()
 
     qtbot.waitUntil(lambda: "truncated" in page.card.message.text(), timeout=10_000)
-    assert page._stack.currentIndex() == 0 and window.ctx.registry.list() == []
+    assert not page.shows_tools and window.ctx.registry.list() == []
 
 
 def test_missing_model_card_downloads_the_recommended_model(qtbot, window, hub):
@@ -91,7 +91,7 @@ def test_missing_model_card_downloads_the_recommended_model(qtbot, window, hub):
 
     card.download_button.click()
 
-    qtbot.waitUntil(lambda: page._stack.currentIndex() == 1, timeout=30_000)
+    qtbot.waitUntil(lambda: page.shows_tools, timeout=30_000)
     assert window.ctx.registry.resolve("llm").id == "tiny-coder"
     rows = list(window.jobs_panel.rows.values())
     assert rows and rows[0].handle.state is JobState.FINISHED  # the download is listed as a job
@@ -219,7 +219,7 @@ def test_dropping_a_folder_of_checkpoints_imports_each(qtbot, window, tiny_model
     qtbot.waitUntil(lambda: "Imported 2 of 3 models" in page.status.text(), timeout=10_000)
     assert "garbage.safetensors" in page.status.text()
     assert sorted(m.id for m in window.ctx.registry.list("diffusion")) == ["sd15-checkpoint", "sdxl-checkpoint"]
-    assert window.page("image")._stack.currentIndex() == 1  # the page needing it now shows its tools
+    assert window.page("image").shows_tools  # the page needing it now shows its tools
 
 
 def test_pickle_checkpoint_needs_the_opt_in(qtbot, window, tmp_path):

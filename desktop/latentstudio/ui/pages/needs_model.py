@@ -51,6 +51,11 @@ class NeedsModelPage(QWidget):
                                       f"{KIND_LABELS.get(self.kind, self.kind)} model.")
 
     @property
+    def shows_tools(self) -> bool:
+        """Whether the page shows its own tools (else the missing-model card)."""
+        return self._stack.currentWidget() is self.content
+
+    @property
     def has_model(self) -> bool:
         return self.ctx.registry.default(self.kind) is not None
 
