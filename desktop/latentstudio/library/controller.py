@@ -73,6 +73,10 @@ class UpkeepJob(TrackedJob):
         try:
             result = self._work(self)
         except Exception as exc:  # a folder that cannot be read, a database error: said in the window
+            if self._stop.is_set():  # quitting interrupted its statement: stopped, not failed
+                log.info("%s stopped: %s", self.name, exc)
+                self._finish(JobState.CANCELLED)
+                return
             log.exception("%s failed", self.name)
             self._finish(JobState.FAILED, error=exc)
             return

@@ -45,7 +45,8 @@ class LibraryStore(FolderImageRows, KeywordRows, VectorRows):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []  # each thread's, with its thread
+        self._closed = False
         self._lock = threading.Lock()
         if not self.path.exists():
             self._create()
@@ -115,15 +116,18 @@ class LibraryStore(FolderImageRows, KeywordRows, VectorRows):
     # -- connections ------------------------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use). ProgrammingError once the store is closed."""
         db = getattr(self._local, "db", None)
         if db is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"{self.path.name} is closed: the application is closing")
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across process crashes
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
             with self._lock:
-                self._all.append(db)
+                self._all.append((threading.current_thread(), db))
         return db
 
     @contextlib.contextmanager
@@ -169,11 +173,21 @@ class LibraryStore(FolderImageRows, KeywordRows, VectorRows):
                        (str(upto), upto))
 
     def close(self) -> None:
+        """Close the connections of this thread and of threads that have ended. A connection of a
+        thread still running may be inside a statement right now, and closing it under that thread
+        crashes the process: its statement is interrupted instead (that thread sees an
+        OperationalError, its transaction rolls back) and the connection closes with its thread."""
         with self._lock:
+            self._closed = True
             connections, self._all = self._all, []
-        for db in connections:
-            with contextlib.suppress(sqlite3.Error):
-                db.close()
+        me = threading.current_thread()
+        for owner, db in connections:
+            if owner is me or not owner.is_alive():
+                with contextlib.suppress(sqlite3.Error):
+                    db.close()
+            else:
+                with contextlib.suppress(sqlite3.Error):
+                    db.interrupt()
         self._local = threading.local()
 
     # -- reports ----------------------------------------------------------------------------
