@@ -103,6 +103,11 @@ def main() -> None:
                 pass
 
         warm.append(ctx.engine.submit(load_clip, name="warm CLIP"))
+        # The text tower's one-time ONNX export imports onnx (its extension modules initialise
+        # with the GIL held: a 0.56 s stall, once per installation): made here, not measured.
+        export = ctx.text_exports.submit(clip)
+        if export is not None:
+            warm.append(export)
         while not all(h.done() for h in warm):
             app.processEvents()
             time.sleep(0.01)
