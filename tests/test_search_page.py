@@ -233,3 +233,54 @@ def test_tag_lines_fit_their_cell_with_a_text_query(qtbot, tmp_path: Path) -> No
     cell = view.visualRect(model.index(0))
     lines = caption_lines(label(hits[0]), view.fontMetrics(), cell.width() - 8)
     assert lines == ["both · 0.30 · beach-0.jpg", "#beach #sunset #sea"]
+
+
+INVERSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_270}  # what a camera stores for each EXIF orientation
+
+
+def _camera_photo(folder: Path, orientation: int, suffix: str = ".jpg") -> Path:
+    """A 96×64 picture, red in its top-left quarter, stored as a camera with this orientation would."""
+    upright = Image.new("RGB", (96, 64), (0, 0, 200))
+    upright.paste((230, 0, 0), (0, 0, 48, 32))
+    stored = upright.transpose(INVERSE[orientation]) if orientation in INVERSE else upright
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = folder / f"photo-{orientation}{suffix}"
+    if suffix == ".heic":
+        from latentstudio.image_formats import register_heif
+
+        register_heif()
+    stored.save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_the_example_preview_is_upright(qtbot, tmp_path: Path, orientation: int) -> None:
+    from latentstudio.ui.widgets.search_drop_zone import SearchDropZone
+
+    zone = SearchDropZone()
+    qtbot.addWidget(zone)
+    zone.choose_image(_camera_photo(tmp_path, orientation))
+    qtbot.waitUntil(lambda: zone.preview.pixmap() is not None and not zone.preview.pixmap().isNull(), timeout=10000)
+    shown = zone.preview.pixmap().toImage()
+    assert shown.width() > shown.height()  # landscape, as the camera held it
+    top_left = shown.pixelColor(shown.width() // 4, shown.height() // 4)
+    bottom_right = shown.pixelColor(3 * shown.width() // 4, 3 * shown.height() // 4)
+    assert top_left.red() > 180 and top_left.blue() < 80
+    assert bottom_right.blue() > 150 and bottom_right.red() < 80
+
+
+@pytest.mark.parametrize("suffix", [".avif", ".heic"])
+def test_the_example_preview_shows_avif_and_heic(qtbot, tmp_path: Path, suffix: str) -> None:
+    from latentstudio.ui.widgets.search_drop_zone import SearchDropZone
+
+    pytest.importorskip("pillow_heif")
+    zone = SearchDropZone()
+    qtbot.addWidget(zone)
+    zone.choose_image(_camera_photo(tmp_path, 1, suffix))
+    qtbot.waitUntil(lambda: zone.preview.pixmap() is not None and not zone.preview.pixmap().isNull(), timeout=10000)
+    shown = zone.preview.pixmap().toImage()
+    assert shown.pixelColor(shown.width() // 4, shown.height() // 4).red() > 180
+    assert zone.label.text() == f"Like: photo-1{suffix}"
