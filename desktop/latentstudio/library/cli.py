@@ -12,6 +12,7 @@ from typing import Optional
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled
+from .scan import type_formats
 from .search import SearchFilters
 from .service import add_folders, search_library, submit_index
 from .text_tower import pending_export
@@ -49,7 +50,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     find.add_argument("--folder", type=Path, help="only images in this folder")
     find.add_argument("--after", type=_date, help="taken on or after this date (YYYY-MM-DD)")
     find.add_argument("--before", type=_date, help="taken before this date (YYYY-MM-DD)")
-    find.add_argument("--type", dest="types", action="append", default=[], help="file type, e.g. jpeg, png (repeatable)")
+    find.add_argument("--type", dest="types", action="append", default=[], help="file type, e.g. jpeg, png, heic, avif (repeatable)")
     find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
     find.add_argument("--tag", dest="tags", action="append", default=[],
                       help="only pictures with this tag (repeatable); on its own: every picture with it")
@@ -166,7 +167,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         folder=args.folder.expanduser() if args.folder else None,
         date_from=args.after,
         date_to=args.before,
-        file_types=tuple(t.lower().replace("jpg", "jpeg") for t in args.types),
+        file_types=tuple(f for name in args.types for f in type_formats(name)),
         min_side=args.min_side,
         tags=tuple(args.tags),
     )

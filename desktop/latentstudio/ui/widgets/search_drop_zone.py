@@ -11,9 +11,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...library.decode import decode_image
+from ...library.scan import file_dialog_filter
 from ..background import run_in_background
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff)"
 PREVIEW_SIZE = 64
 
 
@@ -103,7 +103,7 @@ class SearchDropZone(QFrame):
         self.cleared.emit()
 
     def _choose(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Find images like…", "", IMAGE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self, "Find images like…", "", file_dialog_filter())
         if name:
             self.choose_image(Path(name))
 

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...library import SearchFilters
+from ...library.scan import IMAGE_TYPES
 
-FILE_TYPES = (("Any type", ()), ("JPEG", ("jpeg",)), ("PNG", ("png",)), ("WebP", ("webp",)),
-              ("GIF", ("gif",)), ("TIFF", ("tiff",)), ("BMP", ("bmp",)))
+FILE_TYPES = (("Any type", ()),) + tuple((kind.label, kind.formats) for kind in IMAGE_TYPES)
 
 
 def _timestamp(date: QDate, end_of_day: bool) -> float:
