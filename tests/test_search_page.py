@@ -284,3 +284,17 @@ def test_the_example_preview_shows_avif_and_heic(qtbot, tmp_path: Path, suffix: 
     shown = zone.preview.pixmap().toImage()
     assert shown.pixelColor(shown.width() // 4, shown.height() // 4).red() > 180
     assert zone.label.text() == f"Like: photo-1{suffix}"
+
+
+def test_a_folder_without_a_query_lists_its_pictures(qtbot, page: SearchPage) -> None:
+    photos = Path(page.ctx.settings.library_folders[0])
+    qtbot.waitUntil(lambda: page.filters.folder.count() > 1, timeout=10000)
+    assert page.filters.min_score.text() == "no cut-off"  # at -1: every picture, whatever its score
+    page.filters.folder.setCurrentIndex(page.filters.folder.findData(str(photos)))
+    qtbot.waitUntil(lambda: page.results_model.rowCount() == 72, timeout=30000)
+    assert "newest first" in page.summary.text()
+    first = page.results_model.hits[0]
+    assert "0.00" not in page.results_model.data(page.results_model.index(0))  # no score to show
+    assert first.path.parent == photos
+    page.filters.folder.setCurrentIndex(0)  # all folders, no query: nothing to list, the hint again
+    qtbot.waitUntil(lambda: page.results_model.rowCount() == 0, timeout=10000)

@@ -159,8 +159,10 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx) -> int:
-    if not args.text and args.image is None and not args.tags:
-        raise ValueError("give some words to search for, --image PATH or --tag LABEL")
+    if not (args.text or args.image or args.tags or args.folder or args.after or args.before or args.types
+            or args.min_side):
+        raise ValueError("give some words to search for, --image PATH, --tag LABEL, or a filter "
+                         "(--folder, --after, --before, --type, --min-side) to list its pictures")
     if args.image is not None and not args.image.expanduser().is_file():
         raise FileNotFoundError(f"no such image: {args.image}")
     filters = SearchFilters(
@@ -177,7 +179,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         submit_tag_update(ctx, args.model_id).result()  # the new pictures' tags, before filtering on them
     hits = search_library(
         ctx,
-        text=args.text,
+        text=args.text or None,
         image=args.image.expanduser() if args.image else None,
         negative=args.negative,
         limit=args.limit,

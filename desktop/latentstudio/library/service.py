@@ -16,7 +16,7 @@ from ..models.clip_loader import cache_key as clip_cache_key
 from ..models.clip_loader import clip_in_job
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
-from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank, tag_listing
+from .search import SearchFilters, SearchHit, SearchRequest, build_query, listing, rank, tag_listing
 from .store import PENDING
 from .text_tower import LOADING_MESSAGE, export_in_job, fast_text_in_job, submit_export
 from .words import embedded_words, name_words
@@ -110,8 +110,9 @@ def submit_search(
     loading = library.start_loading(installed.id, version) if ready is None else None
 
     def run(job: "JobContext") -> list[SearchHit]:
-        if request.text is None and request.image is None and request.filters.tags:
-            return tag_listing(library, ready if loading is None else loading.result(), request)
+        if not request.text and request.image is None:  # the filters alone: a listing
+            listed = tag_listing if request.filters.tags else listing
+            return listed(library, ready if loading is None else loading.result(), request)
         encoded = None
         if request.image is None:  # words only: the onnxruntime text tower when it is ready
             with fast_text_in_job(job, installed) as fast:

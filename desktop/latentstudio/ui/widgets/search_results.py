@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...library import SearchHit
+from ...library.search import LISTED
 from .empty_state import EmptyStateListView
 from .thumbnail_grid import FillingGridMixin
 from .thumbnail_loader import ThumbnailLoader
@@ -37,7 +38,9 @@ MATCHED = {
 
 
 def describe(hit: SearchHit) -> str:
-    lines = [str(hit.path), f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}"]
+    lines = [str(hit.path)]
+    if hit.matched != LISTED:
+        lines.append(f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}")
     if hit.width and hit.height:
         lines.append(f"{hit.width}×{hit.height} {hit.format or ''}".strip())
     if hit.taken:
@@ -52,8 +55,11 @@ def describe(hit: SearchHit) -> str:
 def label(hit: SearchHit) -> str:
     """Why it matched (when not the picture alone), score and name; the first tags as chips on a
     second line."""
-    words = "" if hit.matched == "picture" else f"{hit.matched} · "
-    text = f"{words}{hit.score:.2f} · {hit.path.name}"
+    if hit.matched == LISTED:  # no query, no score: when it was taken (else changed) shows instead
+        text = f"{datetime.fromtimestamp(hit.taken):%Y-%m-%d} · {hit.path.name}" if hit.taken else hit.path.name
+    else:
+        words = "" if hit.matched == "picture" else f"{hit.matched} · "
+        text = f"{words}{hit.score:.2f} · {hit.path.name}"
     if hit.tags:
         text += "\n" + " ".join(f"#{tag}" for tag in hit.tags[:TAG_CHIPS])
     return text
