@@ -3,6 +3,7 @@ orientation and date, drafted from the embedded thumbnail, indexed and found by 
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -94,3 +95,46 @@ def test_heic_photo_is_indexed_and_found_by_its_own_picture(ctx, tiny_models, tm
     hits = search_library(ctx, image=example, limit=3, min_score=-1.0)
     assert hits[0].path == heic and hits[0].score > 0.95
     assert (hits[0].width, hits[0].height) == (96, 96)
+
+
+def test_every_indexed_type_can_be_chosen_and_filtered(qtbot, ctx, tiny_models, tmp_path: Path, capsys) -> None:
+    """HEIC/HEIF and AVIF were indexed but missing from Choose image… and the Type filter: both
+    now come from the library's own list of types, and each entry finds its own files."""
+    from PIL import features
+
+    from latentstudio.library import SearchFilters
+    from latentstudio.library.scan import IMAGE_SUFFIXES, IMAGE_TYPES, file_dialog_filter
+    from latentstudio.ui.widgets.search_filters import SearchFiltersPanel
+
+    patterns = file_dialog_filter()
+    assert all(f"*{suffix}" in patterns and f"*{suffix.upper()}" in patterns for suffix in IMAGE_SUFFIXES)
+    panel = SearchFiltersPanel(0.2)
+    qtbot.addWidget(panel)
+    offered = {panel.file_type.itemText(i): i for i in range(panel.file_type.count())}
+    assert {"HEIC/HEIF", "AVIF", "JPEG"} <= set(offered)
+    assert len(offered) == len(IMAGE_TYPES) + 1  # and "Any type"
+
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    picture = tiny_clip.shape_image("red", "circle", random.Random(1), size=96)
+    written = {"HEIC/HEIF": write_heic(photos / "IMG_0001.HEIC", picture),
+               "JPEG": photos / "DSC_0002.JPG", "PNG": photos / "shot.png"}
+    picture.save(written["JPEG"], quality=90)
+    picture.save(written["PNG"])
+    if features.check("avif"):
+        written["AVIF"] = photos / "pic.avif"
+        picture.save(written["AVIF"], quality=90)
+    add_folders(ctx, [photos])
+    ctx.library.scan()
+    assert submit_index(ctx).result(120).encoded == len(written)
+    for label, path in written.items():
+        panel.file_type.setCurrentIndex(offered[label])
+        filters: SearchFilters = panel.filters()
+        hits = search_library(ctx, text="a red circle", filters=filters, min_score=-1.0, words=False)
+        assert [hit.path for hit in hits] == [path], label
+    from latentstudio.cli import main
+
+    capsys.readouterr()
+    assert main(["search", "a red circle", "--type", "HEIC", "--min-score", "-1", "--no-words", "--json"]) == 0
+    assert [Path(hit["path"]) for hit in json.loads(capsys.readouterr().out)] == [written["HEIC/HEIF"]]

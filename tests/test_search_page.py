@@ -7,8 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, QRect, Qt, QUrl
+from PySide6.QtGui import QColor, QDropEvent, QImage
 
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.search_page import SearchPage
@@ -97,14 +98,14 @@ def test_a_hundred_thousand_results_load_only_visible_thumbnails(qtbot, tmp_path
     hits = [SearchHit(path=tmp_path / f"img{i:06d}.jpg", score=1.0 - i / 200_000, image_id=i) for i in range(100_000)]
     model.set_hits(hits)
     qtbot.waitUntil(lambda: len(requested) > 0, timeout=10000)
-    view.scrollToBottom()
-    qtbot.waitUntil(lambda: any(key.endswith("img099999.jpg") for key in requested), timeout=10000)
     bar = view.verticalScrollBar()
     rows_per_screen = view.viewport().height() // view.gridSize().height() + 1
     columns = view.viewport().width() // view.gridSize().width()
     # The layout runs in batches: the scroll range covers every row once it is done.
     qtbot.waitUntil(lambda: bar.maximum() >= (100_000 // columns - rows_per_screen) * view.gridSize().height(),
-                    timeout=10000)
+                    timeout=20000)
+    view.scrollToBottom()
+    qtbot.waitUntil(lambda: any(key.endswith("img099999.jpg") for key in requested), timeout=10000)
     bar.setValue(bar.maximum() // 2)  # the middle of the list, as a user drags the scroll bar
     qtbot.waitUntil(lambda: any(1000 < int(key[-10:-4]) < 99_000 for key in requested), timeout=10000)
     assert model.rowCount() == 100_000
@@ -135,3 +136,165 @@ def test_a_query_typed_while_the_model_loads_says_so_and_answers_after(qtbot, pa
     assert _shape_class(page.results_model.hits[0].path) == "blue-square"
     assert "pictures" in page.summary.text() and not page._loading_tick.isActive()
     assert page._warmup_handle.result(5) is True
+
+
+def _cells(page: SearchPage) -> set[tuple[int, int]]:
+    view, model = page.results, page.results_model
+    return {(view.visualRect(model.index(r)).width(), view.visualRect(model.index(r)).height())
+            for r in range(model.rowCount())}
+
+
+def test_every_search_lays_out_the_same_cells_with_room_for_the_caption(qtbot, page: SearchPage, tmp_path: Path) -> None:
+    """The grid cached the size of one row of the first answer (its caption, its picture) for
+    every row of the next ones: after a few searches pictures were cut to strips, captions gone."""
+    page.resize(1366, 700)
+
+    def answer(start) -> set[tuple[int, int]]:
+        previous = page._search_handle
+        start()
+        qtbot.waitUntil(lambda: page._search_handle is not previous and page._search_handle.done()
+                        and page.results_model.rowCount() > 0, timeout=30000)
+        qtbot.wait(50)  # the batched layout
+        return _cells(page)
+
+    first = answer(lambda: page.query.setText("a red circle"))
+    assert len(first) == 1
+    (width, height), = first
+    thumbnail = page.results.iconSize().height()
+    caption = page.results.fontMetrics().lineSpacing()
+    assert width >= thumbnail and height >= thumbnail + 2 * caption  # name and tags lines below it
+    assert answer(lambda: page.query.setText("a blue square")) == first
+    example = tmp_path / "example.png"
+    tiny_clip.shape_image("green", "triangle", random.Random(3), size=96).save(example)
+    page.query.clear()
+    assert answer(lambda: page.drop_zone.choose_image(example)) == first  # Choose image…
+    assert answer(lambda: page.search_by_image(page.results_model.hits[4].path)) == first  # More like this
+
+
+def _view_with(qtbot, hits, loader):
+    from latentstudio.ui.widgets.search_results import SearchResultsModel, SearchResultsView
+
+    model = SearchResultsModel(loader)
+    view = SearchResultsView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(700, 500)
+    view.show()
+    model.set_hits(hits)
+    return view, model
+
+
+def _bounds(image: QImage, rect: QRect, match) -> QRect:
+    """The smallest rectangle holding every pixel of `rect` for which `match(QColor)` is true."""
+    found = QRect()
+    for y in range(rect.top(), rect.bottom() + 1):
+        for x in range(rect.left(), rect.right() + 1):
+            if match(image.pixelColor(x, y)):
+                found = found.united(QRect(x, y, 1, 1))
+    return found
+
+
+def test_the_size_slider_scales_thumbnails_and_keeps_captions(qtbot, tmp_path: Path) -> None:
+    from latentstudio.library import SearchHit
+    from latentstudio.ui.widgets.thumbnail_loader import ThumbnailLoader
+
+    thumb = tmp_path / "thumb.png"
+    picture = Image.new("RGB", (160, 120), (0, 0, 255))  # a blue frame round a red picture
+    picture.paste((255, 0, 0), (6, 6, 154, 114))
+    picture.save(thumb)
+    loader = ThumbnailLoader(size=160)
+    hit = SearchHit(path=tmp_path / "IMG_0001.jpg", score=0.31, image_id=1, thumbnail=thumb, matched="both",
+                    tags=("red", "circle"))
+    view, model = _view_with(qtbot, [hit], loader)
+    with qtbot.waitSignal(loader.ready, timeout=10000):
+        model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
+    for size in (160, 100, 64):
+        view.set_thumbnail_size(size)
+        qtbot.wait(50)
+        cell = view.visualRect(model.index(0))
+        shot = view.viewport().grab().toImage()
+        drawn = _bounds(shot, cell, lambda c: c.blue() > 200 and c.red() < 60 and c.green() < 60)
+        assert drawn.width() == size and drawn.height() == size * 3 // 4  # scaled whole, never cropped
+        below = QRect(cell.left(), drawn.bottom() + 1, cell.width(), cell.bottom() - drawn.bottom())
+        text = _bounds(shot, below, lambda c: c.lightness() < 100)
+        line = view.fontMetrics().lineSpacing()
+        assert text.height() > line  # two lines of caption under the picture, inside the cell
+    loader._pool.waitForDone()
+
+
+def test_tag_lines_fit_their_cell_with_a_text_query(qtbot, tmp_path: Path) -> None:
+    from latentstudio.library import SearchHit
+    from latentstudio.ui.widgets.search_results import caption_lines, label
+    from latentstudio.ui.widgets.thumbnail_loader import ThumbnailLoader
+
+    hits = [SearchHit(path=tmp_path / f"beach-{i}.jpg", score=0.3, image_id=i, matched="both",
+                      tags=("beach", "sunset", "sea")) for i in range(3)]
+    view, model = _view_with(qtbot, hits, ThumbnailLoader(size=160))
+    cell = view.visualRect(model.index(0))
+    lines = caption_lines(label(hits[0]), view.fontMetrics(), cell.width() - 8)
+    assert lines == ["both · 0.30 · beach-0.jpg", "#beach #sunset #sea"]
+
+
+INVERSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_270}  # what a camera stores for each EXIF orientation
+
+
+def _camera_photo(folder: Path, orientation: int, suffix: str = ".jpg") -> Path:
+    """A 96×64 picture, red in its top-left quarter, stored as a camera with this orientation would."""
+    upright = Image.new("RGB", (96, 64), (0, 0, 200))
+    upright.paste((230, 0, 0), (0, 0, 48, 32))
+    stored = upright.transpose(INVERSE[orientation]) if orientation in INVERSE else upright
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = folder / f"photo-{orientation}{suffix}"
+    if suffix == ".heic":
+        from latentstudio.image_formats import register_heif
+
+        register_heif()
+    stored.save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_the_example_preview_is_upright(qtbot, tmp_path: Path, orientation: int) -> None:
+    from latentstudio.ui.widgets.search_drop_zone import SearchDropZone
+
+    zone = SearchDropZone()
+    qtbot.addWidget(zone)
+    zone.choose_image(_camera_photo(tmp_path, orientation))
+    qtbot.waitUntil(lambda: zone.preview.pixmap() is not None and not zone.preview.pixmap().isNull(), timeout=10000)
+    shown = zone.preview.pixmap().toImage()
+    assert shown.width() > shown.height()  # landscape, as the camera held it
+    top_left = shown.pixelColor(shown.width() // 4, shown.height() // 4)
+    bottom_right = shown.pixelColor(3 * shown.width() // 4, 3 * shown.height() // 4)
+    assert top_left.red() > 180 and top_left.blue() < 80
+    assert bottom_right.blue() > 150 and bottom_right.red() < 80
+
+
+@pytest.mark.parametrize("suffix", [".avif", ".heic"])
+def test_the_example_preview_shows_avif_and_heic(qtbot, tmp_path: Path, suffix: str) -> None:
+    from latentstudio.ui.widgets.search_drop_zone import SearchDropZone
+
+    pytest.importorskip("pillow_heif")
+    zone = SearchDropZone()
+    qtbot.addWidget(zone)
+    zone.choose_image(_camera_photo(tmp_path, 1, suffix))
+    qtbot.waitUntil(lambda: zone.preview.pixmap() is not None and not zone.preview.pixmap().isNull(), timeout=10000)
+    shown = zone.preview.pixmap().toImage()
+    assert shown.pixelColor(shown.width() // 4, shown.height() // 4).red() > 180
+    assert zone.label.text() == f"Like: photo-1{suffix}"
+
+
+def test_a_folder_without_a_query_lists_its_pictures(qtbot, page: SearchPage) -> None:
+    photos = Path(page.ctx.settings.library_folders[0])
+    qtbot.waitUntil(lambda: page.filters.folder.count() > 1, timeout=10000)
+    assert page.filters.min_score.text() == "no cut-off"  # at -1: every picture, whatever its score
+    page.filters.folder.setCurrentIndex(page.filters.folder.findData(str(photos)))
+    qtbot.waitUntil(lambda: page.results_model.rowCount() == 72, timeout=30000)
+    assert "newest first" in page.summary.text()
+    first = page.results_model.hits[0]
+    assert "0.00" not in page.results_model.data(page.results_model.index(0))  # no score to show
+    assert first.path.parent == photos
+    page.filters.folder.setCurrentIndex(0)  # all folders, no query: nothing to list, the hint again
+    qtbot.waitUntil(lambda: page.results_model.rowCount() == 0, timeout=10000)

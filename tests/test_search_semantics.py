@@ -128,3 +128,37 @@ def test_search_without_a_model_says_what_to_do(ctx) -> None:
 
     with pytest.raises(MissingModelError, match="models import"):
         search(ctx, "anything")
+
+
+def test_no_query_with_a_filter_lists_the_folder_newest_first(shapes, capsys) -> None:
+    """Browsing a folder needs no words: its pictures, newest first, the other filters applied."""
+    ctx, photos = shapes
+    pictures = sorted(photos.iterdir())
+    for age, path in enumerate(pictures):  # a distinct time each, the last file the newest
+        os.utime(path, (1_600_000_000 + age * 60, 1_600_000_000 + age * 60))
+    ctx.library.scan()
+    hits = library_search(ctx, filters=SearchFilters(folder=photos), limit=1000)
+    assert [hit.path for hit in hits] == pictures[::-1]
+    assert all(hit.matched == "listed" for hit in hits)
+    assert library_search(ctx, filters=SearchFilters(folder=photos, file_types=("png",))) == []
+    assert cli.main(["search", "--folder", str(photos), "--limit", "3", "--json"]) == 0
+    assert [Path(h["path"]) for h in json.loads(capsys.readouterr().out)] == pictures[:-4:-1]
+
+
+def test_the_lowest_cut_off_keeps_pictures_pushed_below_it_but_never_filtered_ones() -> None:
+    from latentstudio.library.search import NO_CUTOFF, exact_top
+
+    class Vectors:  # three pictures: like the query; unlike it and like the negative term; filtered out
+        matrix = np.array([[1.0, 0.0, 0.0], [-0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+
+        def __len__(self) -> int:
+            return 3
+
+        def scores(self, vector: np.ndarray) -> np.ndarray:
+            return self.matrix @ vector
+
+    query, negative = np.array([1.0, 0, 0], np.float32), np.array([0, 1.0, 0], np.float32)
+    positions, scores = exact_top(Vectors(), query, [negative], np.array([True, True, False]), 10, NO_CUTOFF)
+    assert positions.tolist() == [0, 1] and scores[1] < -1.0  # -0.6 less 0.8 for looking like "people"
+    positions, _ = exact_top(Vectors(), query, [negative], None, 10, -0.9)
+    assert positions.tolist() == [0, 2]

@@ -12,6 +12,7 @@ from typing import Optional
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled
+from .scan import type_formats
 from .search import SearchFilters
 from .service import add_folders, search_library, submit_index
 
@@ -48,7 +49,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     find.add_argument("--folder", type=Path, help="only images in this folder")
     find.add_argument("--after", type=_date, help="taken on or after this date (YYYY-MM-DD)")
     find.add_argument("--before", type=_date, help="taken before this date (YYYY-MM-DD)")
-    find.add_argument("--type", dest="types", action="append", default=[], help="file type, e.g. jpeg, png (repeatable)")
+    find.add_argument("--type", dest="types", action="append", default=[], help="file type, e.g. jpeg, png, heic, avif (repeatable)")
     find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
     find.add_argument("--tag", dest="tags", action="append", default=[],
                       help="only pictures with this tag (repeatable); on its own: every picture with it")
@@ -157,15 +158,17 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx) -> int:
-    if not args.text and args.image is None and not args.tags:
-        raise ValueError("give some words to search for, --image PATH or --tag LABEL")
+    if not (args.text or args.image or args.tags or args.folder or args.after or args.before or args.types
+            or args.min_side):
+        raise ValueError("give some words to search for, --image PATH, --tag LABEL, or a filter "
+                         "(--folder, --after, --before, --type, --min-side) to list its pictures")
     if args.image is not None and not args.image.expanduser().is_file():
         raise FileNotFoundError(f"no such image: {args.image}")
     filters = SearchFilters(
         folder=args.folder.expanduser() if args.folder else None,
         date_from=args.after,
         date_to=args.before,
-        file_types=tuple(t.lower().replace("jpg", "jpeg") for t in args.types),
+        file_types=tuple(f for name in args.types for f in type_formats(name)),
         min_side=args.min_side,
         tags=tuple(args.tags),
     )
@@ -175,7 +178,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         submit_tag_update(ctx, args.model_id).result()  # the new pictures' tags, before filtering on them
     hits = search_library(
         ctx,
-        text=args.text,
+        text=args.text or None,
         image=args.image.expanduser() if args.image else None,
         negative=args.negative,
         limit=args.limit,

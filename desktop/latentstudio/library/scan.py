@@ -22,9 +22,46 @@ from .words import embedded_words, name_words
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+
+
+@dataclass(frozen=True)
+class ImageType:
+    label: str  # as the window names it
+    formats: tuple[str, ...]  # as the library records it (decode's lower-case PIL format names)
+    suffixes: tuple[str, ...]  # file name endings the scan takes
+
+
+# The one list of picture types: what the scan indexes, the Type filter, the file dialogs and
+# `find --type` are all read from it, so none can leave a type out. Cameras' JPEGs with a second
+# picture inside (MPO) are JPEGs to the user.
+IMAGE_TYPES = (
+    ImageType("JPEG", ("jpeg", "mpo"), (".jpg", ".jpeg", ".jpe", ".jfif")),
+    ImageType("PNG", ("png",), (".png",)),
+    ImageType("HEIC/HEIF", ("heif",), (".heic", ".heif")),
+    ImageType("AVIF", ("avif",), (".avif",)),
+    ImageType("WebP", ("webp",), (".webp",)),
+    ImageType("GIF", ("gif",), (".gif",)),
+    ImageType("TIFF", ("tiff",), (".tif", ".tiff")),
+    ImageType("BMP", ("bmp",), (".bmp",)),
 )
+IMAGE_SUFFIXES = frozenset(suffix for kind in IMAGE_TYPES for suffix in kind.suffixes)
+
+
+def type_formats(name: str) -> tuple[str, ...]:
+    """The recorded formats of a type named as users name it: "jpg", ".HEIC", "heif", "AVIF" …"""
+    key = name.strip().lower()
+    for kind in IMAGE_TYPES:
+        if key in (kind.label.lower(), *kind.formats) or "." + key.lstrip(".") in kind.suffixes:
+            return kind.formats
+    raise ValueError(f"unknown picture type {name!r}; known: "
+                     + ", ".join(kind.suffixes[0].lstrip(".") for kind in IMAGE_TYPES))
+
+
+def file_dialog_filter() -> str:
+    """A file dialog's name filter for every picture the library reads (both cases: some
+    platforms' dialogs match case-sensitively, and cameras write .JPG, phones .HEIC)."""
+    patterns = [f"*{suffix}" for kind in IMAGE_TYPES for suffix in kind.suffixes]
+    return "Images (" + " ".join(patterns + [p.upper() for p in patterns]) + ")"
 IGNORED_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
 IGNORED_DIRS = frozenset({"@eadir", "$recycle.bin", "system volume information", "__macosx", "lost+found"})
 HASH_CHUNK = 64 * 1024

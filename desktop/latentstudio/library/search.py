@@ -32,6 +32,9 @@ RESCORE_FACTOR = 2  # approximate candidates rescored exactly per wanted hit
 RESCORE_MIN = 64
 NEGATIVE_OVERFETCH = 8  # candidates re-ranked on decoded codes per rescored one, with negative terms
 ANN_BASELINE_SAMPLE = 1024
+# The lowest cosine: a cut-off there lets every picture through, even one a negative term pushed below it.
+NO_CUTOFF = -1.0
+LISTED = "listed"  # SearchHit.matched of a listing: no query, the filters alone
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class SearchRequest:
             parts.append(repr(self.text))
         if self.image:
             parts.append(f"like {Path(self.image).name}")
-        return "Search " + " + ".join(parts or ["…"])
+        return "Search " + " + ".join(parts) if parts else "List pictures"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class SearchHit:
     thumbnail: Optional[Path] = None
     generated: bool = False
     prompt: Optional[str] = None
-    matched: str = "picture"  # why it is a result: "picture", "words" or "both"
+    matched: str = "picture"  # why it is a result: "picture", "words", "both"; "listed": no query
     tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
@@ -164,7 +167,7 @@ def exact_top(
         scores = scores - negative_penalty(index, negatives)
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    candidates = np.flatnonzero(scores >= min_score)
+    candidates = np.flatnonzero(_passes(scores, min_score))
     if len(candidates) > limit:
         top = np.argpartition(-scores[candidates], limit - 1)[:limit]
         candidates = candidates[top]
@@ -208,8 +211,13 @@ def approximate_top(
     if negatives:
         scores = scores - _penalty(vectors, negatives, baselines)
     order = np.argsort(-scores, kind="stable")
-    order = order[scores[order] >= min_score][:limit]
+    order = order[_passes(scores[order], min_score)][:limit]
     return index.positions(ids[order]), scores[order]
+
+
+def _passes(scores: np.ndarray, min_score: float) -> np.ndarray:
+    """Scores at or above the cut-off; with no cut-off, every score of a picture the filters keep."""
+    return scores > -np.inf if min_score <= NO_CUTOFF else scores >= min_score
 
 
 def _penalty(vectors: np.ndarray, negatives: list[np.ndarray], baselines: list[float]) -> np.ndarray:
@@ -273,6 +281,18 @@ def tag_listing(library: "Library", index: "VectorIndex", request: SearchRequest
         allowed = set(index.ids[mask].tolist()) if mask is not None else set()
     chosen = [(i, s) for i, s in ranked if i in allowed][: max(1, request.limit)]
     return hits_for(library, [i for i, _ in chosen], [s for _, s in chosen])
+
+
+def listing(library: "Library", index: "VectorIndex", request: SearchRequest) -> list[SearchHit]:
+    """A search with no words, example or tags: the pictures passing the filters (a folder, dates,
+    a type, a size), newest first (taken, else changed), to browse a folder without a query."""
+    folder_ids = library.folder_ids_under(request.filters.folder) if request.filters.folder is not None else None
+    with index.lock:
+        mask = filter_mask(index, request.filters, folder_ids)
+        positions = np.flatnonzero(mask) if mask is not None else np.arange(len(index))
+        newest = positions[np.argsort(-index.dates[positions], kind="stable")][: max(1, request.limit)]
+        image_ids = [int(i) for i in index.ids[newest]]
+    return hits_for(library, image_ids, [0.0] * len(image_ids), [LISTED] * len(image_ids))
 
 
 def images_with_tags(store, labels: Sequence[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ from ..models.clip_loader import clip_in_job
 from ..models.text_encoding.encoder import LOADING_MESSAGE, export_in_job, text_encoder_in_job
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
-from .search import SearchFilters, SearchHit, SearchRequest, build_query, rank, tag_listing
+from .search import SearchFilters, SearchHit, SearchRequest, build_query, listing, rank, tag_listing
 from .store import PENDING
 from .words import embedded_words, name_words
 
@@ -123,8 +123,9 @@ def search_pictures(
     loading = library.start_loading(installed.id, version) if ready is None else None
 
     def run(job: "JobContext") -> list[SearchHit]:
-        if request.text is None and request.image is None and request.filters.tags:
-            return tag_listing(library, ready if loading is None else loading.result(), request)
+        if not request.text and request.image is None:  # the filters alone: a listing
+            listed = tag_listing if request.filters.tags else listing
+            return listed(library, ready if loading is None else loading.result(), request)
         if request.image is None:  # words only: the onnxruntime text tower when it is ready
             with text_encoder_in_job(job, installed, exports) as encoder:
                 query, negatives = build_query(library, encoder, installed.id, request)
@@ -139,7 +140,7 @@ def search_pictures(
         return rank(library, index, query, negatives, request, min_score)
 
     return engine.submit(run, priority=Priority.INTERACTIVE, name=request.describe(), kind="search",
-                             on_event=on_event)
+                         on_event=on_event)
 
 
 def submit_warmup(ctx: "AppContext", model_id: Optional[str] = None) -> JobHandle:

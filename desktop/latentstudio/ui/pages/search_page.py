@@ -228,7 +228,7 @@ class SearchPage(NeedsModelPage):
         text = self.query.text().strip()
         image = self.drop_zone.image
         tags = self.tag_panel.ticked()
-        if not text and image is None and not tags:
+        if not text and image is None and not tags and not self.filters.narrows():
             self.results_model.set_hits([])
             self.summary.setText("")
             self._show_empty_state()
@@ -291,8 +291,12 @@ class SearchPage(NeedsModelPage):
         elapsed = (time.perf_counter() - self._search_started) * 1000
         self.results_model.set_hits(hits)
         self.results.scrollToTop()  # a new answer starts at its best match, never mid-list
-        if hits:
-            more = "+" if len(hits) >= RESULT_LIMIT else ""
+        listed = not self.query.text().strip() and self.drop_zone.image is None and not self.tag_panel.ticked()
+        more = "+" if len(hits) >= RESULT_LIMIT else ""
+        if listed:  # no query: the pictures the filters let through
+            self.summary.setText(f"{len(hits)}{more} pictures, newest first · {elapsed:.0f} ms" if hits else
+                                 "No pictures pass the filters.")
+        elif hits:
             best = max(hit.score for hit in hits)  # the first hit may have matched by its words
             self.summary.setText(f"{len(hits)}{more} pictures · best {best:.2f} · {elapsed:.0f} ms")
         else:

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff)"
+from ...library.decode import decode_image
+from ...library.scan import file_dialog_filter
+from ..background import run_in_background
+
+PREVIEW_SIZE = 64
+
+
+def preview_image(path: Path, size: int) -> QImage:
+    """The example picture as the library reads it (EXIF orientation, HEIC/AVIF, any mode),
+    reduced to `size` pixels; run off the GUI thread (QImage, unlike QPixmap, may be made there)."""
+    picture = decode_image(path, min_side=size).image
+    picture.thumbnail((size, size))
+    data = picture.tobytes()
+    return QImage(data, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888).copy()
 
 
 def dropped_image(event: QDragEnterEvent | QDropEvent) -> Optional[Path]:
@@ -32,7 +46,7 @@ class SearchDropZone(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumHeight(72)
         self.preview = QLabel()
-        self.preview.setFixedSize(64, 64)
+        self.preview.setFixedSize(PREVIEW_SIZE, PREVIEW_SIZE)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.label = QLabel("Drop an image here to find similar ones")
         self.label.setWordWrap(True)
@@ -62,12 +76,23 @@ class SearchDropZone(QFrame):
             self.label.setText("Drop an image here to find similar ones")
             self.clear_button.hide()
             return
-        pixmap = QPixmap(str(path))
-        if not pixmap.isNull():
-            self.preview.setPixmap(pixmap.scaled(64, 64, Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.SmoothTransformation))
+        self.preview.clear()
         self.label.setText(f"Like: {path.name}")
         self.clear_button.show()
+        ratio = self.devicePixelRatioF()
+        run_in_background(partial(preview_image, path, round(PREVIEW_SIZE * ratio)),
+                          partial(self._show_preview, path, ratio), partial(self._no_preview, path))
+
+    def _show_preview(self, path: Path, ratio: float, image: QImage) -> None:
+        if path != self.image:  # another example was chosen meanwhile
+            return
+        pixmap = QPixmap.fromImage(image)
+        pixmap.setDevicePixelRatio(ratio)
+        self.preview.setPixmap(pixmap)
+
+    def _no_preview(self, path: Path, error: BaseException) -> None:
+        if path == self.image:
+            self.label.setText(f"Like: {path.name} (no preview: {error})")
 
     def choose_image(self, path: Path) -> None:
         self.set_image(path)
@@ -78,7 +103,7 @@ class SearchDropZone(QFrame):
         self.cleared.emit()
 
     def _choose(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Find images like…", "", IMAGE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self, "Find images like…", "", file_dialog_filter())
         if name:
             self.choose_image(Path(name))
 

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...library import SearchFilters
+from ...library.scan import IMAGE_TYPES
 
-FILE_TYPES = (("Any type", ()), ("JPEG", ("jpeg",)), ("PNG", ("png",)), ("WebP", ("webp",)),
-              ("GIF", ("gif",)), ("TIFF", ("tiff",)), ("BMP", ("bmp",)))
+FILE_TYPES = (("Any type", ()),) + tuple((kind.label, kind.formats) for kind in IMAGE_TYPES)
 
 
 def _timestamp(date: QDate, end_of_day: bool) -> float:
@@ -64,7 +64,8 @@ class SearchFiltersPanel(QWidget):
         self.min_score.setSingleStep(0.01)
         self.min_score.setDecimals(2)
         self.min_score.setValue(min_score)
-        self.min_score.setToolTip("Hide results scoring below this cosine similarity")
+        self.min_score.setSpecialValueText("no cut-off")  # at -1.00, the lowest: every picture
+        self.min_score.setToolTip("Hide results scoring below this cosine similarity (at its lowest, none)")
         self.image_weight = QSlider(Qt.Orientation.Horizontal)
         self.image_weight.setRange(0, 100)
         self.image_weight.setValue(50)
@@ -114,6 +115,12 @@ class SearchFiltersPanel(QWidget):
             file_types=FILE_TYPES[self.file_type.currentIndex()][1],
             min_side=self.min_side.value(),
         )
+
+    def narrows(self) -> bool:
+        """Whether a filter leaves pictures out (a folder, dates, a type, a size): then an empty
+        query lists what passes them."""
+        filters = self.filters()
+        return bool(filters.folder or filters.date_from is not None or filters.file_types or filters.min_side)
 
     def weights(self) -> tuple[float, float]:
         """(text weight, image weight) when both words and an image are given."""

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from ...library import SearchHit
+from ...library.search import LISTED
 from .empty_state import EmptyStateListView
 from .thumbnail_grid import FillingGridMixin
 from .thumbnail_loader import ThumbnailLoader
@@ -17,6 +25,8 @@ from .thumbnail_loader import ThumbnailLoader
 HitRole = Qt.ItemDataRole.UserRole + 1
 ICON_SIZE = 160
 TAG_CHIPS = 3
+CAPTION_LINES = 2  # score and name; the tags (empty when it has none): every cell has room for both
+PADDING = 4  # around the picture and the caption, inside a cell
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -28,7 +38,9 @@ MATCHED = {
 
 
 def describe(hit: SearchHit) -> str:
-    lines = [str(hit.path), f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}"]
+    lines = [str(hit.path)]
+    if hit.matched != LISTED:
+        lines.append(f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}")
     if hit.width and hit.height:
         lines.append(f"{hit.width}×{hit.height} {hit.format or ''}".strip())
     if hit.taken:
@@ -43,8 +55,11 @@ def describe(hit: SearchHit) -> str:
 def label(hit: SearchHit) -> str:
     """Why it matched (when not the picture alone), score and name; the first tags as chips on a
     second line."""
-    words = "" if hit.matched == "picture" else f"{hit.matched} · "
-    text = f"{words}{hit.score:.2f} · {hit.path.name}"
+    if hit.matched == LISTED:  # no query, no score: when it was taken (else changed) shows instead
+        text = f"{datetime.fromtimestamp(hit.taken):%Y-%m-%d} · {hit.path.name}" if hit.taken else hit.path.name
+    else:
+        words = "" if hit.matched == "picture" else f"{hit.matched} · "
+        text = f"{words}{hit.score:.2f} · {hit.path.name}"
     if hit.tags:
         text += "\n" + " ".join(f"#{tag}" for tag in hit.tags[:TAG_CHIPS])
     return text
@@ -99,16 +114,78 @@ class SearchResultsModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
+class ResultDelegate(QStyledItemDelegate):
+    """Draws a result in its grid cell: the picture scaled to fit the thumbnail size (never
+    cropped), and under it the caption's lines, each on one line, elided only when too wide.
+
+    Every cell has the same size hint, the view's grid cell: the view caches one row's hint for
+    all rows (uniformItemSizes), so a hint that followed a row's caption or picture gave every
+    cell of the next answer that row's size (pictures cut to strips, captions gone)."""
+
+    def __init__(self, view: "SearchResultsView"):
+        super().__init__(view)
+        self._view = view
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802 - Qt API
+        return self._view.cell_size()
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        widget = opt.widget
+        style = widget.style() if widget is not None else None
+        if style is not None:  # background, hover and selection as the style draws them
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, widget)
+        thumbnail = self._view.iconSize().width()
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        painter.save()
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawPixmap(picture_rect(opt.rect, thumbnail, pixmap), pixmap)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(opt.palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+        painter.setFont(opt.font)
+        metrics = opt.fontMetrics
+        lines = caption_lines(index.data(Qt.ItemDataRole.DisplayRole) or "", metrics, opt.rect.width() - 2 * PADDING)
+        for line, rect in zip(lines, caption_rects(opt.rect, thumbnail, metrics.lineSpacing())):
+            painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, line)
+        painter.restore()
+
+
+def picture_rect(cell: QRect, thumbnail: int, pixmap: QPixmap) -> QRect:
+    """Where the picture is drawn: centred in the thumbnail square at the top of the cell, scaled
+    down to fit it whole (small pictures keep their size)."""
+    size = pixmap.deviceIndependentSize().toSize()
+    if size.width() > thumbnail or size.height() > thumbnail:
+        size = size.scaled(thumbnail, thumbnail, Qt.AspectRatioMode.KeepAspectRatio)
+    left = cell.left() + (cell.width() - size.width()) // 2
+    top = cell.top() + PADDING + (thumbnail - size.height()) // 2
+    return QRect(left, top, size.width(), size.height())
+
+
+def caption_rects(cell: QRect, thumbnail: int, line_height: int) -> list[QRect]:
+    top = cell.top() + 2 * PADDING + thumbnail
+    return [QRect(cell.left() + PADDING, top + i * line_height, cell.width() - 2 * PADDING, line_height)
+            for i in range(CAPTION_LINES)]
+
+
+def caption_lines(text: str, metrics: QFontMetrics, width: int) -> list[str]:
+    """The caption's lines as drawn: the first (score and name) elided in the middle, so the
+    start and the file's extension show; the tags elided at the end."""
+    lines = text.split("\n")[:CAPTION_LINES]
+    modes = (Qt.TextElideMode.ElideMiddle, Qt.TextElideMode.ElideRight)
+    return [metrics.elidedText(line, modes[min(i, 1)], width) for i, line in enumerate(lines)]
+
+
 class SearchResultsView(FillingGridMixin, EmptyStateListView):
     """Icon grid; only visible rows are asked for data, so large result sets scroll smoothly."""
-
-    text_height = 56  # two lines of text: name, tags
 
     activatedHit = Signal(object)  # SearchHit
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setObjectName("search-results")
+        self.setItemDelegate(ResultDelegate(self))
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
@@ -116,10 +193,23 @@ class SearchResultsView(FillingGridMixin, EmptyStateListView):
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
         self.set_thumbnail_size(ICON_SIZE)
-        self.setWordWrap(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.doubleClicked.connect(self._activated)
+
+    @property
+    def text_height(self) -> int:  # type: ignore[override] - the caption's lines in this font
+        return CAPTION_LINES * self.fontMetrics().lineSpacing() + 3 * PADDING
+
+    def cell_size(self) -> QSize:
+        """Each result's size: its grid cell, less a gap between neighbours."""
+        grid = self.gridSize()
+        return QSize(max(1, grid.width() - PADDING), grid.height())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt API
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self.fit_grid()
 
     def _activated(self, index: QModelIndex) -> None:
         hit = index.data(HitRole)
