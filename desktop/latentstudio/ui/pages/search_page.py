@@ -320,11 +320,20 @@ class SearchPage(NeedsModelPage):
         ctx = self.ctx
         if not ctx.library_opened:
             self.folders.show_busy(OPENING_LIBRARY)
-        run_in_background(lambda: ctx.library.store.status(), self._show_folders,
+
+        def read() -> dict:
+            library = ctx.library  # opening it checks it, and rebuilds a damaged one
+            recovery = library.take_recovery()
+            return {**library.store.status(), "recovery": recovery.describe() if recovery else None}
+
+        run_in_background(read, self._show_folders,
                           lambda exc: self.folders.show_done(f"Could not open the library: {exc}"))
 
     def _show_folders(self, status: dict) -> None:
-        if self.folders.status.text() == OPENING_LIBRARY:
+        if status.get("recovery"):
+            self.folders.show_done(status["recovery"])
+            self.summary.setText(status["recovery"])
+        elif self.folders.status.text() == OPENING_LIBRARY:
             self.folders.show_done("")
         self.folders.set_folders(status["folders"])
         self._pictures = sum(folder["images"] for folder in status["folders"])
