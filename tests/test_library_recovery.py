@@ -140,10 +140,12 @@ def test_the_window_says_the_library_was_damaged_and_rebuilds_it(qtbot, shapes) 
     qtbot.addWidget(page)
     page.show()  # the library opens (and is checked) off the GUI thread
     qtbot.waitUntil(lambda: "damaged" in page.summary.text(), timeout=30000)
-    assert "set aside" in page.summary.text() and "restored from the backup" in page.summary.text()
+    notice = page.folders.notice.text()
+    assert page.folders.notice.isVisible() and "set aside" in notice and "restored from the backup" in notice
     assert any(p.name.startswith("library.sqlite3.damaged-") for p in ctx.paths.home.iterdir())
     page.controller.start()
     qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
     page.refresh_folders()
     qtbot.waitUntil(lambda: page.folders.list.count() == 1 and "72 indexed" in page.folders.list.item(0).text(),
                     timeout=30000)
+    assert page.folders.notice.text() == notice  # still said after the rescan's own messages

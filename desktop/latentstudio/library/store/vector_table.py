@@ -55,6 +55,15 @@ class VectorRows:
                 unique.append(row)
         return unique
 
+    def waiting_files(self, model: Optional[str], limit: int) -> tuple[int, list[str]]:
+        """(how many, the first `limit` paths) of the images waiting to be indexed for `model` (with
+        no model: those not decoded yet), every copy of a content listed."""
+        where, args = (WAITING, (model,)) if model else ("status = 'pending'", ())
+        db = self.connection()
+        total = int(db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", args).fetchone()[0])
+        rows = db.execute(f"SELECT path FROM images WHERE {where} ORDER BY path LIMIT ?", (*args, limit))
+        return total, [r[0] for r in rows]
+
     def record_batch(
         self,
         model: str,
