@@ -130,3 +130,42 @@ def test_an_unchanged_rescan_keeps_the_database_version(ctx, tmp_path: Path) -> 
     _image(photos / "b.png", 2)
     library.scan()
     assert library.store.version() > version
+
+
+def test_a_picture_taken_out_and_put_back_is_searchable_again(
+    capsys: pytest.CaptureFixture[str], clip_ctx, tmp_path: Path
+) -> None:
+    """Out of the folder, indexed, back in: it was left "1 waiting" for good (its vector was still
+    there, so nothing encoded it, and nothing marked it indexed). Now it is decoded again and its
+    stored vector reused."""
+    import json
+
+    from latentstudio.cli import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        _image(photos / f"p{i}.png", i)
+    aside = tmp_path / "aside.png"
+
+    def index() -> dict:
+        assert main(["index", str(photos), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    def status() -> dict:
+        assert main(["library", "status", "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert index()["indexed"] == 4
+    shutil.move(photos / "p2.png", aside)
+    assert index()["removed"] == 1
+    shutil.move(aside, photos / "p2.png")
+    summary = index()
+    assert summary["new"] == 1 and summary["reused_vectors"] == 1
+    assert summary["indexed"] == 0  # nothing encoded: the vector came back by its content
+    after = status()
+    assert (after["indexed"], after["pending"], after["vectors"]["tiny"]) == (4, 0, 4)
+    row = clip_ctx.library.store.image_by_path(str(photos / "p2.png"))
+    assert row is not None and (row.width, row.height) == (56, 40)
+    assert main(["search", "noise", "--json", "--min-score", "-1", "--limit", "10"]) == 0
+    assert str(photos / "p2.png") in {hit["path"] for hit in json.loads(capsys.readouterr().out)}

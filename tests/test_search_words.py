@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from latentstudio.library import add_folders, search_library, submit_index
-from latentstudio.library.keyword_rank import WORDS_WEIGHT, weighted_order
+from latentstudio.library.keyword_rank import WORDS_WEIGHT, weighted_order, word_shares
 from latentstudio.library.store import LibraryStore
 from latentstudio.library.words import keyword_query
 from tests.support import tiny_clip
@@ -85,6 +85,44 @@ def test_a_meaningless_picture_is_found_by_its_name_and_phrases_must_match(shape
     assert "lighthouse-at-dusk.jpg" not in [h.path.name for h in search_library(ctx, "lighthouse -dusk", min_score=-1.0)]
 
 
+def test_every_file_holding_the_words_ranks_above_picture_only_matches(shapes_ctx, tmp_path: Path) -> None:
+    """"hopper" ranked hopper.heif 1st and hopper.jpg last of 36: bm25 weakens a match in a long
+    description, and min-max normalisation gave the weakest word match no bonus at all."""
+    ctx = shapes_ctx
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = random.Random(5)
+    for k, (colour, shape) in enumerate(tiny_clip.classes() * 3):
+        tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"IMG_{k:04d}.jpg", quality=92)
+    filler = "oil painting, dramatic light, highly detailed, muted colours, wide angle, quiet street, " * 6
+    noise(photos / "hopper.jpg", 1)
+
+    def pixels(seed: int) -> Image.Image:
+        return Image.open(noise(tmp_path / f"pixels-{seed}.jpg", seed)).convert("RGB")
+
+    tf.png_with_text(photos / "hopper.png", {"Description": "a diner at night"}, pixels(2))
+    tf.png_with_text(photos / "nighthawks.png", {"Description": f"after Edward Hopper: {filler}"}, pixels(3))
+    tf.png_with_text(photos / "00001-42.png", {"parameters": f"a woman in a hopper diner, {filler}\n"
+                                                            "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1"}, pixels(4))
+    tf.png_with_text(photos / "00002-43.png", {"parameters": f"a woman reading by a window, {filler}\n"
+                                                            "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 2"}, pixels(5))
+    index(ctx, photos)
+    carrying = {"hopper.jpg", "hopper.png", "nighthawks.png", "00001-42.png"}
+
+    hits = search_library(ctx, "hopper", limit=100, min_score=-1.0)
+    names = [h.path.name for h in hits]
+    assert set(names[: len(carrying)]) == carrying, names
+    assert all(h.matched != "picture" for h in hits[: len(carrying)])
+    assert all(h.matched == "picture" for h in hits[len(carrying):])
+    scores = [h.score for h in hits[: len(carrying)]]
+    assert scores == sorted(scores, reverse=True)  # the same words: ordered by the picture
+    woman = [h.path.name for h in search_library(ctx, "woman", limit=100, min_score=-1.0)]
+    assert set(woman[:2]) == {"00001-42.png", "00002-43.png"}, woman
+    # Both words beat one of them; the cut-off does not bury a file that holds the words.
+    both = [h.path.name for h in search_library(ctx, "woman hopper", limit=10, min_score=0.9)]
+    assert both[0] == "00001-42.png" and set(both[1:]) == carrying - {"00001-42.png"} | {"00002-43.png"}
+
+
 def test_words_follow_renames_and_edits_through_the_scan(shapes_ctx, tmp_path: Path) -> None:
     ctx = shapes_ctx
     photos = tmp_path / "photos"
@@ -141,6 +179,19 @@ def average_precision(ranked: list[int], relevant: set[int], k: int = 10) -> flo
     return total / min(len(relevant), k) if relevant else 0.0
 
 
+def bm25_min_max_order(pictures: list[tuple[int, float]], words: list[tuple[int, float]], w: float = WORDS_WEIGHT) -> list[int]:
+    """The method before: each list min-max normalised (bm25 on the words side), weighted."""
+    def normalised(pairs: list[tuple[int, float]]) -> dict[int, float]:
+        if not pairs:
+            return {}
+        low, high = min(s for _, s in pairs), max(s for _, s in pairs)
+        return {i: (s - low) / (high - low) if high > low else 1.0 for i, s in pairs}
+
+    a, b = normalised(pictures), normalised(words)
+    fused = {i: (1 - w) * a.get(i, 0.0) + w * b.get(i, 0.0) for i in {**a, **b}}
+    return sorted(fused, key=lambda i: -fused[i])
+
+
 def rrf_order(lists: list[list[int]], k: int = 60, weights: tuple[float, ...] = (1.0, 1.0)) -> list[int]:
     """The alternative: reciprocal rank fusion, each list adding weight / (k + rank)."""
     scores: dict[int, float] = {}
@@ -177,6 +228,8 @@ def test_combined_ranking_beats_pictures_alone_and_words_alone(shapes_ctx, tmp_p
 
     store = ctx.library.store
     min_score = ctx.settings.search_min_score
+    every_cosine = {text: {h.image_id: h.score for h in search_library(ctx, text, limit=1000, min_score=-1.0, words=False)}
+                    for _, text, _ in queries}
     results: dict[str, dict[str, list[float]]] = {}
     for kind, text, relevant in queries:
         clip_hits = search_library(ctx, text, limit=100, min_score=min_score, words=False)
@@ -188,16 +241,20 @@ def test_combined_ranking_beats_pictures_alone_and_words_alone(shapes_ctx, tmp_p
                 "SELECT rowid, -bm25(image_words, 2.0, 1.0) FROM image_words WHERE image_words MATCH ? "
                 "ORDER BY bm25(image_words, 2.0, 1.0) LIMIT 100", (keyword.any_terms,)).fetchall()
             words = [(int(i), float(s)) for i, s in rows]
+        picture_ids = {i for i, _ in clip}
+        cosines = {i: every_cosine[text][i] for i, _ in words if i not in picture_ids}
+        shares = word_shares(store, keyword, [i for i, _ in clip] + list(cosines)) if keyword else {}
         combined = [h.image_id for h in search_library(ctx, text, limit=100, min_score=min_score)]
-        assert combined[:10] == weighted_order(clip, words)[:10]  # the search is this method
+        assert combined[:10] == weighted_order(clip, shares, cosines=cosines)[:10]  # the search is this method
         lists = [[i for i, _ in clip], [i for i, _ in words]]
         rankings = {
             "pictures alone": lists[0],
-            "words alone": lists[1],
+            "words alone (bm25)": lists[1],
             f"weighted {WORDS_WEIGHT} (chosen)": combined,
-            "weighted 0.3": weighted_order(clip, words, 0.3),
-            "weighted 0.5": weighted_order(clip, words, 0.5),
-            "weighted 0.7": weighted_order(clip, words, 0.7),
+            "weighted 0.3": weighted_order(clip, shares, 0.3, cosines),
+            "weighted 0.5": weighted_order(clip, shares, 0.5, cosines),
+            "weighted 0.7": weighted_order(clip, shares, 0.7, cosines),
+            f"weighted {WORDS_WEIGHT}, bm25 min-max (before)": bm25_min_max_order(clip, words),
             "RRF k=60": rrf_order(lists),
             "RRF k=10": rrf_order(lists, k=10),
             "RRF k=60 words x1.5": rrf_order(lists, weights=(1, 1.5)),
@@ -212,5 +269,5 @@ def test_combined_ranking_beats_pictures_alone_and_words_alone(shapes_ctx, tmp_p
             kinds = ", ".join(f"{kind} {np.mean(aps):.3f}" for kind, aps in per.items())
             print(f"  {method:22} {mean[method]:.3f}   ({kinds})")
     chosen = mean[f"weighted {WORDS_WEIGHT} (chosen)"]
-    assert chosen > mean["pictures alone"] and chosen > mean["words alone"]
+    assert chosen > mean["pictures alone"] and chosen > mean["words alone (bm25)"]
     assert chosen >= max(mean.values()) - 1e-9, mean

@@ -9,6 +9,7 @@ import importlib
 import json
 import logging
 import platform
+import sqlite3
 import sys
 from importlib import metadata
 from typing import Callable, Optional, Sequence
@@ -186,10 +187,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     ctx = AppContext()
     try:
-        return int(args.func(args, ctx) or 0)
+        code = int(args.func(args, ctx) or 0)
+        if ctx.library_opened and (recovery := ctx.library.take_recovery()) is not None:
+            print(f"error: {recovery.describe()}", file=sys.stderr)  # a command that used the library
+            return code or 1
+        return code
     except USER_ERRORS as exc:
         log.info("command failed: %s", exc)
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):  # locked, full disk: not damage
+            raise
+        log.exception("a database is damaged")
+        print(f"error: a data file is damaged ({exc}). The library is checked each time it opens: run the "
+              "command again to set the damaged file aside and rebuild the library.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -113,7 +113,7 @@ class AppContext:
                     raise ContextClosed("the application is closing: the library stays closed")
                 from .library import Library
 
-                self._library = Library(self.paths)
+                self._library = Library(self.paths, folders=self.settings.library_folders)
             return self._library
 
     @property

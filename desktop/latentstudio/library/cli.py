@@ -75,6 +75,15 @@ def _date(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-06-30") from None
 
 
+def told_recovery(ctx) -> bool:
+    """Open the library; when it was damaged and rebuilt, say so (once) and return True."""
+    recovery = ctx.library.take_recovery()
+    if recovery is None:
+        return False
+    print(f"error: {recovery.describe()}", file=sys.stderr)
+    return True
+
+
 def cmd_index(args: argparse.Namespace, ctx) -> int:
     installed = ctx.registry.resolve("clip", args.model_id)  # fail before any work without a model
     missing = [str(f) for f in args.folders if not Path(f).expanduser().is_dir()]
@@ -91,6 +100,7 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
                            batch_size=args.batch_size)
     elif args.path_map or args.ship_bytes or args.workers:
         raise ValueError("--path-map, --ship-bytes and --workers go with --cluster ADDRESS")
+    rebuilt = told_recovery(ctx)  # a damaged library: this run rebuilds it, and exits non-zero
     add_folders(ctx, args.folders)
     library = ctx.library
     chosen = [Path(f).expanduser() for f in args.folders] or None
@@ -154,6 +164,9 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
     if interrupted:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
+    if rebuilt:
+        print("The library was rebuilt after damage (see above).", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -162,6 +175,9 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
             or args.min_side):
         raise ValueError("give some words to search for, --image PATH, --tag LABEL, or a filter "
                          "(--folder, --after, --before, --type, --min-side) to list its pictures")
+    if told_recovery(ctx):
+        print("Run `latent-studio index` to bring it up to date, then search again.", file=sys.stderr)
+        return 1
     if args.image is not None and not args.image.expanduser().is_file():
         raise FileNotFoundError(f"no such image: {args.image}")
     filters = SearchFilters(
@@ -216,6 +232,9 @@ def _when(timestamp: Optional[float]) -> str:
 
 
 def cmd_status(args: argparse.Namespace, ctx) -> int:
+    if told_recovery(ctx):
+        print("Run `latent-studio index` to bring it up to date.", file=sys.stderr)
+        return 1
     status = ctx.library.store.status()
     default = ctx.registry.default("clip")
     status["model"] = default.id if default else None

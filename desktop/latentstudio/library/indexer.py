@@ -38,17 +38,19 @@ Prepared = Union[tuple[DecodedInfo, np.ndarray], str]  # decoded pixels, or the 
 class IndexReport:
     total: int = 0
     encoded: int = 0
+    reused: int = 0  # decoded again, their stored vector kept (a file back in the library)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def images_per_second(self) -> float:
-        return (self.encoded + len(self.skipped)) / self.seconds if self.seconds > 0 else 0.0
+        return (self.encoded + self.reused + len(self.skipped)) / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict:
         return {
             "total": self.total,
             "encoded": self.encoded,
+            "reused": self.reused,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
@@ -131,15 +133,19 @@ def encode_rows(
                     failed.append((row, outcome))
                 else:
                     batch.append((row, outcome[0], outcome[1]))
+            stored = library.store.stored_vectors(model, [row.hash for row, _, _ in batch if row.hash])
+            reused = [(row, info, stored[row.hash]) for row, info, _ in batch if row.hash in stored]
+            fresh = [item for item in batch if item[0].hash not in stored]
             encoded: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = []
-            if batch:
-                pixels = np.stack([item[2] for item in batch])
+            if fresh:
+                pixels = np.stack([item[2] for item in fresh])
                 vectors = job.models.call_with_oom_retry(lambda: clip.encode_pixels(pixels), "encode images")
-                encoded = [(row, info, vector) for (row, info, _), vector in zip(batch, vectors)]
-            library.store.record_batch(model, encoded, failed)
+                encoded = [(row, info, vector) for (row, info, _), vector in zip(fresh, vectors)]
+            library.store.record_batch(model, encoded + reused, failed)
             report.encoded += len(encoded)
+            report.reused += len(reused)
             report.skipped += [(row.path, reason) for row, reason in failed]
-            done = report.encoded + len(report.skipped)
+            done = report.encoded + report.reused + len(report.skipped)
             report.seconds = time.perf_counter() - start
             rate = report.images_per_second
             eta = format_eta((report.total - done) / rate) if rate else "…"

@@ -1,13 +1,18 @@
-"""Picture and words together: a weighted sum of the CLIP and keyword scores, each min-max
-normalised over its own candidate list (a list whose scores are all equal counts 1).
+"""Picture and words together: a weighted sum of the picture's score and the file's words.
 
-An image on both lists rises above one on either, which is what "what the picture shows and
-what its file says" asks for. The method and WORDS_WEIGHT were chosen on a labelled set
-(tests/test_search_words.py; figures in docs/benchmarks.md): the weighted sum at 0.5-0.7 beat
-reciprocal rank fusion (k = 10, 60, words weighted 1.5 or 3), pictures alone and words alone;
-0.6 sits inside that plateau and lets a file whose name says the query outrank a picture
-that merely resembles it. A "quoted phrase" keeps only images whose words hold it; a negative
-term leaves out images whose words hold it.
+The picture side is the CLIP cosine, min-max normalised over the picture search's candidates
+(a word match the picture search did not return is placed on the same scale, at 0 below it).
+The words side is the share of the query's words that the file's words hold (name, prompt,
+description), the same for every file that holds them: a long prompt or description does not
+weaken a match (bm25 did; with min-max normalisation the weakest word match got no bonus at all
+and sank below every picture-only match). So a file holding the query's words always ranks above
+a picture-only match of the same picture score, and equal scores are ordered by cosine.
+
+The method and WORDS_WEIGHT were chosen on a labelled set (tests/test_search_words.py; figures
+in docs/benchmarks.md): the weighted sum at 0.5-0.7 beat reciprocal rank fusion (k = 10, 60,
+words weighted 1.5 or 3), pictures alone and words alone; 0.6 sits inside that plateau and lets
+a file whose words say the query outrank a picture that merely resembles it. A "quoted phrase"
+keeps only images whose words hold it; a negative term leaves out images whose words hold it.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ if TYPE_CHECKING:
     from .vectors import VectorIndex
 
 WORDS_WEIGHT = 0.6
-FUSION_DEPTH = 100  # candidates taken from each list
 # A word in more files than this says little about any of them (bm25 gives it almost no weight)
 # and ranking all its files costs about a microsecond each: it is left out of the ranked query,
 # like a stopword. When every word of a query is that common, files holding all of them are
@@ -32,33 +36,60 @@ COMMON_MATCHES = 500
 PICTURE, WORDS, BOTH = "picture", "words", "both"
 
 
-def _normalised(pairs: list[tuple[int, float]]) -> dict[int, float]:
-    if not pairs:
-        return {}
-    values = np.array([score for _, score in pairs], dtype=np.float64)
-    low, span = float(values.min()), float(values.max() - values.min())
-    return {image_id: (score - low) / span if span else 1.0 for image_id, score in pairs}
-
-
 def weighted_order(
-    pictures: list[tuple[int, float]], words: list[tuple[int, float]], words_weight: float = WORDS_WEIGHT
+    pictures: list[tuple[int, float]],
+    words: dict[int, float],
+    words_weight: float = WORDS_WEIGHT,
+    cosines: Optional[dict[int, float]] = None,
 ) -> list[int]:
-    """Ids of both lists by (1 - w) x normalised cosine + w x normalised keyword score."""
-    a, b = _normalised(pictures), _normalised(words)
-    fused = {i: (1 - words_weight) * a.get(i, 0.0) + words_weight * b.get(i, 0.0) for i in {**a, **b}}
-    return sorted(fused, key=lambda i: -fused[i])
+    """Ids by (1 - w) x normalised cosine + w x words score, ties by cosine.
+
+    `pictures`: (id, cosine) from the picture search; `words`: id → share of the query's words
+    its file holds (see `word_shares`); `cosines`: the cosine of word matches not in `pictures`.
+    """
+    known = dict(pictures)
+    low = min(known.values(), default=0.0)
+    span = max(known.values(), default=0.0) - low
+    every = {**(cosines or {}), **known}
+
+    def picture(i: int) -> float:
+        if i not in every:
+            return 0.0
+        if not span:
+            return 1.0 if every[i] >= low else 0.0
+        return min(1.0, max(0.0, (every[i] - low) / span))
+
+    fused = {i: (1 - words_weight) * picture(i) + words_weight * words.get(i, 0.0) for i in {**known, **words}}
+    return sorted(fused, key=lambda i: (-fused[i], -every.get(i, -np.inf)))
 
 
-def keyword_candidates(store: "LibraryStore", keywords: KeywordQuery, limit: int) -> list[tuple[int, float]]:
-    """(image id, keyword score) of the files whose words match the query, best first."""
+def word_shares(store: "LibraryStore", keywords: KeywordQuery, image_ids: list[int]) -> dict[int, float]:
+    """Image id → share of the query's words its file's words hold, for those holding any (a
+    query of quoted stopwords only: 1 for those holding the phrase)."""
+    if not image_ids:
+        return {}
+    if not keywords.terms:
+        return dict.fromkeys(store.keyword_subset(keywords.phrases, image_ids), 1.0) if keywords.phrases else {}
+    held: dict[int, int] = {}
+    for term in keywords.terms:
+        for image_id in store.keyword_subset(term, image_ids):
+            held[image_id] = held.get(image_id, 0) + 1
+    return {image_id: n / len(keywords.terms) for image_id, n in held.items()}
+
+
+def keyword_candidates(store: "LibraryStore", keywords: KeywordQuery) -> list[int]:
+    """Ids of the files whose words match the query: every file holding one of its less common
+    words (at most COMMON_MATCHES each, so all of them are ranked); when every word is common,
+    up to COMMON_MATCHES files holding all of them."""
     counts = {t: store.keyword_count(t, COMMON_MATCHES + 1) for t in keywords.terms}
     rare = [t for t in keywords.terms if 0 < counts[t] <= COMMON_MATCHES]
     if rare:
-        return store.keyword_ranked(" OR ".join(rare), limit, keywords.phrases, keywords.excluded)
+        limit = COMMON_MATCHES * len(rare)
+        return [i for i, _ in store.keyword_ranked(" OR ".join(rare), limit, keywords.phrases, keywords.excluded)]
     every = [t for t in keywords.terms if counts[t]] + ([keywords.phrases] if keywords.phrases else [])
     if not every:
         return []
-    return [(i, 1.0) for i in store.keyword_unranked(" AND ".join(every), limit, keywords.excluded)]
+    return store.keyword_unranked(" AND ".join(every), COMMON_MATCHES, keywords.excluded)
 
 
 def fuse_with_words(
@@ -66,18 +97,19 @@ def fuse_with_words(
     index: "VectorIndex",
     query: np.ndarray,
     keywords: KeywordQuery,
-    ranked: list[tuple[int, float]],
+    found_ids: list[int],
     clip_ids: list[int],
     clip_scores: list[float],
     mask: Optional[np.ndarray],
     limit: int,
 ) -> tuple[list[int], list[float], list[str]]:
     """(image ids, cosine scores, why each matched) of the fused ranking, best first, from the
-    picture list and the keyword list (`ranked`, from keyword_candidates).
+    picture list and the files whose words match (`found_ids`, from keyword_candidates).
 
     Keyword hits count only when the image is searchable (in the index) and passes the
     filters; their score is still the picture's cosine (from the approximate index's codes when
-    there is one), so scores mean one thing throughout.
+    there is one), so scores mean one thing throughout. A picture hit whose words hold the
+    query's (even words too common to list) gets the same words bonus as a listed one.
     """
     if keywords.phrases is not None or keywords.excluded is not None:
         # A phrase must be in the words; a negative term's words must not.
@@ -86,24 +118,24 @@ def fuse_with_words(
             allowed -= store.keyword_subset(keywords.excluded, clip_ids)
         kept = [(i, s) for i, s in zip(clip_ids, clip_scores) if i in allowed]
         clip_ids, clip_scores = [i for i, _ in kept], [s for _, s in kept]
-    found = np.array([image_id for image_id, _ in ranked], dtype=np.int64)
-    words: list[tuple[int, float]] = []
+    found = np.array(found_ids, dtype=np.int64)
+    words_only = np.empty(0, dtype=np.int64)
     if len(found) and len(index):
         positions = np.minimum(index.positions(found), len(index) - 1)
         present = index.ids[positions] == found
         if mask is not None:
             present &= mask[positions]
-        words = [pair for pair, keep in zip(ranked, present.tolist()) if keep][:FUSION_DEPTH]
-    order = weighted_order(list(zip(clip_ids, clip_scores)), words)[:limit]
-    known = dict(zip(clip_ids, clip_scores))
-    missing = np.array([i for i in order if i not in known], dtype=np.int64)
-    if len(missing):  # words-only hits: their cosine from the index itself (8-bit codes when approximate)
+        words_only = np.setdiff1d(found[present], np.array(clip_ids, dtype=np.int64))
+    cosines: dict[int, float] = {}
+    if len(words_only):  # their cosine from the index itself (8-bit codes when approximate)
         if index.ann is not None:
-            vectors = index.ann.vectors(missing)
+            vectors = index.ann.vectors(words_only)
         else:
-            vectors = index.matrix[index.positions(missing)].astype(np.float32)
-        known.update(zip(missing.tolist(), (vectors @ query).tolist()))
-    order = [i for i in order if i in known]
-    in_clip, in_words = set(clip_ids), {image_id for image_id, _ in words}
-    why = [BOTH if i in in_clip and i in in_words else PICTURE if i in in_clip else WORDS for i in order]
+            vectors = index.matrix[index.positions(words_only)].astype(np.float32)
+        cosines = dict(zip(words_only.tolist(), (vectors @ query).tolist()))
+    shares = word_shares(store, keywords, clip_ids + list(cosines))
+    order = weighted_order(list(zip(clip_ids, clip_scores)), shares, cosines=cosines)[:limit]
+    known = {**cosines, **dict(zip(clip_ids, clip_scores))}
+    in_clip = set(clip_ids)
+    why = [BOTH if i in in_clip and i in shares else PICTURE if i in in_clip else WORDS for i in order]
     return order, [float(known[i]) for i in order], why

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -12,18 +14,29 @@ from ..models.registry import slugify
 from ..paths import Paths
 from .scan import ScanProgress, ScanReport, scan_folders
 from .store import Folder, LibraryStore
+from .store.recovery import Recovery, open_store, write_backup
 from .vectors import ANN_FROM_ROWS, VectorIndex
+
+log = logging.getLogger(__name__)
 
 SAVE_INDEX_FROM_ROWS = 50_000  # smaller libraries read their rows fast enough at start
 PRUNE_LOG_ABOVE = 50_000  # change-log rows kept for a library too small to save its index
 
 
 class Library:
-    def __init__(self, paths: Paths, ann_from_rows: Optional[int] = ANN_FROM_ROWS):
+    def __init__(self, paths: Paths, ann_from_rows: Optional[int] = ANN_FROM_ROWS,
+                 folders: Sequence[str] = ()):
+        """Opens the database, checking it first (it reads every page: not on the GUI thread). A
+        damaged one is set aside and rebuilt (`recovery` says how); `folders` (those kept in
+        Settings) come back into a rebuilt library."""
         self.paths = paths
         self.ann_from_rows = ann_from_rows  # approximate search from this many vectors (None: never)
         self.full_reads = 0  # times every vector was read from the database
-        self.store = LibraryStore(paths.library_db)
+        self.store: LibraryStore
+        self.store, self.recovery = open_store(paths.library_db)
+        self._untold = self.recovery
+        if self.recovery is not None:
+            self._restore_folders(folders)
         self.thumbnails = paths.thumbnails
         self._indexes: dict[str, VectorIndex] = {}
         self._loading: dict[str, tuple[int, Future[VectorIndex]]] = {}
@@ -31,12 +44,33 @@ class Library:
         self._words: Optional[ThreadPoolExecutor] = None
 
     def close(self) -> None:
+        """Close the database, keeping a backup copy of it when it changed (a clean close)."""
         with self._lock:
             self._indexes.clear()
             words, self._words = self._words, None
         if words is not None:
             words.shutdown(wait=True)
+        try:
+            self.store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file as the backup has it
+            write_backup(self.store)
+        except (sqlite3.Error, OSError) as exc:  # a full disk or a damaged file: the next open checks it
+            log.warning("no backup of the library written: %s", exc)
         self.store.close()
+
+    def _restore_folders(self, folders: Sequence[str]) -> None:
+        known = {str(f.path) for f in self.folders()}
+        for path in folders:
+            if path not in known and Path(path).is_dir():
+                try:
+                    self.add_folder(Path(path))
+                except ValueError as exc:  # inside a folder the backup has
+                    log.info("folder %s not restored: %s", path, exc)
+
+    def take_recovery(self) -> Optional[Recovery]:
+        """How a damaged library was rebuilt at open, given once (to whoever tells the user)."""
+        with self._lock:
+            recovery, self._untold = self._untold, None
+        return recovery
 
     def words_worker(self) -> ThreadPoolExecutor:
         """One thread that reads a query's keyword matches while the picture search runs (SQLite

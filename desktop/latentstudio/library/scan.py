@@ -244,6 +244,7 @@ def scan_folders(
                 texts = list(pool.map(lambda item: embedded_words(Path(item[0])) if item[1][0] else "", zip(
                     [path for path, _, _ in chunk], hashes)))
                 known = store.known_hashes({h for h, _ in hashes if h})
+                vectored = store.hashes_with_any_vector({h for h, _ in hashes if h})
                 with store.transaction() as db:
                     for (path, st, old), (digest, reason), text in zip(chunk, hashes, texts):
                         if digest is None:
@@ -268,8 +269,10 @@ def scan_folders(
                                 report.new += 1
                             else:
                                 report.changed += 1
-                            if like is not None:
+                            if like is not None or digest in vectored:
                                 report.reused += 1
+                            # Without a decoded row to copy from it waits to be decoded; its vector
+                            # (still stored when the file comes back) is reused then, not recomputed.
                             status, why = (OK if like is not None else PENDING), None
                         image_id = store.upsert_image(db, folder.id, path, st.st_size, st.st_mtime, digest,
                                                       status, why, like=like)

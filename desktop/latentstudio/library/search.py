@@ -17,7 +17,7 @@ import numpy as np
 from ..models.clip_loader import ClipModel
 from .store import analysis_tables as tables
 from .decode import DecodeError, decode_image
-from .keyword_rank import FUSION_DEPTH, PICTURE, fuse_with_words, keyword_candidates
+from .keyword_rank import PICTURE, fuse_with_words, keyword_candidates
 from .thumbnails import existing_thumbnail
 from .query import parse_query, split_terms
 from .words import keyword_query
@@ -249,7 +249,7 @@ def rank(
     limit = max(1, request.limit)
     keywords = keyword_query(request.text, split_terms(request.negative)) if request.words else None
     # The files' words are read on their own thread while the pictures are searched here.
-    pending = (library.words_worker().submit(keyword_candidates, library.store, keywords, FUSION_DEPTH * 4)
+    pending = (library.words_worker().submit(keyword_candidates, library.store, keywords)
                if keywords is not None else None)
     tagged = images_with_tags(library.store, request.filters.tags) if request.filters.tags else None
     with index.lock:  # the index may be catching up with the database on another thread

@@ -135,6 +135,14 @@ class FolderImageRows:
         )
         return int(db.execute("SELECT id FROM images WHERE path = ?", (path,)).fetchone()[0])
 
+    def skipped_files(self, limit: int) -> tuple[int, list[tuple[str, str]]]:
+        """(how many, the first `limit` (path, reason) by path) of the files that cannot be searched."""
+        db = self.connection()
+        total = int(db.execute("SELECT COUNT(*) FROM images WHERE status = 'skipped'").fetchone()[0])
+        rows = db.execute("SELECT path, COALESCE(reason, 'unknown') FROM images WHERE status = 'skipped' "
+                          "ORDER BY path LIMIT ?", (limit,))
+        return total, [(r[0], r[1]) for r in rows]
+
     def touch_image(self, db: sqlite3.Connection, image_id: int, size: int, mtime: float) -> None:
         """A file rewritten with the same content: new size and time, same vector (caller's transaction)."""
         db.execute("UPDATE images SET mtime = ?, size = ? WHERE id = ?", (mtime, size, image_id))

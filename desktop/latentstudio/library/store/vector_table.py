@@ -11,6 +11,14 @@ import numpy as np
 from .rows import ID_CHUNK, IMAGE_COLUMNS, DecodedInfo, ImageRow, image_row, vector_blob
 
 
+# Readable so far, and not decoded yet (a file back in the library whose vector stayed: the scan
+# has no metadata for it) or without a vector for the model (`?`).
+WAITING = (
+    "status != 'skipped' AND hash IS NOT NULL AND (status = 'pending' OR NOT EXISTS "
+    "(SELECT 1 FROM vectors v WHERE v.hash = images.hash AND v.model = ?))"
+)
+
+
 class VectorRows:
     def has_vectors(self, model: str) -> bool:
         """Whether any image has a `model` vector: stops at the first one found."""
@@ -20,17 +28,13 @@ class VectorRows:
     def has_pending(self, model: str) -> bool:
         """Whether any image still waits for a `model` vector: stops at the first one found."""
         return self.connection().execute(
-            "SELECT EXISTS(SELECT 1 FROM images WHERE status != 'skipped' AND hash IS NOT NULL "
-            "AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = images.hash AND v.model = ?))",
+            f"SELECT EXISTS(SELECT 1 FROM images WHERE {WAITING})",
             (model,),
         ).fetchone()[0] == 1
 
     def pending(self, model: str, image_ids: Optional[Sequence[int]] = None) -> list[ImageRow]:
-        """Images still to encode for `model`: readable so far and without a vector."""
-        sql = (
-            f"SELECT {IMAGE_COLUMNS} FROM images WHERE status != 'skipped' AND hash IS NOT NULL "
-            "AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = images.hash AND v.model = ?)"
-        )
+        """Images still to decode or encode for `model` (the encoder reuses a vector that exists)."""
+        sql = f"SELECT {IMAGE_COLUMNS} FROM images WHERE {WAITING}"
         db = self.connection()
         if image_ids is None:
             rows = [image_row(r) for r in db.execute(sql + " ORDER BY id", (model,))]
@@ -50,6 +54,15 @@ class VectorRows:
                 seen.add(row.hash)  # type: ignore[arg-type]
                 unique.append(row)
         return unique
+
+    def waiting_files(self, model: Optional[str], limit: int) -> tuple[int, list[str]]:
+        """(how many, the first `limit` paths) of the images waiting to be indexed for `model` (with
+        no model: those not decoded yet), every copy of a content listed."""
+        where, args = (WAITING, (model,)) if model else ("status = 'pending'", ())
+        db = self.connection()
+        total = int(db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", args).fetchone()[0])
+        rows = db.execute(f"SELECT path FROM images WHERE {where} ORDER BY path LIMIT ?", (*args, limit))
+        return total, [r[0] for r in rows]
 
     def record_batch(
         self,
@@ -71,6 +84,19 @@ class VectorRows:
                 )
             for row, reason in skipped:
                 db.execute("UPDATE images SET status='skipped', reason=? WHERE hash = ?", (reason, row.hash))
+
+    def stored_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Content hash → its stored `model` vector, for those that have one."""
+        hashes = list(hashes)
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), ID_CHUNK):
+            chunk = hashes[start : start + ID_CHUNK]
+            for digest, data in self.connection().execute(
+                f"SELECT hash, data FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(chunk))})",
+                (model, *chunk),
+            ):
+                found[digest] = np.frombuffer(data, dtype=np.float16).astype(np.float32)
+        return found
 
     def prune_vectors(self) -> int:
         """Drop vectors whose content no longer exists in any library image."""
@@ -114,6 +140,16 @@ class VectorRows:
             (model, int(limit)),
         )
         return [(str(prompt), float(score)) for prompt, score in rows]
+
+    def hashes_with_any_vector(self, hashes: Iterable[str]) -> set[str]:
+        """Hashes that have a vector for some model (content the library has encoded before)."""
+        hashes = list(hashes)
+        found: set[str] = set()
+        for start in range(0, len(hashes), ID_CHUNK):
+            chunk = hashes[start : start + ID_CHUNK]
+            found.update(r[0] for r in self.connection().execute(
+                f"SELECT DISTINCT hash FROM vectors WHERE hash IN ({','.join('?' * len(chunk))})", chunk))
+        return found
 
     def hashes_with_vectors(self, model: str, hashes: Iterable[str]) -> set[str]:
         hashes = list(hashes)

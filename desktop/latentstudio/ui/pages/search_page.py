@@ -42,6 +42,7 @@ from ..background import run_in_background
 from ..file_actions import copy_image, copy_path, open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
+from ..widgets.library_health import LibraryHealthDialog, read_health
 from ..widgets.search_folders import SearchFoldersPanel
 from ..widgets.side_section import SideSection, panel_toggle
 from ..widgets.search_results import ICON_SIZE, SearchResultsModel, SearchResultsView
@@ -162,6 +163,7 @@ class SearchPage(NeedsModelPage):
         self.folders.removeRequested.connect(lambda path: self.remove_folder(Path(path)))
         self.folders.rescanRequested.connect(self.rescan)
         self.folders.cancelRequested.connect(self.controller.cancel)
+        self.folders.detailsRequested.connect(self.show_library_health)
         self.bridge.jobEvent.connect(self._library_event)
         self._loading_tick = QTimer(self)
         self._loading_tick.setInterval(LOADING_TICK_MS)
@@ -324,10 +326,19 @@ class SearchPage(NeedsModelPage):
         ctx = self.ctx
         if not ctx.library_opened:
             self.folders.show_busy(OPENING_LIBRARY)
-        run_in_background(lambda: ctx.library.store.status(), self._show_folders,
+
+        def read() -> dict:
+            library = ctx.library  # opening it checks it, and rebuilds a damaged one
+            recovery = library.take_recovery()
+            return {**library.store.status(), "recovery": recovery.describe() if recovery else None}
+
+        run_in_background(read, self._show_folders,
                           lambda exc: self.folders.show_done(f"Could not open the library: {exc}"))
 
     def _show_folders(self, status: dict) -> None:
+        if status.get("recovery"):
+            self.folders.show_notice(status["recovery"])
+            self.summary.setText("The library database was damaged and has been rebuilt: see Library folders.")
         if self.folders.status.text() == OPENING_LIBRARY:
             self.folders.show_done("")
         self.folders.set_folders(status["folders"])
@@ -335,6 +346,15 @@ class SearchPage(NeedsModelPage):
         if not self.query.text().strip() and self.drop_zone.image is None:
             self._show_empty_state()
         self.filters.set_folders([Path(f["path"]) for f in status["folders"]])
+
+    def show_library_health(self) -> LibraryHealthDialog:
+        """The skipped files with why, and the waiting ones, in a dialog (read in the background)."""
+        ctx = self.ctx
+        model = ctx.registry.default("clip")
+        dialog = LibraryHealthDialog(lambda: read_health(ctx.library.store, model.id if model else None), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def add_folder(self, path: Path) -> None:
         if self.controller.add_folder(path) is not None:

@@ -26,6 +26,7 @@ class SearchFoldersPanel(QWidget):
     removeRequested = Signal(str)
     rescanRequested = Signal()
     cancelRequested = Signal()
+    detailsRequested = Signal()  # the skipped and waiting files, with why
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -39,6 +40,9 @@ class SearchFoldersPanel(QWidget):
         self.remove_button.setToolTip("Stop searching the selected folder; its files are not touched")
         self.rescan_button = QPushButton("Rescan")
         self.rescan_button.setToolTip("Look for new, changed, moved and removed pictures now")
+        self.details_button = QPushButton("Details…")
+        self.details_button.setToolTip("Which files are skipped and why, and which wait to be indexed")
+        self.details_button.clicked.connect(self.detailsRequested)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop indexing; the next rescan resumes where it stopped")
         self.cancel_button.hide()
@@ -51,8 +55,12 @@ class SearchFoldersPanel(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("library-status")
         self.status.setWordWrap(True)
+        self.notice = QLabel("")  # what the user must know beyond the current job (a rebuilt library)
+        self.notice.setObjectName("library-notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.remove_button, self.rescan_button):
+        for button in (self.add_button, self.remove_button, self.rescan_button, self.details_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -65,6 +73,7 @@ class SearchFoldersPanel(QWidget):
         footer = QVBoxLayout(self.footer)
         footer.setContentsMargins(0, 0, 0, 0)
         footer.addLayout(bar)
+        footer.addWidget(self.notice)
         footer.addWidget(self.status)
 
     def set_folders(self, rows: list[dict]) -> None:
@@ -86,6 +95,11 @@ class SearchFoldersPanel(QWidget):
         item = self.list.currentItem()
         if item is not None:
             self.removeRequested.emit(item.data(KEY_ROLE))
+
+    def show_notice(self, text: str) -> None:
+        """A message that stays while jobs come and go (empty: none)."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def show_busy(self, text: str) -> None:
         self.progress.show()

@@ -1,0 +1,136 @@
+"""A damaged library database: found when it opens, set aside (never deleted) and rebuilt from the
+newest good backup; a backup is written at each clean close, the last KEEP_BACKUPS kept.
+
+A backup is a whole copy made with SQLite's backup API (`library-backup-<time>.sqlite3` beside
+the library), so restoring it brings back everything the user made by hand (folders, tags, tag
+examples, confirm/reject marks, CLIP scores) and the vectors of that time; a rescan then finds
+what changed on disk since, and indexing fills in the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from . import LibraryStore
+
+log = logging.getLogger(__name__)
+
+KEEP_BACKUPS = 3
+BACKUP_PREFIX = "library-backup-"
+SIDE_FILES = ("", "-wal", "-shm")  # the database and the files SQLite keeps beside it in WAL mode
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What happened to a damaged library at open."""
+
+    problem: str  # what SQLite said about it
+    aside: Path  # where the damaged file now is
+    backup: Optional[Path]  # the backup the new library started from, or None (a new, empty one)
+
+    def describe(self) -> str:
+        if self.backup is not None:
+            restored = (f"it was restored from the backup of {_when(self.backup)} (tags, marks and scores "
+                        "included) and its folders are scanned and indexed again for what changed since")
+        else:
+            restored = ("no good backup was found, so a new library was started: its folders are scanned and "
+                        "indexed again; tags and marks made before are lost")
+        return (f"The library database was damaged ({self.problem}). It was set aside as {self.aside.name} "
+                f"(not deleted), and {restored}.")
+
+
+def _when(backup: Path) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
+
+
+def damage(path: Path) -> Optional[str]:
+    """What is wrong with the database at `path` (SQLite's quick_check), or None when it is sound
+    or absent. It reads every page, so it runs where the library opens: never the GUI thread."""
+    if not path.exists():
+        return None
+    db = None
+    try:
+        db = sqlite3.connect(path, timeout=30.0)
+        problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        return str(exc)
+    finally:
+        if db is not None:
+            db.close()
+    if problems == ["ok"]:
+        return None
+    return "; ".join(problems[:2]) + (f" (and {len(problems) - 2} more problems)" if len(problems) > 2 else "")
+
+
+def backups(path: Path) -> list[Path]:
+    """The library's backups, oldest first (their names sort by time)."""
+    return sorted(path.parent.glob(f"{BACKUP_PREFIX}*.sqlite3"))
+
+
+def write_backup(store: LibraryStore) -> Optional[Path]:
+    """Copy the library beside it, unless nothing was written since the newest backup; keep the
+    last KEEP_BACKUPS. Called at a clean close."""
+    path = store.path
+    existing = backups(path)
+    changed = max((p.stat().st_mtime for p in (Path(f"{path}{s}") for s in SIDE_FILES[:2]) if p.exists()),
+                  default=0.0)
+    if existing and existing[-1].stat().st_mtime >= changed:
+        return None
+    target = path.with_name(f"{BACKUP_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}.sqlite3")
+    staging = target.with_name(f".{target.name}.partial")
+    copy = sqlite3.connect(staging)
+    try:
+        store.connection().backup(copy)
+    finally:
+        copy.close()
+    os.replace(staging, target)
+    for old in backups(path)[:-KEEP_BACKUPS]:
+        with contextlib.suppress(OSError):
+            old.unlink()  # the app's own rotated copies, not a user file
+    return target
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged database (and its WAL files) to `<name>.damaged-<time>`; never delete it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    for suffix in SIDE_FILES:
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            os.rename(source, f"{aside}{suffix}")
+    return aside
+
+
+def open_store(path: Path) -> tuple[LibraryStore, Optional[Recovery]]:
+    """Open the library at `path`; a damaged one is set aside first and the newest good backup
+    (a copy of it) takes its place, or a new library when there is none."""
+    problem = damage(path)
+    if problem is None:
+        return LibraryStore(path), None
+    log.error("library database %s is damaged: %s", path, problem)
+    aside = set_aside(path)
+    restored = None
+    for backup in reversed(backups(path)):
+        if damage(backup) is None:
+            staging = path.with_name(f".{path.name}.restoring")
+            shutil.copyfile(backup, staging)
+            os.replace(staging, path)
+            restored = backup
+            break
+        log.warning("backup %s is damaged too; trying an older one", backup)
+    store = LibraryStore(path)  # upgrades a backup from an older release, or creates a new library
+    recovery = Recovery(problem, aside, restored)
+    log.warning("%s", recovery.describe())
+    return store, recovery
