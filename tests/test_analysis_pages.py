@@ -112,6 +112,43 @@ def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tras
         assert not page.trash_button.isEnabled()
 
 
+def test_similar_series_tick_nothing_and_the_confirmation_names_the_files(qtbot, library, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    ctx, photos = library
+    page = DuplicatesPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    page.level.setCurrentIndex(2)  # similar series: different pictures of one scene
+    page.find()
+    qtbot.waitUntil(lambda: page.find_button.isEnabled(), timeout=60000)
+    assert page.groups and "nothing is ticked" in page.status.text()
+    for row in range(len(page.groups)):
+        page.group_list.setCurrentRow(row)
+        assert page.ticked() == [] and not page.trash_button.isEnabled()
+    # Ticked by hand, the question names the files before anything moves; No moves nothing.
+    for check, _ in page.checks[:-1]:
+        check.setChecked(True)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.No)
+    ticked = page.ticked()
+    page.trash_ticked()
+    assert len(asked) == 1 and f"Move {len(ticked)} picture(s)" in asked[0]
+    assert all(Path(p).name in asked[0] for p in ticked[:5])
+    assert all(Path(p).exists() for p in ticked)
+    if len(ticked) > 5:
+        assert f"and {len(ticked) - 5} more" in asked[0]
+
+
+def test_the_trash_confirmation_names_the_first_files_and_counts_the_rest() -> None:
+    from latentstudio.ui.pages.duplicates_page import confirm_text
+
+    text = confirm_text([f"/photos/IMG_{i:04d}.jpg" for i in range(8)])
+    assert "Move 8 picture(s)" in text and "IMG_0000.jpg" in text and "IMG_0004.jpg" in text
+    assert "IMG_0005.jpg" not in text and "and 3 more" in text
+
+
 def test_search_results_show_tags_and_a_rejection_sticks(qtbot, library) -> None:
     from latentstudio.ui.pages.search_page import SearchPage
     from latentstudio.ui.widgets.search_results import label
