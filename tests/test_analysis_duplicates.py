@@ -157,3 +157,69 @@ def test_trash_moves_only_the_chosen_copies_to_the_trash(planted, tmp_path, tras
     report = service.trash_pictures(ctx, [str(outside)])
     assert report.moved == [] and outside.exists()
     assert os.listdir(data_home / "Trash" / "files") == ["red-circle copy.jpg"]
+
+
+def drawn(colour: str, shape: str, box: tuple[int, int, int], background: tuple[int, int, int],
+          turn: float = 0.0) -> Image.Image:
+    """A flat coloured shape at a set place: one subject with small changes between pictures."""
+    import math
+
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (160, 160), background)
+    draw = ImageDraw.Draw(image)
+    x0, y0, extent = box
+    fill = tiny_clip.COLOURS[colour]
+    if shape == "circle":
+        draw.ellipse((x0, y0, x0 + extent, y0 + extent), fill=fill)
+    else:
+        points = [(x0 + extent / 2, y0), (x0, y0 + extent), (x0 + extent, y0 + extent)]
+        cx, cy, a = x0 + extent / 2, y0 + 2 * extent / 3, math.radians(turn)
+        draw.polygon([(cx + (px - cx) * math.cos(a) - (py - cy) * math.sin(a),
+                       cy + (px - cx) * math.sin(a) + (py - cy) * math.cos(a)) for px, py in points], fill=fill)
+    return image
+
+
+def test_near_duplicates_are_copies_of_one_picture_not_one_subject(ctx, tiny_models, tmp_path: Path, capsys) -> None:
+    """The user's case: red circles on pink and on grey, a triangle and a turned triangle on
+    another background, a shape moved a little — each as close to CLIP as a copy — are no
+    near-duplicates; a low-quality JPEG, a half-size and a lightly cropped copy are."""
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    variants = {
+        "circle-grey": drawn("red", "circle", (40, 30, 80), (128, 128, 128)),
+        "circle-pink": drawn("red", "circle", (40, 30, 80), (235, 170, 190)),
+        "circle-moved": drawn("red", "circle", (60, 40, 80), (128, 128, 128)),
+        "triangle": drawn("green", "triangle", (30, 30, 90), (120, 120, 120)),
+        "triangle-turned": drawn("green", "triangle", (30, 30, 90), (200, 200, 150), turn=25),
+        "triangle-smaller": drawn("green", "triangle", (30, 30, 76), (120, 120, 120)),
+    }
+    for name, image in variants.items():
+        image.save(photos / f"{name}.png")
+    original = variants["circle-grey"]
+    original.save(photos / "circle-grey-q20.jpg", quality=20)
+    original.resize((80, 80), Image.LANCZOS).save(photos / "circle-grey-half.png")
+    original.crop((8, 8, 152, 152)).save(photos / "circle-grey-cropped.png")  # 5% a side
+    add_folders(ctx, [photos])
+    scan_library(ctx)
+    submit_index(ctx).result(120)
+    groups = service.submit_duplicates(ctx, ("near", "similar")).result(120)
+    near = [sorted(Path(m.row.path).stem for m in g.members) for g in groups if g.level == "near"]
+    with capsys.disabled():
+        print(f"near groups of one subject's variants: {near}")
+    assert near == [["circle-grey", "circle-grey-cropped", "circle-grey-half", "circle-grey-q20"]]
+    # A similar series is a set of different pictures: nothing in it is suggested for the trash.
+    similar = [g for g in groups if g.level == "similar"]
+    assert all(g.suggested() == [] for g in similar)
+    near_group = next(g for g in groups if g.level == "near")
+    assert [Path(m.row.path).stem for m in near_group.suggested()] == [
+        Path(m.row.path).stem for m in near_group.members if not m.keep]
+
+
+def test_similar_series_are_never_trashed_wholesale(planted, capsys) -> None:
+    ctx, photos = planted
+    before = sorted(p.name for p in photos.iterdir())
+    assert cli.main(["duplicates", "--level", "similar", "--trash"]) == 1
+    assert "similar" in capsys.readouterr().err
+    assert sorted(p.name for p in photos.iterdir()) == before

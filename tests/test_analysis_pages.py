@@ -112,6 +112,43 @@ def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tras
         assert not page.trash_button.isEnabled()
 
 
+def test_similar_series_tick_nothing_and_the_confirmation_names_the_files(qtbot, library, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    ctx, photos = library
+    page = DuplicatesPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    page.level.setCurrentIndex(2)  # similar series: different pictures of one scene
+    page.find()
+    qtbot.waitUntil(lambda: page.find_button.isEnabled(), timeout=60000)
+    assert page.groups and "nothing is ticked" in page.status.text()
+    for row in range(len(page.groups)):
+        page.group_list.setCurrentRow(row)
+        assert page.ticked() == [] and not page.trash_button.isEnabled()
+    # Ticked by hand, the question names the files before anything moves; No moves nothing.
+    for check, _ in page.checks[:-1]:
+        check.setChecked(True)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.No)
+    ticked = page.ticked()
+    page.trash_ticked()
+    assert len(asked) == 1 and f"Move {len(ticked)} picture(s)" in asked[0]
+    assert all(Path(p).name in asked[0] for p in ticked[:5])
+    assert all(Path(p).exists() for p in ticked)
+    if len(ticked) > 5:
+        assert f"and {len(ticked) - 5} more" in asked[0]
+
+
+def test_the_trash_confirmation_names_the_first_files_and_counts_the_rest() -> None:
+    from latentstudio.ui.pages.duplicates_page import confirm_text
+
+    text = confirm_text([f"/photos/IMG_{i:04d}.jpg" for i in range(8)])
+    assert "Move 8 picture(s)" in text and "IMG_0000.jpg" in text and "IMG_0004.jpg" in text
+    assert "IMG_0005.jpg" not in text and "and 3 more" in text
+
+
 def test_search_results_show_tags_and_a_rejection_sticks(qtbot, library) -> None:
     from latentstudio.ui.pages.search_page import SearchPage
     from latentstudio.ui.widgets.search_results import label
@@ -138,8 +175,9 @@ def test_search_results_show_tags_and_a_rejection_sticks(qtbot, library) -> None
     qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
 
 
-def test_tag_panel_adds_filters_and_removes_tags(qtbot, library) -> None:
+def test_tag_panel_adds_filters_and_removes_tags(qtbot, library, monkeypatch) -> None:
     from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
 
     from latentstudio.ui.pages.search_page import SearchPage
 
@@ -170,8 +208,45 @@ def test_tag_panel_adds_filters_and_removes_tags(qtbot, library) -> None:
     panel.new_tag.setText("red")
     qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "already a tag" in page.summary.text(), timeout=10000)
+    # Remove asks first, naming the tag and how many pictures carry it; No keeps it.
     panel.list.setCurrentItem(red)
+    asked, answer = [], [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text) or answer[0])
+    qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
+    assert len(asked) == 1 and "“red”" in asked[0] and f"{len(tagged)} picture" in asked[0]
+    assert panel.list.count() == 2 and len(tables.tags(store)) == 2
+    answer[0] = QMessageBox.StandardButton.Yes
     qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=10000)
     assert [t.label for t in tables.tags(store)] == ["blue"]
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
+
+
+def test_a_results_tags_menu_adds_a_new_tag_to_the_picture(qtbot, library, monkeypatch) -> None:
+    """Right-click a result, Tags, "Add tag…": a new word becomes a tag confirmed on the picture."""
+    from PySide6.QtWidgets import QInputDialog, QMenu
+
+    from latentstudio.ui.pages.search_page import SearchPage
+
+    ctx, photos = library
+    page = SearchPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.filters.min_score.setValue(-1.0)
+    page.show()
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
+    qtbot.keyClicks(page.query, "a red circle")
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=30000)
+    hit = page.results_model.hits[0]
+    menu = QMenu()
+    page._tag_menu(menu, hit)  # no tags yet: adding one is still offered
+    add = next(a for a in menu.actions() if a.text() == "Add tag…")
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *args: ("my  favourite", True))
+    add.trigger()
+    store = ctx.library.store
+    qtbot.waitUntil(lambda: any(t.label == "my favourite" for t in tables.tags(store)), timeout=30000)
+    tag = tables.tag_by_label(store, "my favourite")
+    qtbot.waitUntil(lambda: (tag.id, hit.image_id) in tables.marks(store), timeout=30000)
+    assert tables.marks(store)[(tag.id, hit.image_id)] == tables.CONFIRMED
+    qtbot.waitUntil(lambda: "my favourite" in page.summary.text(), timeout=30000)
     qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)

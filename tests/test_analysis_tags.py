@@ -174,3 +174,26 @@ def test_assignment_rules() -> None:
     rng = np.random.default_rng(0)
     values = np.concatenate([rng.normal(0, 1, 9800), rng.normal(5, 0.5, 200)])
     assert 2.8 < split_point(values) < 4.0
+
+
+def test_a_tag_never_lands_on_more_than_half_of_the_pictures() -> None:
+    """110 pictures whose scores form one broad class with ties at the middle: the cut is clipped
+    to the cap, and the cap holds with ties (55–56 of 110 before), under a looser adjustment and
+    for odd counts too."""
+    from latentstudio.library.analysis.tags import MAX_SHARE, Prototype, calibrate
+
+    rng = np.random.default_rng(3)
+    for count in (110, 111, 7, 2):
+        raw = rng.normal(0, 1, (1, count)).astype(np.float32)
+        raw[0, : count // 3] = np.float32(np.median(raw))  # a third of the pictures tie at the median
+        tag = tables.Tag(1, "broad", None, 0.0, None)
+        prototype = Prototype(tag, np.zeros(4, np.float32), None, None)
+        calibration = calibrate(prototype, raw, "m")
+        scores = prototype.combine(raw, calibration)[:, None]
+        ids = np.arange(count)
+        for adjust in (0.0, -5.0):
+            loose = tables.Tag(1, "broad", None, adjust, None)
+            tagged = assign(ids, scores, [loose], [calibration], {})
+            assert len(tagged) <= int(MAX_SHARE * count), (count, adjust, len(tagged))
+        if count >= 100:
+            assert len(assign(ids, scores, [tag], [calibration], {})) >= 1

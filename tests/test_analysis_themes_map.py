@@ -55,6 +55,55 @@ def test_themes_summarise_the_library_and_a_folder(shapes, tmp_path, capsys) -> 
     assert cli.main(["themes", "--folder", str(tmp_path / "nowhere")]) == 1
 
 
+def test_identical_pictures_share_one_theme(ctx, tiny_models, tmp_path, capsys) -> None:
+    """The user's case: `themes --folder F` over nine copies of one picture listed them under
+    three themes (k-means put several centres on the one point). Identical pictures share one."""
+    from latentstudio.library import add_folders
+
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    photos = tmp_path / "photos"
+    same = photos / "same"
+    same.mkdir(parents=True)
+    from PIL import PngImagePlugin
+
+    rng = random.Random(2)
+    picture = tiny_clip.shape_image("blue", "square", rng, size=96)
+    for k in range(9):  # the same pixels, nine files (a text chunk apiece): nine vectors, alike
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", f"copy {k}")
+        picture.save(same / f"copy-{k}.png", pnginfo=info)
+    add_folders(ctx, [photos])
+    scan_library(ctx)
+    submit_index(ctx).result(120)
+    assert cli.main(["themes", "--folder", str(same), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [t["count"] for t in listed] == [9], listed
+    # The map's colouring by theme agrees.
+    points = service.submit_map(ctx).result(120)
+    names = {Path(row.path).name: int(theme) for row, theme in zip(points.rows, points.theme_of)}
+    assert len({names[f"copy-{k}.png"] for k in range(9)}) == 1
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-6])
+def test_copies_of_one_vector_get_one_theme(noise: float) -> None:
+    """k-means on nine copies of one 512-d vector (bit-identical, or as alike as one picture
+    encoded in two batches) put two centres on the point, and the matrix product's rounding
+    split the copies between them."""
+    from latentstudio.library.analysis.themes import Themes, fit
+
+    rng = np.random.default_rng(0)
+    vector = rng.normal(size=512).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    for others in (0, 2):
+        spread = rng.normal(size=(others, 512)).astype(np.float32)
+        copies = np.tile(vector, (9, 1)) + rng.normal(size=(9, 512)).astype(np.float32) * noise
+        sample = np.vstack([copies, spread / np.linalg.norm(spread, axis=1, keepdims=True)]).astype(np.float32)
+        centroids = fit(sample)
+        themes = Themes(centroids, [f"t{i}" for i in range(len(centroids))], len(sample))
+        assert len(set(themes.assign(sample[:9]).tolist())) == 1, (noise, others)
+        assert len(set(themes.assign(sample[[0] * 9 + list(range(9))]).tolist())) == 1
+
+
 @pytest.mark.parametrize("method", layout_module.available_methods())
 def test_map_covers_every_picture_updates_and_is_saved(shapes, paths, method, capsys) -> None:
     ctx, photos = shapes

@@ -4,7 +4,7 @@ that acts on it keeps that row (the same item), its tick, the selection and the 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QListWidget
+from PySide6.QtWidgets import QListWidget, QMessageBox
 
 from latentstudio.ui.widgets.list_rows import KEY_ROLE, ListRow, sync_rows
 from latentstudio.ui.widgets.search_folders import SearchFoldersPanel
@@ -32,7 +32,7 @@ def test_rows_are_updated_moved_added_and_removed_by_key(qtbot) -> None:
     assert widget.count() == 0
 
 
-def test_the_tag_list_keeps_the_selected_tag_ticks_and_scroll_across_a_refresh(qtbot) -> None:
+def test_the_tag_list_keeps_the_selected_tag_ticks_and_scroll_across_a_refresh(qtbot, monkeypatch) -> None:
     panel = TagPanel()
     qtbot.addWidget(panel)
     panel.resize(300, 200)
@@ -52,10 +52,11 @@ def test_the_tag_list_keeps_the_selected_tag_ticks_and_scroll_across_a_refresh(q
     assert panel.list.verticalScrollBar().value() == scroll
     assert panel.list.item(0).text() == "a new tag (3) · group"
     assert panel.list.item(0).checkState() == Qt.CheckState.Unchecked
-    removed = []
+    removed, asked = [], []
     panel.removeRequested.connect(removed.append)
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.Yes)
     panel.remove_button.click()  # the item the user clicked is still there to be acted on
-    assert removed == ["tag 30"]
+    assert removed == ["tag 30"] and "“tag 30”" in asked[0] and "31 pictures" in asked[0]
 
 
 def test_the_folder_list_keeps_the_selected_folder(qtbot) -> None:

@@ -56,3 +56,22 @@ def test_a_released_home_opens_with_everything_in_it(release: str, tmp_path: Pat
     # The committed home itself is never touched by a test.
     with sqlite3.connect(f"file:{HOMES / release / 'library.sqlite3'}?mode=ro", uri=True) as db:
         assert db.execute("SELECT COUNT(*) FROM images").fetchone()[0] == len(expected["images"])
+
+
+def test_close_pairs_measured_the_old_way_are_measured_again(tmp_path: Path) -> None:
+    """0.2.0 stored near candidates' pixel-print distances unaligned and without a hash: the
+    upgrade drops them and the duplicates' cursor, so the next duplicates job measures again."""
+    home = tmp_path / "home"
+    shutil.copytree(HOMES / "0.2.0", home, ignore=shutil.ignore_patterns("expected.json"))
+    with sqlite3.connect(home / "library.sqlite3") as db:
+        ids = [r[0] for r in db.execute("SELECT id FROM images ORDER BY id LIMIT 2")]
+        db.execute("INSERT INTO close_pairs(a, b, score, pixels) VALUES(?, ?, 0.95, 20.0)", ids)
+        db.execute("INSERT INTO analysis_cursors(name, model, seq) VALUES('duplicates', 'm', 7), ('tags', 'm', 7)")
+    ctx = AppContext(Paths(home), device=DeviceInfo.cpu("tests run on the CPU"))
+    try:
+        db = ctx.library.store.connection()
+        assert db.execute("SELECT COUNT(*) FROM close_pairs").fetchone()[0] == 0
+        assert [r[0] for r in db.execute("SELECT name FROM analysis_cursors")] == ["tags"]
+        assert "bits" in [r[1] for r in db.execute("PRAGMA table_info(close_pairs)")]
+    finally:
+        ctx.close()

@@ -185,7 +185,7 @@ def bench_planted(tmp: Path) -> None:
         submit_index(ctx).result(600)
         library = ctx.library
         dup.update_pairs(library, "shapes")
-        a, b, s, pixels = tables.pairs(library.store)
+        a, b, s, pixels, bits = tables.pairs(library.store)
         rows = library.store.images_by_ids(np.unique(np.concatenate([a, b])).tolist())
 
         def origin(i: int) -> str:
@@ -194,13 +194,13 @@ def bench_planted(tmp: Path) -> None:
         same = np.array([origin(x) == origin(y) for x, y in zip(a.tolist(), b.tolist())])
         total = 36 * 6  # four pictures per original → six pairs
         print("planted copies (clip-shapes, 36 originals × 3 copies; pairs, same-class distinct pictures count "
-              "as distinct): cosine ≥ t alone / cosine ≥ 0.90 and pixel print ≤ p")
+              "as distinct): cosine ≥ t alone / cosine ≥ 0.90 and print ≤ p and hash bits ≤ NEAR_MAX_BITS")
         for t in (0.90, 0.95, 0.98, 0.99):
             on = s >= t
             print(f"  cosine ≥ {t:.2f}: precision {np.sum(on & same) / max(1, on.sum()):.2f}, "
                   f"recall {np.sum(on & same) / total:.2f}")
-        for p in (8, 12, 20, 27, 35):
-            on = (s >= dup.NEAR_MIN_SCORE) & (pixels <= p)
+        for p in (6, 9, 12, 20, 27):
+            on = (s >= dup.NEAR_MIN_SCORE) & (pixels <= p) & (bits <= dup.NEAR_MAX_BITS)
             print(f"  pixels ≤ {p:>2}: precision {np.sum(on & same) / max(1, on.sum()):.2f}, "
                   f"recall {np.sum(on & same) / total:.2f}")
     finally:

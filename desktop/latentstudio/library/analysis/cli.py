@@ -48,7 +48,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     dup.add_argument("--level", choices=LEVELS, help="only this level (default: all three)")
     dup.add_argument("--json", action="store_true", help="a JSON list of groups: level, id, members (path, …)")
     dup.add_argument("--trash", action="store_true",
-                     help="move every member but the one marked keep to the system trash (needs --level)")
+                     help="move every copy but the one marked keep to the system trash "
+                          "(needs --level exact or near; a similar series is never trashed wholesale)")
     dup.add_argument("--model", dest="model_id")
     dup.set_defaults(func=cmd_duplicates)
 
@@ -126,7 +127,10 @@ def cmd_tag_adjust(args: argparse.Namespace, ctx) -> int:
 
 def cmd_duplicates(args: argparse.Namespace, ctx) -> int:
     if args.trash and not args.level:
-        raise ValueError("--trash moves files: say which groups with --level exact, near or similar")
+        raise ValueError("--trash moves files: say which groups with --level exact or near")
+    if args.trash and args.level == "similar":
+        raise ValueError("--trash does not move similar series: their pictures differ; choose them one by one "
+                         "on the Duplicates page")
     groups = service.submit_duplicates(ctx, (args.level,) if args.level else LEVELS, args.model_id).result()
     if args.json:
         print(json.dumps([g.to_json() for g in groups], indent=2))
@@ -141,7 +145,7 @@ def cmd_duplicates(args: argparse.Namespace, ctx) -> int:
                 mark = "keep" if member.keep else "    "
                 print(f"  {mark} {r.width or '?'}×{r.height or '?'} {r.size:>10} B  {r.path}")
     if args.trash:
-        chosen = [m.row.path for g in groups for m in g.members if not m.keep]
+        chosen = [m.row.path for g in groups for m in g.suggested()]
         report = service.trash_pictures(ctx, chosen)
         print(f"Moved {len(report.moved)} picture(s) to the trash", file=sys.stderr)
         for path, reason in report.failed:

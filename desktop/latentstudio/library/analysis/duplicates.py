@@ -1,20 +1,25 @@
 """Duplicates, near-duplicates and similar series, kept apart.
 
 - exact: the same content hash (copies of one file);
-- near: different files of nearly the same picture (re-encoded, resized, lightly cropped or
-  edited): CLIP cosine at least NEAR_MIN_SCORE and tiny colour prints alike (`pixels.py`), which
-  keeps the shots of a burst, as alike to CLIP as a copy is, out of the duplicates;
+- near: different files of the same picture (re-encoded, resized, lightly cropped): CLIP cosine
+  at least NEAR_MIN_SCORE *and* the pixels alike at the best-aligned centred crop (`pixels.py`):
+  colour prints within NEAR_MAX_PRINT and difference hashes within NEAR_MAX_BITS. Other shots of
+  a burst, the same subject on another background, turned or moved, are as close to CLIP as a
+  copy is and stay out;
 - similar: bursts and the same scene: cosine at least SIMILAR_MIN_SCORE, or taken (EXIF date)
-  within BURST_SECONDS of each other in the same folder.
+  within BURST_SECONDS of each other in the same folder. These are different pictures: nothing
+  in a series is suggested for the trash (`Group.suggested`).
 
 Each level groups what the level below grouped: a near group holds at least two different
 contents, a similar group at least two near groups, so a burst never floods the duplicates.
 Groups are the connected pieces of their level's links and are named by their smallest image id,
 so they stay the same as unrelated pictures come and go.
 
-The close pairs (cosine ≥ SIMILAR_MIN_SCORE) are stored and follow the change log: a new picture
-costs one nearest-neighbour query. The defaults were chosen by tests/benchmarks/analysis.py on
-planted re-encoded, resized and cropped copies (docs/benchmarks.md).
+The close pairs (cosine ≥ SIMILAR_MIN_SCORE) are stored with the pixel distances of the near
+candidates and follow the change log: a new picture costs one nearest-neighbour query and the
+marks of its candidates' thumbnails. The pixel thresholds were measured by
+tests/benchmarks/analysis.py --parts planted on planted copies against distinct pictures of one
+subject (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,14 +31,15 @@ import numpy as np
 
 from ..store import ImageRow
 from ..store import analysis_tables as tables
-from .pixels import picture_print, print_distance
+from .pixels import Marks, marks_distance, picture_marks
 from .space import VectorSpace
 
 if TYPE_CHECKING:
     from ..photo_library import Library
 
 NEAR_MIN_SCORE = 0.90  # CLIP cosine of near candidates
-NEAR_MAX_PIXELS = 27.0  # pixel-print distance (RMS, 0–255) of a near pair
+NEAR_MAX_PRINT = 9.0  # colour-print distance (RMS, 0–255) of a near pair, best-aligned crop
+NEAR_MAX_BITS = 10  # difference-hash bits apart (of 64) of a near pair, same crop
 SIMILAR_MIN_SCORE = 0.90
 BURST_SECONDS = 3.0
 CURSOR = "duplicates"
@@ -61,21 +67,21 @@ def update_pairs(library: "Library", model: str, checkpoint: Callable[[], None] 
     return PairReport(changed is None, images, tables.pair_count(store))
 
 
-def _with_pixels(library: "Library", a: np.ndarray, b: np.ndarray, s: np.ndarray,
-                 checkpoint: Callable[[], None]) -> list[tuple[int, int, float, Optional[float]]]:
-    """The pairs with the pixel-print distance of near candidates (None for the others)."""
+def _with_pixels(library: "Library", a: np.ndarray, b: np.ndarray, s: np.ndarray, checkpoint: Callable[[], None]
+                 ) -> list[tuple[int, int, float, Optional[float], Optional[int]]]:
+    """The pairs with the pixel distances of near candidates (None for the others)."""
     candidates = np.flatnonzero(s >= NEAR_MIN_SCORE)
     rows = library.store.images_by_ids(np.unique(np.concatenate([a[candidates], b[candidates]])).tolist())
-    prints: dict[int, Optional[np.ndarray]] = {}
+    marks: dict[int, Optional[Marks]] = {}
     for done, image_id in enumerate(rows):
         if done % 64 == 0:
             checkpoint()
-        prints[image_id] = picture_print(rows[image_id], library.thumbnails)
-    found: list[tuple[int, int, float, Optional[float]]] = []
+        marks[image_id] = picture_marks(rows[image_id], library.thumbnails)
+    found: list[tuple[int, int, float, Optional[float], Optional[int]]] = []
     for x, y, score in zip(a.tolist(), b.tolist(), s.tolist()):
-        px, py = prints.get(x), prints.get(y)
-        distance = print_distance(px, py) if px is not None and py is not None else None
-        found.append((x, y, score, distance))
+        mx, my = marks.get(x), marks.get(y)
+        pixels, bits = marks_distance(mx, my) if mx is not None and my is not None else (None, None)
+        found.append((x, y, score, pixels, bits))
     return found
 
 
@@ -100,6 +106,11 @@ class Group:
     @property
     def keep(self) -> Member:
         return next(m for m in self.members if m.keep)
+
+    def suggested(self) -> list[Member]:
+        """The members suggested for the trash: every copy but the best for exact and near groups;
+        none of a similar series, whose pictures differ (the user picks, picture by picture)."""
+        return [] if self.level == "similar" else [m for m in self.members if not m.keep]
 
     def to_json(self) -> dict:
         return {"level": self.level, "id": self.id, "score": self.score,
@@ -141,8 +152,9 @@ def find_groups(library: "Library", levels: tuple[str, ...] = LEVELS) -> list[Gr
     """The groups of the chosen levels from the stored pairs (run `update_pairs` first)."""
     store = library.store
     same_content = tables.same_content_images(store)
-    a, b, s, pixels = tables.pairs(store)
-    near_links = (s >= NEAR_MIN_SCORE) & (pixels <= NEAR_MAX_PIXELS)  # NaN (not measured) is no link
+    a, b, s, pixels, bits = tables.pairs(store)
+    # NaN (not measured) is no link.
+    near_links = (s >= NEAR_MIN_SCORE) & (pixels <= NEAR_MAX_PRINT) & (bits <= NEAR_MAX_BITS)
     exact = _Components()
     for ids in same_content:
         for other in ids[1:]:

@@ -11,7 +11,9 @@ n / (n + 2): a few examples nudge, many lead); the sum is the tag's score.
 The threshold is calibrated per tag on the library's own score distribution: the cut between two
 classes, "has it" and "has it not", of a two-normal mixture fitted to the scores (`split_point`),
 kept so the tag lands on at least MIN_SHARE and at most MAX_SHARE of the pictures (neither nowhere
-nor everywhere), then shifted by the user's adjustment. A tag group assigns at most one member per
+nor everywhere), then shifted by the user's adjustment; no adjustment takes a tag past MAX_SHARE
+(the calibration's "floor": just above the score of the picture one past the cap, so ties at the
+cut cannot carry it over either). A tag group assigns at most one member per
 image: the member with the highest score, when that is above the library's average for it (z > 0,
 plus the adjustment): the best member decides which, the cut only keeps off pictures showing none.
 Marks win over scores: a confirmed tag stays, a rejected one stays off.
@@ -62,7 +64,7 @@ GROUP_CUT = 0.0  # z-score a group's best member needs
 HISTOGRAM_BINS = 256
 CHUNK_ROWS = 50_000
 CURSOR = "tags"
-CALIBRATION_FORMAT = 1
+CALIBRATION_FORMAT = 2  # 2: the cap's floor
 EXAMPLE_PRIOR = 2.0  # pictures that weigh as much as the words
 SUGGESTED_TAGS = "suggested-tags.json"
 
@@ -203,8 +205,14 @@ def calibrate(prototype: Prototype, raw: np.ndarray, model: str) -> dict:
         # members: above the library's average score for it.
         calibration["threshold"] = GROUP_CUT
         return calibration
-    low, high = np.quantile(z, [1 - MAX_SHARE, 1 - MIN_SHARE])
-    calibration["threshold"] = float(np.clip(split_point(z), low, high))
+    ordered = np.sort(z)[::-1]
+    most = int(MAX_SHARE * len(ordered))  # pictures the tag may land on at most (rounded down)
+    least = max(1, int(np.ceil(MIN_SHARE * len(ordered))))
+    # Scores are compared as float32: the floor is the next float32 above the score of the first
+    # picture past the cap, so it and every tie with it stay off.
+    floor = float(np.nextafter(np.float32(ordered[most]), np.float32(np.inf)))
+    calibration["floor"] = floor
+    calibration["threshold"] = max(min(split_point(z), float(ordered[least - 1])), floor)
     return calibration
 
 
@@ -222,7 +230,8 @@ def assign(
 ) -> list[tuple[int, int, float]]:
     """(tag id, image id, score above threshold) for every assignment among these images (ids
     ascending). `scores` is (images, tags). Groups keep their best member; marks override."""
-    above = scores - np.array([c["threshold"] + t.adjust for t, c in zip(tag_list, calibrations)], dtype=np.float32)
+    cuts = [max(c["threshold"] + t.adjust, c.get("floor", -np.inf)) for t, c in zip(tag_list, calibrations)]
+    above = scores - np.array(cuts, dtype=np.float32)
     on = above >= 0
     tag_ids = np.array([t.id for t in tag_list], dtype=np.int64)
     confirmed = np.zeros_like(on)

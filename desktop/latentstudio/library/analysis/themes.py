@@ -5,6 +5,12 @@ silhouette on a sample (the choice against other algorithms is in tests/benchmar
 Each cluster is named by the phrase nearest its centre among a bundled vocabulary of everyday
 subjects and the user's tags (each phrase encoded with the tag templates), no name used twice.
 
+Identical pictures always share a theme: k-means on a sample holding many copies of one vector
+can put several centres on that one point, and then which of them a copy is nearest to is decided
+by rounding in the matrix product, which differs with a row's place in it (nine identical
+pictures were spread over three themes). So centres closer than SAME_CENTRE are merged, and
+pictures are assigned once per distinct vector (`nearest`).
+
 Incremental: the centres are saved; new pictures join their nearest centre, and the clusters are
 fitted again once the library has grown or shrunk by REFIT_GROWTH since the last fit.
 """
@@ -38,6 +44,7 @@ SAMPLE_ROWS = 4000  # vectors the clusters are chosen and fitted on
 SILHOUETTE_ROWS = 1500
 REFIT_GROWTH = 1.5
 EXAMPLES = 3
+SAME_CENTRE = 0.9999  # cosine above which two fitted centres are one
 
 
 @dataclass
@@ -49,7 +56,7 @@ class Themes:
     def assign(self, vectors: np.ndarray) -> np.ndarray:
         if not len(self.names):
             return np.zeros(len(vectors), dtype=np.int64)
-        return np.argmax(vectors @ self.centroids.T, axis=1)
+        return nearest(vectors, self.centroids)[0]
 
     def stale(self, rows: int) -> bool:
         grown = max(rows, 1) / max(self.fitted_rows, 1)
@@ -64,6 +71,29 @@ class ThemeSummary:
 
     def to_json(self) -> dict:
         return {"name": self.name, "count": self.count, "examples": self.examples}
+
+
+def nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's nearest centre and its cosine, computed once per distinct vector so that
+    identical vectors get one answer (see the module docstring)."""
+    if not len(vectors):
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    # An exact integer hash of each row's bits: equal rows, equal keys (a float key would not do).
+    bits = np.ascontiguousarray(vectors, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    weights = np.random.default_rng(0).integers(1, 2**63, size=bits.shape[1], dtype=np.uint64) | np.uint64(1)
+    keys = (bits * weights).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    sims = vectors[first] @ centroids.T
+    return np.argmax(sims, axis=1)[inverse.ravel()], sims.max(axis=1)[inverse.ravel()]
+
+
+def distinct_centres(centroids: np.ndarray) -> np.ndarray:
+    """The centres without repeats: one of each set closer than SAME_CENTRE."""
+    kept: list[int] = []
+    for i in range(len(centroids)):
+        if all(float(centroids[i] @ centroids[j]) < SAME_CENTRE for j in kept):
+            kept.append(i)
+    return centroids[kept]
 
 
 def vocabulary() -> list[str]:
@@ -100,8 +130,8 @@ def fit(sample: np.ndarray) -> np.ndarray:
     best, best_score = None, -np.inf
     check = sample[:: max(1, len(sample) // SILHOUETTE_ROWS)]
     for k in (k for k in CANDIDATE_KS if k * MIN_PER_THEME <= len(sample)):
-        centroids = kmeans(sample, k)
-        score = silhouette(check, np.argmax(check @ centroids.T, axis=1))
+        centroids = distinct_centres(kmeans(sample, k))
+        score = silhouette(check, nearest(check, centroids)[0])
         if score > best_score:
             best, best_score = centroids, score
     if best is None:  # too few pictures to split: one theme
@@ -180,9 +210,7 @@ def summarise(library: "Library", model: str, themes: Themes, folder: Optional[P
     at = 0
     for start in range(0, len(ids), 50_000):
         found, vectors = space.vectors(ids[start:start + 50_000])
-        sims = vectors @ themes.centroids.T
-        labels[at:at + len(found)] = np.argmax(sims, axis=1)
-        closeness[at:at + len(found)] = sims.max(axis=1)
+        labels[at:at + len(found)], closeness[at:at + len(found)] = nearest(vectors, themes.centroids)
         at += len(found)
     labels, closeness, ids = labels[:at], closeness[:at], ids[:at]
     summaries = []
@@ -190,9 +218,9 @@ def summarise(library: "Library", model: str, themes: Themes, folder: Optional[P
         members = np.flatnonzero(labels == theme)
         if not len(members):
             continue
-        nearest = ids[members[np.argsort(-closeness[members])]]
-        rows = library.store.images_by_ids(nearest[: EXAMPLES * 4].tolist())
-        paths = [rows[i].path for i in nearest[: EXAMPLES * 4].tolist() if i in rows]
+        closest = ids[members[np.argsort(-closeness[members])]]
+        rows = library.store.images_by_ids(closest[: EXAMPLES * 4].tolist())
+        paths = [rows[i].path for i in closest[: EXAMPLES * 4].tolist() if i in rows]
         summaries.append(ThemeSummary(themes.names[theme], len(members), paths[:EXAMPLES]))
     return summaries
 

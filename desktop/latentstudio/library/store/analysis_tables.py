@@ -213,9 +213,9 @@ def changed_images(store: LibraryStore, since: Optional[int], upto: int) -> Opti
 # -- close pairs (duplicates) ------------------------------------------------------------------
 
 def replace_pairs(store: LibraryStore, image_ids: Optional[np.ndarray],
-                  rows: Iterable[tuple[int, int, float, Optional[float]]]) -> None:
+                  rows: Iterable[tuple[int, int, float, Optional[float], Optional[int]]]) -> None:
     """Replace the close pairs touching these images (or every pair) with `rows`:
-    (a < b, cosine, pixel-print distance or None)."""
+    (a < b, cosine, print distance or None, hash bits apart or None)."""
     with store.transaction(bump=False) as db:
         if image_ids is None:
             db.execute("DELETE FROM close_pairs")
@@ -225,26 +225,28 @@ def replace_pairs(store: LibraryStore, image_ids: Optional[np.ndarray],
                 marks = ",".join("?" * len(chunk))
                 db.execute(f"DELETE FROM close_pairs WHERE a IN ({marks}) OR b IN ({marks})", (*chunk, *chunk))
         db.executemany(
-            "INSERT OR REPLACE INTO close_pairs(a, b, score, pixels) SELECT ?, ?, ?, ? "
+            "INSERT OR REPLACE INTO close_pairs(a, b, score, pixels, bits) SELECT ?, ?, ?, ?, ? "
             "WHERE EXISTS (SELECT 1 FROM images WHERE id = ?) AND EXISTS (SELECT 1 FROM images WHERE id = ?)",
-            ((int(a), int(b), float(s), p, int(a), int(b)) for a, b, s, p in rows))
+            ((int(a), int(b), float(s), p, h, int(a), int(b)) for a, b, s, p, h in rows))
 
 
 def pair_count(store: LibraryStore) -> int:
     return int(store.connection().execute("SELECT COUNT(*) FROM close_pairs").fetchone()[0])
 
 
-def pairs(store: LibraryStore) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every stored close pair between indexed images: (a, b, cosine, pixel distance; NaN where
-    not measured)."""
+def pairs(store: LibraryStore) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored close pair between indexed images: (a, b, cosine, print distance, hash bits
+    apart; NaN where not measured)."""
     rows = store.connection().execute(
-        "SELECT p.a, p.b, p.score, p.pixels FROM close_pairs p JOIN images x ON x.id = p.a "
+        "SELECT p.a, p.b, p.score, p.pixels, p.bits FROM close_pairs p JOIN images x ON x.id = p.a "
         "JOIN images y ON y.id = p.b WHERE x.status = 'ok' AND y.status = 'ok'").fetchall()
     if not rows:
-        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32))
-    a, b, s, p = zip(*rows)
+        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32),
+                np.empty(0, np.float32))
+    a, b, s, p, h = zip(*rows)
     pixels = np.array([np.nan if v is None else v for v in p], dtype=np.float32)
-    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(s, dtype=np.float32), pixels
+    bits = np.array([np.nan if v is None else v for v in h], dtype=np.float32)
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(s, dtype=np.float32), pixels, bits
 
 
 def same_content_images(store: LibraryStore) -> list[list[int]]:

@@ -140,6 +140,16 @@ def _clip_scores_table(db: sqlite3.Connection) -> None:
     )
 
 
+def _near_duplicate_hashes(db: sqlite3.Connection) -> None:
+    """Near-duplicates measured by pixels at the best-aligned centred crop: the colour print's
+    distance (`pixels`, as before but aligned) and the Hamming distance of difference hashes
+    (`bits`). The stored pairs were measured the old way, so they go, with the duplicates' place
+    in the change log: the next duplicates job measures every pair again."""
+    db.execute("ALTER TABLE close_pairs ADD COLUMN bits INTEGER")
+    db.execute("DELETE FROM close_pairs")
+    db.execute("DELETE FROM analysis_cursors WHERE name = 'duplicates'")
+
+
 # MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
 # release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -147,4 +157,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _image_words,
     _analysis_tables,
     _clip_scores_table,
+    _near_duplicate_hashes,
 ]

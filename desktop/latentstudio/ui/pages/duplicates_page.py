@@ -1,6 +1,7 @@
 """The Duplicates page: review exact copies, near-duplicates and similar series, group by group,
-side by side with size, resolution and date; the best to keep is pre-selected, the others are
-ticked for the system trash (never deleted), and nothing moves until the user says so."""
+side by side with size, resolution and date. In copies the best to keep is pre-selected and the
+others are ticked for the system trash (never deleted); in a similar series nothing is ticked, its
+pictures differ. Nothing moves until the user confirms a dialog that names the files."""
 
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ log = logging.getLogger(__name__)
 
 THUMB = 200
 LEVEL_NAMES = {"exact": "Exact copies", "near": "Near-duplicates", "similar": "Similar series"}
+
+
+NAMED = 5  # files named in the confirmation, the rest counted
+
+
+def confirm_text(paths: list[str]) -> str:
+    """The question before moving: which files, by name (the first few, then how many more)."""
+    names = "\n".join(f"  • {Path(p).name}" for p in paths[:NAMED])
+    more = f"\n  and {len(paths) - NAMED} more" if len(paths) > NAMED else ""
+    return (f"Move {len(paths)} picture(s) to the system trash?\n\n{names}{more}\n\n"
+            "They can be restored from the trash.")
 
 
 class DuplicatesPage(NeedsModelPage):
@@ -129,7 +141,9 @@ class DuplicatesPage(NeedsModelPage):
             item.setToolTip("\n".join(m.row.path for m in group.members))
             self.group_list.addItem(item)
         level = LEVEL_NAMES[self.level.currentData()].lower()
-        self.status.setText(f"{len(groups)} groups of {level}." if groups else f"No {level} found.")
+        note = " Different pictures of one scene: nothing is ticked, tick what to move." if (
+            self.level.currentData() == "similar") else ""
+        self.status.setText(f"{len(groups)} groups of {level}.{note}" if groups else f"No {level} found.")
         if groups:
             self.group_list.setCurrentRow(0)
         else:
@@ -155,7 +169,9 @@ class DuplicatesPage(NeedsModelPage):
             hint.setEnabled(False)  # drawn in the muted colour of a placeholder
             self.members_layout.addWidget(hint, 0, 0)
             return
-        for column, member in enumerate(self.groups[row].members):
+        group = self.groups[row]
+        suggested = {id(m) for m in group.suggested()}
+        for column, member in enumerate(group.members):
             r = member.row
             picture = QLabel()
             picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -174,7 +190,7 @@ class DuplicatesPage(NeedsModelPage):
             details.setToolTip(r.path)
             details.setFixedWidth(THUMB)
             check = QCheckBox("Move to trash")
-            check.setChecked(not member.keep)
+            check.setChecked(id(member) in suggested)
             check.setToolTip("Ticked pictures go to the system trash when you press the button below")
             check.toggled.connect(lambda _: self._update_button())
             self.members_layout.addWidget(picture, 0, column)
@@ -200,9 +216,7 @@ class DuplicatesPage(NeedsModelPage):
         if len(paths) == len(self.checks):
             self.status.setText("Keep at least one picture of the group (untick one).")
             return
-        if confirm and QMessageBox.question(
-            self, "Move to trash", f"Move {len(paths)} picture(s) to the system trash?"
-        ) != QMessageBox.StandardButton.Yes:
+        if confirm and QMessageBox.question(self, "Move to trash", confirm_text(paths)) != QMessageBox.StandardButton.Yes:
             return
         # Off the GUI thread: a trash on a network share or a slow disk takes its time per file.
         self.trash_button.setEnabled(False)

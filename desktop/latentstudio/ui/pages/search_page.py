@@ -14,6 +14,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMenu,
@@ -536,18 +537,41 @@ class SearchPage(NeedsModelPage):
             self.summary.setText(f"Tagging failed: {event.payload}")
 
     def _tag_menu(self, menu: QMenu, hit: SearchHit) -> None:
-        """Confirm or reject the picture's tags; give it one of the others."""
+        """Confirm or reject the picture's tags; give it another one, existing or new."""
         labels = [t.label for t in tag_tables.tags(self.library.store)]
-        if not labels:
-            menu.addAction("No tags yet (latent-studio tag add …)").setEnabled(False)
         for label in hit.tags:
             menu.addAction(f"Confirm “{label}”", lambda label=label: self.mark_tag(hit, label, tag_tables.CONFIRMED))
             menu.addAction(f"Reject “{label}”", lambda label=label: self.mark_tag(hit, label, tag_tables.REJECTED))
+        if hit.tags:
+            menu.addSeparator()
         others = [label for label in labels if label not in hit.tags]
-        if others:
-            add = menu.addMenu("Add tag")
-            for label in others:
-                add.addAction(label, lambda label=label: self.mark_tag(hit, label, tag_tables.CONFIRMED))
+        menu.addAction("Add tag…", lambda: self.ask_tag_for(hit, others))
+
+    def ask_tag_for(self, hit: SearchHit, others: list[str]) -> None:
+        """A tag for this picture: one of the others or a new word (added, then confirmed here)."""
+        label, ok = QInputDialog.getItem(self, "Add tag", f"Tag for {hit.path.name} (pick one or type a new one):",
+                                         others, 0, True)
+        label = " ".join(label.split())
+        if ok and label:
+            self.tag_picture(hit, label)
+
+    def tag_picture(self, hit: SearchHit, label: str) -> None:
+        """Confirm `label` on the picture, adding the tag first when it is new."""
+        ctx = self.ctx
+
+        def tag() -> None:
+            known = {t.label.lower(): t.label for t in tag_tables.tags(ctx.library.store)}
+            if label.lower() not in known:
+                add_tags(ctx, [label])
+            mark_tag(ctx, hit.path, known.get(label.lower(), label), tag_tables.CONFIRMED)
+            submit_tag_update(ctx)
+
+        run_in_background(tag, lambda _: self._tagged(hit, label),
+                          lambda exc: self.summary.setText(f"Could not add the tag: {exc}"))
+
+    def _tagged(self, hit: SearchHit, label: str) -> None:
+        self.summary.setText(f"Tagged {hit.path.name} “{label}”; re-tagging…")
+        self.refresh_tags()
 
     def mark_tag(self, hit: SearchHit, label: str, verdict: int) -> None:
         """Record the correction, then re-tag (the tag learns from it) and search again."""

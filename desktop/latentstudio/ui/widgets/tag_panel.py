@@ -1,5 +1,6 @@
 """The tag panel of the Search page: the user's tags with their counts, tick to filter the
-results by them, add a tag in words (optionally in a group), remove one."""
+results by them, add a tag in words (optionally in a group), remove one (after a question that
+names it and how many pictures carry it: a tag's confirmations and rejections go with it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLineEdit,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QWidget,
 )
@@ -53,11 +55,13 @@ class TagPanel(QWidget):
         self.new_tag.returnPressed.connect(self._add)
         self.remove_button.clicked.connect(self._remove)
         self.list.itemChanged.connect(lambda _: self.filterChanged.emit())
+        self.counts: dict[str, int] = {}
 
     def set_tags(self, tags: list[tuple[str, Optional[str], int]]) -> None:
         """(label, group, count) per tag, updated in place: ticks, the selected tag and the scroll
         position are kept for tags that remain."""
         ticked = set(self.ticked())
+        self.counts = {label: count for label, _, count in tags}
         rows = [ListRow(label, f"{label} ({count:,})" + (f" · {group}" if group else ""))
                 for label, group, count in tags]
         sync_rows(self.list, rows, new_item=_tickable)
@@ -78,8 +82,18 @@ class TagPanel(QWidget):
 
     def _remove(self) -> None:
         item = self.list.currentItem()
-        if item is not None:
-            self.removeRequested.emit(item.data(Qt.ItemDataRole.UserRole))
+        if item is None:
+            return
+        label = item.data(Qt.ItemDataRole.UserRole)
+        if QMessageBox.question(self, "Remove tag", remove_question(label, self.counts.get(label, 0))) \
+                == QMessageBox.StandardButton.Yes:
+            self.removeRequested.emit(label)
+
+
+def remove_question(label: str, count: int) -> str:
+    carried = f"It is on {count:,} picture{'' if count == 1 else 's'}." if count else "No picture carries it yet."
+    return (f"Remove the tag “{label}”? {carried}\n\nThe pictures themselves are not touched, but the tag's "
+            "confirmations and rejections go with it; adding it again starts afresh.")
 
 
 def _tickable(row: ListRow) -> QListWidgetItem:
