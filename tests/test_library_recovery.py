@@ -15,7 +15,7 @@ from PIL import Image
 from latentstudio.cli import main
 from latentstudio.library import add_folders, submit_index
 from latentstudio.library.store import analysis_tables as tables
-from latentstudio.library.store.recovery import KEEP_BACKUPS, backups, damage
+from latentstudio.library.store.recovery import KEEP_BACKUPS, SUSPECT_SUFFIX, backups, damage
 
 
 def _image(path: Path, seed: int) -> Path:
@@ -149,3 +149,39 @@ def test_the_window_says_the_library_was_damaged_and_rebuilds_it(qtbot, shapes) 
     qtbot.waitUntil(lambda: page.folders.list.count() == 1 and "72 indexed" in page.folders.list.item(0).text(),
                     timeout=30000)
     assert page.folders.notice.text() == notice  # still said after the rescan's own messages
+
+
+def _damage_vectors_root(db: Path) -> None:
+    """Garbage over the first page of the vectors table only (the part the check at open skips)."""
+    with sqlite3.connect(db) as con:
+        page_size = con.execute("PRAGMA page_size").fetchone()[0]
+        root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'vectors'").fetchone()[0]
+    with open(db, "r+b") as fh:
+        fh.seek((root - 1) * page_size)
+        fh.write(np.random.default_rng(3).bytes(page_size))
+
+
+def test_damage_among_the_vectors_is_found_by_the_search_and_rebuilt_at_the_next_open(
+    indexed_home: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    home, photos = indexed_home
+    db = home / "library.sqlite3"
+    _damage_vectors_root(db)
+    assert damage(db, whole=False) is None and damage(db) is not None  # the open's check reads around it
+    assert main(["search", "a picture", "--json"]) == 1
+    assert "damaged" in capsys.readouterr().err
+    assert Path(f"{db}{SUSPECT_SUFFIX}").exists()
+    assert main(["library", "status", "--json"]) == 1  # this open checks the whole file
+    assert "set aside" in capsys.readouterr().err
+    assert not Path(f"{db}{SUSPECT_SUFFIX}").exists() and list(home.glob("library.sqlite3.damaged-*"))
+
+
+def test_a_backup_keeps_what_the_user_made_and_not_what_can_be_made_again(indexed_home: tuple[Path, Path]) -> None:
+    home, _ = indexed_home
+    [backup] = backups(home / "library.sqlite3")
+    with sqlite3.connect(backup) as con:
+        assert con.execute("SELECT label FROM tags").fetchall() == [("sunset",)]
+        assert con.execute("SELECT COUNT(*) FROM tag_marks").fetchone()[0] == 1
+        assert con.execute("SELECT COUNT(*) FROM folders").fetchone()[0] >= 1
+        assert con.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 0
+        assert con.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 0

@@ -200,6 +200,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if isinstance(exc, sqlite3.OperationalError):  # locked, full disk: not damage
             raise
         log.exception("a database is damaged")
+        from .library.store.recovery import mark_suspect
+
+        mark_suspect(ctx.paths.library_db)
         print(f"error: a data file is damaged ({exc}). The library is checked each time it opens: run the "
               "command again to set the damaged file aside and rebuild the library.", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from ..models.registry import slugify
 from ..paths import Paths
 from .scan import ScanProgress, ScanReport, scan_folders
 from .store import Folder, LibraryStore
-from .store.recovery import Recovery, open_store, write_backup
+from .store.recovery import Recovery, mark_suspect, open_store, write_backup
 from .vectors import ANN_FROM_ROWS, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -146,12 +146,20 @@ class Library:
         every vector is read again only when neither can be."""
         with self._lock:
             index = self._indexes.get(model)
-        with self.store.reader() as db:
-            if index is None or not index.catch_up(db, self.ann_from_rows):
-                index = VectorIndex.load_saved(self.saved_index_folder(model), model)
+        try:
+            with self.store.reader() as db:
                 if index is None or not index.catch_up(db, self.ann_from_rows):
-                    index = VectorIndex.load(db, model, self.ann_from_rows)
-                    self.full_reads += 1
+                    index = VectorIndex.load_saved(self.saved_index_folder(model), model)
+                    if index is None or not index.catch_up(db, self.ann_from_rows):
+                        index = VectorIndex.load(db, model, self.ann_from_rows)
+                        self.full_reads += 1
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, interrupted: not damage
+                raise
+            mark_suspect(self.store.path)  # the vectors are the part the check at open leaves out
+            raise sqlite3.DatabaseError(
+                f"the library file is damaged ({exc}); it is checked and rebuilt when the app or the "
+                "next command opens it") from exc
         if len(index) < SAVE_INDEX_FROM_ROWS and index.seq - self.store.changes_floor() > PRUNE_LOG_ABOVE:
             # No saved copy prunes a small library's log; reading it in full is cheap for anyone behind.
             self.store.prune_changes(index.seq)
