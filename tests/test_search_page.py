@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, QRect, Qt, QUrl
-from PySide6.QtGui import QColor, QDropEvent, QImage
+from PySide6.QtGui import QDropEvent, QImage
 
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.search_page import SearchPage
@@ -144,7 +144,8 @@ def _cells(page: SearchPage) -> set[tuple[int, int]]:
             for r in range(model.rowCount())}
 
 
-def test_every_search_lays_out_the_same_cells_with_room_for_the_caption(qtbot, page: SearchPage, tmp_path: Path) -> None:
+def test_every_search_lays_out_the_same_cells_with_room_for_the_caption(qtbot, page: SearchPage,
+                                                                       tmp_path: Path) -> None:
     """The grid cached the size of one row of the first answer (its caption, its picture) for
     every row of the next ones: after a few searches pictures were cut to strips, captions gone."""
     page.resize(1366, 700)

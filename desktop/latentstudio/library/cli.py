@@ -49,7 +49,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     find.add_argument("--folder", type=Path, help="only images in this folder")
     find.add_argument("--after", type=_date, help="taken on or after this date (YYYY-MM-DD)")
     find.add_argument("--before", type=_date, help="taken before this date (YYYY-MM-DD)")
-    find.add_argument("--type", dest="types", action="append", default=[], help="file type, e.g. jpeg, png, heic, avif (repeatable)")
+    find.add_argument("--type", dest="types", action="append", default=[],
+                      help="file type, e.g. jpeg, png, heic, avif (repeatable)")
     find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
     find.add_argument("--tag", dest="tags", action="append", default=[],
                       help="only pictures with this tag (repeatable); on its own: every picture with it")

@@ -10,20 +10,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ...library.decode import decode_image
 from ...library.scan import file_dialog_filter
 from ..background import run_in_background
+from .thumbnail_loader import decoded_image
 
 PREVIEW_SIZE = 64
-
-
-def preview_image(path: Path, size: int) -> QImage:
-    """The example picture as the library reads it (EXIF orientation, HEIC/AVIF, any mode),
-    reduced to `size` pixels; run off the GUI thread (QImage, unlike QPixmap, may be made there)."""
-    picture = decode_image(path, min_side=size).image
-    picture.thumbnail((size, size))
-    data = picture.tobytes()
-    return QImage(data, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888).copy()
 
 
 def dropped_image(event: QDragEnterEvent | QDropEvent) -> Optional[Path]:
@@ -80,7 +71,7 @@ class SearchDropZone(QFrame):
         self.label.setText(f"Like: {path.name}")
         self.clear_button.show()
         ratio = self.devicePixelRatioF()
-        run_in_background(partial(preview_image, path, round(PREVIEW_SIZE * ratio)),
+        run_in_background(partial(decoded_image, path, round(PREVIEW_SIZE * ratio)),
                           partial(self._show_preview, path, ratio), partial(self._no_preview, path))
 
     def _show_preview(self, path: Path, ratio: float, image: QImage) -> None:

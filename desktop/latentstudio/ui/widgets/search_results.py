@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QListView,
     QStyle,
     QStyledItemDelegate,
+    QStyleOptionFocusRect,
     QStyleOptionViewItem,
     QWidget,
 )
@@ -132,10 +133,15 @@ class ResultDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
+        opt.showDecorationSelected = True  # the whole cell shows it is selected (the style's own text rect is not ours)
         widget = opt.widget
         style = widget.style() if widget is not None else None
-        if style is not None:  # background, hover and selection as the style draws them
+        if style is not None:  # background, hover, selection and keyboard focus as the style draws them
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, widget)
+            if opt.state & QStyle.StateFlag.State_HasFocus:
+                focus = QStyleOptionFocusRect()
+                focus.rect, focus.palette, focus.state = opt.rect, opt.palette, opt.state | QStyle.StateFlag.State_Item
+                style.drawPrimitive(QStyle.PrimitiveElement.PE_FrameFocusRect, focus, painter, widget)
         thumbnail = self._view.iconSize().width()
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         painter.save()

@@ -14,6 +14,8 @@ from typing import Callable, Optional
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
+from ...library.decode import DecodeError, decode_image
+
 CACHE_ITEMS = 1500
 
 
@@ -22,6 +24,16 @@ class _Relay(QObject):
 
 
 MakeThumbnail = Callable[[Path], Optional[Path]]  # an original → its cached thumbnail, made if missing
+
+
+def decoded_image(path: Path, size: int) -> QImage:
+    """A picture read as the library reads it (EXIF orientation, HEIC/AVIF, any mode), at most
+    `size` pixels a side; DecodeError when it cannot be. QImage, unlike QPixmap, may be made
+    off the GUI thread."""
+    picture = decode_image(path, min_side=size).image
+    picture.thumbnail((size, size))
+    data = picture.tobytes()
+    return QImage(data, picture.width, picture.height, 3 * picture.width, QImage.Format.Format_RGB888).copy()
 
 
 class _Load(QRunnable):
@@ -39,6 +51,11 @@ class _Load(QRunnable):
         if original.isValid() and max(original.width(), original.height()) > self.size:
             reader.setScaledSize(original.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio))
         image = reader.read()
+        if image.isNull():  # a format Qt does not read (HEIC, AVIF): through the library's decoder
+            try:
+                image = decoded_image(source, self.size)
+            except DecodeError:
+                pass
         try:
             self.relay.loaded.emit(self.key, image)
         except RuntimeError:  # the page was closed while this ran
