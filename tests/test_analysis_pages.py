@@ -64,13 +64,16 @@ def test_map_page_renders_colours_hovers_and_lasso_selects(qtbot, library) -> No
     assert page.canvas.row_at(QPointF(x, y)) >= 0
     page._hover(0)
     assert not page.preview.pixmap().isNull()
+    assert page.preview_name.text() == Path(page.points.rows[0].path).name  # the picture's name with it
+    # Zoomed out, dots in their colours, however few the pictures; thumbnails only zoomed in.
+    assert len(page.canvas.visible_rows()) <= 120 and not page.canvas.shows_thumbnails()
     # Lasso the whole canvas: every picture shows as a result.
     w, h = page.canvas.width(), page.canvas.height()
     page.grab().save(str(SCREENSHOTS / "latent-map-page.png"))
     # Zoomed in on one point, the pictures themselves are drawn (loaded in the background).
     page.canvas.centre = page.canvas.xy[0].astype(float)
     page.canvas.zoom = 40.0
-    assert 0 < len(page.canvas.visible_rows()) <= 120
+    assert 0 < len(page.canvas.visible_rows()) <= 120 and page.canvas.shows_thumbnails()
     page.canvas.repaint()
     qtbot.waitUntil(lambda: page._thumbnail(int(page.canvas.visible_rows()[0])) is not None, timeout=10000)
     page.canvas.repaint()
@@ -78,7 +81,39 @@ def test_map_page_renders_colours_hovers_and_lasso_selects(qtbot, library) -> No
     page.canvas.reset_view()
     page.canvas.select_polygon(np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float))
     assert page.results_model.rowCount() == 50 and "50 pictures selected" in page.status.text()
+    # The selection's thumbnails show whole: at least one full row of the grid fits in the view.
+    assert page.results.viewport().height() >= page.results.gridSize().height()
     assert any("red" in hit.tags for hit in page.results_model.hits)
+
+
+def test_map_follows_indexing_and_tagging_and_says_one_thing_at_a_time(qtbot, ctx, tiny_models, tmp_path) -> None:
+    """An empty library says "nothing yet" (never "Drawing…" as well, once drawn); pictures indexed
+    later appear without Refresh; tags added later reach the legend."""
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    page = MapPage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()  # the first view draws the (empty) map
+    assert "Drawing" in page.status.text() and "Drawing" in page.canvas.placeholder
+    qtbot.waitUntil(lambda: page.points is not None, timeout=60000)
+    assert "Drawing" not in page.canvas.placeholder and "No pictures" in page.canvas.placeholder
+    assert "Drawing" not in page.status.text()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = random.Random(9)
+    for colour, shape in tiny_clip.classes():
+        tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}.jpg")
+    add_folders(ctx, [photos])
+    ctx.library.scan()
+    submit_index(ctx).result(120)  # as the library controller does after a scan: no Refresh pressed
+    qtbot.waitUntil(lambda: page.points is not None and len(page.points.rows) == 12, timeout=60000)
+    assert len(page.canvas.xy) == 12 and "12 pictures" in page.status.text()
+    page.colour_by.setCurrentIndex(1)  # by tag
+    assert "No tags yet" in page.legend.text()
+    service.add_tags(ctx, list(tiny_clip.COLOURS), group="colour")
+    service.submit_tag_update(ctx).result(120)
+    qtbot.waitUntil(lambda: "red" in page.legend.text(), timeout=60000)
+    qtbot.waitUntil(lambda: page.refresh_button.isEnabled(), timeout=60000)
 
 
 def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, trash_home) -> None:

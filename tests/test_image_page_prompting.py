@@ -11,6 +11,7 @@ from typing import Callable
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
+from PIL import Image
 
 from latentstudio.context import AppContext
 from latentstudio.engine import Priority
@@ -141,6 +142,8 @@ def test_the_prompt_strip_follows_typing_debounced(qtbot, page: ImagePage, tmp_p
     rng = random.Random(8)
     for colour, shape in tiny_clip.classes():
         tiny_clip.shape_image(colour, shape, rng, size=96).save(photos / f"{colour}-{shape}.png")
+    # A word match (the search returns it whatever its picture score) that is a 1×1 black tile.
+    Image.new("RGB", (1, 1)).save(photos / "a yellow triangle.png")
     add_folders(page.ctx, [photos])
     page.ctx.library.scan()
     submit_index(page.ctx).result(TIMEOUT_MS / 1000)
@@ -151,6 +154,9 @@ def test_the_prompt_strip_follows_typing_debounced(qtbot, page: ImagePage, tmp_p
     qtbot.waitUntil(lambda: len(page.strip.paths()) == 8, timeout=TIMEOUT_MS)
     assert page.strip.searches == 1
     assert page.strip.paths()[0].name == "yellow-triangle.png"
+    assert "a yellow triangle.png" not in [p.name for p in page.strip.paths()]  # no degenerate tile
+    scores = [float(page.strip.list.item(i).text()) for i in range(page.strip.list.count())]
+    assert scores == sorted(scores, reverse=True)  # best first
 
     first = page.strip.list.item(0)
     rect = page.strip.list.visualItemRect(first)
@@ -189,3 +195,38 @@ def test_a_cancelled_describe_says_it_stopped_not_that_it_failed(qtbot, page: Im
         release.set()
     assert page.described.text() == "Describing stopped."
     assert not page.use_description_button.isEnabled()
+
+
+def test_a_description_goes_away_when_closed_or_another_picture_is_chosen(qtbot, page: ImagePage, tmp_path: Path) -> None:
+    pictures = []
+    for k, (colour, shape) in enumerate((("red", "circle"), ("blue", "square"))):
+        pictures.append(tmp_path / f"{colour}-{shape}.png")
+        tiny_clip.shape_image(colour, shape, random.Random(k), size=96).save(pictures[-1])
+        page.gallery.add_image(pictures[-1], QImage(str(pictures[-1])), "a picture")
+
+    def describe() -> None:
+        qtbot.mouseClick(page.gallery.buttons["describe"], Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.use_description_button.isEnabled(), timeout=TIMEOUT_MS)
+        assert page.described.isVisible() and page.close_description_button.isVisible()
+
+    describe()
+    qtbot.mouseClick(page.close_description_button, Qt.MouseButton.LeftButton)
+    assert not page.described.isVisible() and not page.use_description_button.isVisible()
+    assert page.description is None
+    describe()  # the blue square, the newest
+    page.gallery.list.setCurrentRow(1)  # the red circle: the square's description goes
+    assert not page.described.isVisible() and page.description is None
+    describe()
+    page.prompt.setPlainText("a red circle")
+    page.generate()  # a new prompt runs: the description has served
+    assert not page.described.isVisible() and page.description is None
+
+
+def test_the_gallery_size_slider_is_labelled(qtbot) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    gallery = ImageGallery()
+    qtbot.addWidget(gallery)
+    labels = [label for label in gallery.findChildren(QLabel) if label.buddy() is gallery.thumb_size]
+    assert [label.text() for label in labels] == ["Size"]
+    assert gallery.thumb_size.accessibleName() == "Thumbnail size"

@@ -8,7 +8,7 @@ with example pictures) is FOREGROUND.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -137,6 +137,7 @@ class MapPoints:
     theme_of: "np.ndarray"  # per layout point: index into themes.names
     rows: list  # per layout point: its ImageRow (None when it left the library meanwhile)
     tags: dict  # image id → its tags, best first
+    tag_labels: list = field(default_factory=list)  # every tag of the library, carried by a picture or not
 
 
 def submit_map(ctx: "AppContext", method: Optional[str] = None, refit: bool = False,
@@ -153,7 +154,8 @@ def submit_map(ctx: "AppContext", method: Optional[str] = None, refit: bool = Fa
         theme_of = np.concatenate([themes.assign(v) for _, v in _chunks(space, layout.ids)] or [np.empty(0, np.int64)])
         found = library.store.images_by_ids(layout.ids.tolist())
         ids = layout.ids.tolist()
-        return MapPoints(layout, themes, theme_of, [found.get(i) for i in ids], tables.tags_of_images(library.store, ids))
+        return MapPoints(layout, themes, theme_of, [found.get(i) for i in ids], tables.tags_of_images(library.store, ids),
+                         [t.label for t in tables.tags(library.store)])
 
     return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Draw the map", kind="map", on_event=on_event)
 

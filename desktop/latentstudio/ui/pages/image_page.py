@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -93,6 +94,7 @@ class ImagePage(NeedsModelPage):
         self._helper: Optional[JobHandle] = None  # the running prompt-help job
         self._prompt_before: Optional[str] = None  # the prompt as the user left it, while help streams in
         self._describing: Optional[JobHandle] = None
+        self._described_path: Optional[Path] = None  # the picture being or last described
         self.description: Optional[Description] = None
 
         self.prompt = QPlainTextEdit()
@@ -127,7 +129,13 @@ class ImagePage(NeedsModelPage):
         self.use_description_button.setToolTip("Put the described prompt in the prompt box (Ctrl+Z undoes it)")
         self.use_description_button.setEnabled(False)
         self.use_description_button.clicked.connect(self.use_description)
-        for widget in (self.described, self.use_description_button):
+        self.close_description_button = QToolButton()
+        self.close_description_button.setObjectName("close-described-prompt")
+        self.close_description_button.setText("✕")
+        self.close_description_button.setToolTip("Put the description away")
+        self.close_description_button.setAccessibleName("Close the description")
+        self.close_description_button.clicked.connect(self.clear_description)
+        for widget in self._description_widgets():
             widget.setVisible(False)  # until a picture is described
         self.negative = QPlainTextEdit()
         self.negative.setObjectName("negative-prompt")
@@ -157,6 +165,7 @@ class ImagePage(NeedsModelPage):
         described_row = QHBoxLayout()
         described_row.addWidget(self.described, 1)
         described_row.addWidget(self.use_description_button)
+        described_row.addWidget(self.close_description_button, 0, Qt.AlignmentFlag.AlignTop)
         form_layout.addLayout(described_row)
         form_layout.addWidget(QLabel("Negative prompt"))
         form_layout.addWidget(self.negative)
@@ -179,6 +188,8 @@ class ImagePage(NeedsModelPage):
         self.gallery.moreLikeThisRequested.connect(self.requests.moreLikeThis)
         self.gallery.revealRequested.connect(reveal)
         self.gallery.describeRequested.connect(self.describe_picture)
+        # Another picture chosen in the gallery: a description of the one before no longer applies.
+        self.gallery.list.currentItemChanged.connect(lambda *_: self._description_for(self.gallery.current_path()))
 
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
@@ -250,6 +261,7 @@ class ImagePage(NeedsModelPage):
             self.status.setText(f"Cannot generate: {exc}")
             return []
         save_form(self._form_file, request)
+        self.clear_description()  # a new prompt is running: the old description has served
         self.queue.engine = self.ctx.engine
         self._mine.update(h.id for h in handles)
         if len(handles) > 1:
@@ -458,6 +470,8 @@ class ImagePage(NeedsModelPage):
             self.status.setText(f"Cannot describe {Path(path).name}: {exc}")
             return
         self._describing = handle
+        self._described_path = Path(path)
+        self.description = None
         current = lambda: self._describing is handle  # noqa: E731 - a newer picture replaces this one
         self.bridge.watch(
             handle,
@@ -469,8 +483,28 @@ class ImagePage(NeedsModelPage):
         )
         self.described.setText(f"Describing {Path(path).name}…")
         self.use_description_button.setEnabled(False)
-        for widget in (self.described, self.use_description_button):
+        self.described.setToolTip("")
+        for widget in self._description_widgets():
             widget.setVisible(True)
+
+    def _description_widgets(self) -> tuple[QWidget, ...]:
+        return self.described, self.use_description_button, self.close_description_button
+
+    def clear_description(self) -> None:
+        """Put the description away (its job's late answer is dropped too)."""
+        self._describing = None
+        self._described_path = None
+        self.description = None
+        self.described.setText("")
+        self.described.setToolTip("")
+        self.use_description_button.setEnabled(False)
+        for widget in self._description_widgets():
+            widget.setVisible(False)
+
+    def _description_for(self, path: Optional[Path]) -> None:
+        """Keep the description only while its picture is the one chosen."""
+        if self._described_path is not None and path != self._described_path:
+            self.clear_description()
 
     def _describe_progress(self, progress: Progress) -> None:
         if progress.message:

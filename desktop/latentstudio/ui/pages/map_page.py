@@ -1,5 +1,9 @@
 """The Map page: every picture on one plane, coloured by theme, tag, folder or photo/generated;
-hover shows the picture; a lasso selection shows as results below the map."""
+hover shows the picture and its name; a lasso selection shows as results below the map.
+
+The map follows the library: when an index, folder or tag job ends (the bridge's one event
+stream), it is brought up to date (incrementally) at once if the page is shown, else when it is
+next shown."""
 
 from __future__ import annotations
 
@@ -20,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import JobHandle
+from ...engine import EventKind, JobEvent, JobHandle
 from ...library import SearchHit
 from ...library.analysis.service import MapPoints, submit_map
+from ...library.controller import FOLDER
 from ...library.thumbnails import existing_thumbnail
 from ..file_actions import open_file
 from ..widgets.map_canvas import PALETTE, MapCanvas
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 COLOUR_BY = ("theme", "tag", "folder", "photo or generated")
 SELECTION_LIMIT = 2000
 PREVIEW_SIZE = 180
+RESULT_ICON = 96  # the selection's thumbnails: small enough that a whole row fits under the map
+FOLLOWS = ("index", FOLDER, "tags")  # jobs whose end changes what the map shows
 
 
 class MapPage(NeedsModelPage):
@@ -43,6 +50,7 @@ class MapPage(NeedsModelPage):
     def build_content(self) -> QWidget:
         self.points: Optional[MapPoints] = None
         self._handle: Optional[JobHandle] = None
+        self._stale = False  # the library changed since the map was drawn
         self.canvas = MapCanvas()
         self.colour_by = QComboBox()
         self.colour_by.addItems([f"Colour by {c}" for c in COLOUR_BY])
@@ -61,10 +69,17 @@ class MapPage(NeedsModelPage):
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setWordWrap(True)
         self.preview.setMinimumSize(PREVIEW_SIZE, PREVIEW_SIZE)
+        self.preview_name = QLabel("")
+        self.preview_name.setObjectName("map-preview-name")
+        self.preview_name.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.preview_name.setWordWrap(True)
         self.loader = ThumbnailLoader(size=ICON_SIZE, parent=self)
         self.results_model = SearchResultsModel(self.loader, self)
         self.results = SearchResultsView()
         self.results.setModel(self.results_model)
+        self.results.set_thumbnail_size(RESULT_ICON)
+        # One whole row of results always fits: the splitter never cuts the thumbnails.
+        self.results.setMinimumHeight(self.results.gridSize().height() + 2 * self.results.frameWidth() + 8)
         self.results.setToolTip("The pictures in the region you selected (Shift+drag on the map)")
         self.results.setPlaceholderText("Shift+drag over a region of the map to see its pictures here.")
 
@@ -74,6 +89,7 @@ class MapPage(NeedsModelPage):
         bar.addWidget(self.status, 1)
         side = QVBoxLayout()
         side.addWidget(self.preview)
+        side.addWidget(self.preview_name)
         side.addWidget(self.legend, 1)
         top = QWidget()
         top_layout = QHBoxLayout(top)
@@ -88,6 +104,7 @@ class MapPage(NeedsModelPage):
         splitter.addWidget(self.results)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.addLayout(bar)
@@ -101,12 +118,22 @@ class MapPage(NeedsModelPage):
         self.canvas.thumbnail_for = self._thumbnail
         self.loader.ready.connect(lambda _: self.canvas.update())
         self.results.activatedHit.connect(lambda hit: self._open(Path(hit.path)))
+        self.bridge.jobEvent.connect(self._library_event)
         return content
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        if self.points is None and self.has_model and self._handle is None:
+        if (self.points is None or self._stale) and self.has_model and self._handle is None:
             self.refresh()  # the saved map (updated for new pictures) on first view
+
+    def _library_event(self, event: JobEvent) -> None:
+        """An index, folder or tag job ended: the map is out of date; drawn again now if shown."""
+        handle = event.handle
+        if handle is None or handle.kind not in FOLLOWS or event.kind is not EventKind.FINISHED:
+            return
+        self._stale = True
+        if self.isVisible() and self.has_model and (self._handle is None or self._handle.done()):
+            self.refresh()
 
     # -- the map job ----------------------------------------------------------------------------
 
@@ -114,6 +141,7 @@ class MapPage(NeedsModelPage):
         if self._handle is not None and not self._handle.done():
             return
         self.bridge.start_engine()
+        self._stale = False
         try:
             self._handle = submit_map(self.ctx)
         except Exception as exc:  # no model, or a newer saved file: said in words
@@ -122,18 +150,34 @@ class MapPage(NeedsModelPage):
             return
         self.refresh_button.setEnabled(False)
         self.status.setText("Drawing the map in the background…")
+        self.canvas.set_placeholder("Drawing the map…")
         self.bridge.watch(
             self._handle,
             finished=self.show_points,
-            failed=lambda error: self.status.setText(f"Could not draw the map: {error}"),
-            cancelled=lambda: self.status.setText("Map stopped."),
-            ended=lambda: self.refresh_button.setEnabled(True),
+            failed=self._failed,
+            cancelled=lambda: self._failed(None),
+            ended=self._ended,
         )
+
+    def _failed(self, error: Optional[str]) -> None:
+        """The job failed (error in words) or was cancelled (None)."""
+        self.status.setText("Map stopped." if error is None else f"Could not draw the map: {error}")
+        self.canvas.set_placeholder("No map: see the line above.")
+
+    def _ended(self) -> None:
+        self.refresh_button.setEnabled(True)
+        if self._stale and self.isVisible():  # the library changed while this map was drawn
+            self.refresh()
 
     def show_points(self, points: MapPoints) -> None:
         self.points = points
         self.canvas.set_points(points.layout.xy)
         self._recolour()
+        if not len(points.rows):
+            self.canvas.set_placeholder("No pictures on the map yet: add a folder on the Search page; the map "
+                                        "draws itself when they are indexed.")
+            self.status.setText("No pictures indexed yet.")
+            return
         self.status.setText(f"{len(points.rows):,} pictures · {len(points.themes.names)} themes · "
                             f"layout: {points.layout.method}")
 
@@ -144,11 +188,15 @@ class MapPage(NeedsModelPage):
             return
         by = COLOUR_BY[self.colour_by.currentIndex()]
         rows = self.points.rows
+        empty = "No pictures on the map yet."
         if by == "theme":
             categories, names = self.points.theme_of, self.points.themes.names
         elif by == "tag":
             first = [(self.points.tags.get(r.id) or [None])[0] if r is not None else None for r in rows]
             names = sorted({t for t in first if t})
+            empty = ("No picture on the map carries a tag yet: tagging runs in the background, and the map "
+                     "follows it." if self.points.tag_labels else "No tags yet: add some on the Search page, "
+                     "under Tags.")
             categories = np.array([names.index(t) if t else -1 for t in first], dtype=np.int64)
         elif by == "folder":
             folders = {f.id: f.path.name or str(f.path) for f in self.ctx.library.folders()}
@@ -163,7 +211,7 @@ class MapPage(NeedsModelPage):
         counts = np.bincount(categories[categories >= 0], minlength=len(names)) if len(names) else []
         entries = [f'<span style="color: rgb{tuple(int(v) for v in PALETTE[i % len(PALETTE)])}">●</span> '
                    f"{name} ({counts[i]:,})" for i, name in enumerate(names) if counts[i]]
-        self.legend.setText("<br>".join(entries[:20]) or "No tags yet: add some on the Search page, under Tags.")
+        self.legend.setText("<br>".join(entries[:20]) or empty)
 
     # -- hover, selection -----------------------------------------------------------------------
 
@@ -182,7 +230,10 @@ class MapPage(NeedsModelPage):
         if image is None:
             self.preview.setPixmap(QPixmap())
             self.preview.setText("Point at a picture to see it")
+            self.preview_name.setText("")
             return
+        self.preview_name.setText(Path(image.path).name)
+        self.preview_name.setToolTip(image.path)
         thumbnail = existing_thumbnail(self.ctx.library.thumbnails, image.hash)
         pixmap = QPixmap(str(thumbnail or image.path))
         if pixmap.isNull():

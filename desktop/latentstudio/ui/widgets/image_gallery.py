@@ -54,6 +54,7 @@ class ImageGallery(QWidget):
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.set_thumbnail_size(THUMB)  # below it: name, score
         self.thumb_size = thumbnail_slider(64, THUMB, "gallery-thumbnail-size")
+        self.thumb_size.setAccessibleName("Thumbnail size")
         self.thumb_size.valueChanged.connect(self.list.set_thumbnail_size)
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
@@ -88,6 +89,9 @@ class ImageGallery(QWidget):
         order_row = QHBoxLayout()
         order_row.addWidget(QLabel("Order"))
         order_row.addWidget(self.order, 1)
+        size_label = QLabel("Size")
+        size_label.setBuddy(self.thumb_size)
+        order_row.addWidget(size_label)
         order_row.addWidget(self.thumb_size)
         layout.addLayout(order_row)
         layout.addWidget(self.list, 1)

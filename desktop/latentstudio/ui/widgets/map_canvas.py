@@ -1,5 +1,6 @@
 """The map canvas: every picture as a point, zoom (wheel) and pan (drag), hover, lasso (Shift+drag);
-zoomed in until few points are on screen, their thumbnails.
+zoomed in (THUMBNAILS_FROM_ZOOM) until few points are on screen, their thumbnails, each framed in
+its point's colour. Zoomed out it is always dots, so the colouring shows however small the library.
 
 Points are drawn by numpy into one image per repaint (square dots, 2 pixels wide in a crowded
 overview, larger for few points or zoomed in), so 100k points repaint in a few milliseconds; Qt draws that image. Hover finds the nearest
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 HOVER_PIXELS = 8
 THUMBNAILS_UP_TO = 120  # points on screen from which on dots stand in for pictures
+THUMBNAILS_FROM_ZOOM = 4.0  # and only this far zoomed in: the overview shows the colours
+FRAME_PIXELS = 3
 THUMBNAIL_PIXELS = 56
 MARGIN = 0.05
 BIG_DOTS_FROM_ZOOM = 4.0
@@ -73,8 +76,14 @@ class MapCanvas(QWidget):
         # row → its thumbnail if loaded (else None, and loading starts): zoomed in far enough that
         # few points are on screen, the pictures themselves are drawn.
         self.thumbnail_for: Optional[Callable[[int], Optional[QPixmap]]] = None
+        self.placeholder = "No map yet: index some pictures, then Refresh."  # drawn while there are no points
 
     # -- data -----------------------------------------------------------------------------------
+
+    def set_placeholder(self, text: str) -> None:
+        """What the empty canvas says (drawing, or why there is nothing to draw)."""
+        self.placeholder = text
+        self.update()
 
     def set_points(self, xy: np.ndarray, categories: Optional[np.ndarray] = None) -> None:
         self.xy = np.asarray(xy, dtype=np.float32).reshape(-1, 2)
@@ -169,7 +178,7 @@ class MapCanvas(QWidget):
             painter.drawPolyline(QPolygonF(self._lasso))
         if not len(self.xy):
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No map yet: index some pictures, then Refresh.")
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
         painter.end()
 
     def visible_rows(self) -> np.ndarray:
@@ -179,19 +188,25 @@ class MapCanvas(QWidget):
         return np.flatnonzero((screen[:, 0] >= 0) & (screen[:, 0] < self.width())
                               & (screen[:, 1] >= 0) & (screen[:, 1] < self.height()))
 
+    def shows_thumbnails(self) -> bool:
+        return (self.thumbnail_for is not None and self.zoom >= THUMBNAILS_FROM_ZOOM
+                and 0 < len(self.visible_rows()) <= THUMBNAILS_UP_TO)
+
     def _draw_thumbnails(self, painter: QPainter) -> None:
-        if self.thumbnail_for is None:
+        if not self.shows_thumbnails():
             return
         rows = self.visible_rows()
-        if not 0 < len(rows) <= THUMBNAILS_UP_TO:
-            return
+        colours = self.colours()
         for row, (x, y) in zip(rows.tolist(), self.to_screen(self.xy[rows])):
             pixmap = self.thumbnail_for(row)
             if pixmap is None or pixmap.isNull():
                 continue
             small = pixmap.scaled(THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.KeepAspectRatio,
                                   Qt.TransformationMode.SmoothTransformation)
-            painter.drawPixmap(int(x - small.width() / 2), int(y - small.height() / 2), small)
+            left, top = int(x - small.width() / 2), int(y - small.height() / 2)
+            painter.fillRect(left - FRAME_PIXELS, top - FRAME_PIXELS, small.width() + 2 * FRAME_PIXELS,
+                             small.height() + 2 * FRAME_PIXELS, QColor(*(int(v) for v in colours[row])))
+            painter.drawPixmap(left, top, small)
 
     # -- interaction ----------------------------------------------------------------------------
 

@@ -2,7 +2,11 @@
 
 Typing restarts a short timer; when it fires, one INTERACTIVE search job is queued (the same
 query path as the Search page) and its hits come back through the event bridge; thumbnails are
-made off the GUI thread. Answers to an older text are dropped, so the strip never shows
+made off the GUI thread. The strip shows pictures by how well they match the words as pictures,
+best first: a file-name match (which the search returns whatever its picture score, often below
+zero) takes its place by that score, and degenerate pictures (a 1×1 tile, a thin strip), which
+say nothing at thumbnail size, are left out. Answers to
+an older text are dropped, so the strip never shows
 pictures for words already changed, and nothing here ever waits: typing is never blocked.
 """
 
@@ -31,6 +35,7 @@ DEBOUNCE_MS = 350
 STRIP_LIMIT = 8
 STRIP_THUMB = 48
 MIN_CHARS = 3
+MIN_SIDE = 16  # pixels: smaller pictures are no tiles to show
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -85,7 +90,8 @@ class PromptStrip(QWidget):
             self.list.setVisible(False)
             self.note.setVisible(False)
             return
-        request = SearchRequest(text=text, limit=STRIP_LIMIT, min_score=-1.0)
+        # Asks for more than it shows: degenerate pictures are left out afterwards.
+        request = SearchRequest(text=text, limit=STRIP_LIMIT * 2, min_score=-1.0)
         try:
             handle = submit_search(self.ctx, request)
         except (ValueError, MissingModelError) as exc:
@@ -102,7 +108,7 @@ class PromptStrip(QWidget):
             log.info("prompt strip search failed: %s", event.payload)
         if event.kind is not EventKind.FINISHED or text != self._wanted:
             return  # an older text's answer: the words have changed since
-        hits = list(event.payload)
+        hits = shown_hits(list(event.payload))
         run_in_background(lambda: [(h.path, h.score, thumbnail_for(h.path, STRIP_THUMB)) for h in hits],
                           lambda shown, text=text: self._show(shown, text))
 
@@ -121,3 +127,11 @@ class PromptStrip(QWidget):
                              "init image, double-click to open it")
         if not shown:
             self.note.setText("No library pictures yet: add folders on the Search page.")
+
+
+def shown_hits(hits: list) -> list:
+    """The hits worth a tile, best picture score first, at most STRIP_LIMIT."""
+    def degenerate(hit) -> bool:
+        return hit.width is not None and hit.height is not None and min(hit.width, hit.height) < MIN_SIDE
+
+    return sorted((h for h in hits if not degenerate(h)), key=lambda h: -h.score)[:STRIP_LIMIT]
