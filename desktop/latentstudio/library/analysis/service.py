@@ -33,10 +33,6 @@ if TYPE_CHECKING:
     from ..photo_library import Library
 
 
-def _model(ctx: "AppContext", model_id: Optional[str]):
-    return ctx.registry.resolve("clip", model_id)  # MissingModelError says what to install
-
-
 def submit_tag_update(ctx: "AppContext", model_id: Optional[str] = None,
                       on_event: Optional[EventCallback] = None) -> JobHandle:
     """`tag_library` with the context's engine, registry and library (the CLI's and pages' way)."""
@@ -57,10 +53,17 @@ def tag_library(engine: "Engine", registry: "ModelRegistry", library: "Library",
 
 def add_tags(ctx: "AppContext", labels: Sequence[str], group: Optional[str] = None,
              examples: Sequence[Path] = (), model_id: Optional[str] = None) -> list[tables.Tag]:
+    """`create_tags` with the context's engine, registry and library."""
+    return create_tags(ctx.engine, ctx.registry, ctx.library, labels, group, examples, model_id)
+
+
+def create_tags(engine: "Engine", registry: "ModelRegistry", library: "Library", labels: Sequence[str],
+                group: Optional[str] = None, examples: Sequence[Path] = (),
+                model_id: Optional[str] = None) -> list[tables.Tag]:
     """Add tags (each with the same example pictures, if any); their scores come with the next
-    tag update. Nothing is added when an example cannot be read."""
-    installed = _model(ctx, model_id)
-    library = ctx.library
+    tag update. Nothing is added when an example cannot be read. Blocks while the examples are
+    encoded (a FOREGROUND job): call it off the GUI thread."""
+    installed = registry.resolve("clip", model_id)  # MissingModelError says what to install
     missing = [str(p) for p in examples if not Path(p).expanduser().is_file()]
     if missing:
         raise FileNotFoundError(f"no such example picture: {', '.join(missing)}")
@@ -74,8 +77,8 @@ def add_tags(ctx: "AppContext", labels: Sequence[str], group: Optional[str] = No
             with clip_in_job(job, installed) as clip:
                 return [image_query_vector(library, clip, installed.id, Path(p).expanduser()) for p in examples]
 
-        vectors = ctx.engine.submit(encode, priority=Priority.FOREGROUND, name="Read tag examples",
-                                    kind="tags").result()
+        vectors = engine.submit(encode, priority=Priority.FOREGROUND, name="Read tag examples",
+                                kind="tags").result()
     added = [tables.add_tag(library.store, label, group) for label in labels]
     for tag in added:
         for path, vector in zip(examples, vectors):
@@ -98,16 +101,22 @@ def mark_tag(ctx: "AppContext", path: Path, label: str, verdict: Optional[int]) 
 
 def submit_duplicates(ctx: "AppContext", levels: Sequence[str] = LEVELS, model_id: Optional[str] = None,
                       on_event: Optional[EventCallback] = None) -> JobHandle:
-    """Update the close pairs (incrementally) and return the groups of these levels."""
-    installed = _model(ctx, model_id)
-    library = ctx.library
+    """`find_duplicates` with the context's engine, registry and library."""
+    return find_duplicates(ctx.engine, ctx.registry, ctx.library, levels, model_id, on_event)
+
+
+def find_duplicates(engine: "Engine", registry: "ModelRegistry", library: "Library",
+                    levels: Sequence[str] = LEVELS, model_id: Optional[str] = None,
+                    on_event: Optional[EventCallback] = None) -> JobHandle:
+    """Update the close pairs (incrementally) and return the groups of these levels, BACKGROUND."""
+    installed = registry.resolve("clip", model_id)
 
     def run(job: "JobContext") -> list[Group]:
         update_pairs(library, installed.id, job.checkpoint)
         return find_groups(library, tuple(levels))
 
-    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Find duplicates", kind="duplicates",
-                             on_event=on_event)
+    return engine.submit(run, priority=Priority.BACKGROUND, name="Find duplicates", kind="duplicates",
+                         on_event=on_event)
 
 
 def trash_pictures(ctx: "AppContext", paths: Sequence[str]) -> TrashReport:
@@ -117,17 +126,23 @@ def trash_pictures(ctx: "AppContext", paths: Sequence[str]) -> TrashReport:
 
 def submit_themes(ctx: "AppContext", folder: Optional[Path] = None, refit: bool = False,
                   model_id: Optional[str] = None, on_event: Optional[EventCallback] = None) -> JobHandle:
+    """`find_themes` with the context's engine, registry and library."""
+    return find_themes(ctx.engine, ctx.registry, ctx.library, folder, refit, model_id, on_event)
+
+
+def find_themes(engine: "Engine", registry: "ModelRegistry", library: "Library", folder: Optional[Path] = None,
+                refit: bool = False, model_id: Optional[str] = None,
+                on_event: Optional[EventCallback] = None) -> JobHandle:
     """The library's themes (or the themes of the pictures under `folder`): names, counts and
-    representative pictures."""
-    installed = _model(ctx, model_id)
-    library = ctx.library
+    representative pictures, BACKGROUND."""
+    installed = registry.resolve("clip", model_id)
 
     def run(job: "JobContext") -> list[ThemeSummary]:
         with clip_in_job(job, installed) as clip:
             themes = update_themes(library, installed.id, clip.encode_text, refit, job.checkpoint)
         return summarise(library, installed.id, themes, folder)
 
-    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Find themes", kind="themes", on_event=on_event)
+    return engine.submit(run, priority=Priority.BACKGROUND, name="Find themes", kind="themes", on_event=on_event)
 
 
 @dataclass
@@ -142,9 +157,15 @@ class MapPoints:
 
 def submit_map(ctx: "AppContext", method: Optional[str] = None, refit: bool = False,
                model_id: Optional[str] = None, on_event: Optional[EventCallback] = None) -> JobHandle:
-    """The map brought up to date (incrementally), with each point's theme."""
-    installed = _model(ctx, model_id)
-    library = ctx.library
+    """`draw_map` with the context's engine, registry and library."""
+    return draw_map(ctx.engine, ctx.registry, ctx.library, method, refit, model_id, on_event)
+
+
+def draw_map(engine: "Engine", registry: "ModelRegistry", library: "Library", method: Optional[str] = None,
+             refit: bool = False, model_id: Optional[str] = None,
+             on_event: Optional[EventCallback] = None) -> JobHandle:
+    """The map brought up to date (incrementally), with each point's theme, BACKGROUND."""
+    installed = registry.resolve("clip", model_id)
 
     def run(job: "JobContext") -> MapPoints:
         with clip_in_job(job, installed) as clip:
@@ -157,7 +178,7 @@ def submit_map(ctx: "AppContext", method: Optional[str] = None, refit: bool = Fa
         return MapPoints(layout, themes, theme_of, [found.get(i) for i in ids], tables.tags_of_images(library.store, ids),
                          [t.label for t in tables.tags(library.store)])
 
-    return ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Draw the map", kind="map", on_event=on_event)
+    return engine.submit(run, priority=Priority.BACKGROUND, name="Draw the map", kind="map", on_event=on_event)
 
 
 def _chunks(space: VectorSpace, ids: "np.ndarray", rows: int = 50_000):
