@@ -15,6 +15,7 @@ from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.code_page import CodePage
 from tests.support.tiny_llm import REPLY, REPLY_CODE
 from tests.support.held_model import held_at_second_token
+from tests.support.held_engine import hold_engine
 
 TIMEOUT_MS = 120_000
 
@@ -112,3 +113,23 @@ def test_bad_settings_are_shown_not_raised(page: CodePage) -> None:
     page.generate()
     assert page.status.text() == "the prompt is empty"
     assert page.handle is None and page.generate_button.isEnabled()
+
+
+def test_stop_on_a_waiting_code_generation_ends_in_a_stopped_state(qtbot, ctx: AppContext, tiny_models) -> None:
+    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    services = PageServices.create(ctx)
+    page = CodePage(services)
+    qtbot.addWidget(page)
+    services.bridge.start_engine()
+    release = hold_engine(ctx, "codegen")  # same kind: the new request waits its turn
+    try:
+        page.prompt.setPlainText("add two numbers")
+        page.generate()
+        assert page.status.text() == "Queued…"
+        page.stop()
+        qtbot.waitUntil(lambda: page.status.text() != "Stopping…", timeout=5000)
+    finally:
+        release.set()
+    assert page.status.text() == "Stopped before it began"
+    assert page.generate_button.isEnabled() and not page.stop_button.isEnabled()
+    services.bridge.detach()

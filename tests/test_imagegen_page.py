@@ -18,6 +18,8 @@ from latentstudio.context import AppContext
 from latentstudio.engine import JobState, Priority
 from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.image_page import ImagePage
+from latentstudio.imagegen.generate import JOB_KIND
+from tests.support.held_engine import WINDOW_TIMEOUT_MS, hold_engine
 
 TIMEOUT_MS = 240_000
 
@@ -167,3 +169,57 @@ def test_64_bit_seed_from_the_form_to_the_png_and_back(qtbot, page: ImagePage) -
     page.settings.seed.clear()
     assert page.reuse_settings_from(result.path)
     assert page.settings.seed.text() == str(2**64 - 1)
+
+
+def test_cancel_on_an_image_clears_its_steps_and_preview(qtbot, ctx: AppContext, tiny_models) -> None:
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    services = PageServices.create(ctx)
+    page = ImagePage(services)
+    qtbot.addWidget(page)
+    services.bridge.start_engine()
+    page.settings.steps.setValue(60)
+    assert page.progress.text() == "0 / 60 steps"  # what the form asks for, before anything runs
+    page.prompt.setPlainText("a red circle")
+    page.generate()
+    qtbot.waitUntil(lambda: page.progress.value() >= 2 and page.preview.updates >= 1, timeout=WINDOW_TIMEOUT_MS)
+    page.cancel_current()
+    qtbot.waitUntil(lambda: page.status.text().startswith("Cancelled"), timeout=WINDOW_TIMEOUT_MS)
+    assert page.progress.text() == "0 / 60 steps"
+    assert page.preview.pixmap_source().isNull() and "preview appears here" in page.preview.text()
+    services.bridge.detach()
+
+
+def test_the_image_queue_names_seed_size_and_steps(qtbot, ctx: AppContext, tiny_models) -> None:
+    from latentstudio.imagegen import ImageRequest, submit_images
+
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    release = hold_engine(ctx, JOB_KIND)
+    try:
+        [handle] = submit_images(ctx, ImageRequest("a red circle", seed=7, steps=12, width=64, height=64))
+        assert "seed 7" in handle.name and "64×64" in handle.name and "12 steps" in handle.name
+        handle.cancel()
+    finally:
+        release.set()
+
+
+def test_gallery_items_have_the_actions_of_a_creative_tool(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtGui import QImage
+
+    from latentstudio.ui.widgets.image_gallery import ImageGallery, thumbnail_for
+
+    picture = tmp_path / "00001-7-red.png"
+    image = QImage(16, 16, QImage.Format.Format_RGB32)
+    image.fill(0xFF0000)
+    image.save(str(picture))
+    gallery = ImageGallery()
+    qtbot.addWidget(gallery)
+    gallery.add_image(picture, thumbnail_for(picture), "a red square")
+    menu = gallery.context_menu_for(picture)
+    names = [a.text() for a in menu.actions() if a.text()]
+    assert names == ["Open", "Reveal file", "Copy path", "Copy image", "More like this", "Use as init image",
+                     "Reuse settings"]
+    with qtbot.waitSignal(gallery.initRequested) as wanted:
+        next(a for a in menu.actions() if a.text() == "Use as init image").trigger()
+    assert wanted.args == [picture]
+    gallery.open(tmp_path / "gone.png")  # a file that is no longer there: said in words
+    assert "no longer there" in gallery.details.text()

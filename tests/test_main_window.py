@@ -154,3 +154,42 @@ def test_models_page_imports_by_drop(qtbot, window: MainWindow, tiny_models) -> 
     assert code_group.child(0).text(0) == "llm-folder"
     # the Code page no longer shows its missing-model card
     assert window.page("code").shows_tools
+
+
+def test_window_size_and_splitters_are_remembered(qtbot, ctx: AppContext) -> None:
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    window.resize(1111, 733)
+    from PySide6.QtWidgets import QSplitter
+
+    splitter = window.show_page("models").findChild(QSplitter)
+    splitter.setSizes([150, 400])
+    sizes = splitter.sizes()
+    geometry = window.saveGeometry()
+    window.close()
+    again = MainWindow(ctx)
+    qtbot.addWidget(again)
+    again.show()
+    # (The offscreen screen is smaller than the window, so Qt may shrink a restored geometry to fit.)
+    assert again._state.value("geometry") == geometry
+    assert again.show_page("models").findChild(QSplitter).sizes() == sizes
+
+
+def test_ctrl_f_goes_to_the_search_box(qtbot, ctx: AppContext, tiny_models) -> None:
+    ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_page("settings")
+    qtbot.waitExposed(window)
+    from PySide6.QtGui import QAction, QKeySequence
+
+    [find] = [a for a in window.findChildren(QAction) if a.shortcut() == QKeySequence(QKeySequence.StandardKey.Find)]
+    window.activateWindow()
+    find.trigger()  # what Ctrl+F does (offscreen windows get no key focus of their own)
+    search = window.page("search")
+    assert window.stack.currentWidget() is window._slots["search"]
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is search.query, timeout=2000)

@@ -15,6 +15,7 @@ from latentstudio.context import AppContext
 from latentstudio.engine import JobState
 from latentstudio.ui.main_window import MainWindow
 from tests.support.fake_hub import FakeHub, point_client_at
+from tests.support.held_engine import WINDOW_TIMEOUT_MS
 
 REPO = "test-org/tiny-coder"
 
@@ -237,3 +238,13 @@ def test_pickle_checkpoint_needs_the_opt_in(qtbot, window, tmp_path):
     drop_urls(page, [ckpt])
     qtbot.waitUntil(lambda: window.ctx.registry.list() != [], timeout=10_000)
     assert window.ctx.registry.get("old").path.suffix == ".safetensors"
+
+
+def test_a_card_says_what_an_import_brought(qtbot, ctx: AppContext, tiny_models) -> None:
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    image_page = window.show_page("image")
+    with qtbot.waitSignal(window.model_actions.importFinished, timeout=WINDOW_TIMEOUT_MS):
+        window.model_actions.import_path(tiny_models("clip-shapes"), "clip")
+    assert "Importing" not in image_page.card.message.text()
+    assert "clip-shapes" in image_page.card.message.text() and "still needs" in image_page.card.message.text()

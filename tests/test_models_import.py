@@ -14,6 +14,7 @@ from latentstudio.cli import main
 from latentstudio.models import UnsupportedModelError
 from latentstudio.models.batch_import import collection_members, import_collection
 from latentstudio.models.registry import ModelRegistry
+from latentstudio.context import AppContext
 
 
 @pytest.fixture
@@ -198,3 +199,12 @@ def test_ids_for_a_folder_of_models_are_one_per_model_or_refused(samples: Path, 
 
     assert main(["models", "import", str(samples / "llm-folder"), "--id", "x", "--id", "y"]) == 1
     assert "one model: give at most one --id" in capsys.readouterr().err
+
+
+def test_an_imported_diffusers_folder_is_named_after_its_model(ctx: AppContext, tiny_models, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "my-sd-turbo" / "diffusers"
+    shutil.copytree(tiny_models("diffusion-tiny") / "diffusers", folder)
+    model = ctx.registry.import_path(folder, kind="diffusion")
+    assert model.id == "my-sd-turbo"

@@ -299,3 +299,25 @@ def test_a_folder_without_a_query_lists_its_pictures(qtbot, page: SearchPage) ->
     assert first.path.parent == photos
     page.filters.folder.setCurrentIndex(0)  # all folders, no query: nothing to list, the hint again
     qtbot.waitUntil(lambda: page.results_model.rowCount() == 0, timeout=10000)
+
+
+def test_a_new_search_starts_at_the_top(qtbot, shapes) -> None:
+    from latentstudio.ui.pages.search_page import SearchPage
+
+    ctx, _ = shapes
+    services = PageServices.create(ctx)
+    page = SearchPage(services)
+    qtbot.addWidget(page)
+    page.resize(700, 400)
+    page.filters.min_score.setValue(-1.0)
+    page.show()
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
+    page.query.setText("a red circle")
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 8, timeout=30000)
+    page.results.verticalScrollBar().setValue(page.results.verticalScrollBar().maximum())
+    assert page.results.verticalScrollBar().value() > 0
+    page.query.setText("a blue square")
+    qtbot.waitUntil(lambda: "blue-square" in page.results_model.hits[0].path.name, timeout=30000)
+    assert page.results.verticalScrollBar().value() == 0
+    qtbot.waitUntil(lambda: not page.controller.busy, timeout=30000)
+    services.bridge.detach()
