@@ -17,6 +17,8 @@ from typing import Any, Optional, Sequence
 
 from .prompt_syntax import BREAK, CHUNK_TOKENS, Chunk, EmbeddingRun, Token, parse_attention, split_chunks
 
+MEAN_EPSILON = 1e-6
+
 
 @dataclass(frozen=True)
 class TextualInversion:
@@ -60,7 +62,7 @@ def tokenize_pieces(
                 emb = by_name[segment.lower()]
                 tokens.append(EmbeddingRun(emb.name, emb.count))
             elif segment.strip():
-                tokens.extend(tokenizer(segment, add_special_tokens=False, truncation=False).input_ids)
+                tokens.extend(tokenizer(segment, add_special_tokens=False, truncation=False, verbose=False).input_ids)
         out.append((tokens, weight))
     return out
 
@@ -118,10 +120,14 @@ def encode_chunks(
         if hook is not None:
             hook.remove()
     hidden = out.hidden_states[-2] if penultimate else out[0]
-    original_mean = hidden.float().mean(dim=(1, 2), keepdim=True)
-    weighted = hidden.float() * weights.unsqueeze(-1)
-    weighted = weighted * (original_mean / weighted.mean(dim=(1, 2), keepdim=True))
-    joined = weighted.to(hidden.dtype).reshape(1, -1, hidden.shape[-1])
+    if not bool(torch.all(weights == 1)):
+        original_mean = hidden.float().mean(dim=(1, 2), keepdim=True)
+        weighted = hidden.float() * weights.unsqueeze(-1)
+        new_mean = weighted.mean(dim=(1, 2), keepdim=True)
+        # A mean of (almost) zero cannot be restored by scaling: leave such a chunk as weighted.
+        ratio = torch.where(new_mean.abs() > MEAN_EPSILON, original_mean / new_mean, torch.ones_like(new_mean))
+        hidden = (weighted * ratio).to(hidden.dtype)
+    joined = hidden.reshape(1, -1, hidden.shape[-1])
     return joined, out[0][:1]
 
 
