@@ -162,3 +162,35 @@ def test_embedding_by_name_in_prompt_and_negative_changes_the_image_and_is_recor
     assert f"TI hashes: \"tiny-emb: {digest[:12]}\"" in parameters
     meta = read_metadata(with_emb)
     assert meta is not None and meta.prompt == "a red circle, tiny-emb"
+
+
+def test_cli_imports_lists_and_generates_with_loras_and_embeddings(
+    tiny_models: Callable[[str], Path], addons: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from latentstudio.cli import main
+
+    assert main(["models", "import", str(tiny_models("diffusion-tiny") / "diffusers"), "--id", "tiny", "--link"]) == 0
+    assert main(["models", "import", str(addons / "kohya-style.safetensors"), "--kind", "lora", "--id", "Pixel"]) == 0
+    assert main(["models", "import", str(addons / "tiny-pt-emb.pt"), "--kind", "embedding", "--id", "badhand"]) == 0
+    assert "Imported embedding model badhand" in capsys.readouterr().out
+    folder = tmp_path / "Lora"  # the user's own LoRA folder, linked
+    folder.mkdir()
+    for name in ("diffusers-style", "second-style", "loha-style"):
+        (folder / f"{name}.safetensors").symlink_to(addons / f"{name}.safetensors")
+    assert main(["models", "import", str(folder), "--kind", "lora", "--link"]) == 1  # the LoHa is refused …
+    out = capsys.readouterr()
+    assert "Refused loha-style.safetensors: loha-style.safetensors is a LyCORIS LoHa file" in out.err
+    assert out.out.count("as a link") == 2  # … the others are in, linked
+
+    assert main(["models", "list", "--kind", "lora"]) == 0
+    listing = capsys.readouterr().out
+    assert "pixel" in listing and "for SD 1.x" in listing and "tiny" not in listing and "badhand" not in listing
+
+    assert main(["generate-image", "a red circle <lora:Pixel:0.8> <lora:second-style:0.3:0.6>", "--negative",
+                 "badhand", "--seed", "4", "--steps", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (image,) = report["images"]
+    assert [(lora["name"], lora["te_weight"], lora["unet_weight"]) for lora in image["loras"]] == [
+        ("pixel", 0.8, 0.8), ("second-style", 0.3, 0.6)]
+    assert all(len(lora["hash"]) == 12 for lora in image["loras"])
+    assert [e["name"] for e in image["embeddings"]] == ["badhand"] and len(image["embeddings"][0]["hash"]) == 12
