@@ -42,7 +42,7 @@ def test_break_splits_and_is_a_whole_word() -> None:
 
 def test_lora_tags_are_taken_out_with_their_weights() -> None:
     text, tags = extract_loras("a cat <lora:Pixel Art:0.8>, <lora:detail:0.5:1.2> <LORA:plain> in a hat")
-    assert text == "a cat , in a hat"
+    assert text == "a cat, in a hat"
     assert tags == [LoraTag("Pixel Art", 0.8, 0.8), LoraTag("detail", 0.5, 1.2), LoraTag("plain", 1.0, 1.0)]
     assert extract_loras("<lora:x:te=0.3:unet=0.7>")[1] == [LoraTag("x", 0.3, 0.7)]
     assert extract_loras("<lora:x:0.2> <lora:x:0.9>")[1] == [LoraTag("x", 0.9, 0.9)]  # the last one counts

@@ -212,3 +212,50 @@ def lora_hash(model: InstalledModel) -> str:
 def embedding_hash(registry: "ModelRegistry", model: InstalledModel) -> str:
     full = registry.file_sha256(model) or ""
     return full[:SHORT_HASH_DIGITS]
+
+
+# -- Reuse settings: the add-ons an image names, matched against what is installed ------------
+
+
+@dataclass(frozen=True)
+class ReusedAddons:
+    prompt: str  # the prompts without their <lora:…> tags (the LoRAs are listed apart)
+    negative_prompt: str
+    loras: list[LoraTag]  # installed LoRAs, under their installed ids, with the image's weights
+    missing: list[str]  # "LoRA add_detail (hash 7c6bad76eb54)": what the image used and we lack
+
+
+def _described(kind: str, entry: dict[str, Any]) -> str:
+    return f"{kind} {entry['name']}" + (f" (hash {entry['hash']})" if entry.get("hash") else "")
+
+
+def reuse_addons(registry: "ModelRegistry", prompt: str, negative_prompt: str,
+                 loras: list[dict[str, Any]], embeddings: list[dict[str, Any]]) -> ReusedAddons:
+    """Match an image's LoRAs (from its tags and its tool's own records) and embeddings by name.
+
+    Tags leave the prompt: installed LoRAs go to the picker, missing ones are listed in words
+    (so Generate works at once, and the user knows what differs from the original)."""
+    try:
+        clean, tags = extract_loras(prompt)
+        clean_negative, negative_tags = extract_loras(negative_prompt)
+    except ValueError:
+        return ReusedAddons(prompt, negative_prompt, [], [])
+    entries: dict[str, dict[str, Any]] = {}
+    for tag in tags + negative_tags:
+        entries[tag.name.lower()] = {"name": tag.name, "weight": tag.unet_weight, "te_weight": tag.te_weight}
+    for entry in loras:
+        entries.setdefault(entry["name"].lower(), {}).update({k: v for k, v in entry.items()})
+    installed, found, missing = registry.list("lora"), [], []
+    for entry in entries.values():
+        model = _by_name(installed, entry["name"])
+        unet = float(entry.get("weight", 1.0))
+        te = float(entry.get("te_weight", unet))
+        if model is None:
+            missing.append(_described("LoRA", entry))
+        else:
+            found.append(LoraTag(model.id, te, unet))
+    have = {m.id.lower() for m in registry.list("embedding")}
+    for entry in embeddings:
+        if entry["name"].lower() not in have and slugify(entry["name"]) not in have:
+            missing.append(_described("embedding", entry))
+    return ReusedAddons(clean, clean_negative, found, missing)

@@ -79,7 +79,8 @@ def extract_loras(prompt: str) -> tuple[str, list[LoraTag]]:
         return ""
 
     cleaned = _LORA_TAG.sub(take, prompt)
-    return re.sub(r"[ \t]{2,}", " ", cleaned).strip(), list(found.values())
+    cleaned = re.sub(r"[ \t]+(?=[,\n])", "", re.sub(r"[ \t]{2,}", " ", cleaned))  # no space left before a comma
+    return cleaned.strip(), list(found.values())
 
 
 # -- attention: (word:1.3), (word), [word], escapes, BREAK --------------------------------------

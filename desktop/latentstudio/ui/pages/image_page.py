@@ -31,7 +31,9 @@ from ...engine import EventKind, JobEvent, JobHandle, Progress
 from ...imagegen.clip_score import SCORE_GUIDE
 from ...imagegen.describe import Description, submit_describe
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
+from ...imagegen.adapters import reuse_addons
 from ...imagegen.generate import JOB_KIND, GeneratedImage
+from ...imagegen.loading import PipelineLoadError, variant_of
 from ...imagegen.service import submit_images
 from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.request import FILE_FORMATS
@@ -41,6 +43,7 @@ from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
 from ..file_actions import reveal
+from ..widgets.addon_picker import AddonPicker
 from ..widgets.image_gallery import ImageGallery, thumbnail_for
 from ..widgets.side_section import panel_toggle
 from ..widgets.image_preview import ImagePreview
@@ -133,7 +136,10 @@ class ImagePage(NeedsModelPage):
         self.negative.setObjectName("negative-prompt")
         self.negative.setPlaceholderText("Negative prompt: what to avoid")
         self.negative.setMaximumHeight(70)
+        self.addons = AddonPicker()
+        self.addons.embeddingChosen.connect(self._insert_embedding)
         self.settings = ImageSettingsPanel()
+        self.settings.model.currentIndexChanged.connect(lambda _: self._refresh_addons())
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generate")
         self.generate_button.setDefault(True)
@@ -160,6 +166,8 @@ class ImagePage(NeedsModelPage):
         form_layout.addLayout(described_row)
         form_layout.addWidget(QLabel("Negative prompt"))
         form_layout.addWidget(self.negative)
+        form_layout.addWidget(QLabel("LoRAs and embeddings"))
+        form_layout.addWidget(self.addons)
         form_layout.addWidget(self.settings)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
@@ -226,10 +234,32 @@ class ImagePage(NeedsModelPage):
         if meta is not None:
             self._fill_form(meta)
 
-    def _fill_form(self, meta: ImageMetadata) -> None:
-        self.prompt.setPlainText(meta.prompt)
-        self.negative.setPlainText(meta.negative_prompt)
+    def _fill_form(self, meta: ImageMetadata) -> list[str]:
+        """Fill the form; returns the LoRAs and embeddings the settings name that are not installed."""
+        reused = reuse_addons(self.ctx.registry, meta.prompt, meta.negative_prompt, meta.loras, meta.embeddings)
+        self.prompt.setPlainText(reused.prompt)
+        self.negative.setPlainText(reused.negative_prompt)
         self.settings.apply(meta)
+        self._refresh_addons()
+        self.addons.set_loras(reused.loras)
+        return reused.missing
+
+    def _refresh_addons(self) -> None:
+        """Offer the LoRAs and embeddings made for the chosen model's family."""
+        registry = self.ctx.registry
+        family = None
+        model_id = self.settings.model.currentData()
+        if model_id:
+            try:
+                family = variant_of(registry.get(model_id))
+            except (ModelNotFoundError, PipelineLoadError):
+                family = None
+        self.addons.set_installed(registry.list("lora"), registry.list("embedding"), family)
+
+    def _insert_embedding(self, word: str, negative: bool) -> None:
+        box = self.negative if negative else self.prompt
+        text = box.toPlainText().rstrip()
+        box.setPlainText(f"{text}, {word}" if text else word)
 
     # -- models --------------------------------------------------------------------------
 
@@ -238,12 +268,14 @@ class ImagePage(NeedsModelPage):
         registry = self.ctx.registry
         default = registry.default(self.kind)
         self.settings.set_models(registry.list(self.kind), default.id if default else None)
+        self._refresh_addons()
 
     # -- generation ----------------------------------------------------------------------
 
     def generate(self) -> list[JobHandle]:
         """Queue the form's request (one job per image); errors are shown, not raised."""
-        request = self.settings.request(self.prompt.toPlainText().strip(), self.negative.toPlainText().strip())
+        prompt = " ".join(p for p in (self.prompt.toPlainText().strip(), self.addons.prompt_suffix()) if p)
+        request = self.settings.request(prompt, self.negative.toPlainText().strip())
         try:
             handles = submit_images(self.ctx, request)
         except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
@@ -376,8 +408,9 @@ class ImagePage(NeedsModelPage):
         if meta is None:
             self.status.setText(f"{path.name}: {reading.reason}.")
             return False
-        self._fill_form(meta)
-        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).")
+        missing = self._fill_form(meta)
+        lacking = f" Not installed, so left out: {'; '.join(missing)}." if missing else ""
+        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).{lacking}")
         return True
 
     def use_as_init_image(self, path: Path) -> None:
