@@ -85,3 +85,12 @@ def test_reuse_names_missing_loras_and_embeddings_with_hashes(qtbot, page: Image
 
     page.reuse_settings_from(tf.comfyui_png(tmp_path / "c.png", tf.comfyui_hires_graph()))
     assert page.addons.tags() == [] and "LoRA detail" in page.status.text()
+
+
+def test_the_token_counter_counts_75_token_chunks(page: ImagePage) -> None:
+    page.prompt.setPlainText("a red circle <lora:kohya-style:1>, (blue:1.2)")
+    assert page.token_counter.text() == "5/75"  # the tag and the brackets do not count
+    page.prompt.setPlainText(", ".join(["a red circle"] * 30))
+    assert page.token_counter.text() == "119/150"
+    page.prompt.setPlainText("a cat BREAK a dog")
+    assert page.token_counter.text() == "4/150"

@@ -44,6 +44,7 @@ from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
 from ..file_actions import reveal
 from ..widgets.addon_picker import AddonPicker
+from ..widgets.token_counter import TokenCounter
 from ..widgets.image_gallery import ImageGallery, thumbnail_for
 from ..widgets.side_section import panel_toggle
 from ..widgets.image_preview import ImagePreview
@@ -104,6 +105,8 @@ class ImagePage(NeedsModelPage):
         self.help_buttons: dict[str, QPushButton] = {}
         help_row = QHBoxLayout()  # the prompt's title and its helpers share one row: the form stays short
         help_row.addWidget(QLabel("Prompt"))
+        self.token_counter = TokenCounter()
+        help_row.addWidget(self.token_counter)
         help_row.addStretch(1)
         for name, tip in (
             ("translate", "Rewrite the prompt in English with the local language model (CLIP and Stable "
@@ -121,6 +124,7 @@ class ImagePage(NeedsModelPage):
         self.strip.initRequested.connect(self.use_as_init_image)
         self.strip.openRequested.connect(reveal)
         self.prompt.textChanged.connect(lambda: self.strip.text_changed(self.prompt.toPlainText()))
+        self.prompt.textChanged.connect(lambda: self.token_counter.count_text(self.prompt.toPlainText()))
         self.described = QLabel()
         self.described.setObjectName("described-prompt")
         self.described.setWordWrap(True)
