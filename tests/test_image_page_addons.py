@@ -94,3 +94,17 @@ def test_the_token_counter_counts_75_token_chunks(page: ImagePage) -> None:
     assert page.token_counter.text() == "119/150"
     page.prompt.setPlainText("a cat BREAK a dog")
     assert page.token_counter.text() == "4/150"
+
+
+def test_a_few_step_lora_shows_and_applies_its_preset(page: ImagePage, tiny_models: Callable[[str], Path]) -> None:
+    assert page.preset_hint.isHidden()  # an ordinary model: no preset
+    page.ctx.registry.import_path(tiny_models("addons-tiny") / "diffusers-style.safetensors", kind="lora",
+                                  model_id="lcm-lora-sdv1-5")
+    page.refresh_models()
+    page.settings.steps.setValue(25)
+    choose(page.addons.add_lora, "lcm-lora-sdv1-5")  # picking it applies the preset
+    assert not page.preset_hint.isHidden() and "LCM: 6 steps, CFG 1.5, LCM" in page.preset_hint.text()
+    assert (page.settings.steps.value(), page.settings.guidance.value(), page.settings.scheduler.currentText()) == (
+        6, 1.5, "LCM")
+    page.addons.remove("lcm-lora-sdv1-5")
+    assert page.preset_hint.isHidden()

@@ -32,6 +32,7 @@ from ...imagegen.clip_score import SCORE_GUIDE
 from ...imagegen.describe import Description, submit_describe
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
 from ...imagegen.adapters import reuse_addons
+from ...imagegen.presets import FastPreset, preset_for
 from ...imagegen.generate import JOB_KIND, GeneratedImage
 from ...imagegen.loading import PipelineLoadError, variant_of
 from ...imagegen.service import submit_images
@@ -144,6 +145,16 @@ class ImagePage(NeedsModelPage):
         self.addons.embeddingChosen.connect(self._insert_embedding)
         self.settings = ImageSettingsPanel()
         self.settings.model.currentIndexChanged.connect(lambda _: self._refresh_addons())
+        self.preset_hint = QLabel()
+        self.preset_hint.setObjectName("fast-preset")
+        self.preset_hint.setWordWrap(True)
+        self.preset_button = QPushButton("Use")
+        self.preset_button.setObjectName("use-fast-preset")
+        self.preset_button.setToolTip("Set steps, guidance and scheduler as this few-step model needs them")
+        self.preset_button.clicked.connect(self.apply_preset)
+        self.settings.model.activated.connect(lambda _: self.apply_preset())  # the user chose another model
+        self.addons.lorasChanged.connect(self._show_preset)
+        self.addons.loraPicked.connect(lambda _: self.apply_preset())  # e.g. an LCM-LoRA
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generate")
         self.generate_button.setDefault(True)
@@ -172,6 +183,10 @@ class ImagePage(NeedsModelPage):
         form_layout.addWidget(self.negative)
         form_layout.addWidget(QLabel("LoRAs and embeddings"))
         form_layout.addWidget(self.addons)
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(self.preset_hint, 1)
+        preset_row.addWidget(self.preset_button)
+        form_layout.addLayout(preset_row)
         form_layout.addWidget(self.settings)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
@@ -259,6 +274,34 @@ class ImagePage(NeedsModelPage):
             except (ModelNotFoundError, PipelineLoadError):
                 family = None
         self.addons.set_installed(registry.list("lora"), registry.list("embedding"), family)
+        self._show_preset()
+
+    def _preset(self) -> Optional[FastPreset]:
+        registry = self.ctx.registry
+        model_id = self.settings.model.currentData()
+        try:
+            model = registry.get(model_id) if model_id else None
+        except ModelNotFoundError:
+            model = None
+        installed = {m.id: m for m in registry.list("lora")}
+        return preset_for(model, [installed[t.name] for t in self.addons.tags() if t.name in installed])
+
+    def _show_preset(self) -> None:
+        preset = self._preset()
+        self.preset_hint.setText(f"Few-step model · {preset.describe()}" if preset else "")
+        self.preset_hint.setToolTip(preset.note if preset else "")
+        for widget in (self.preset_hint, self.preset_button):
+            widget.setVisible(preset is not None)
+
+    def apply_preset(self) -> Optional[FastPreset]:
+        """Steps, guidance and scheduler for the chosen few-step model (or LoRA); None for others."""
+        preset = self._preset()
+        if preset is not None:
+            self.settings.steps.setValue(preset.steps)
+            self.settings.guidance.setValue(preset.guidance)
+            self.settings.scheduler.setCurrentText(preset.scheduler)
+            self.status.setText(f"{preset.describe()} ({preset.note}).")
+        return preset
 
     def _insert_embedding(self, word: str, negative: bool) -> None:
         box = self.negative if negative else self.prompt

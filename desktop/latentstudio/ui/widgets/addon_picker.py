@@ -84,6 +84,8 @@ class AddonPicker(QWidget):
     """Emits `embeddingChosen(word, negative)` for the page to put the word in a prompt box."""
 
     embeddingChosen = Signal(str, bool)
+    lorasChanged = Signal()
+    loraPicked = Signal(str)  # by the user, from the list
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -149,6 +151,7 @@ class AddonPicker(QWidget):
         self.add_lora.setCurrentIndex(0)
         if model_id:
             self.add(LoraTag(str(model_id)))
+            self.loraPicked.emit(str(model_id))
 
     def _embedding_chosen(self, index: int) -> None:
         word = self.add_embedding.itemData(index)
@@ -166,6 +169,7 @@ class AddonPicker(QWidget):
             row.removed.connect(self.remove)
             self.rows[tag.name] = row
             self.rows_box.addWidget(row)
+            self.lorasChanged.emit()
         row.set_weights(tag.te_weight, tag.unet_weight)
         return row
 
@@ -174,6 +178,7 @@ class AddonPicker(QWidget):
         if row is not None:
             row.setParent(None)
             row.deleteLater()
+            self.lorasChanged.emit()
 
     def set_loras(self, tags: list[LoraTag]) -> None:
         for model_id in list(self.rows):
