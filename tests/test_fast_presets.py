@@ -40,3 +40,25 @@ def test_preset_from_the_model_folder_or_an_lcm_lora(ctx: AppContext, tiny_model
     lora = ctx.registry.import_path(tiny_models("addons-tiny") / "kohya-style.safetensors", kind="lora",
                                     model_id="lcm-lora-sdv1-5")
     assert preset_for(plain, [lora]).name == "LCM"  # type: ignore[union-attr]
+
+
+def test_catalogue_offers_sdxl_turbo_and_an_lcm_lora_with_licences_and_sizes() -> None:
+    from latentstudio.models.catalogue import Catalogue
+
+    catalogue = Catalogue.load()
+    turbo, lcm = catalogue.get("sdxl-turbo"), catalogue.get("lcm-lora-sdv1-5")
+    assert turbo.kind == "diffusion" and "non-commercial" in turbo.licence and 6 * 2**30 < turbo.size_bytes < 8 * 2**30
+    assert {"text_encoder_2/model.safetensors", "model_index.json"} <= {f.save_as for f in turbo.files}
+    assert lcm.kind == "lora" and "OpenRAIL" in lcm.licence and 100 * 2**20 < lcm.size_bytes < 200 * 2**20
+    assert preset_for_names([turbo.id]).name == "SDXL-Turbo"  # type: ignore[union-attr]
+    assert preset_for_names([lcm.id]).name == "LCM"  # type: ignore[union-attr]
+
+
+def test_a_downloaded_add_on_installs_as_its_file(ctx: AppContext, tiny_models: Callable[[str], Path],
+                                                   tmp_path: Path) -> None:
+    staged = tmp_path / "files"
+    staged.mkdir()
+    shutil.copy(tiny_models("addons-tiny") / "kohya-style.safetensors", staged / "lcm-lora-sdv1-5.safetensors")
+    model = ctx.registry.install_staged(staged, "lcm-lora-sdv1-5", "hub:latent-consistency/lcm-lora-sdv1-5",
+                                        extra={"catalogue_id": "lcm-lora-sdv1-5"})
+    assert (model.kind, model.format, model.path.name) == ("lora", "lora_kohya", "lcm-lora-sdv1-5.safetensors")

@@ -291,6 +291,9 @@ class ModelRegistry:
         architecture: Optional[str] = None,
     ) -> InstalledModel:
         """Move a finished, verified download (a folder) into the registry."""
+        files = [p for p in staged.iterdir() if p.is_file()] if staged.is_dir() else []
+        if len(files) == 1 and files[0].suffix == ".safetensors" and len(list(staged.iterdir())) == 1:
+            staged = files[0]  # an add-on (a LoRA, an embedding) is one file, installed as the file
         detected = detect_model(staged)
         single = None
         if staged.is_file():
