@@ -145,12 +145,12 @@ def apply_loras(loaded: "LoadedPipeline", loras: list[ChosenLora]) -> None:
         pipe.delete_adapters([name])
         del resident[name]
     pipe.enable_lora()
-    parts = set(pipe.get_list_adapters())
+    parts = pipe.get_list_adapters()  # {"unet": [names], "text_encoder": [names], …}
     weights = []
     for chosen in loras:
         per_part = {"unet": chosen.tag.unet_weight}
         for part in ("text_encoder", "text_encoder_2"):
-            if part in parts and adapter_name(chosen.model) in pipe.get_list_adapters()[part]:
+            if adapter_name(chosen.model) in parts.get(part, ()):  # a UNet-only LoRA has no text-encoder part
                 per_part[part] = chosen.tag.te_weight
         weights.append(per_part)
     pipe.set_adapters([adapter_name(c.model) for c in loras], adapter_weights=weights)
