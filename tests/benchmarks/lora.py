@@ -6,12 +6,13 @@ generation time with 0, 1 and 3 LoRAs active.
 The pipeline is SD-1.5's architecture (the bundled sd1 configs) with random weights, saved once as a
 diffusers folder (float16 on disk) in a temporary folder and installed like a user's model; the
 LoRAs are kohya-layout files of the given rank over every attention projection of the UNet and
-text encoder (as sd-scripts trains them: 192 modules, about 18 MB at rank 16 in float16).
+text encoder (as sd-scripts trains them: 176 modules, 8.4 MiB at rank 16 in float16).
 Everything runs through our own code on the engine thread: `load_pipeline` (a base load, as the
 model cache does it), `apply_loras` (what each generation calls), `submit_images` (a whole job).
 
 Figures:
-- base load: `load_pipeline` of the installed folder, seconds (median);
+- base load: `load_pipeline` of the installed folder, seconds (median); the folder was just
+  written, so it is read from the page cache: the best case for a base load, the worst for the ratio;
 - first load of a LoRA: `apply_loras` with a LoRA not yet resident;
 - switch: `apply_loras` from one resident LoRA to another (and to none), median of 20, and as a
   share of a base load;

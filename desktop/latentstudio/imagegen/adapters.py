@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import struct
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -136,7 +137,9 @@ def apply_loras(loaded: "LoadedPipeline", loras: list[ChosenLora]) -> None:
             pipe.delete_adapters([name])
             del resident[name]
         try:
-            pipe.load_lora_weights(str(chosen.model.path), adapter_name=name)
+            with warnings.catch_warnings():  # PEFT warns on every second adapter: that is the point here
+                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+                pipe.load_lora_weights(str(chosen.model.path), adapter_name=name)
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
             raise AddonError(f"LoRA {chosen.model.id} does not fit {loaded.model_id}: {str(exc)[:300]}") from exc
         resident[name] = stamp
