@@ -152,6 +152,8 @@ class ImagePage(NeedsModelPage):
         self.preset_button.setObjectName("use-fast-preset")
         self.preset_button.setToolTip("Set steps, guidance and scheduler as this few-step model needs them")
         self.preset_button.clicked.connect(self.apply_preset)
+        for widget in (self.preset_hint, self.preset_button):
+            widget.setVisible(False)  # until a few-step model or LoRA is chosen
         self.settings.model.activated.connect(lambda _: self.apply_preset())  # the user chose another model
         self.addons.lorasChanged.connect(self._show_preset)
         self.addons.loraPicked.connect(lambda _: self.apply_preset())  # e.g. an LCM-LoRA
@@ -181,8 +183,7 @@ class ImagePage(NeedsModelPage):
         form_layout.addLayout(described_row)
         form_layout.addWidget(QLabel("Negative prompt"))
         form_layout.addWidget(self.negative)
-        form_layout.addWidget(QLabel("LoRAs and embeddings"))
-        form_layout.addWidget(self.addons)
+        form_layout.addWidget(self.addons)  # its lists say what they add: no title row
         preset_row = QHBoxLayout()
         preset_row.addWidget(self.preset_hint, 1)
         preset_row.addWidget(self.preset_button)
