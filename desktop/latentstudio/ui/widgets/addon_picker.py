@@ -94,7 +94,6 @@ class AddonPicker(QWidget):
         self.rows: dict[str, LoraRow] = {}
         self.add_lora = QComboBox()
         self.add_lora.setObjectName("add-lora")
-        self.add_lora.setToolTip("Add a LoRA to the next images; several can be used at once")
         self.add_lora.activated.connect(self._lora_chosen)
         self.add_embedding = QComboBox()
         self.add_embedding.setObjectName("add-embedding")
@@ -127,15 +126,19 @@ class AddonPicker(QWidget):
         self._loras = {m.id: m for m in loras}
         fitting = [m for m in loras if _fits(m, family)]
         self.add_lora.clear()
-        self.add_lora.addItem(f"Add a LoRA… ({len(fitting)} for {family_label(family)})" if loras
-                              else "No LoRAs installed (Models page)")
+        self.add_lora.addItem(f"Add LoRA ({len(fitting)})" if loras else "No LoRAs")
+        self.add_lora.setToolTip(
+            f"Add a LoRA to the next images (several can be used at once): {len(fitting)} of the "
+            f"{len(loras)} installed are made for {family_label(family)}, the chosen model's family"
+            if loras else "No LoRAs installed: import them on the Models page or with "
+            "`latent-studio models import FOLDER --kind lora --link`"
+        )
         for model in fitting:
             self.add_lora.addItem(model.id, model.id)
             self.add_lora.setItemData(self.add_lora.count() - 1, self._tip(model), Qt.ItemDataRole.ToolTipRole)
         fitting_emb = [m for m in embeddings if _fits(m, family)]
         self.add_embedding.clear()
-        self.add_embedding.addItem(f"Add an embedding… ({len(fitting_emb)})" if embeddings
-                                   else "No embeddings installed")
+        self.add_embedding.addItem(f"Add embedding ({len(fitting_emb)})" if embeddings else "No embeddings")
         for model in fitting_emb:
             self.add_embedding.addItem(model.id, model.id)
         for model_id in [i for i in self.rows if i in self._loras and not _fits(self._loras[i], family)]:
