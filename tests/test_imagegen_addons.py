@@ -156,6 +156,10 @@ def test_embedding_by_name_in_prompt_and_negative_changes_the_image_and_is_recor
     assert np.abs(pixels(with_emb) - pixels(base)).mean() > 0.5
     assert not np.array_equal(pixels(in_negative), pixels(base))
     assert np.array_equal(pixels(make(sd_ctx, "a red circle, tiny-emb", negative="blue")), pixels(with_emb))
+    # Nothing was added to the tokenizer or the text encoder: without the word, the image is as before.
+    assert np.array_equal(pixels(make(sd_ctx, "a red circle", negative="blue")), pixels(base))
+    pipe = cached_pipeline(sd_ctx).pipe
+    assert len(pipe.tokenizer) == 49408 and pipe.text_encoder.get_input_embeddings().weight.shape[0] == 49408
     with Image.open(with_emb) as image:
         parameters = image.text["parameters"]
     digest = sd_ctx.registry.file_sha256(sd_ctx.registry.get("tiny-emb"))

@@ -73,7 +73,9 @@ def chunk_prompt(text: str, tokenizer: Any, embeddings: dict[str, TextualInversi
 
 
 def _chunk_ids(chunk: Chunk, tokenizer: Any, placeholder: int) -> tuple[list[int], list[float], list[tuple[int, str]]]:
-    """77 ids (start, 75 positions padded, end), their weights, and where each embedding goes."""
+    """77 ids (start, the chunk, end, then padding: as A1111 and diffusers lay them out, which
+    matters for SDXL's second encoder, whose padding is not the end token), their weights, and
+    where each embedding goes."""
     ids, weights, runs = [tokenizer.bos_token_id], [1.0], []
     for token, weight in zip(chunk.tokens, chunk.weights):
         if isinstance(token, EmbeddingRun):
@@ -84,7 +86,7 @@ def _chunk_ids(chunk: Chunk, tokenizer: Any, placeholder: int) -> tuple[list[int
             ids.append(int(token))
             weights.append(weight)
     pad = CHUNK_TOKENS + 1 - len(ids)
-    ids += [tokenizer.pad_token_id] * pad + [tokenizer.eos_token_id]
+    ids += [tokenizer.eos_token_id] + [tokenizer.pad_token_id] * pad
     weights += [1.0] * (pad + 1)
     return ids, weights, runs
 
