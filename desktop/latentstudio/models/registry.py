@@ -102,6 +102,11 @@ FORMAT_LABELS = {
     "diffusers": "diffusers folder",
     "sd_single_file": "single .safetensors file",
     "transformers": "transformers folder",
+    "lora_kohya": "LoRA (kohya)",
+    "lora_diffusers": "LoRA (diffusers/PEFT)",
+    "embedding_a1111": "embedding (A1111)",
+    "embedding_diffusers": "embedding (diffusers)",
+    "embedding_sdxl": "embedding (SDXL)",
 }
 
 
