@@ -62,8 +62,15 @@ def test_sdxl_lora_and_embedding_change_the_image_and_sd1_addons_are_refused(
 
     base = make("a red circle")
     styled = make("a red circle <lora:xl-style:1>")
+    kohya = ctx.registry.import_path(sdxl_folder / "xl-kohya.safetensors", kind="lora")
+    assert (kohya.format, kohya.variant) == ("lora_kohya", "sdxl")
+    kohya_styled = make("a red circle <lora:xl-kohya:1>")  # kohya's SDXL keys (input_blocks…, te1/te2)
+    text_only = make("a red circle <lora:xl-kohya:1:0>")
     embedded = make("a red circle, xl-emb")
     assert np.abs(pixels(styled) - pixels(base)).mean() > 0.5
+    assert np.abs(pixels(kohya_styled) - pixels(base)).mean() > 0.5
+    assert not np.array_equal(pixels(text_only), pixels(base))  # its text-encoder parts load too
+    assert not np.array_equal(pixels(text_only), pixels(kohya_styled))
     assert not np.array_equal(pixels(embedded), pixels(base))
     assert np.array_equal(pixels(make("a red circle")), pixels(base))  # LoRA off, embedding not used: as before
 

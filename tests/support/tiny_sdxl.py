@@ -61,5 +61,37 @@ def write_sdxl_addons(pipe: Any, root: Path) -> None:
             tensors[f"{prefix}.{name}.lora_A.weight"] = down
             tensors[f"{prefix}.{name}.lora_B.weight"] = up
     save_file(tensors, str(root / "xl-style.safetensors"))
+    save_file(kohya_sdxl_lora(pipe, 12), str(root / "xl-kohya.safetensors"),
+              metadata={"ss_base_model_version": "sdxl_base_v1-0"})
     save_file({"clip_l": torch.randn(2, TEXT_WIDTH, generator=generator) * 2,
                "clip_g": torch.randn(2, TEXT_WIDTH, generator=generator) * 2}, str(root / "xl-emb.safetensors"))
+
+
+def _ldm_block(name: str) -> str:
+    """diffusers → SGM/LDM block names for the tiny SDXL UNet (2 layers a block, attention in the
+    second down block, the first up block and the middle), as kohya's SDXL LoRAs name them."""
+    parts = name.split(".")
+    if parts[0] == "down_blocks":
+        return ".".join([f"input_blocks.{int(parts[1]) * 3 + 1 + int(parts[3])}.1", *parts[4:]])
+    if parts[0] == "up_blocks":
+        return ".".join([f"output_blocks.{int(parts[1]) * 3 + int(parts[3])}.1", *parts[4:]])
+    return ".".join(["middle_block.1", *parts[3:]])  # mid_block.attentions.0.…
+
+
+def kohya_sdxl_lora(pipe: Any, seed: int) -> dict[str, torch.Tensor]:
+    from tests.support.tiny_addons import RANK, TE_TARGETS, UNET_TARGETS, _linears, _pair
+
+    generator = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, model, targets, rename in (
+        ("lora_unet", pipe.unet, UNET_TARGETS, _ldm_block),
+        ("lora_te1", pipe.text_encoder, TE_TARGETS, str),
+        ("lora_te2", pipe.text_encoder_2, TE_TARGETS, str),
+    ):
+        for name, module in _linears(model, targets):
+            key = f"{prefix}_{rename(name).replace('.', '_')}"
+            down, up = _pair(module, generator, 0.5)
+            tensors[f"{key}.lora_down.weight"] = down
+            tensors[f"{key}.lora_up.weight"] = up
+            tensors[f"{key}.alpha"] = torch.tensor(float(RANK))
+    return tensors
