@@ -23,7 +23,7 @@ _LYCORIS = {"hada_w1_a": "LoHa", "lokr_w1": "LoKr", "lokr_w1_a": "LoKr"}
 _LORA_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".lora.down.", ".lora.up.", "_lora.down.")
 
 
-class AddonError(ValueError):
+class AddonFormatError(ValueError):
     """A file that looks like an add-on we cannot use; the message names the format."""
 
 
@@ -129,7 +129,7 @@ def detect_addon(path: Path, header: dict[str, Any], metadata: dict[str, str]) -
     keys = set(header)
     lycoris = _lycoris(keys)
     if lycoris:
-        raise AddonError(
+        raise AddonFormatError(
             f"{path.name} is a LyCORIS {lycoris} file, not a LoRA: diffusers (which runs the LoRAs here) "
             f"cannot apply {lycoris} weights. Use a plain LoRA version of it (most are published as both)."
         )

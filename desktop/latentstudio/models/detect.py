@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .addons import ADDON_KINDS, AddonError, detect_addon
+from .addons import ADDON_KINDS, AddonFormatError, detect_addon
 from .safetensors_header import InvalidWeightsError, read_header, read_header_and_metadata
 
 BASE_KINDS = ("clip", "diffusion", "llm")
@@ -138,7 +138,7 @@ def detect_file(path: Path) -> DetectedModel:
         return DetectedModel("clip", "open_clip_checkpoint")
     try:
         addon = detect_addon(path, header, metadata)
-    except AddonError as exc:
+    except AddonFormatError as exc:
         raise UnsupportedModelError(str(exc)) from exc
     if addon:
         kind, fmt, family, details = addon
