@@ -83,8 +83,12 @@ def test_reuse_names_missing_loras_and_embeddings_with_hashes(qtbot, page: Image
     status = page.status.text()
     assert "Not installed, so left out: LoRA add_detail (hash 7c6bad76eb54); embedding easynegative (hash c74b4e810b03)" in status
 
-    page.reuse_settings_from(tf.comfyui_png(tmp_path / "c.png", tf.comfyui_hires_graph()))
+    graph = tf.comfyui_hires_graph()
+    graph["7"]["inputs"]["text"] = "fog, embedding:tiny-emb.safetensors, blurry"
+    page.reuse_settings_from(tf.comfyui_png(tmp_path / "c.png", graph))
     assert page.addons.tags() == [] and "LoRA detail" in page.status.text()
+    assert page.negative.toPlainText() == "fog, tiny-emb, blurry"  # ComfyUI's embedding:NAME, as A1111 writes it
+    assert "embedding" not in page.status.text()  # tiny-emb is installed
 
 
 def test_the_token_counter_counts_75_token_chunks(page: ImagePage) -> None:

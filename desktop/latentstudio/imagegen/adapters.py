@@ -261,4 +261,13 @@ def reuse_addons(registry: "ModelRegistry", prompt: str, negative_prompt: str,
     for entry in embeddings:
         if entry["name"].lower() not in have and slugify(entry["name"]) not in have:
             missing.append(_described("embedding", entry))
+    clean, clean_negative = (_COMFY_EMBEDDING.sub(_bare_name, text) for text in (clean, clean_negative))
     return ReusedAddons(clean, clean_negative, found, missing)
+
+
+# ComfyUI writes `embedding:NAME.pt` where A1111 (and we) write the bare name.
+_COMFY_EMBEDDING = re.compile(r"\bembedding:([\w.\-]+?)(?:\.(?:safetensors|pt|bin))?(?=[\s,()\[\]:]|$)")
+
+
+def _bare_name(match: "re.Match[str]") -> str:
+    return match.group(1)
