@@ -14,7 +14,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support import tiny_clip, tiny_diffusion, tiny_formats, tiny_llm
+from tests.support import tiny_addons, tiny_clip, tiny_diffusion, tiny_formats, tiny_llm
 
 Builder = Callable[[Path], None]
 
@@ -25,6 +25,7 @@ BUILDERS: dict[str, Builder] = {
     "clip-tiny": tiny_clip.write_clip_tiny,
     "clip-shapes": tiny_clip.write_clip_shapes,
     "diffusion-tiny": tiny_diffusion.write_tiny_diffusion,
+    "addons-tiny": tiny_addons.write_tiny_addons,
 }
 
 

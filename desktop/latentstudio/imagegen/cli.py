@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled, EventKind, JobEvent
+from .readers.addons import addon_text
 from .request import ImageRequest, parse_size
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
@@ -210,6 +211,8 @@ def describe_reading(reading: Any) -> list[str]:
         ("strength", None if meta.strength is None else f"{meta.strength:g}"),
         ("model", meta.model),
         ("model hash", meta.model_hash),
+        ("loras", "; ".join(addon_text(e) for e in meta.loras)),
+        ("embeddings", "; ".join(addon_text(e) for e in meta.embeddings)),
     ]
     for name, value in rows:
         if value not in (None, ""):

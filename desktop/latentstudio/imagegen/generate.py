@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..engine import JobContext, JobHandle
 from ..models.registry import InstalledModel
+from .adapters import Addons, apply_loras, embedding_hash, embeddings_for, lora_hash, resolve_addons
 from .clip_score import ClipScore, clip_score, scoring_model
 from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline_key
 from .metadata import a1111_params, exif_user_comment, format_a1111, png_info
 from .outputs import write_new_file
 from .preview import StepPreview, latents_to_rgb
+from .prompt_encoding import encode_prompts
 from .request import FILE_FORMATS, ImageSpec
 from .schedulers import make_scheduler
 
@@ -46,6 +48,8 @@ class GeneratedImage:
     library_job: Optional[JobHandle] = field(default=None, compare=False, repr=False)
     clip_score: Optional[ClipScore] = None  # None when no CLIP model is installed
     score_seconds: float = 0.0  # time spent scoring (model load included)
+    loras: list[dict[str, Any]] = field(default_factory=list)  # {"name", "te_weight", "unet_weight", "hash"}
+    embeddings: list[dict[str, Any]] = field(default_factory=list)  # {"name", "hash"}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +63,8 @@ class GeneratedImage:
             "clip_score": None if self.clip_score is None else round(self.clip_score.value, 4),
             "clip_model": None if self.clip_score is None else self.clip_score.model_id,
             "score_seconds": round(self.score_seconds, 3),
+            "loras": list(self.loras),
+            "embeddings": list(self.embeddings),
         }
 
 
@@ -99,15 +105,21 @@ def step_callback(job: JobContext, variant: str, seed: int) -> Callable[..., dic
     return on_step_end
 
 
-def sample(job: JobContext, loaded: LoadedPipeline, spec: ImageSpec) -> tuple[Any, int, int]:
-    """Run the pipeline for one image; returns (PIL image, width, height)."""
+def sample(
+    job: JobContext, loaded: LoadedPipeline, spec: ImageSpec, addons: Optional[Addons] = None
+) -> tuple[Any, int, int]:
+    """Run the pipeline for one image; returns (PIL image, width, height).
+
+    The prompts are encoded here, as A1111 does (weights, 75-token chunks, embeddings), with the
+    request's LoRAs switched on first so their text-encoder part takes effect."""
     import torch
 
     request = spec.request
+    addons = addons or Addons(request.prompt, request.negative_prompt)
+    apply_loras(loaded, addons.loras)
+    embeddings = embeddings_for(loaded, addons.embeddings)
     scheduler = make_scheduler(request.scheduler, loaded.base_scheduler_config, request.steps)
     kwargs: dict[str, Any] = {
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt or None,
         "num_inference_steps": request.steps,
         "guidance_scale": request.guidance,
         "callback_on_step_end": step_callback(job, loaded.variant, spec.seed),
@@ -130,6 +142,8 @@ def sample(job: JobContext, loaded: LoadedPipeline, spec: ImageSpec) -> tuple[An
         pipe.scheduler = scheduler
         kwargs.update(width=width, height=height)
     configure_for_size(loaded, width, height, job.device)
+    with torch.inference_mode():
+        kwargs.update(encode_prompts(loaded.pipe, addons.prompt, addons.negative_prompt, embeddings))
 
     def attempt() -> Any:
         # A fresh CPU generator per attempt: one seed gives one image on every device.
@@ -150,18 +164,25 @@ def metadata_for(
     seconds: float,
     model_sha256: Optional[str] = None,
     score: Optional[ClipScore] = None,
+    loras: Optional[list[dict[str, Any]]] = None,
+    embeddings: Optional[list[dict[str, Any]]] = None,
 ) -> tuple[str, dict[str, Any]]:
-    """(A1111 `parameters` text, our JSON) for one generated image."""
+    """(A1111 `parameters` text, our JSON) for one generated image. The prompt keeps its
+    `<lora:…>` tags; `loras`/`embeddings` ({"name", "hash", …}) become A1111's `Lora hashes` and
+    `TI hashes`, so another tool (or Reuse settings) can find the same files."""
     request = spec.request
     strength = request.strength if spec.is_img2img else None
     short_hash = model_sha256[:A1111_HASH_DIGITS] if model_sha256 else None  # A1111's "Model hash"
-    parameters = format_a1111(
-        request.prompt,
-        request.negative_prompt,
-        a1111_params(
-            request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength, short_hash
-        ),
+    params = a1111_params(
+        request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength, short_hash
     )
+    version = params.pop("Version")
+    if loras:
+        params["Lora hashes"] = ", ".join(f"{item['name']}: {item['hash']}" for item in loras)
+    if embeddings:
+        params["TI hashes"] = ", ".join(f"{item['name']}: {item['hash']}" for item in embeddings)
+    params["Version"] = version
+    parameters = format_a1111(request.prompt, request.negative_prompt, params)
     ours = {
         "format": 1,
         "app": "Latent Studio",
@@ -177,6 +198,8 @@ def metadata_for(
         "strength": strength,
         "init_image": request.init_image.name if request.init_image else None,
         "model": {"id": model.id, "format": model.format, "variant": variant, "hash": short_hash},
+        "loras": list(loras or []),
+        "embeddings": list(embeddings or []),
         "seconds": round(seconds, 3),
         "clip_score": None if score is None else score.to_json(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -223,6 +246,7 @@ def generate_image(
     """The job function: load (or reuse) the pipeline, sample, write the PNG, hand it to the library."""
     request = spec.request
     model = registry.resolve("diffusion", request.model_id)
+    addons = resolve_addons(registry, request.prompt, request.negative_prompt)
     job.progress(0, None, f"loading {model.id}")
     budget = job.models.budget_bytes
 
@@ -232,14 +256,17 @@ def generate_image(
     with job.models.use(pipeline_key(model), loader) as loaded:
         job.checkpoint()
         started = time.perf_counter()
-        image, width, height = sample(job, loaded, spec)
+        image, width, height = sample(job, loaded, spec, addons)
         seconds = time.perf_counter() - started
         variant = loaded.variant
     score, score_seconds = score_generated(job, registry, image, request.prompt)
     if model.path.is_file() and model.file_sha256 is None:
         job.progress(0, None, f"hashing {model.id} (once, for the image's Model hash)")
     model_sha256 = registry.file_sha256(model, job.checkpoint)
-    parameters, ours = metadata_for(spec, model, variant, width, height, seconds, model_sha256, score)
+    loras, embeddings = addon_records(registry, addons)
+    parameters, ours = metadata_for(
+        spec, model, variant, width, height, seconds, model_sha256, score, loras, embeddings
+    )
     path = write_new_file(
         outputs,
         spec.seed,
@@ -249,5 +276,16 @@ def generate_image(
     )
     library_job = keep(path, request.prompt, score)
     return GeneratedImage(
-        path, spec.seed, seconds, width, height, model.id, request.steps, library_job, score, score_seconds
+        path, spec.seed, seconds, width, height, model.id, request.steps, library_job, score, score_seconds,
+        loras, embeddings,
     )
+
+
+def addon_records(registry: "ModelRegistry", addons: Addons) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The LoRAs (name, weights, short hash) and embeddings (name, short hash) an image used."""
+    loras = [
+        {"name": c.model.id, "te_weight": c.tag.te_weight, "unet_weight": c.tag.unet_weight, "hash": lora_hash(c.model)}
+        for c in addons.loras
+    ]
+    embeddings = [{"name": m.id, "hash": embedding_hash(registry, m)} for m in addons.embeddings]
+    return loras, embeddings

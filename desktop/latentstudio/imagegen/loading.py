@@ -56,6 +56,9 @@ class LoadedPipeline:
         self.base_scheduler_config = dict(pipe.scheduler.config)
         self.nbytes = self._size()
         self.large_mode = False  # attention slicing + VAE tiling on
+        # Add-ons kept with the pipeline between generations (imagegen/adapters.py):
+        self.adapters: dict[str, tuple[int, int]] = {}  # LoRA adapter name -> file (size, mtime)
+        self.embeddings: dict[str, Any] = {}  # embedding id -> (file stamp, TextualInversion)
 
     def _size(self) -> int:
         sizes = []

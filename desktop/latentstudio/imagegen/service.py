@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Optional
 from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
 from .clip_score import ClipScore
+from .adapters import check_family, resolve_addons
 from .generate import JOB_KIND, generate_image
+from .loading import variant_of
 from .request import ImageRequest, ImageSpec
 
 if TYPE_CHECKING:
@@ -54,6 +56,10 @@ def submit_images(
 
     request = request.validated()
     model = ctx.registry.resolve("diffusion", request.model_id)  # a missing model fails now, not queued
+    addons = resolve_addons(ctx.registry, request.prompt, request.negative_prompt)  # so does a missing LoRA
+    variant = variant_of(model)
+    for addon in [c.model for c in addons.loras] + addons.embeddings:
+        check_family(addon, variant, model.id)  # and one made for another family
     handles = []
     for spec in request.images():
         handles.append(

@@ -13,7 +13,8 @@ from ..cli_progress import ProgressBars
 from ..units import format_bytes
 from .batch_import import collection_members, import_collection
 from .catalogue import Catalogue, CatalogueEntry
-from .detect import KINDS
+from .addons import ADDON_KINDS, family_label
+from .detect import BASE_KINDS, KINDS
 from .download import DownloadError, DownloadProgress, download_for_app
 from .network import NetworkDisabledError
 
@@ -31,6 +32,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     download.set_defaults(func=cmd_download)
 
     listing = msub.add_parser("list", help="installed models (the default of each kind marked *)")
+    listing.add_argument("--kind", choices=KINDS, help="only this kind (e.g. lora, embedding)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_list)
 
@@ -69,20 +71,22 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def cmd_list(args: argparse.Namespace, ctx) -> int:
-    models = ctx.registry.list()
+    models = ctx.registry.list(args.kind)
     defaults = ctx.registry.defaults()
     if args.json:
         rows = [{**m.to_json(), "default": defaults.get(m.kind) == m.id} for m in models]
         print(json.dumps(rows, indent=2))
         return 0
     if not models:
-        print("No models installed. Import one with `latent-studio models import PATH`.")
+        what = f"{args.kind} models" if args.kind else "models"
+        print(f"No {what} installed. Import one with `latent-studio models import PATH`.")
         return 0
     for model in models:
         mark = "*" if defaults.get(model.kind) == model.id else " "
         link = " (linked)" if model.linked else ""
+        fits = f" for {family_label(model.variant)}" if model.kind in ADDON_KINDS and model.variant else ""
         print(f"{mark} {model.kind:9} {model.id:32} {model.format:20} "
-              f"{model.size_bytes / 2**20:9.1f} MiB{link}")
+              f"{model.size_bytes / 2**20:9.1f} MiB{link}{fits}")
     return 0
 
 
@@ -92,6 +96,8 @@ def _print_imported(model) -> None:
 
 
 def cmd_import(args: argparse.Namespace, ctx) -> int:
+    # A1111 .pt embeddings are tensors only: torch's weights_only unpickler reads them (and refuses more).
+    args.weights_only = args.weights_only or args.kind == "embedding"
     if collection_members(args.path.expanduser(), args.weights_only):
         outcomes = import_collection(
             ctx.registry,
@@ -159,7 +165,7 @@ def cmd_available(args: argparse.Namespace, ctx) -> int:
     catalogue = Catalogue.load()
     installed = _installed_entries(ctx)
     device = _device(ctx)
-    recommended = {kind: catalogue.recommended(kind, device) for kind in KINDS}
+    recommended = {kind: catalogue.recommended(kind, device) for kind in BASE_KINDS}
     rows: list[dict[str, Any]] = []
     for entry in catalogue.entries:
         pick = recommended.get(entry.kind)

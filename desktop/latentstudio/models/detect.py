@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .safetensors_header import InvalidWeightsError, read_header
+from .addons import ADDON_KINDS, AddonFormatError, detect_addon
+from .safetensors_header import InvalidWeightsError, read_header, read_header_and_metadata
 
-KINDS = ("clip", "diffusion", "llm")
+BASE_KINDS = ("clip", "diffusion", "llm")
+KINDS = BASE_KINDS + ADDON_KINDS
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
 
 
@@ -29,7 +31,8 @@ EXPECTED = (
     "expected one of: an open_clip folder (open_clip_config.json + open_clip_model.safetensors), "
     "a diffusers folder (model_index.json), a single-file Stable Diffusion .safetensors checkpoint, "
     "a transformers language-model folder (config.json, tokenizer, .safetensors weights), "
-    "or an open_clip .safetensors checkpoint with its architecture name"
+    "an open_clip .safetensors checkpoint with its architecture name, "
+    "a LoRA or a textual-inversion embedding (.safetensors)"
 )
 
 
@@ -118,19 +121,28 @@ def detect_file(path: Path) -> DetectedModel:
         raise UnsupportedModelError(
             f"{path.name}: pickle checkpoints (.ckpt/.bin/.pt) can run code when loaded; "
             "convert it to .safetensors first, or import it with --weights-only (read with "
-            "torch's weights_only loader and saved as .safetensors)"
+            "torch's weights_only loader and saved as .safetensors; an A1111 embedding .pt with "
+            "--kind embedding is read that way)"
         )
     if path.suffix.lower() != ".safetensors":
         raise UnsupportedModelError(f"{path.name}: not a .safetensors file; {EXPECTED}")
     try:
-        keys = set(read_header(path))
+        header, metadata = read_header_and_metadata(path)
     except InvalidWeightsError as exc:
         raise UnsupportedModelError(str(exc)) from exc
+    keys = set(header)
     variant = _sd_variant(keys)
     if variant:
         return DetectedModel("diffusion", "sd_single_file", variant=variant)
     if "token_embedding.weight" in keys and any(k.startswith("visual.") for k in keys):
         return DetectedModel("clip", "open_clip_checkpoint")
+    try:
+        addon = detect_addon(path, header, metadata)
+    except AddonFormatError as exc:
+        raise UnsupportedModelError(str(exc)) from exc
+    if addon:
+        kind, fmt, family, details = addon
+        return DetectedModel(kind, fmt, variant=family, details=details)
     raise UnsupportedModelError(
         f"{path.name}: its tensors match no known model layout; {EXPECTED}"
     )

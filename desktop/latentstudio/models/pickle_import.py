@@ -42,6 +42,12 @@ def _state_dict(loaded: Any, name: str) -> dict[str, Any]:
 
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]  # Lightning / SD / open_clip training checkpoints
+    if isinstance(loaded, dict) and isinstance(loaded.get("string_to_param"), dict):
+        # An A1111 textual-inversion embedding: its vectors under "*", saved as A1111's safetensors do.
+        params = [v for v in loaded["string_to_param"].values() if isinstance(v, torch.Tensor)]
+        if len(params) != 1:
+            raise UnsupportedModelError(f"{name}: an embedding with {len(params)} vector sets; expected one")
+        loaded = {"emb_params": params[0]}
     if not isinstance(loaded, dict):
         raise UnsupportedModelError(f"{name}: holds a {type(loaded).__name__}, not a dictionary of tensors")
     tensors: dict[str, Any] = {}

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 
 from ..atomic_files import write_json
 from ..stored_formats import NewerFormatError, format_number
+from .addons import ADDON_KINDS, preview_for
 from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
 from .pickle_import import convert, needs_conversion
 
@@ -35,8 +36,11 @@ MANIFEST_VERSION = 2
 HASH_CHUNK = 4 * 2**20
 MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
-KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation"}
-KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation"}
+KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation",
+               "lora": "LoRA", "embedding": "embedding (textual inversion)"}
+KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation",
+               "lora": "LoRAs", "embedding": "Embeddings (textual inversion)"}
+PREVIEW_FILE = "preview.png"  # an add-on's picture, copied beside its manifest
 
 
 class ModelNotFoundError(KeyError):
@@ -77,6 +81,12 @@ class InstalledModel:
         """The model folder or file to hand to a loader."""
         return self.folder / self.entry
 
+    @property
+    def preview(self) -> Optional[Path]:
+        """A LoRA's or embedding's picture, when one came with it."""
+        path = self.folder / PREVIEW_FILE
+        return path if path.is_file() else None
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["folder"] = str(self.folder)
@@ -92,6 +102,11 @@ FORMAT_LABELS = {
     "diffusers": "diffusers folder",
     "sd_single_file": "single .safetensors file",
     "transformers": "transformers folder",
+    "lora_kohya": "LoRA (kohya)",
+    "lora_diffusers": "LoRA (diffusers/PEFT)",
+    "embedding_a1111": "embedding (A1111)",
+    "embedding_diffusers": "embedding (diffusers)",
+    "embedding_sdxl": "embedding (SDXL)",
 }
 
 
@@ -220,6 +235,8 @@ class ModelRegistry:
         unpickler and installed as a .safetensors copy (so they cannot be linked).
         """
         source = Path(source).expanduser()
+        if kind == "embedding":
+            weights_only = True  # A1111 .pt embeddings: tensors only, read by torch's weights_only unpickler
         if weights_only and needs_conversion(source):
             if link:
                 raise UnsupportedModelError(
@@ -253,11 +270,18 @@ class ModelRegistry:
                 f"{source.name} is a bare open_clip checkpoint: give its architecture name "
                 "(e.g. --arch ViT-B-32)"
             )
+        preview = preview_for(Path(origin)) if detected.kind in ADDON_KINDS else None
+
+        def populate(staging: Path) -> None:
+            self._place(source.resolve(), staging, link)
+            if preview is not None:  # a small picture: copied even for a linked add-on
+                shutil.copy2(preview, staging / PREVIEW_FILE)
+
         return self._install(
             detected,
             name,
             source=origin,
-            populate=lambda staging: self._place(source.resolve(), staging, link),
+            populate=populate,
             linked=link,
             architecture=architecture,
             single_file=source.name if source.is_file() else None,
@@ -272,6 +296,9 @@ class ModelRegistry:
         architecture: Optional[str] = None,
     ) -> InstalledModel:
         """Move a finished, verified download (a folder) into the registry."""
+        files = [p for p in staged.iterdir() if p.is_file()] if staged.is_dir() else []
+        if len(files) == 1 and files[0].suffix == ".safetensors" and len(list(staged.iterdir())) == 1:
+            staged = files[0]  # an add-on (a LoRA, an embedding) is one file, installed as the file
         detected = detect_model(staged)
         single = None
         if staged.is_file():
@@ -378,7 +405,7 @@ class ModelRegistry:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        if detected.kind not in self.defaults():
+        if detected.kind not in ADDON_KINDS and detected.kind not in self.defaults():
             defaults = self.defaults()
             defaults[detected.kind] = model_id
             write_json(self.root / DEFAULTS_FILE, defaults)

@@ -16,6 +16,11 @@ class InvalidWeightsError(ValueError):
 
 def read_header(path: Path) -> dict[str, Any]:
     """The tensor table of a .safetensors file (metadata removed), checked against the file size."""
+    return read_header_and_metadata(path)[0]
+
+
+def read_header_and_metadata(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """(tensor table, the `__metadata__` strings: training settings for LoRAs) of a checked file."""
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -34,7 +39,8 @@ def read_header(path: Path) -> dict[str, Any]:
         raise InvalidWeightsError(f"{path.name}: corrupt safetensors header ({exc})") from exc
     if not isinstance(header, dict):
         raise InvalidWeightsError(f"{path.name}: corrupt safetensors header")
-    header.pop("__metadata__", None)
+    metadata = header.pop("__metadata__", None)
+    metadata = {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
     data_end = 0
     for name, info in header.items():
         try:
@@ -47,4 +53,4 @@ def read_header(path: Path) -> dict[str, Any]:
             f"{path.name}: truncated: the header describes {8 + length + data_end:,} bytes "
             f"but the file has {size:,} (an incomplete download or copy?)"
         )
-    return header
+    return header, metadata

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from ..schedulers import from_comfyui
+from .addons import comfyui_addons
 from .values import (
     ImageMetadata,
     check_float,
@@ -207,6 +208,7 @@ def parse_comfyui(text: str) -> Optional[ImageMetadata]:
     meta.strength = denoise if denoise is not None and denoise < 1 else None
     meta.width, meta.height = check_size(settings.get("width")), check_size(settings.get("height"))
     meta.model = check_name(settings.get("model"))
+    meta.loras, meta.embeddings = comfyui_addons(graph, meta.prompt, meta.negative_prompt)
     meta.extras["sampler node"] = f"{final} ({settings['class_type']})"
     for other in samplers:
         if other != final:

@@ -12,6 +12,7 @@ import re
 from typing import Optional
 
 from ..schedulers import from_comfyui
+from .addons import fooocus_addons
 from .values import (
     ImageMetadata,
     check_guidance,
@@ -54,6 +55,7 @@ def parse_fooocus(text: str) -> Optional[ImageMetadata]:
     sampler, scheduler = data.get("sampler"), data.get("scheduler")
     if isinstance(sampler, str):
         meta.scheduler = from_comfyui(sampler, scheduler if isinstance(scheduler, str) else "normal")
+    meta.loras = fooocus_addons(data)
     for key, value in data.items():
         if (key not in READ or key in ("sampler", "scheduler")) and value not in (None, "", "None", []):
             meta.extras[str(key)[:80]] = extra_text(value)

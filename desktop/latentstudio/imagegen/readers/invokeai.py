@@ -15,6 +15,7 @@ import shlex
 from typing import Any, Optional
 
 from ..schedulers import INVOKEAI_LEGACY_SAMPLERS, INVOKEAI_SCHEDULERS
+from .addons import invokeai_addons
 from .values import (
     ImageMetadata,
     check_float,
@@ -72,6 +73,7 @@ def parse_invokeai(text: str) -> Optional[ImageMetadata]:
         meta.model_hash = check_hash(str(model.get("hash", "")).split(":")[-1])  # "blake3:…" / "sha256:…"
     else:
         meta.model = check_name(model)
+    meta.loras = invokeai_addons(data)
     for key in ("scheduler", "generation_mode", "app_version", "clip_skip", "cfg_rescale_multiplier",
                 "positive_style_prompt", "negative_style_prompt", "loras", "vae"):
         if data.get(key) not in (None, "", []):

@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..clip_score import score_from_json
 from ..schedulers import canonical_scheduler
+from .addons import ours_addons
 from .values import (
     ImageMetadata,
     check_float,
@@ -27,7 +28,7 @@ def parse_ours(text: str) -> Optional[ImageMetadata]:
     if data is None:
         return None
     model = data.get("model") if isinstance(data.get("model"), dict) else {}
-    return ImageMetadata(
+    meta = ImageMetadata(
         "latentstudio",
         prompt=check_text(data.get("prompt")),
         negative_prompt=check_text(data.get("negative_prompt")),
@@ -42,3 +43,5 @@ def parse_ours(text: str) -> Optional[ImageMetadata]:
         model_hash=check_hash(model.get("hash")),
         clip_score=score_from_json(data.get("clip_score")),
     )
+    meta.loras, meta.embeddings = ours_addons(data)
+    return meta

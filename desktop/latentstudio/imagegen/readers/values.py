@@ -47,6 +47,9 @@ class ImageMetadata:
     model_hash: Optional[str] = None
     clip_score: Optional[ClipScore] = None  # ours only: image↔prompt cosine at generation
     extras: dict[str, str] = field(default_factory=dict)
+    # LoRAs and embeddings the file names: {"name", and what it said of "weight", "te_weight", "hash"}
+    loras: list[dict[str, Any]] = field(default_factory=list)
+    embeddings: list[dict[str, Any]] = field(default_factory=list)
     found_in: str = ""  # where in the file: "PNG text 'parameters'", "EXIF UserComment", …
 
     @property
@@ -72,6 +75,8 @@ class ImageMetadata:
             "model_hash": self.model_hash,
             "clip_score": None if self.clip_score is None else self.clip_score.to_json(),
             "extras": dict(self.extras),
+            "loras": [dict(entry) for entry in self.loras],
+            "embeddings": [dict(entry) for entry in self.embeddings],
         }
 
 

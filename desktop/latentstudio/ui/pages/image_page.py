@@ -32,7 +32,10 @@ from ...engine import EventKind, JobEvent, JobHandle, Progress
 from ...imagegen.clip_score import SCORE_GUIDE
 from ...imagegen.describe import Description, submit_describe
 from ...imagegen.form_state import FORM_FILE, load_form, save_form
+from ...imagegen.adapters import reuse_addons
+from ...imagegen.presets import FastPreset, preset_for
 from ...imagegen.generate import JOB_KIND, GeneratedImage
+from ...imagegen.loading import PipelineLoadError, variant_of
 from ...imagegen.service import submit_images
 from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.request import FILE_FORMATS
@@ -42,6 +45,8 @@ from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
 from ..background import run_in_background
 from ..file_actions import reveal
+from ..widgets.addon_picker import AddonPicker
+from ..widgets.token_counter import TokenCounter
 from ..widgets.image_gallery import ImageGallery, thumbnail_for
 from ..widgets.side_section import panel_toggle
 from ..widgets.image_preview import ImagePreview
@@ -103,6 +108,8 @@ class ImagePage(NeedsModelPage):
         self.help_buttons: dict[str, QPushButton] = {}
         help_row = QHBoxLayout()  # the prompt's title and its helpers share one row: the form stays short
         help_row.addWidget(QLabel("Prompt"))
+        self.token_counter = TokenCounter()
+        help_row.addWidget(self.token_counter)
         help_row.addStretch(1)
         for name, tip in (
             ("translate", "Rewrite the prompt in English with the local language model (CLIP and Stable "
@@ -120,6 +127,7 @@ class ImagePage(NeedsModelPage):
         self.strip.initRequested.connect(self.use_as_init_image)
         self.strip.openRequested.connect(reveal)
         self.prompt.textChanged.connect(lambda: self.strip.text_changed(self.prompt.toPlainText()))
+        self.prompt.textChanged.connect(lambda: self.token_counter.count_text(self.prompt.toPlainText()))
         self.described = QLabel()
         self.described.setObjectName("described-prompt")
         self.described.setWordWrap(True)
@@ -141,7 +149,22 @@ class ImagePage(NeedsModelPage):
         self.negative.setObjectName("negative-prompt")
         self.negative.setPlaceholderText("Negative prompt: what to avoid")
         self.negative.setMaximumHeight(70)
+        self.addons = AddonPicker()
+        self.addons.embeddingChosen.connect(self._insert_embedding)
         self.settings = ImageSettingsPanel()
+        self.settings.model.currentIndexChanged.connect(lambda _: self._refresh_addons())
+        self.preset_hint = QLabel()
+        self.preset_hint.setObjectName("fast-preset")
+        self.preset_hint.setWordWrap(True)
+        self.preset_button = QPushButton("Use")
+        self.preset_button.setObjectName("use-fast-preset")
+        self.preset_button.setToolTip("Set steps, guidance and scheduler as this few-step model needs them")
+        self.preset_button.clicked.connect(self.apply_preset)
+        for widget in (self.preset_hint, self.preset_button):
+            widget.setVisible(False)  # until a few-step model or LoRA is chosen
+        self.settings.model.activated.connect(lambda _: self.apply_preset())  # the user chose another model
+        self.addons.lorasChanged.connect(self._show_preset)
+        self.addons.loraPicked.connect(lambda _: self.apply_preset())  # e.g. an LCM-LoRA
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generate")
         self.generate_button.setDefault(True)
@@ -169,6 +192,11 @@ class ImagePage(NeedsModelPage):
         form_layout.addLayout(described_row)
         form_layout.addWidget(QLabel("Negative prompt"))
         form_layout.addWidget(self.negative)
+        form_layout.addWidget(self.addons)  # its lists say what they add: no title row
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(self.preset_hint, 1)
+        preset_row.addWidget(self.preset_button)
+        form_layout.addLayout(preset_row)
         form_layout.addWidget(self.settings)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
@@ -237,10 +265,60 @@ class ImagePage(NeedsModelPage):
         if meta is not None:
             self._fill_form(meta)
 
-    def _fill_form(self, meta: ImageMetadata) -> None:
-        self.prompt.setPlainText(meta.prompt)
-        self.negative.setPlainText(meta.negative_prompt)
+    def _fill_form(self, meta: ImageMetadata) -> list[str]:
+        """Fill the form; returns the LoRAs and embeddings the settings name that are not installed."""
+        reused = reuse_addons(self.ctx.registry, meta.prompt, meta.negative_prompt, meta.loras, meta.embeddings)
+        self.prompt.setPlainText(reused.prompt)
+        self.negative.setPlainText(reused.negative_prompt)
         self.settings.apply(meta)
+        self._refresh_addons()
+        self.addons.set_loras(reused.loras)
+        return reused.missing
+
+    def _refresh_addons(self) -> None:
+        """Offer the LoRAs and embeddings made for the chosen model's family."""
+        registry = self.ctx.registry
+        family = None
+        model_id = self.settings.model.currentData()
+        if model_id:
+            try:
+                family = variant_of(registry.get(model_id))
+            except (ModelNotFoundError, PipelineLoadError):
+                family = None
+        self.addons.set_installed(registry.list("lora"), registry.list("embedding"), family)
+        self._show_preset()
+
+    def _preset(self) -> Optional[FastPreset]:
+        registry = self.ctx.registry
+        model_id = self.settings.model.currentData()
+        try:
+            model = registry.get(model_id) if model_id else None
+        except ModelNotFoundError:
+            model = None
+        installed = {m.id: m for m in registry.list("lora")}
+        return preset_for(model, [installed[t.name] for t in self.addons.tags() if t.name in installed])
+
+    def _show_preset(self) -> None:
+        preset = self._preset()
+        self.preset_hint.setText(f"Few-step model · {preset.describe()}" if preset else "")
+        self.preset_hint.setToolTip(preset.note if preset else "")
+        for widget in (self.preset_hint, self.preset_button):
+            widget.setVisible(preset is not None)
+
+    def apply_preset(self) -> Optional[FastPreset]:
+        """Steps, guidance and scheduler for the chosen few-step model (or LoRA); None for others."""
+        preset = self._preset()
+        if preset is not None:
+            self.settings.steps.setValue(preset.steps)
+            self.settings.guidance.setValue(preset.guidance)
+            self.settings.scheduler.setCurrentText(preset.scheduler)
+            self.status.setText(f"{preset.describe()} ({preset.note}).")
+        return preset
+
+    def _insert_embedding(self, word: str, negative: bool) -> None:
+        box = self.negative if negative else self.prompt
+        text = box.toPlainText().rstrip()
+        box.setPlainText(f"{text}, {word}" if text else word)
 
     # -- models --------------------------------------------------------------------------
 
@@ -249,12 +327,14 @@ class ImagePage(NeedsModelPage):
         registry = self.ctx.registry
         default = registry.default(self.kind)
         self.settings.set_models(registry.list(self.kind), default.id if default else None)
+        self._refresh_addons()
 
     # -- generation ----------------------------------------------------------------------
 
     def generate(self) -> list[JobHandle]:
         """Queue the form's request (one job per image); errors are shown, not raised."""
-        request = self.settings.request(self.prompt.toPlainText().strip(), self.negative.toPlainText().strip())
+        prompt = " ".join(p for p in (self.prompt.toPlainText().strip(), self.addons.prompt_suffix()) if p)
+        request = self.settings.request(prompt, self.negative.toPlainText().strip())
         try:
             handles = submit_images(self.ctx, request)
         except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
@@ -388,8 +468,9 @@ class ImagePage(NeedsModelPage):
         if meta is None:
             self.status.setText(f"{path.name}: {reading.reason}.")
             return False
-        self._fill_form(meta)
-        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).")
+        missing = self._fill_form(meta)
+        lacking = f" Not installed, so left out: {'; '.join(missing)}." if missing else ""
+        self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).{lacking}")
         return True
 
     def use_as_init_image(self, path: Path) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from ...engine import EventKind, JobEvent
 from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
+from ...models.addons import ADDON_KINDS, family_label
 from ...models.registry import FORMAT_LABELS, KIND_TITLES
 from ...units import format_bytes
 from ..background import run_in_background
@@ -224,9 +225,16 @@ class ModelsPage(QWidget):
                 QTreeWidgetItem(group, ["(none installed)"]).setFlags(Qt.ItemFlag.NoItemFlags)
             for model in models:
                 source = model.source + (" (linked)" if model.linked else "")
-                item = QTreeWidgetItem(group, [model.id, FORMAT_LABELS.get(model.format, model.format),
-                                               format_bytes(model.size_bytes), source])
+                label = FORMAT_LABELS.get(model.format, model.format)
+                if kind in ADDON_KINDS:  # an add-on says which models it fits
+                    label += f" · for {family_label(model.variant)}"
+                item = QTreeWidgetItem(group, [model.id, label, format_bytes(model.size_bytes), source])
                 item.setData(0, Qt.ItemDataRole.UserRole, model.id)
+                words = ", ".join(model.extra.get("trigger_words") or [])
+                if words:
+                    item.setToolTip(0, f"Trigger words: {words}")
+                if kind in ADDON_KINDS:
+                    continue  # add-ons have no default: each is used by name
                 if defaults.get(kind) == model.id or (kind not in defaults and model is models[0]):
                     font = item.font(0)
                     font.setBold(True)
