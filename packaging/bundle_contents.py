@@ -42,6 +42,7 @@ METADATA_PACKAGES = (
     "open-clip-torch",
     "diffusers",
     "transformers",
+    "peft",  # diffusers loads LoRAs through it only when it finds its metadata
     "tokenizers",
     "safetensors",
     "huggingface-hub",
@@ -65,7 +66,7 @@ METADATA_PACKAGES = (
 # components, `AutoModelForCausalLM` picking `transformers.models.<arch>`), so the import
 # graph alone misses them. Whole packages: a user may import any architecture. accelerate is
 # found with `find_spec` before model CPU offload (imagegen/loading.py), never imported directly.
-HIDDEN_IMPORT_PACKAGES = ("latentstudio", "diffusers", "transformers", "open_clip", "pygments", "accelerate")
+HIDDEN_IMPORT_PACKAGES = ("latentstudio", "diffusers", "transformers", "open_clip", "pygments", "accelerate", "peft")
 
 # Submodules of the packages above that need software we do not ship.
 HIDDEN_IMPORT_SKIP = (
@@ -215,7 +216,8 @@ def bundled_paths(repo: Path = REPO) -> set[str]:
 
 
 def keep_hidden_import(name: str) -> bool:
-    return not any(part in name for part in HIDDEN_IMPORT_SKIP)
+    # Our own modules are all kept (models.text_encoding.onnx_tower is the app's, not an optional backend).
+    return name.startswith("latentstudio.") or not any(part in name for part in HIDDEN_IMPORT_SKIP)
 
 
 def submodules(package: str) -> list[str]:

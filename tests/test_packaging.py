@@ -246,7 +246,7 @@ def test_modules_loaded_by_name_are_hidden_imports(contents: ModuleType) -> None
     ours = {".".join(p.relative_to(SOURCE.parent).with_suffix("").parts) for p in SOURCE.rglob("*.py")}
     ours = {name.removesuffix(".__init__") for name in ours}
     assert ours <= hidden, sorted(ours - hidden)
-    assert not any("flax" in name or "onnx" in name for name in hidden)
+    assert not any("flax" in name or "onnx" in name for name in hidden if not name.startswith("latentstudio."))
     assert not hidden & set(contents.EXCLUDED_MODULES)
 
 
