@@ -280,6 +280,18 @@ def tag_listing(library: "Library", index: "VectorIndex", request: SearchRequest
     return hits_for(library, [i for i, _ in chosen], [s for _, s in chosen])
 
 
+def pictures_passing(library: "Library", model: str, filters: SearchFilters) -> int:
+    """How many searchable pictures the filters let through, at any score: when a search finds
+    nothing, 0 says the filters left nothing, not the score cut-off. Reads the vectors: not on
+    the GUI thread."""
+    index = library.vector_index(model)
+    folder_ids = library.folder_ids_under(filters.folder) if filters.folder is not None else None
+    tagged = images_with_tags(library.store, filters.tags) if filters.tags else None
+    with index.lock:
+        mask = filter_mask(index, filters, folder_ids, tagged)
+        return len(index) if mask is None else int(mask.sum())
+
+
 def images_with_tags(store, labels: Sequence[str]) -> np.ndarray:
     """Ids of the images carrying every one of these tags (ValueError for an unknown tag)."""
     found: Optional[set[int]] = None
