@@ -257,10 +257,10 @@ def rank(
             candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]
         matched = [PICTURE] * len(image_ids)
-        words = pending.result() if pending is not None else []
-        if keywords is not None and not words and keywords.phrases is None and keywords.excluded is None:
-            keywords = None  # no file's words match: the picture search alone
-        if keywords is not None:
+        words = pending.result() if pending is not None else None
+        if words is not None and not words.ids and keywords.phrases is None and keywords.excluded is None:
+            words = None  # no file's words match: the picture search alone
+        if keywords is not None and words is not None:
             image_ids, scores, matched = fuse_with_words(
                 library.store, index, query, keywords, words, image_ids, [float(s) for s in scores], mask, limit
             )
