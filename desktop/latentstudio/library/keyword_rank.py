@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from .vectors import VectorIndex
 
 WORDS_WEIGHT = 0.6
-# A word in more files than this says little about any of them (bm25 gives it almost no weight)
-# and ranking all its files costs about a microsecond each: it is left out of the ranked query,
-# like a stopword. When every word of a query is that common, files holding all of them are
-# taken unranked. Chosen with tests/benchmarks/search_words.py.
+# A word in more files than this says little about any of them, and placing all its files on the
+# picture scale costs time per file: it is left out of the candidates and the shares, like a
+# stopword. When every word of a query is that common, up to this many files holding all of them
+# are taken. Chosen with tests/benchmarks/search_words.py.
 COMMON_MATCHES = 500
 PICTURE, WORDS, BOTH = "picture", "words", "both"
 
