@@ -149,3 +149,23 @@ def test_the_window_says_the_library_was_damaged_and_rebuilds_it(qtbot, shapes) 
     qtbot.waitUntil(lambda: page.folders.list.count() == 1 and "72 indexed" in page.folders.list.item(0).text(),
                     timeout=30000)
     assert page.folders.notice.text() == notice  # still said after the rescan's own messages
+
+
+def test_a_locked_library_is_not_taken_for_a_damaged_one(tmp_path: Path) -> None:
+    from latentstudio.library.store import LibraryStore
+
+    path = tmp_path / "library.sqlite3"
+    LibraryStore(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        original = sqlite3.connect
+        with pytest.MonkeyPatch.context() as patch:  # no 30 s wait for the lock in a test
+            patch.setattr(sqlite3, "connect", lambda *a, **k: original(*a, **{**k, "timeout": 0.1}))
+            with pytest.raises(sqlite3.OperationalError):
+                damage(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert path.exists() and damage(path) is None

@@ -61,6 +61,8 @@ def damage(path: Path) -> Optional[str]:
         db = sqlite3.connect(path, timeout=30.0)
         problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        if isinstance(exc, sqlite3.OperationalError):  # locked, unreadable, a full disk: not damage
+            raise
         return str(exc)
     finally:
         if db is not None:
