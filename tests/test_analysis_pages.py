@@ -124,7 +124,7 @@ def test_duplicates_page_reviews_and_trashes_into_the_trash(qtbot, library, tras
     page.show()
     page.find()  # exact copies first
     qtbot.waitUntil(lambda: page.find_button.isEnabled(), timeout=60000)
-    assert page.group_list.count() == 1 and "1 groups" in page.status.text()
+    assert page.group_list.count() == 1 and "1 group of" in page.status.text()
     assert len(page.checks) == 2 and len(page.ticked()) == 1  # the best to keep is not ticked
     page.level.setCurrentIndex(1)  # near-duplicates
     page.find()

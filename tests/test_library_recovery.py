@@ -185,3 +185,23 @@ def test_a_backup_keeps_what_the_user_made_and_not_what_can_be_made_again(indexe
         assert con.execute("SELECT COUNT(*) FROM folders").fetchone()[0] >= 1
         assert con.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 0
         assert con.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 0
+
+
+def test_a_locked_library_is_not_taken_for_a_damaged_one(tmp_path: Path) -> None:
+    from latentstudio.library.store import LibraryStore
+
+    path = tmp_path / "library.sqlite3"
+    LibraryStore(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        original = sqlite3.connect
+        with pytest.MonkeyPatch.context() as patch:  # no 30 s wait for the lock in a test
+            patch.setattr(sqlite3, "connect", lambda *a, **k: original(*a, **{**k, "timeout": 0.1}))
+            with pytest.raises(sqlite3.OperationalError):
+                damage(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert path.exists() and damage(path) is None

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from latentstudio.library import add_folders, search_library, submit_index
-from latentstudio.library.keyword_rank import WORDS_WEIGHT, weighted_order, word_shares
+from latentstudio.library.keyword_rank import WORDS_WEIGHT, keyword_candidates, weighted_order
 from latentstudio.library.store import LibraryStore
 from latentstudio.library.words import keyword_query
 from tests.support import tiny_clip
@@ -152,8 +152,8 @@ def test_a_library_from_the_previous_format_gains_words_with_nothing_lost(tmp_pa
     store = LibraryStore(path)
     try:
         assert len(store.images_by_ids([1, 2, 3])) == 3 and store.vector_for_hash("h1", "clip") is not None
-        assert [i for i, _ in store.keyword_ranked('"b"', 10)] == [2]  # names are indexed at upgrade
-        assert [i for i, _ in store.keyword_ranked('"circle"', 10)] == [3]  # and a generated image's prompt
+        assert store.keyword_unranked('"b"', 10) == [2]  # names are indexed at upgrade
+        assert store.keyword_unranked('"circle"', 10) == [3]  # and a generated image's prompt
         assert store.ids_without_words(1) == {1, 2}  # the text inside files waits for the next scan
     finally:
         store.close()
@@ -243,7 +243,8 @@ def test_combined_ranking_beats_pictures_alone_and_words_alone(shapes_ctx, tmp_p
             words = [(int(i), float(s)) for i, s in rows]
         picture_ids = {i for i, _ in clip}
         cosines = {i: every_cosine[text][i] for i, _ in words if i not in picture_ids}
-        shares = word_shares(store, keyword, [i for i, _ in clip] + list(cosines)) if keyword else {}
+        held = keyword_candidates(store, keyword).shares if keyword else {}
+        shares = {i: held[i] for i in [*picture_ids, *cosines] if i in held}
         combined = [h.image_id for h in search_library(ctx, text, limit=100, min_score=min_score)]
         assert combined[:10] == weighted_order(clip, shares, cosines=cosines)[:10]  # the search is this method
         lists = [[i for i, _ in clip], [i for i, _ in words]]

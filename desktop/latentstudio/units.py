@@ -18,3 +18,8 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """A count with its noun in agreement: 1 picture, 2 pictures, 12,345 pictures."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -12,8 +12,9 @@ from typing import Optional
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled
+from ..units import counted
 from .scan import type_formats
-from .search import SearchFilters
+from .search import SearchFilters, pictures_passing
 from .service import add_folders, search_library, submit_index
 
 
@@ -210,7 +211,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         print(json.dumps([hit.to_json() for hit in hits], indent=2))
     else:
         if not hits:
-            print("No matches above the score cut-off.", file=sys.stderr)
+            print(_nothing_found(ctx, args.model_id, filters), file=sys.stderr)
         for hit in hits:
             print(f"{hit.score:.3f}  {hit.matched:7}  {hit.path}")
     sys.stdout.flush()
@@ -224,6 +225,15 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         print("Preparing the fast text search for the next searches…", file=sys.stderr)
         export.result()
     return 0
+
+
+def _nothing_found(ctx, model_id: Optional[str], filters: SearchFilters) -> str:
+    """Why a search found nothing: the filters, or the score cut-off."""
+    if filters != SearchFilters():
+        model = ctx.registry.resolve("clip", model_id).id
+        if pictures_passing(ctx.library, model, filters) == 0:
+            return "No picture passes the filters (folder, dates, type, size, tags): widen or drop them."
+    return "No matches above the score cut-off."
 
 
 def _when(timestamp: Optional[float]) -> str:
@@ -242,13 +252,13 @@ def cmd_status(args: argparse.Namespace, ctx) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    print(f"Library: {status['images']} images · {status['indexed']} indexed · "
+    print(f"Library: {counted(status['images'], 'image')} · {status['indexed']} indexed · "
           f"{status['pending']} waiting · {status['skipped']} skipped")
     print(f"CLIP model: {status['model'] or 'none installed'}")
     for model, count in status["vectors"].items():
         print(f"  vectors for {model}: {count}")
     for folder in status["folders"]:
-        print(f"  {folder['path']} ({folder['role']}): {folder['images']} images, {folder['indexed']} indexed, "
+        print(f"  {folder['path']} ({folder['role']}): {counted(folder['images'], 'image')}, {folder['indexed']} indexed, "
               f"{folder['pending']} waiting, {folder['skipped']} skipped; scanned {_when(folder['scanned'])}")
     for reason, count in status["skip_reasons"].items():
         print(f"  skipped {count}: {reason}")

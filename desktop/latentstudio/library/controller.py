@@ -149,14 +149,13 @@ class LibraryController:
 
     def rescan(self) -> Optional[UpkeepJob]:
         """Scan every folder for new, changed, moved and removed pictures, then index what is new.
-        A scan already waiting is the one returned; one that runs is followed by a new one (it may
-        have passed the change that asked for this)."""
+        A scan waiting last in the queue is the one returned; one that runs, or waits before a
+        folder job (a folder added while the start-up scan waited), is followed by a new one."""
         with self._cond:
             if self._closed:
                 return None
-            waiting = next((job for job in self._jobs if job.kind == SCAN), None)
-            if waiting is not None:
-                return waiting
+            if self._jobs and self._jobs[-1].kind == SCAN:
+                return self._jobs[-1]
         return self._queue(UpkeepJob(self.hub, "Scan library folders", SCAN, self._scan))
 
     def add_folder(self, path: Path) -> Optional[UpkeepJob]:

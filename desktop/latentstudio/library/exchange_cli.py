@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled, Priority
+from ..units import counted
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -39,7 +40,7 @@ def cmd_export(args: argparse.Namespace, ctx) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(f"Exported {report.vectors} vectors ({report.dim} dimensions, model {model}) to {report.folder} "
+        print(f"Exported {counted(report.vectors, 'vector')} ({report.dim} dimensions, model {model}) to {report.folder} "
               f"in {len(report.partitions)} partition(s)")
     return 0
 
@@ -79,8 +80,8 @@ def cmd_import(args: argparse.Namespace, ctx) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(f"Imported {report.imported} of {report.rows} vectors for {installed.id} · "
-              f"{report.already_indexed} images already had one · {len(report.unknown)} paths unknown")
+        print(f"Imported {report.imported} of {counted(report.rows, 'vector')} for {installed.id} · "
+              f"{counted(report.already_indexed, 'image')} already had one · {counted(len(report.unknown), 'path')} unknown")
         if report.sample_cosine is not None:
             print(f"  checked on a few images re-encoded here: median cosine {report.sample_cosine:.3f}")
         for path in report.unknown[:20]:

@@ -17,6 +17,7 @@ keeps only images whose words hold it; a negative term leaves out images whose w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
@@ -28,10 +29,10 @@ if TYPE_CHECKING:
     from .vectors import VectorIndex
 
 WORDS_WEIGHT = 0.6
-# A word in more files than this says little about any of them (bm25 gives it almost no weight)
-# and ranking all its files costs about a microsecond each: it is left out of the ranked query,
-# like a stopword. When every word of a query is that common, files holding all of them are
-# taken unranked. Chosen with tests/benchmarks/search_words.py.
+# A word in more files than this says little about any of them, and placing all its files on the
+# picture scale costs time per file: it is left out of the candidates and the shares, like a
+# stopword. When every word of a query is that common, up to this many files holding all of them
+# are taken. Chosen with tests/benchmarks/search_words.py.
 COMMON_MATCHES = 500
 PICTURE, WORDS, BOTH = "picture", "words", "both"
 
@@ -45,7 +46,7 @@ def weighted_order(
     """Ids by (1 - w) x normalised cosine + w x words score, ties by cosine.
 
     `pictures`: (id, cosine) from the picture search; `words`: id → share of the query's words
-    its file holds (see `word_shares`); `cosines`: the cosine of word matches not in `pictures`.
+    its file holds (`WordMatches.shares`); `cosines`: the cosine of word matches not in `pictures`.
     """
     known = dict(pictures)
     low = min(known.values(), default=0.0)
@@ -63,33 +64,37 @@ def weighted_order(
     return sorted(fused, key=lambda i: (-fused[i], -every.get(i, -np.inf)))
 
 
-def word_shares(store: "LibraryStore", keywords: KeywordQuery, image_ids: list[int]) -> dict[int, float]:
-    """Image id → share of the query's words its file's words hold, for those holding any (a
-    query of quoted stopwords only: 1 for those holding the phrase)."""
-    if not image_ids:
-        return {}
-    if not keywords.terms:
-        return dict.fromkeys(store.keyword_subset(keywords.phrases, image_ids), 1.0) if keywords.phrases else {}
-    held: dict[int, int] = {}
-    for term in keywords.terms:
-        for image_id in store.keyword_subset(term, image_ids):
-            held[image_id] = held.get(image_id, 0) + 1
-    return {image_id: n / len(keywords.terms) for image_id, n in held.items()}
+@dataclass(frozen=True)
+class WordMatches:
+    ids: list[int]  # the files whose words match the query, to rank beside the pictures
+    shares: dict[int, float]  # image id → share of the query's words its file holds (those holding any)
 
 
-def keyword_candidates(store: "LibraryStore", keywords: KeywordQuery) -> list[int]:
-    """Ids of the files whose words match the query: every file holding one of its less common
-    words (at most COMMON_MATCHES each, so all of them are ranked); when every word is common,
-    up to COMMON_MATCHES files holding all of them."""
+def keyword_candidates(store: "LibraryStore", keywords: KeywordQuery) -> WordMatches:
+    """The files whose words match the query, and how much of it each holds.
+
+    A word in more than COMMON_MATCHES files says little about any of them: like a stopword, it
+    is left out of the share (and of the candidates) when the query has less common words (a word
+    no file holds still counts: a file holding one of two words holds half the query); every
+    file holding one of those is a candidate, and its share is read from each word's own list
+    (at most COMMON_MATCHES files: cheap, and complete). When every word is common, up to
+    COMMON_MATCHES files holding all of them are the candidates, each holding the whole query."""
     counts = {t: store.keyword_count(t, COMMON_MATCHES + 1) for t in keywords.terms}
     rare = [t for t in keywords.terms if 0 < counts[t] <= COMMON_MATCHES]
     if rare:
-        limit = COMMON_MATCHES * len(rare)
-        return [i for i, _ in store.keyword_ranked(" OR ".join(rare), limit, keywords.phrases, keywords.excluded)]
+        ids = store.keyword_unranked(" OR ".join(rare), COMMON_MATCHES * len(rare), keywords.excluded,
+                                     within=keywords.phrases)
+        held: dict[int, int] = {}
+        for term in rare:
+            for image_id in store.keyword_unranked(term, COMMON_MATCHES):
+                held[image_id] = held.get(image_id, 0) + 1
+        counted = sum(1 for t in keywords.terms if counts[t] <= COMMON_MATCHES)  # words no file holds count too
+        return WordMatches(ids, {i: n / counted for i, n in held.items()})
     every = [t for t in keywords.terms if counts[t]] + ([keywords.phrases] if keywords.phrases else [])
     if not every:
-        return []
-    return store.keyword_unranked(" AND ".join(every), COMMON_MATCHES, keywords.excluded)
+        return WordMatches([], {})
+    ids = store.keyword_unranked(" AND ".join(every), COMMON_MATCHES, keywords.excluded)
+    return WordMatches(ids, dict.fromkeys(ids, 1.0))
 
 
 def fuse_with_words(
@@ -97,19 +102,19 @@ def fuse_with_words(
     index: "VectorIndex",
     query: np.ndarray,
     keywords: KeywordQuery,
-    found_ids: list[int],
+    matches: WordMatches,
     clip_ids: list[int],
     clip_scores: list[float],
     mask: Optional[np.ndarray],
     limit: int,
 ) -> tuple[list[int], list[float], list[str]]:
     """(image ids, cosine scores, why each matched) of the fused ranking, best first, from the
-    picture list and the files whose words match (`found_ids`, from keyword_candidates).
+    picture list and the files whose words match (from keyword_candidates).
 
     Keyword hits count only when the image is searchable (in the index) and passes the
     filters; their score is still the picture's cosine (from the approximate index's codes when
     there is one), so scores mean one thing throughout. A picture hit whose words hold the
-    query's (even words too common to list) gets the same words bonus as a listed one.
+    query's gets the same words bonus as a word match.
     """
     if keywords.phrases is not None or keywords.excluded is not None:
         # A phrase must be in the words; a negative term's words must not.
@@ -118,7 +123,7 @@ def fuse_with_words(
             allowed -= store.keyword_subset(keywords.excluded, clip_ids)
         kept = [(i, s) for i, s in zip(clip_ids, clip_scores) if i in allowed]
         clip_ids, clip_scores = [i for i, _ in kept], [s for _, s in kept]
-    found = np.array(found_ids, dtype=np.int64)
+    found = np.array(matches.ids, dtype=np.int64)
     words_only = np.empty(0, dtype=np.int64)
     if len(found) and len(index):
         positions = np.minimum(index.positions(found), len(index) - 1)
@@ -133,7 +138,10 @@ def fuse_with_words(
         else:
             vectors = index.matrix[index.positions(words_only)].astype(np.float32)
         cosines = dict(zip(words_only.tolist(), (vectors @ query).tolist()))
-    shares = word_shares(store, keywords, clip_ids + list(cosines))
+    if keywords.terms:
+        shares = {i: matches.shares[i] for i in (*clip_ids, *cosines) if i in matches.shares}
+    else:  # quoted stopwords only: every result holds the phrase
+        shares = dict.fromkeys((*clip_ids, *cosines), 1.0)
     order = weighted_order(list(zip(clip_ids, clip_scores)), shares, cosines=cosines)[:limit]
     known = {**cosines, **dict(zip(clip_ids, clip_scores))}
     in_clip = set(clip_ids)

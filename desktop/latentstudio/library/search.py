@@ -260,10 +260,10 @@ def rank(
             candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]
         matched = [PICTURE] * len(image_ids)
-        words = pending.result() if pending is not None else []
-        if keywords is not None and not words and keywords.phrases is None and keywords.excluded is None:
-            keywords = None  # no file's words match: the picture search alone
-        if keywords is not None:
+        words = pending.result() if pending is not None else None
+        if words is not None and not words.ids and keywords.phrases is None and keywords.excluded is None:
+            words = None  # no file's words match: the picture search alone
+        if keywords is not None and words is not None:
             image_ids, scores, matched = fuse_with_words(
                 library.store, index, query, keywords, words, image_ids, [float(s) for s in scores], mask, limit
             )
@@ -293,6 +293,18 @@ def listing(library: "Library", index: "VectorIndex", request: SearchRequest) ->
         newest = positions[np.argsort(-index.dates[positions], kind="stable")][: max(1, request.limit)]
         image_ids = [int(i) for i in index.ids[newest]]
     return hits_for(library, image_ids, [0.0] * len(image_ids), [LISTED] * len(image_ids))
+
+
+def pictures_passing(library: "Library", model: str, filters: SearchFilters) -> int:
+    """How many searchable pictures the filters let through, at any score: when a search finds
+    nothing, 0 says the filters left nothing, not the score cut-off. Reads the vectors: not on
+    the GUI thread."""
+    index = library.vector_index(model)
+    folder_ids = library.folder_ids_under(filters.folder) if filters.folder is not None else None
+    tagged = images_with_tags(library.store, filters.tags) if filters.tags else None
+    with index.lock:
+        mask = filter_mask(index, filters, folder_ids, tagged)
+        return len(index) if mask is None else int(mask.sum())
 
 
 def images_with_tags(store, labels: Sequence[str]) -> np.ndarray:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ...units import counted
 from ..store import analysis_tables as tables
 from . import service
 from .duplicates import LEVELS
@@ -139,7 +140,7 @@ def cmd_duplicates(args: argparse.Namespace, ctx) -> int:
             print("No duplicates found.")
         for group in groups:
             score = f" (cosine ≥ {group.score:.3f})" if group.score is not None else ""
-            print(f"{group.level} {group.id}: {len(group.members)} pictures{score}")
+            print(f"{group.level} {group.id}: {counted(len(group.members), 'picture')}{score}")
             for member in group.members:
                 r = member.row
                 mark = "keep" if member.keep else "    "
@@ -181,7 +182,7 @@ def cmd_map(args: argparse.Namespace, ctx) -> int:
     if args.json:
         print(json.dumps(listed, indent=2))
     else:
-        print(f"Map of {len(listed)} pictures ({layout.method})")
+        print(f"Map of {counted(len(listed), 'picture')} ({layout.method})")
         for point in listed:
             print(f"{point['x']:+.3f} {point['y']:+.3f}  {point['theme'] or ''}  {point['path']}")
     return 0

@@ -29,31 +29,19 @@ class KeywordRows:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def keyword_ranked(
-        self, match: str, limit: int, within: Optional[str] = None, excluded: Optional[str] = None
-    ) -> list[tuple[int, float]]:
-        """(image id, keyword score) matching an FTS5 expression, best first: the score is bm25,
-        negated so higher is better, names weighing twice the text; `within` must match too,
-        `excluded` must not."""
-        expression = match if within is None else f"({within}) AND ({match})"
-        if excluded is not None:
-            expression = f"({expression}) NOT ({excluded})"
-        rows = self.connection().execute(
-            "SELECT rowid, -bm25(image_words, 2.0, 1.0) AS score FROM image_words WHERE image_words MATCH ? "
-            "ORDER BY score DESC LIMIT ?",
-            (expression, limit),
-        )
-        return [(row[0], row[1]) for row in rows]
-
     def keyword_count(self, match: str, cap: int) -> int:
         """How many images match an FTS5 expression, counting no further than `cap`."""
         return int(self.connection().execute(
             "SELECT COUNT(*) FROM (SELECT 1 FROM image_words WHERE image_words MATCH ? LIMIT ?)", (match, cap)
         ).fetchone()[0])
 
-    def keyword_unranked(self, match: str, limit: int, excluded: Optional[str] = None) -> list[int]:
-        """Image ids matching an FTS5 expression, in id order (no ranking: for very common words)."""
-        expression = match if excluded is None else f"({match}) NOT ({excluded})"
+    def keyword_unranked(self, match: str, limit: int, excluded: Optional[str] = None,
+                         within: Optional[str] = None) -> list[int]:
+        """Image ids matching an FTS5 expression, in id order (no ranking); `within` must match
+        too, `excluded` must not."""
+        expression = match if within is None else f"({within}) AND ({match})"
+        if excluded is not None:
+            expression = f"({expression}) NOT ({excluded})"
         rows = self.connection().execute(
             "SELECT rowid FROM image_words WHERE image_words MATCH ? LIMIT ?", (expression, limit)
         )

@@ -48,7 +48,7 @@ class Recovery:
     def describe(self) -> str:
         if self.backup is not None:
             restored = (f"it was restored from the backup of {_when(self.backup)} (tags, marks and scores "
-                        "included) and its folders are scanned and indexed again for what changed since")
+                        "included) and its folders are scanned and their pictures indexed again")
         else:
             restored = ("no good backup was found, so a new library was started: its folders are scanned and "
                         "indexed again; tags and marks made before are lost")
@@ -85,6 +85,8 @@ def damage(path: Path, whole: bool = True) -> Optional[str]:
                         for row in db.execute(f'PRAGMA quick_check("{name}")')]
             problems = [p for p in problems if p != "ok"] or ["ok"]
     except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        if isinstance(exc, sqlite3.OperationalError):  # locked, unreadable, a full disk: not damage
+            raise
         return str(exc)
     finally:
         if db is not None:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from ...engine import JobHandle
-from ...units import format_bytes
+from ...units import counted, format_bytes
 from ...library.analysis.duplicates import LEVELS, Group
 from ...library.analysis.service import submit_duplicates, trash_pictures
 from ...library.analysis.trash import TrashReport
@@ -137,13 +137,13 @@ class DuplicatesPage(NeedsModelPage):
         self.groups = groups
         self.group_list.clear()
         for group in groups:
-            item = QListWidgetItem(f"{len(group.members)} pictures · {Path(group.keep.row.path).name}")
+            item = QListWidgetItem(f"{counted(len(group.members), 'picture')} · {Path(group.keep.row.path).name}")
             item.setToolTip("\n".join(m.row.path for m in group.members))
             self.group_list.addItem(item)
         level = LEVEL_NAMES[self.level.currentData()].lower()
         note = " Different pictures of one scene: nothing is ticked, tick what to move." if (
             self.level.currentData() == "similar") else ""
-        self.status.setText(f"{len(groups)} groups of {level}.{note}" if groups else f"No {level} found.")
+        self.status.setText(f"{counted(len(groups), 'group')} of {level}.{note}" if groups else f"No {level} found.")
         if groups:
             self.group_list.setCurrentRow(0)
         else:

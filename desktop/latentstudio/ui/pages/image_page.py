@@ -43,6 +43,7 @@ from ...imagegen.preview import StepPreview
 from ...imagegen.prompt_help import PromptHelpResult, get_prompt_task, submit_prompt_help
 from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
+from ...units import counted
 from ..background import run_in_background
 from ..file_actions import reveal
 from ..widgets.addon_picker import AddonPicker
@@ -67,7 +68,7 @@ def describe(meta: Optional[ImageMetadata], path: Path) -> str:
         lines.append(f"Negative: {meta.negative_prompt}")
     settings = [
         f"Seed {meta.seed}" if meta.seed is not None else "",
-        f"{meta.steps} steps" if meta.steps else "",
+        counted(meta.steps, "step") if meta.steps else "",
         f"CFG {meta.guidance:g}" if meta.guidance is not None else "",
         meta.scheduler or "",
         f"{meta.width}x{meta.height}" if meta.width and meta.height else "",

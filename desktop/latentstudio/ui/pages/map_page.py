@@ -29,6 +29,7 @@ from ...library import SearchHit
 from ...library.analysis.service import MapPoints, submit_map
 from ...library.controller import FOLDER
 from ...library.thumbnails import existing_thumbnail
+from ...units import counted
 from ..file_actions import open_file
 from ..widgets.map_canvas import PALETTE, MapCanvas
 from ..widgets.search_results import ICON_SIZE, SearchResultsModel, SearchResultsView
@@ -178,7 +179,7 @@ class MapPage(NeedsModelPage):
                                         "draws itself when they are indexed.")
             self.status.setText("No pictures indexed yet.")
             return
-        self.status.setText(f"{len(points.rows):,} pictures · {len(points.themes.names)} themes · "
+        self.status.setText(f"{counted(len(points.rows), 'picture')} · {counted(len(points.themes.names), 'theme')} · "
                             f"layout: {points.layout.method}")
 
     # -- colours --------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ class MapPage(NeedsModelPage):
                                   tags=tuple(self.points.tags.get(image.id, ()))))
         self.results_model.set_hits(hits)
         more = f" (showing {SELECTION_LIMIT:,})" if len(rows) > SELECTION_LIMIT else ""
-        self.status.setText(f"{len(rows):,} pictures selected{more}")
+        self.status.setText(f"{counted(len(rows), 'picture')} selected{more}")
 
     def _open_row(self, row: int) -> None:
         image = self._row(row)

@@ -30,7 +30,7 @@ from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
 from ...models.addons import ADDON_KINDS, family_label
 from ...models.registry import FORMAT_LABELS, KIND_TITLES
-from ...units import format_bytes
+from ...units import counted, format_bytes
 from ..background import run_in_background
 from ..downloads import DownloadController
 from ..page_services import PageServices
@@ -297,7 +297,7 @@ class ModelsPage(QWidget):
         if len(outcomes) == 1 and done:
             self.actions.importFinished.emit(done[0])
         else:
-            text = f"Imported {len(done)} of {len(outcomes)} models."
+            text = f"Imported {len(done)} of {counted(len(outcomes), 'model')}."
             if refused:
                 text += " Refused: " + "; ".join(refused)
             self.status.setText(text)

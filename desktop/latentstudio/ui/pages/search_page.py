@@ -33,12 +33,14 @@ from ...library import (
     submit_search,
     submit_warmup,
 )
+from ...library.search import SearchFilters, pictures_passing
 from ...library.store import analysis_tables as tag_tables
 from ...library.analysis.service import add_tags, mark_tag, remove_tag, submit_tag_update
 from ...library.controller import FOLDER, SCAN, FolderChange, LibraryController
 from ...library.scan import ScanReport
 from ...models.text_encoding.encoder import LOADING_MESSAGE
 from ...library.thumbnails import ensure_thumbnail
+from ...units import counted
 from ..background import run_in_background
 from ..file_actions import copy_image, copy_path, open_file, reveal
 from ..widgets.search_drop_zone import SearchDropZone
@@ -58,6 +60,7 @@ DEBOUNCE_MS = 250
 RESULT_LIMIT = 5000
 LOADING_TICK_MS = 1000
 OPENING_LIBRARY = "Opening the library…"
+COUNTS_WHILE_INDEXING_MS = 1000  # folder counts re-read while indexing runs (in the background)
 
 
 class SearchPage(NeedsModelPage):
@@ -65,12 +68,14 @@ class SearchPage(NeedsModelPage):
 
     def build_content(self) -> QWidget:
         self._search_handle: Optional[JobHandle] = None
+        self._search_filters = SearchFilters()  # the latest query's
         self._search_started = 0.0
         self._warmup_handle: Optional[JobHandle] = None
         self._loading_since: Optional[float] = None  # the search model is loading since then
         self._index_where: dict[int, str] = {}  # index job id -> " on the cluster at …" or ""
         self._started = False
-        self._pictures = 0  # in the library folders, as last counted
+        self._pictures = 0  # searchable (indexed) in the library folders, as last counted
+        self._waiting = 0  # found, not indexed yet
 
         self.query = QLineEdit()
         self.query.setObjectName("search-query")
@@ -169,6 +174,10 @@ class SearchPage(NeedsModelPage):
         self._loading_tick = QTimer(self)
         self._loading_tick.setInterval(LOADING_TICK_MS)
         self._loading_tick.timeout.connect(self._show_loading)
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(COUNTS_WHILE_INDEXING_MS)
+        self._counts_timer.timeout.connect(self.refresh_folders)
         return content
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -265,6 +274,7 @@ class SearchPage(NeedsModelPage):
             self.summary.setText(f"Search failed: {exc}")
             return
         self._search_handle = handle
+        self._search_filters = request.filters
         self.bridge.watch(handle, self._job_event)
         self._search_started = time.perf_counter()
         self.summary.setText("Searching…")
@@ -301,22 +311,49 @@ class SearchPage(NeedsModelPage):
                                  "No pictures pass the filters.")
         elif hits:
             best = max(hit.score for hit in hits)  # the first hit may have matched by its words
-            self.summary.setText(f"{len(hits)}{more} pictures · best {best:.2f} · {elapsed:.0f} ms")
+            self.summary.setText(f"{counted(len(hits), 'picture')}{more} · best {best:.2f} · {elapsed:.0f} ms")
+        elif self._search_filters != SearchFilters():
+            self._explain_nothing(handle, self._search_filters)
         else:
-            self.summary.setText(
-                f"No pictures score above {self.filters.min_score.value():.2f}. "
-                "Try other words, or lower the minimum score."
-            )
-            self.results.setPlaceholderText("No pictures match. Try other words, lower the minimum "
-                                            "score, or clear the filters.")
+            self._show_nothing(filtered_out=False)
+
+    def _explain_nothing(self, handle: JobHandle, filters: SearchFilters) -> None:
+        """Nothing found with filters on: whether the filters or the cut-off left nothing is
+        asked in the background (it reads the vectors)."""
+        ctx = self.ctx
+        model = ctx.registry.default("clip")
+        if model is None:
+            return
+
+        def show(passing: int) -> None:
+            if handle is self._search_handle:  # still the latest query
+                self._show_nothing(filtered_out=passing == 0)
+
+        run_in_background(lambda: pictures_passing(ctx.library, model.id, filters), show,
+                          lambda exc: self._show_nothing(filtered_out=False))
+
+    def _show_nothing(self, filtered_out: bool) -> None:
+        if filtered_out:
+            self.summary.setText("No picture passes the filters. Widen or clear them (folder, dates, type, "
+                                 "size, tags).")
+            self.results.setPlaceholderText("The filters leave no pictures to search. Widen or clear them.")
+            return
+        self.summary.setText(
+            f"No pictures score above {self.filters.min_score.value():.2f}. "
+            "Try other words, or lower the minimum score."
+        )
+        self.results.setPlaceholderText("No pictures match. Try other words, lower the minimum "
+                                        "score, or clear the filters.")
 
     def _show_empty_state(self) -> None:
         """What the empty results grid says to do next."""
-        if not self._pictures:
-            text = "No pictures yet. Add a folder of pictures under Library folders, then describe what you are looking for."
+        if self._pictures:
+            text = (f"Describe a picture above, or drop an example picture, to search "
+                    f"{counted(self._pictures, 'picture')}.")
+        elif self._waiting:
+            text = f"{counted(self._waiting, 'picture')} waiting to be indexed: they can be searched once indexed."
         else:
-            text = (f"Describe a picture above, or drop an example picture, to search {self._pictures:,} "
-                    "pictures.")
+            text = "No pictures yet. Add a folder of pictures under Library folders, then describe what you are looking for."
         self.results.setPlaceholderText(text)
 
     # -- folders and indexing ---------------------------------------------------------------
@@ -343,7 +380,8 @@ class SearchPage(NeedsModelPage):
         if self.folders.status.text() == OPENING_LIBRARY:
             self.folders.show_done("")
         self.folders.set_folders(status["folders"])
-        self._pictures = sum(folder["images"] for folder in status["folders"])
+        self._pictures = sum(folder["indexed"] for folder in status["folders"])  # searchable ones only
+        self._waiting = sum(folder["pending"] for folder in status["folders"])
         if not self.query.text().strip() and self.drop_zone.image is None:
             self._show_empty_state()
         self.filters.set_folders([Path(f["path"]) for f in status["folders"]])
@@ -417,7 +455,7 @@ class SearchPage(NeedsModelPage):
         if change.refused:
             self.folders.show_done(f"Could not add {change.path}: {change.refused}")
         elif not change.added:
-            self.folders.show_done(f"Removed {change.path} ({change.removed} images) from the library; "
+            self.folders.show_done(f"Removed {change.path} ({counted(change.removed, 'image')}) from the library; "
                                    "files are untouched.")
             self.run_search()
 
@@ -434,10 +472,12 @@ class SearchPage(NeedsModelPage):
             self.folders.show_busy(f"Indexing{where}…")
         elif event.kind is EventKind.PROGRESS:
             self.folders.show_progress(event.payload, where=where)
+            if not self._counts_timer.isActive():  # the folder counts follow the bar, at most once a second
+                self._counts_timer.start()
         elif event.kind is EventKind.FINISHED:
             report = event.payload
             self.folders.show_done(
-                f"Indexed {report.encoded} pictures{where}"
+                f"Indexed {counted(report.encoded, 'picture')}{where}"
                 + (f" · {len(report.skipped)} unreadable" if report.skipped else "")
             )
             self.refresh_folders()

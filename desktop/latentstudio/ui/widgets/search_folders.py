@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import Progress
+from ...units import counted
 from .empty_state import EmptyStateList
 from .list_rows import KEY_ROLE, ListRow, sync_rows
 
@@ -80,7 +81,7 @@ class SearchFoldersPanel(QWidget):
         """One row per folder, updated in place (the selected folder stays selected)."""
         sync_rows(self.list, [
             ListRow(row["path"],
-                    f"{row['path']}\n{row['images']} images · {row['indexed']} indexed · "
+                    f"{row['path']}\n{counted(row['images'], 'image')} · {row['indexed']} indexed · "
                     f"{row['pending']} waiting · {row['skipped']} skipped",
                     "Generated images" if row["role"] == "outputs" else "")
             for row in rows
@@ -108,11 +109,16 @@ class SearchFoldersPanel(QWidget):
 
     def show_progress(self, progress: Progress, where: str = "") -> None:
         """`where` (e.g. " on the cluster at ray://head") follows each progress message."""
-        self.progress.show()
         self.cancel_button.show()
         if progress.total:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * (progress.fraction or 0)))
+            self.progress.show()
+        elif progress.total is None:  # how much is unknown: busy, never the last job's value
+            self.progress.setRange(0, 0)
+            self.progress.show()
+        else:  # nothing to do (e.g. "nothing to index"): no bar at all
+            self.progress.hide()
         if progress.message:
             self.status.setText(progress.message + where)
 
