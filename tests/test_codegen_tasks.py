@@ -11,7 +11,7 @@ import pytest
 
 from latentstudio.cli import main
 from latentstudio.codegen import CodeRequest, HistoryStore, StreamPiece, submit_code
-from latentstudio.codegen.history import SCHEMA_1
+from latentstudio.codegen.history import SCHEMA_1, SCHEMA_VERSION
 from latentstudio.codegen.languages import get_language
 from latentstudio.codegen.prompts import build_messages
 from latentstudio.codegen.tasks import get_task, task_names
