@@ -154,7 +154,7 @@ def test_a_history_from_before_tasks_opens_with_everything_kept(tmp_path: Path) 
     assert entry.syntax.ok and store.search("csv", task="explain") == []
     assert path.with_name(path.name + ".schema-1.bak").is_file()
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert HistoryStore(path).count() == 1  # opening again changes nothing
 
 
