@@ -1,0 +1,93 @@
+"""The Code page as a conversation, with qtbot: follow-ups see earlier turns, Ctrl+N starts again,
+Regenerate and Edit last replace the last turn, a reopened conversation continues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from PySide6.QtCore import Qt
+
+from latentstudio.context import AppContext
+from latentstudio.ui.page_services import PageServices
+from latentstudio.ui.pages.code_page import CodePage
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
+    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    services = PageServices.create(ctx)
+    widget = CodePage(services)
+    qtbot.addWidget(widget)
+    services.bridge.start_engine()
+    widget.show()
+    widget.temperature.setValue(0.0)
+    widget.max_tokens.setValue(12)
+    yield widget
+    services.bridge.detach()
+
+
+def _ask(qtbot, page: CodePage, prompt: str) -> None:
+    page.prompt.setPlainText(prompt)
+    page.result = None
+    qtbot.mouseClick(page.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None and page.handle is None, timeout=TIMEOUT_MS)
+
+
+def test_a_follow_up_continues_the_conversation_and_ctrl_n_starts_another(qtbot, page: CodePage) -> None:
+    bar = page.conversation_bar
+    assert not bar.regenerate_button.isEnabled() and bar.label.text().startswith("New conversation")
+    _ask(qtbot, page, "add two numbers")
+    first = page.result
+    assert page.prompt.toPlainText() == ""  # ready for the follow-up
+    _ask(qtbot, page, "now add tests for it")
+    follow = page.result
+    assert (first.turn, follow.turn) == (1, 2) and follow.conversation_id == first.conversation_id
+    assert follow.prompt_tokens > first.prompt_tokens + first.n_tokens - 2  # the first turn was read again
+    assert bar.label.text().startswith("Conversation · 2 turns")
+    text = page.transcript.toPlainText()
+    assert text.index("add two numbers") < text.index("now add tests for it")
+    assert page.history_panel.list.count() == 1 and "2 turns" in page.history_panel.list.item(0).text()
+
+    qtbot.keyClick(page.prompt, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert page.turns == [] and page.conversation_id is None and page.answer.toPlainText() == ""
+    assert page.transcript.toPlainText() == "" and not bar.new_button.isEnabled()
+    _ask(qtbot, page, "reverse a list")
+    assert page.result.turn == 1 and page.result.conversation_id != first.conversation_id
+    assert page.history_panel.list.count() == 2
+
+
+def test_regenerate_and_edit_replace_the_last_turn(qtbot, page: CodePage) -> None:
+    _ask(qtbot, page, "add two numbers")
+    _ask(qtbot, page, "now add tests")
+    conversation = page.conversation_id
+    page.result = None
+    qtbot.mouseClick(page.conversation_bar.regenerate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None and page.handle is None, timeout=TIMEOUT_MS)
+    assert page.result.turn == 2 and page.result.conversation_id == conversation
+    assert [t.prompt for t in page.history.conversation(conversation)] == ["add two numbers", "now add tests"]
+
+    qtbot.mouseClick(page.conversation_bar.edit_button, Qt.MouseButton.LeftButton)
+    assert page.prompt.toPlainText() == "now add tests" and "editing" in page.conversation_bar.label.text()
+    _ask(qtbot, page, "now add pytest tests")
+    turns = page.history.conversation(conversation)
+    assert [t.prompt for t in turns] == ["add two numbers", "now add pytest tests"]
+    assert [t.prompt for t in page.turns] == ["add two numbers", "now add pytest tests"]
+    assert page.history.count() == 2  # the replaced answers are gone, not kept beside
+
+
+def test_a_reopened_conversation_continues(qtbot, page: CodePage) -> None:
+    _ask(qtbot, page, "add two numbers")
+    _ask(qtbot, page, "now add tests")
+    conversation = page.conversation_id
+    page.new_conversation()
+    panel = page.history_panel
+    panel.list.setCurrentRow(0)
+    qtbot.mouseClick(panel.reopen_button, Qt.MouseButton.LeftButton)
+    assert [t.prompt for t in page.turns] == ["add two numbers", "now add tests"]
+    assert "2 turns" in page.status.text() and "now add tests" in page.transcript.toPlainText()
+    _ask(qtbot, page, "and a docstring")
+    assert page.result.conversation_id == conversation and page.result.turn == 3
