@@ -35,8 +35,10 @@ MANIFEST_VERSION = 2
 HASH_CHUNK = 4 * 2**20
 MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
-KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation"}
-KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation"}
+KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation",
+               "text-embedding": "text-embedding"}
+KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation",
+               "text-embedding": "Project search (text embeddings)"}
 
 
 class ModelNotFoundError(KeyError):
@@ -92,6 +94,7 @@ FORMAT_LABELS = {
     "diffusers": "diffusers folder",
     "sd_single_file": "single .safetensors file",
     "transformers": "transformers folder",
+    "sentence_transformers": "sentence-transformers folder",
 }
 
 
