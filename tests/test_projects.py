@@ -188,3 +188,19 @@ def test_cli_projects_and_code_search(registry: ModelRegistry, project: Path, ca
     assert main(["projects", "remove", str(project)]) == 0
     assert (project / "pkg" / "config.py").exists()  # the user's files are never touched
     assert main(["projects", "remove", str(project)]) == 1
+
+
+def test_generate_code_with_a_project_gives_the_model_its_sources(
+    registry: ModelRegistry, project: Path, capsys, paths: Paths, tiny_models: Callable[[str], Path]
+) -> None:
+    from latentstudio.codegen import HistoryStore
+
+    registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    argv = ["generate-code", "add tests for parse_config", "--project", str(project), "--json",
+            "--temperature", "0", "--max-tokens", "8"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sources"][0]["path"] == "pkg/config.py" and report["sources"][0]["symbol"] == "parse_config"
+    assert "text" not in report["sources"][0]  # the code went to the model; the report says where
+    [entry] = HistoryStore(paths.code_history_db).list()
+    assert entry.sources[0]["symbol"] == "parse_config"  # the history keeps each turn's sources

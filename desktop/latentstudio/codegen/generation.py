@@ -252,10 +252,7 @@ def _generate(
     answer = task.answer_language(language, target)
     system, user = (m["content"] for m in build_messages(
         request.prompt, language, request.context, request.context_name, task.name, target, request.traceback))
-    messages, dropped = fit_conversation(
-        system, request.earlier, with_sources(user, request.sources),
-        lambda msgs: _count_tokens(lm, msgs), lm.max_positions, request.max_new_tokens,
-    )
+    messages, dropped, sources = _fit(lm, request, system, user)
     reply = stream_chat(job, lm, messages, request.max_new_tokens, request.temperature, request.top_p, request.seed)
     code, syntax = answer_code(reply.text, task, answer)
     return GenerationResult(
@@ -276,8 +273,26 @@ def _generate(
         task=task.name,
         dropped_turns=dropped,
         conversation_id=request.conversation_id,
-        sources=tuple(_source_record(s) for s in request.sources),
+        sources=tuple(_source_record(s) for s in sources),
     )
+
+
+def _fit(lm: LanguageModel, request: CodeRequest, system: str, user: str
+         ) -> tuple[list[dict[str, str]], int, tuple[dict[str, Any], ...]]:
+    """(messages, earlier turns left out, sources given): the lowest-ranked sources go first when the
+    request with its sources would leave less than a quarter of the model's context for the answer."""
+    sources = tuple(request.sources)
+    limit = lm.max_positions
+    while True:
+        messages, dropped = fit_conversation(
+            system, request.earlier, with_sources(user, sources),
+            lambda msgs: _count_tokens(lm, msgs), limit, request.max_new_tokens,
+        )
+        if not sources or limit is None:
+            return messages, dropped, sources
+        if _count_tokens(lm, messages) + min(request.max_new_tokens, limit // 4) <= limit:
+            return messages, dropped, sources
+        sources = sources[:-1]
 
 
 def _source_record(source: dict[str, Any]) -> dict[str, Any]:
