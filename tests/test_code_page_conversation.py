@@ -91,3 +91,28 @@ def test_a_reopened_conversation_continues(qtbot, page: CodePage) -> None:
     assert "2 turns" in page.status.text() and "now add tests" in page.transcript.toPlainText()
     _ask(qtbot, page, "and a docstring")
     assert page.result.conversation_id == conversation and page.result.turn == 3
+
+
+def test_a_project_answer_lists_its_sources_and_the_history_keeps_them(
+    qtbot, page: CodePage, tmp_path: Path, tiny_models: Callable[[str], Path]
+) -> None:
+    page.ctx.registry.import_path(tiny_models("text-embedding-tiny"), kind="text-embedding", model_id="tiny-te",
+                                  link=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.py").write_text("import json\n\n\ndef parse_config(path):\n    return json.load(open(path))\n")
+    page.add_project(project)
+    assert page.project_picker.current() == project.resolve()
+    qtbot.waitUntil(lambda: page.index_handle is None, timeout=TIMEOUT_MS)
+    assert page.project_picker.state.text().startswith("Indexed: 1 files read")
+    _ask(qtbot, page, "test parse_config")
+    assert page.result.sources and page.result.sources[0]["symbol"] == "parse_config"
+    assert page.sources.isVisible() and page.sources.count() == len(page.result.sources)
+    assert page.sources.item(0).text().startswith("config.py:4-5 parse_config ·")
+    assert "symbol" in page.sources.item(0).text()
+    assert "Sources:" in page.transcript.toPlainText()
+    given = len(page.result.sources)
+    page.new_conversation()
+    page.history_panel.list.setCurrentRow(0)
+    page.history_panel._reopen()
+    assert page.sources.count() == given and page.sources.item(0).text().startswith("config.py:4-5")

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from ..cli_progress import ProgressBars
 from .folders import ProjectFolders
-from .service import IndexReport, submit_index, submit_search
+from .service import IndexReport, open_store, submit_index, submit_search
 from .store import ProjectStore
 
 
@@ -88,7 +88,7 @@ def index_project(ctx, folder: Path, model_id: Optional[str], show_progress: boo
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise FileNotFoundError(f"project folder not found: {folder}")
-    store = open_store(ctx, folder)
+    store = open_store(ctx.paths.home, folder)
     bars = ProgressBars(show_progress and sys.stderr.isatty(), unit="it")
     handle = submit_index(ctx.engine, ctx.registry, store, folder, model_id, on_event=bars)
     try:
@@ -102,21 +102,10 @@ def index_project(ctx, folder: Path, model_id: Optional[str], show_progress: boo
         bars.close()
 
 
-_stores: dict[str, ProjectStore] = {}
-
-
-def open_store(ctx, folder: Path) -> ProjectStore:
-    """One store per project for the process (the engine thread and this one share it)."""
-    path = ProjectFolders(ctx.paths.home).index_path(folder)
-    if str(path) not in _stores:
-        _stores[str(path)] = ProjectStore(path)
-    return _stores[str(path)]
-
-
 def project_hits(ctx, folder: Path, query: str, limit: int, model_id: Optional[str], mode: str = "fused",
                  show_progress: bool = True) -> list[Any]:
     index_project(ctx, folder, model_id, show_progress)
-    store = open_store(ctx, Path(folder).expanduser().resolve())
+    store = open_store(ctx.paths.home, Path(folder).expanduser().resolve())
     return submit_search(ctx.engine, ctx.registry, store, query, limit, model_id, mode).result()
 
 

@@ -5,6 +5,7 @@ INTERACTIVE priority (embed the request, rank the chunks)."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -14,6 +15,7 @@ import numpy as np
 from ..engine import Engine, JobContext, JobHandle, Priority
 from ..engine.jobs import EventCallback
 from ..models import InstalledModel, ModelRegistry
+from .folders import ProjectFolders
 from .embedder import TextEmbedder, cache_key, load_text_embedder
 from .index import RefreshReport, embed_pending, refresh
 from .retrieve import Hit, search
@@ -22,6 +24,17 @@ from .store import ProjectStore
 log = logging.getLogger(__name__)
 
 KIND = "text-embedding"
+_stores: dict[Path, ProjectStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(home: Path, folder: Path) -> ProjectStore:
+    """The project's index, one store per process (the engine thread and the caller share it)."""
+    path = ProjectFolders(home).index_path(folder)
+    with _stores_lock:
+        if path not in _stores:
+            _stores[path] = ProjectStore(path)
+        return _stores[path]
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -47,13 +48,18 @@ from ...codegen.tasks import WRITE, get_task, load_tasks
 from ...engine import EventKind, JobEvent, JobHandle
 from ...models import MissingModelError, ModelNotFoundError
 from ..widgets.code_highlighter import PygmentsHighlighter
+from ...projects.folders import ProjectFolders
+from ...projects.retrieve import fill_budget
+from ...projects.service import open_store, submit_index, submit_search
 from ..widgets.code_conversation import ConversationBar, TranscriptView
+from ..widgets.code_sources import ProjectPicker, SourcesList, open_file
 from ..widgets.code_history import CodeHistoryPanel
 from .needs_model import NeedsModelPage
 
 log = logging.getLogger(__name__)
 
 RANDOM_SEED = -1
+SOURCE_BUDGET_TOKENS = 1500  # project code given with a request (the job trims it to the model's context)
 
 
 def _monospace(editor: QPlainTextEdit) -> None:
@@ -73,6 +79,8 @@ class CodePage(NeedsModelPage):
         self.conversation_id: Optional[int] = None
         self.editing: Optional[HistoryEntry] = None  # the turn Generate replaces (edit, regenerate)
         self._asked: Optional[CodeRequest] = None
+        self.search_handle: Optional[JobHandle] = None
+        self.index_handle: Optional[JobHandle] = None
         self._history_error = ""
         self.history = self._open_history()
         dark = self.palette().window().color().lightness() < 128
@@ -182,6 +190,12 @@ class CodePage(NeedsModelPage):
         self.conversation_bar.newRequested.connect(self.new_conversation)
         self.conversation_bar.regenerateRequested.connect(self.regenerate)
         self.conversation_bar.editRequested.connect(self.edit_last)
+        self.project_picker = ProjectPicker()
+        self.project_picker.addRequested.connect(self._add_project)
+        self.project_picker.combo.currentIndexChanged.connect(lambda _: self._index_project())
+        self.sources = SourcesList()
+        self.sources.openRequested.connect(self._open_source)
+        self._load_projects()
         self.language.currentIndexChanged.connect(self._language_changed)
 
         self.syntax_label = QLabel()
@@ -228,7 +242,9 @@ class CodePage(NeedsModelPage):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.conversation_bar)
+        right_layout.addWidget(self.project_picker)
         right_layout.addWidget(self.outputs, 1)
+        right_layout.addWidget(self.sources)
         info_row = QHBoxLayout()
         info_row.addWidget(self.syntax_label, 1)
         info_row.addWidget(self.speed_label)
@@ -298,9 +314,42 @@ class CodePage(NeedsModelPage):
         return [t for t in self.turns if t is not self.editing and t.turn < self.editing.turn]
 
     def generate(self) -> None:
-        if self.handle is not None:
+        if self.handle is not None or self.search_handle is not None:
             return
         request = self.request()
+        project = self.project_picker.current()
+        if project is None:
+            self._submit(request)
+            return
+        try:
+            request.validate()
+            store = open_store(self.ctx.paths.home, project)
+            handle = submit_search(self.ctx.engine, self.ctx.registry, store, request.prompt or request.task)
+        except (ValueError, RuntimeError, OSError, MissingModelError, ModelNotFoundError) as exc:
+            self.status.setText(str(exc))
+            return
+        self.search_handle = handle
+        self._asked = request
+        self.bridge.watch(handle, self._on_search_event)
+        self.status.setText(f"Finding code in {project.name}…")
+        self._set_running(True)
+
+    def _on_search_event(self, event: JobEvent) -> None:
+        if event.handle is not self.search_handle or not event.kind.final:
+            return
+        self.search_handle = None
+        request = self._asked
+        self._set_running(False)
+        if event.kind is EventKind.FINISHED and request is not None:
+            chosen = fill_budget(event.payload, SOURCE_BUDGET_TOKENS)
+            self._submit(replace(request, sources=tuple(hit.to_json(with_text=True) for hit in chosen)))
+        elif event.kind is EventKind.FAILED:
+            log.error("project search failed: %s", event.payload)
+            self.status.setText(f"Could not search the project: {event.payload}")
+        else:
+            self.status.setText("Stopped before it began")
+
+    def _submit(self, request: CodeRequest) -> None:
         try:
             handle = submit_code(
                 self.ctx.engine, self.ctx.registry, request, self.history
@@ -314,6 +363,7 @@ class CodePage(NeedsModelPage):
         self.result = None
         self.answer.clear()
         self.code.clear()
+        self.sources.show_sources([], None)
         self.syntax_label.clear()
         self.speed_label.clear()
         self.status.setText("Queued…")
@@ -322,6 +372,8 @@ class CodePage(NeedsModelPage):
         self._show_conversation()
 
     def stop(self) -> None:
+        if self.search_handle is not None:
+            self.search_handle.cancel()
         if self.handle is not None:
             # Said before cancelling: a waiting job ends at once, and its final event may follow.
             self.stop_button.setEnabled(False)
@@ -368,6 +420,7 @@ class CodePage(NeedsModelPage):
                        "did not fit the model's context and were left out")
         self.status.setText(status)
         self._add_turn(result)
+        self.sources.show_sources(result.sources, self.project_picker.current())
         self.prompt.clear()  # ready for the follow-up, as in a chat
         self._set_running(False)
         self.history_panel.refresh()
@@ -464,6 +517,7 @@ class CodePage(NeedsModelPage):
     def _set_running(self, running: bool) -> None:
         if not running:
             self.handle = None
+        running = running or self.search_handle is not None
         self.generate_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self._update_code_buttons()
@@ -570,6 +624,7 @@ class CodePage(NeedsModelPage):
         self.result = None
         self.answer.setPlainText(last.output)
         self._show_result(last.code, last.syntax, last.ttft_ms, last.tokens_per_s, last.n_tokens)
+        self.sources.show_sources(last.sources, self.project_picker.current())
         turns_text = f", {len(self.turns)} turns" if len(self.turns) > 1 else ""
         self.status.setText(f"From history, {last.created[:16].replace('T', ' ')} with {last.model_id}{turns_text}")
         self._show_conversation()
@@ -603,3 +658,74 @@ class CodePage(NeedsModelPage):
         model_index = self.model_picker.findData(entry.model_id)
         if model_index >= 0:
             self.model_picker.setCurrentIndex(model_index)
+
+    # -- projects ----------------------------------------------------------------------------
+
+    def _load_projects(self) -> None:
+        try:
+            folders = [p.path for p in ProjectFolders(self.ctx.paths.home).list()]
+        except ValueError as exc:
+            self.project_picker.state.setText(str(exc))
+            folders = []
+        self.project_picker.set_projects(folders, self.project_picker.current())
+
+    def add_project(self, folder: Path) -> None:
+        """Add a project folder, choose it, and index it in the background."""
+        try:
+            project = ProjectFolders(self.ctx.paths.home).add(folder)
+        except (OSError, ValueError) as exc:
+            self.project_picker.state.setText(str(exc))
+            return
+        self._load_projects()
+        self.project_picker.combo.setCurrentIndex(self.project_picker.combo.findData(str(project.path)))
+
+    def _add_project(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Add a project folder")
+        if name:
+            self.add_project(Path(name))
+
+    def _index_project(self) -> None:
+        """Index the chosen project (BACKGROUND: generation and searches go first)."""
+        project = self.project_picker.current()
+        if project is None:
+            self.project_picker.state.clear()
+            return
+        if self.index_handle is not None:
+            self.index_handle.cancel()  # what it committed stays; the new index goes on from there
+        try:
+            store = open_store(self.ctx.paths.home, project)
+            handle = submit_index(self.ctx.engine, self.ctx.registry, store, project)
+        except (MissingModelError, ModelNotFoundError) as exc:
+            self.project_picker.state.setText(f"{exc}".split(". ")[0] + ": the request goes without project code")
+            return
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.project_picker.state.setText(str(exc))
+            return
+        self.index_handle = handle
+        self.project_picker.state.setText("Indexing…")
+        self.bridge.watch(handle, self._on_index_event)
+
+    def _on_index_event(self, event: JobEvent) -> None:
+        if event.handle is not self.index_handle:
+            return
+        if event.kind is EventKind.PROGRESS and event.payload.message:
+            self.project_picker.state.setText(event.payload.message)
+        elif event.kind is EventKind.FINISHED:
+            self.index_handle = None
+            report = event.payload
+            self.project_picker.state.setText(
+                f"Indexed: {report.refresh.added + report.refresh.changed} files read, {report.embedded} chunks embedded"
+                + (f"; {'; '.join(report.notes)}" if report.notes else ""))
+            self.project_picker.state.setToolTip(report.describe())
+        elif event.kind is EventKind.FAILED:
+            self.index_handle = None
+            log.error("project indexing failed: %s", event.payload)
+            self.project_picker.state.setText(f"Indexing failed: {event.payload}")
+        elif event.kind is EventKind.CANCELLED:
+            self.index_handle = None
+
+    def _open_source(self, path: str, line: int) -> None:
+        if open_file(path):
+            self.status.setText(f"Opened {path} (line {line})")
+        else:
+            self.status.setText(f"{path} is no longer there; ask again to refresh the project")
