@@ -116,3 +116,39 @@ def test_a_project_answer_lists_its_sources_and_the_history_keeps_them(
     page.history_panel.list.setCurrentRow(0)
     page.history_panel._reopen()
     assert page.sources.count() == given and page.sources.item(0).text().startswith("config.py:4-5")
+
+
+def test_a_source_pinned_or_excluded_counts_for_the_next_turn(
+    qtbot, page: CodePage, tmp_path: Path, tiny_models: Callable[[str], Path]
+) -> None:
+    page.ctx.registry.import_path(tiny_models("text-embedding-tiny"), kind="text-embedding", model_id="tiny-te",
+                                  link=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.py").write_text("import json\n\n\ndef parse_config(path):\n    return json.load(open(path))\n")
+    page.add_project(project)
+    qtbot.waitUntil(lambda: page.index_handle is None, timeout=TIMEOUT_MS)
+    _ask(qtbot, page, "test parse_config")
+    rows = {page.sources.item(k).text().split(" ")[0]: k for k in range(page.sources.count())}
+    assert set(rows) == {"config.py:4-5", "config.py:1-3"}
+    page.sources.exclude(rows["config.py:4-5"])
+    page.sources.pin(rows["config.py:1-3"])
+    assert page.sources.pinned[("config.py", 1)]["text"].startswith("import json")
+    _ask(qtbot, page, "test parse_config again")
+    given = [(s["path"], s["start_line"]) for s in page.result.sources]
+    assert given[0] == ("config.py", 1) and ("config.py", 4) not in given
+    page.new_conversation()
+    assert not page.sources.pinned and not page.sources.excluded
+
+
+def test_without_a_text_embedding_model_a_project_request_goes_without_its_code(
+    qtbot, page: CodePage, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    page.add_project(project)
+    assert "text-embedding" in page.project_picker.state.text()
+    _ask(qtbot, page, "add two numbers")
+    assert page.result.sources == () and "without project code" in page.project_picker.state.text()
+    page.add_project(tmp_path / "missing")
+    assert "project folder not found" in page.project_picker.state.text()

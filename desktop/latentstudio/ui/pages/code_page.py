@@ -325,7 +325,11 @@ class CodePage(NeedsModelPage):
             request.validate()
             store = open_store(self.ctx.paths.home, project)
             handle = submit_search(self.ctx.engine, self.ctx.registry, store, request.prompt or request.task)
-        except (ValueError, RuntimeError, OSError, MissingModelError, ModelNotFoundError) as exc:
+        except (MissingModelError, ModelNotFoundError):
+            self.project_picker.state.setText("No text-embedding model (Models page): asked without project code")
+            self._submit(request)
+            return
+        except (ValueError, RuntimeError, OSError) as exc:
             self.status.setText(str(exc))
             return
         self.search_handle = handle
@@ -341,8 +345,8 @@ class CodePage(NeedsModelPage):
         request = self._asked
         self._set_running(False)
         if event.kind is EventKind.FINISHED and request is not None:
-            chosen = fill_budget(event.payload, SOURCE_BUDGET_TOKENS)
-            self._submit(replace(request, sources=tuple(hit.to_json(with_text=True) for hit in chosen)))
+            found = [hit.to_json(with_text=True) for hit in fill_budget(event.payload, SOURCE_BUDGET_TOKENS)]
+            self._submit(replace(request, sources=tuple(self.sources.apply(found))))
         elif event.kind is EventKind.FAILED:
             log.error("project search failed: %s", event.payload)
             self.status.setText(f"Could not search the project: {event.payload}")
@@ -462,6 +466,8 @@ class CodePage(NeedsModelPage):
             self.status.setText("Stop the running generation before starting a new conversation")
             return
         self.turns, self.conversation_id, self.editing, self.result = [], None, None, None
+        self.sources.forget_choices()
+        self.sources.show_sources([], None)
         self.prompt.clear()
         self.answer.clear()
         self.code.clear()
