@@ -158,10 +158,16 @@ def test_index_and_search_jobs_on_the_engine(
     chosen = fill_budget(hits, budget_tokens=80)
     assert chosen and sum(len(h.text) // 4 + 16 for h in chosen) <= 80 and chosen[0] == hits[0]
 
+    # A file deleted since the index is purged before the search: never cited.
+    (project / "pkg" / "config.py").unlink()
+    after = submit_search(engine, registry, store, "what does parse_config return?", root=project).result(120)
+    assert all(h.path != "pkg/config.py" for h in after)
+
     # The folder now holds another model under the same id: its vectors are re-made, and it says why.
     store.query("UPDATE vectors SET dim = 7")
     again = submit_index(engine, registry, store, project).result(120)
-    assert again.embedded == report.embedded and "embedded again" in again.describe()
+    assert again.embedded == store.query("SELECT COUNT(DISTINCT hash) FROM chunks")[0][0]
+    assert "embedded again" in again.describe()
     store.close()
 
 

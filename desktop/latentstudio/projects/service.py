@@ -17,7 +17,7 @@ from ..engine.jobs import EventCallback
 from ..models import InstalledModel, ModelRegistry
 from .folders import ProjectFolders
 from .embedder import TextEmbedder, cache_key, load_text_embedder
-from .index import RefreshReport, embed_pending, refresh
+from .index import EMBED_BATCH, RefreshReport, embed_pending, refresh
 from .retrieve import Hit, search
 from .store import ProjectStore
 
@@ -93,18 +93,25 @@ def submit_index(engine: Engine, registry: ModelRegistry, store: ProjectStore, r
 
 
 def run_search(job: JobContext, store: ProjectStore, text: str, installed: InstalledModel,
-               limit: int, mode: str = "fused") -> list[Hit]:
+               limit: int, mode: str = "fused", root: Optional[Path] = None) -> list[Hit]:
+    """Rank the chunks for `text`. With `root`, the index is refreshed first (size and mtime, so it
+    is quick): deleted files are purged and never cited, and a few changed chunks are embedded here;
+    more are left to the background index."""
+    if root is not None:
+        refresh(store, root, checkpoint=job.checkpoint)
     vector: Optional[np.ndarray] = None
     if mode != "keywords":
         with _embedder(job, installed) as embedder:
+            if root is not None and 0 < store.pending_count(installed.id) <= EMBED_BATCH:
+                embed_pending(store, embedder.encode, installed.id, checkpoint=job.checkpoint)
             vector = embedder.encode([text])[0]
     return search(store, text, vector, installed.id, limit=limit, mode=mode)
 
 
 def submit_search(engine: Engine, registry: ModelRegistry, store: ProjectStore, text: str, limit: int = 10,
-                  model_id: Optional[str] = None, mode: str = "fused",
+                  model_id: Optional[str] = None, mode: str = "fused", root: Optional[Path] = None,
                   on_event: Optional[EventCallback] = None) -> JobHandle:
     installed = registry.resolve(KIND, model_id)
-    return engine.submit(lambda job: run_search(job, store, text, installed, limit, mode),
+    return engine.submit(lambda job: run_search(job, store, text, installed, limit, mode, root),
                          priority=Priority.INTERACTIVE, name="Search code", kind="project-search",
                          on_event=on_event, memory_bytes=installed.size_bytes)

@@ -324,7 +324,8 @@ class CodePage(NeedsModelPage):
         try:
             request.validate()
             store = open_store(self.ctx.paths.home, project)
-            handle = submit_search(self.ctx.engine, self.ctx.registry, store, request.prompt or request.task)
+            handle = submit_search(self.ctx.engine, self.ctx.registry, store, request.prompt or request.task,
+                                   root=project)
         except (MissingModelError, ModelNotFoundError):
             self.project_picker.state.setText("No text-embedding model (Models page): asked without project code")
             self._submit(request)
