@@ -210,3 +210,46 @@ def test_generate_code_with_a_project_gives_the_model_its_sources(
     assert "text" not in report["sources"][0]  # the code went to the model; the report says where
     [entry] = HistoryStore(paths.code_history_db).list()
     assert entry.sources[0]["symbol"] == "parse_config"  # the history keeps each turn's sources
+
+
+def test_a_stopped_refresh_keeps_what_it_committed_and_the_next_one_goes_on(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    for k in range(450):
+        (root / f"m{k:03d}.py").write_text(f"def f{k}():\n    return {k}\n")
+    store = ProjectStore(tmp_path / "index.sqlite3")
+    progress: list[tuple[int, int]] = []
+
+    def stop() -> None:
+        raise Cancelled("stopped")
+
+    with pytest.raises(Cancelled):
+        refresh(store, root, progress=lambda done, total, _: progress.append((done, total)), checkpoint=stop)
+    assert progress and progress[-1][1] == 450
+    kept = len(store.files())
+    assert 0 < kept < 450  # the first batch was committed before the stop
+    report = refresh(store, root)
+    assert (report.added, report.unchanged) == (450 - kept, kept)
+    assert store.query("SELECT COUNT(*) FROM chunks")[0][0] == 450  # no chunk twice
+    store.close()
+
+
+def test_a_file_changing_while_read_is_read_again(project: Path, tmp_path: Path, monkeypatch) -> None:
+    from latentstudio.projects import index
+
+    path = project / "pkg" / "config.py"
+    real = Path.read_bytes
+    changed = []
+
+    def read_and_change(self: Path) -> bytes:
+        data = real(self)
+        if self == path and not changed:
+            changed.append(True)
+            self.write_text(CONFIG_PY + "\n\ndef late():\n    return 1\n")  # written while we read
+        return data
+
+    monkeypatch.setattr(index.Path, "read_bytes", read_and_change)
+    store = ProjectStore(tmp_path / "index.sqlite3")
+    refresh(store, project)
+    assert "late" in {row[0] for row in store.query("SELECT symbol FROM chunks")}
+    store.close()
