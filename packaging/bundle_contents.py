@@ -66,7 +66,11 @@ METADATA_PACKAGES = (
 # components, `AutoModelForCausalLM` picking `transformers.models.<arch>`), so the import
 # graph alone misses them. Whole packages: a user may import any architecture. accelerate is
 # found with `find_spec` before model CPU offload (imagegen/loading.py), never imported directly.
-HIDDEN_IMPORT_PACKAGES = ("latentstudio", "diffusers", "transformers", "open_clip", "pygments", "accelerate", "peft")
+# sentence-transformers builds a text-embedding model from the class names in its modules.json,
+# and projects/chunking.py imports each tree-sitter grammar by name: both loaded by name.
+HIDDEN_IMPORT_PACKAGES = ("latentstudio", "diffusers", "transformers", "open_clip", "pygments", "accelerate", "peft",
+                          "sentence_transformers", "tree_sitter_python", "tree_sitter_javascript",
+                          "tree_sitter_typescript", "tree_sitter_go", "tree_sitter_rust")
 
 # Submodules of the packages above that need software we do not ship.
 HIDDEN_IMPORT_SKIP = (

@@ -64,6 +64,7 @@ def test_explain_streams_a_prose_answer_and_fix_a_checked_one(qtbot, page: CodeP
     assert page.answer.toPlainText() == REPLY and page.result.task == "explain"
     assert page.syntax_label.text() == "python: prose answer" and not page.copy_button.isEnabled()
 
+    page.new_conversation()  # a request of its own: the tiny model learnt one reply to one request
     _choose(page, "fix")
     page.traceback.setPlainText('Traceback (most recent call last):\n  File "calc.py", line 2\nTypeError: boom')
     page.result = None

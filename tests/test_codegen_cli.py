@@ -112,3 +112,23 @@ def test_binary_context_file_is_refused(tmp_path: Path, capsys) -> None:
     blob.write_bytes(b"\x89PNG\x00\x00binary")
     assert main(["generate-code", "x", "--context", str(blob)]) == 1
     assert "not a text file" in capsys.readouterr().err
+
+
+def test_continue_makes_a_follow_up_of_the_latest_or_a_named_conversation(capsys, paths: Paths) -> None:
+    assert main(["generate-code", "add", "--continue", "--temperature", "0"]) == 1
+    assert "no conversation to continue" in capsys.readouterr().err
+    assert main(["generate-code", "add two numbers", "--temperature", "0", "--max-tokens", "16", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["generate-code", "now add tests", "--continue", "--temperature", "0", "--max-tokens", "8"]) == 0
+    assert f"conversation {first['conversation_id']}, turn 2" in capsys.readouterr().err
+    argv = ["generate-code", "and a docstring", "--continue", str(first["conversation_id"]), "--json",
+            "--temperature", "0", "--max-tokens", "8"]
+    assert main(argv) == 0
+    third = json.loads(capsys.readouterr().out)
+    assert (third["conversation_id"], third["turn"]) == (first["conversation_id"], 3)
+    assert third["prompt_tokens"] > first["prompt_tokens"] + first["n_tokens"]
+    history = HistoryStore(paths.code_history_db)
+    assert [t.prompt for t in history.conversation(first["conversation_id"])] == [
+        "add two numbers", "now add tests", "and a docstring"]
+    assert main(["generate-code", "x", "--continue", "99"]) == 1
+    assert "no conversation 99" in capsys.readouterr().err

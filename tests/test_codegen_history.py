@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -89,3 +90,57 @@ def test_a_filtered_history_shows_the_newest_match_first(paths: Paths) -> None:
     store.add(_entry("read a csv file with a csv reader and csv rows", "import csv"))
     newest = store.add(_entry("write csv", "import csv"))
     assert [e.id for e in store.search("csv")][0] == newest.id
+
+
+def test_turns_form_conversations_listed_by_their_first_prompt(paths: Paths) -> None:
+    store = HistoryStore(paths.code_history_db)
+    first = store.add(_entry("Parse a CSV file", "import csv"))
+    follow = store.add(_entry("now add tests for it", "def test_parse(): ...",
+                              conversation_id=first.conversation_id,
+                              sources=({"path": "io.py", "start_line": 1, "end_line": 9, "score": 0.5},)))
+    other = store.add(_entry("reverse a list", "xs[::-1]"))
+    assert (first.turn, follow.turn, follow.conversation_id) == (1, 2, first.conversation_id)
+    assert other.conversation_id != first.conversation_id and other.turn == 1
+
+    turns = store.conversation(first.conversation_id)
+    assert [t.prompt for t in turns] == ["Parse a CSV file", "now add tests for it"]
+    assert turns[1].sources[0]["path"] == "io.py"
+    listed = store.conversations()
+    assert [(c.title, c.turns) for c in listed] == [("reverse a list", 1), ("Parse a CSV file", 2)]
+    assert listed[1].last.prompt == "now add tests for it"
+    # A word of any turn finds the whole conversation.
+    [hit] = store.conversations("tests")
+    assert hit.id == first.conversation_id and hit.turns == 2
+    assert store.conversations("xyzzy") == []
+
+
+def test_regenerate_replaces_the_last_turn_in_place(paths: Paths) -> None:
+    store = HistoryStore(paths.code_history_db)
+    first = store.add(_entry("Parse a CSV file", "import csv"))
+    second = store.add(_entry("add tests", "bad answer", conversation_id=first.conversation_id))
+    again = store.add(_entry("add tests please", "good answer"), replaces=second.id)
+    assert (again.conversation_id, again.turn) == (first.conversation_id, 2)
+    assert [t.output for t in store.conversation(first.conversation_id)] == ["import csv", "good answer"]
+    assert store.search("bad") == []
+    assert store.delete_conversation(first.conversation_id) == 2
+    assert store.conversations() == [] and store.count() == 0
+
+
+def test_the_previous_release_history_opens_as_one_turn_conversations(tmp_path: Path) -> None:
+    """0.2.0 wrote schema 2 (no conversations): a copy is upgraded, backed up first, and its
+    generations become conversations of one turn that still search and continue."""
+    from tests.support.release_homes import HOMES
+
+    path = tmp_path / "code-history.sqlite3"
+    shutil.copyfile(HOMES / "0.2.0" / "code-history.sqlite3", path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    store = HistoryStore(path)
+    [summary] = store.conversations("csv")
+    assert (summary.title, summary.turns, summary.last.code) == ("Parse a CSV file", 1, "import csv")
+    assert summary.last.turn == 1 and summary.last.sources == ()
+    follow = store.add(_entry("now add tests", "def test(): ...", conversation_id=summary.id))
+    assert follow.turn == 2 and len(store.conversation(summary.id)) == 2
+    assert (tmp_path / "code-history.sqlite3.schema-2.bak").exists()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3

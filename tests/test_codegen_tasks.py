@@ -11,7 +11,7 @@ import pytest
 
 from latentstudio.cli import main
 from latentstudio.codegen import CodeRequest, HistoryStore, StreamPiece, submit_code
-from latentstudio.codegen.history import SCHEMA_1
+from latentstudio.codegen.history import SCHEMA_1, SCHEMA_VERSION
 from latentstudio.codegen.languages import get_language
 from latentstudio.codegen.prompts import build_messages
 from latentstudio.codegen.tasks import get_task, task_names
@@ -154,7 +154,7 @@ def test_a_history_from_before_tasks_opens_with_everything_kept(tmp_path: Path) 
     assert entry.syntax.ok and store.search("csv", task="explain") == []
     assert path.with_name(path.name + ".schema-1.bak").is_file()
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert HistoryStore(path).count() == 1  # opening again changes nothing
 
 

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "latentstudio.library.analysis.cli",
     "latentstudio.library.exchange_cli",
     "latentstudio.codegen.cli",
+    "latentstudio.projects.cli",
 )
 WINDOW_COMMANDS = ("gui",)
 

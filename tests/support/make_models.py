@@ -14,7 +14,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support import tiny_addons, tiny_clip, tiny_diffusion, tiny_formats, tiny_llm
+from tests.support import tiny_addons, tiny_clip, tiny_diffusion, tiny_formats, tiny_llm, tiny_text_embedding
 
 Builder = Callable[[Path], None]
 
@@ -22,6 +22,7 @@ Builder = Callable[[Path], None]
 BUILDERS: dict[str, Builder] = {
     "safetensors-samples": tiny_formats.write_samples,
     "llm-tiny": tiny_llm.write_tiny_llm,
+    "text-embedding-tiny": tiny_text_embedding.write_tiny_text_embedding,
     "clip-tiny": tiny_clip.write_clip_tiny,
     "clip-shapes": tiny_clip.write_clip_shapes,
     "diffusion-tiny": tiny_diffusion.write_tiny_diffusion,

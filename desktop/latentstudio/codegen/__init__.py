@@ -4,12 +4,13 @@ syntax status and a searchable history. Qt-free; transformers is imported only i
 from .extract import CodeBlock, extract_code, extract_code_blocks
 from .generation import CodeRequest, GenerationResult, StreamPiece, run_generation
 from .service import submit_code
-from .history import HistoryEntry, HistoryStore
+from .history import ConversationSummary, HistoryEntry, HistoryStore
 from .languages import DEFAULT_LANGUAGE, LANGUAGES, Language, get_language, language_names
 from .syntax import SyntaxReport, check_syntax
 
 __all__ = [
     "CodeBlock",
+    "ConversationSummary",
     "DEFAULT_LANGUAGE",
     "CodeRequest",
     "GenerationResult",

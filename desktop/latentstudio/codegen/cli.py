@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..engine import Cancelled, EventKind, JobEvent
 from .context_file import read_context
+from .conversation import turns_of
 from .generation import CodeRequest, GenerationResult
 from .service import submit_code
 from .history import HistoryStore
@@ -44,6 +46,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     parser.add_argument("--seed", type=int, metavar="N", help="same seed and settings give the same output")
     parser.add_argument("--model", dest="model_id", metavar="ID", help="installed model id (default: the default)")
     parser.add_argument(
+        "--project", type=Path, metavar="DIR",
+        help="give the model the project's code that best matches the prompt (indexed or refreshed first); "
+        "--json adds the sources",
+    )
+    parser.add_argument(
+        "--continue", dest="continue_conversation", nargs="?", const=LAST, metavar="CONVERSATION",
+        help="a follow-up: the model sees the earlier turns of the conversation (default: the latest one; "
+        "its number is printed after each answer)",
+    )
+    parser.add_argument(
         "--json", action="store_true",
         help="print one JSON object at the end (text, code, syntax, ttft_ms, tokens_per_s, …) instead of streaming",
     )
@@ -73,8 +85,14 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
         seed=args.seed,
         model_id=args.model_id,
     )
-    request.validate()
     history = HistoryStore(ctx.paths.code_history_db)
+    if args.continue_conversation is not None:
+        conversation = _conversation(history, args.continue_conversation)
+        request = replace(request, conversation_id=conversation,
+                          earlier=turns_of(history.conversation(conversation)))
+    request.validate()
+    if args.project is not None:
+        request = replace(request, sources=project_sources(ctx, args.project, request.prompt, not args.json))
 
     def stream(event: JobEvent) -> None:
         if event.kind is EventKind.PARTIAL:
@@ -105,6 +123,35 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
     return 130 if interrupted else 0
 
 
+LAST = "last"
+SOURCE_BUDGET_TOKENS = 1500  # project code given with a request: room is left for the answer
+
+
+def project_sources(ctx, folder: Path, prompt: str, show_progress: bool) -> tuple[dict, ...]:
+    """The project chunks for a prompt (path, lines, symbol, score, why, code), filled to the budget."""
+    from ..projects.cli import project_hits
+    from ..projects.retrieve import fill_budget
+
+    hits = project_hits(ctx, folder, prompt, limit=10, model_id=None, show_progress=show_progress)
+    return tuple(hit.to_json(with_text=True) for hit in fill_budget(hits, SOURCE_BUDGET_TOKENS))
+
+
+def _conversation(history: HistoryStore, wanted: str) -> int:
+    """The conversation `--continue` names (a number, or the latest); ValueError in words when none."""
+    if wanted == LAST:
+        latest = history.conversations(limit=1)
+        if not latest:
+            raise ValueError("there is no conversation to continue yet; ask without --continue first")
+        return latest[0].id
+    try:
+        number = int(wanted)
+    except ValueError:
+        raise ValueError(f"--continue takes a conversation number, not {wanted!r}") from None
+    if not history.conversation(number):
+        raise ValueError(f"there is no conversation {number} in the code history")
+    return number
+
+
 def _json_report(result: GenerationResult) -> dict:
     data = result.to_json()
     keys = ("text", "code", "syntax", "ttft_ms", "tokens_per_s", "task")
@@ -124,5 +171,12 @@ def _footer(result: GenerationResult) -> str:
         parts.append("stopped")
     if result.history_id is not None:
         parts.append(f"history #{result.history_id}")
+    if result.conversation_id is not None:
+        parts.append(f"conversation {result.conversation_id}, turn {result.turn}")
+    if result.sources:
+        parts.append(f"{len(result.sources)} sources: " + ", ".join(
+            f"{s['path']}:{s['start_line']}-{s['end_line']}" for s in result.sources))
+    if result.dropped_turns:
+        parts.append(f"{result.dropped_turns} oldest turns left out (context full)")
     return f"[{' · '.join(parts)}]"
 

@@ -20,6 +20,7 @@ from .extract import extract_code, extract_code_blocks
 from .history import HistoryEntry, HistoryStore
 from .languages import DEFAULT_LANGUAGE, Language, find_language, get_language
 from .loader import LanguageModel, cache_key, load_language_model
+from .conversation import fit_conversation, with_sources
 from .prompts import build_messages, render_prompt
 from .syntax import SyntaxReport, check_syntax
 from .tasks import WRITE, CodeTask, get_task
@@ -45,6 +46,13 @@ class CodeRequest:
     task: str = WRITE  # see resources/code-tasks.json
     target_language: Optional[str] = None  # translate: the language to translate to
     traceback: Optional[str] = None  # fix: the error the code gives
+    # A follow-up: the earlier turns (user message, answer) of its conversation, oldest first.
+    earlier: tuple[tuple[str, str], ...] = ()
+    conversation_id: Optional[int] = None  # None: a new conversation
+    replaces: Optional[int] = None  # regenerate / edit and resend: the history id of the turn replaced
+    # Project code retrieved for the request: dicts with path, start_line, end_line, symbol, score,
+    # matched and text (the text goes to the model; the history keeps the rest).
+    sources: tuple[dict[str, Any], ...] = ()
 
     def validate(self) -> None:
         """ValueError with a message for the user when a setting is out of range."""
@@ -97,6 +105,10 @@ class GenerationResult:
     device: str
     history_id: Optional[int] = None
     task: str = WRITE
+    dropped_turns: int = 0  # earlier turns left out: the conversation was longer than the model reads
+    conversation_id: Optional[int] = None
+    turn: int = 0
+    sources: tuple[dict[str, Any], ...] = ()  # what the model was given, without the code text
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -238,8 +250,9 @@ def _generate(
     task = get_task(request.task)
     target = get_language(request.target_language) if request.target_language else None
     answer = task.answer_language(language, target)
-    messages = build_messages(request.prompt, language, request.context, request.context_name, task.name, target,
-                              request.traceback)
+    system, user = (m["content"] for m in build_messages(
+        request.prompt, language, request.context, request.context_name, task.name, target, request.traceback))
+    messages, dropped, sources = _fit(lm, request, system, user)
     reply = stream_chat(job, lm, messages, request.max_new_tokens, request.temperature, request.top_p, request.seed)
     code, syntax = answer_code(reply.text, task, answer)
     return GenerationResult(
@@ -258,7 +271,38 @@ def _generate(
         stopped=reply.stopped,
         device=job.device.kind,
         task=task.name,
+        dropped_turns=dropped,
+        conversation_id=request.conversation_id,
+        sources=tuple(_source_record(s) for s in sources),
     )
+
+
+def _fit(lm: LanguageModel, request: CodeRequest, system: str, user: str
+         ) -> tuple[list[dict[str, str]], int, tuple[dict[str, Any], ...]]:
+    """(messages, earlier turns left out, sources given): the lowest-ranked sources go first when the
+    request with its sources would leave less than a quarter of the model's context for the answer."""
+    sources = tuple(request.sources)
+    limit = lm.max_positions
+    while True:
+        messages, dropped = fit_conversation(
+            system, request.earlier, with_sources(user, sources),
+            lambda msgs: _count_tokens(lm, msgs), limit, request.max_new_tokens,
+        )
+        if not sources or limit is None:
+            return messages, dropped, sources
+        if _count_tokens(lm, messages) + min(request.max_new_tokens, limit // 4) <= limit:
+            return messages, dropped, sources
+        sources = sources[:-1]
+
+
+def _source_record(source: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in source.items() if key != "text"}
+
+
+def _count_tokens(lm: LanguageModel, messages: list[dict[str, str]]) -> int:
+    has_template = bool(getattr(lm.tokenizer, "chat_template", None))
+    prompt = render_prompt(lm.tokenizer, messages)
+    return len(lm.tokenizer(prompt, add_special_tokens=not has_template)["input_ids"])
 
 
 def _fit_new_tokens(lm: LanguageModel, prompt_tokens: int, wanted: int) -> int:
@@ -295,6 +339,7 @@ def _record(history: HistoryStore, request: CodeRequest, result: GenerationResul
         "context_name": request.context_name,
         "source_language": get_language(request.language).name,
         "traceback": request.traceback,
+        "dropped_turns": result.dropped_turns,
     }
     entry = HistoryEntry(
         model_id=result.model_id,
@@ -311,11 +356,13 @@ def _record(history: HistoryStore, request: CodeRequest, result: GenerationResul
         total_ms=result.total_ms,
         stopped=result.stopped,
         task=result.task,
+        conversation_id=request.conversation_id,
+        sources=result.sources,
     )
     try:
-        stored = history.add(entry)
+        stored = history.add(entry, replaces=request.replaces)
     except (sqlite3.Error, OSError):
         log.exception("could not record the generation in the code history")
         return result
-    return replace(result, history_id=stored.id)
+    return replace(result, history_id=stored.id, conversation_id=stored.conversation_id, turn=stored.turn)
 

@@ -1,4 +1,5 @@
-"""Every generation kept in SQLite (WAL), searchable by words through an FTS5 index.
+"""Every generation kept in SQLite (WAL), searchable by words through an FTS5 index, as the
+turns of conversations (a follow-up is a later turn of its conversation).
 
 One connection per call: the engine thread writes a finished generation while the GUI
 thread lists and searches, and SQLite connections must not be shared across threads.
@@ -71,14 +72,28 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+def _conversations(conn: sqlite3.Connection) -> None:
+    """Conversations of turns, and the sources each turn was given: every generation made before
+    becomes a conversation of one turn (with the generation's id, so links to it keep working)."""
+    conn.execute(
+        "CREATE TABLE conversations (id INTEGER PRIMARY KEY, created TEXT NOT NULL, updated TEXT NOT NULL)"
+    )
+    conn.execute("ALTER TABLE generations ADD COLUMN conversation_id INTEGER")
+    conn.execute("ALTER TABLE generations ADD COLUMN turn INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE generations ADD COLUMN sources TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("INSERT INTO conversations (id, created, updated) SELECT id, created, created FROM generations")
+    conn.execute("UPDATE generations SET conversation_id = id, turn = 1")
+    conn.execute("CREATE INDEX generations_conversation ON generations(conversation_id, turn)")
+
+
 # MIGRATIONS[i] upgrades a history from user_version i to i + 1 (release 0.1.0 wrote 1).
 # Append only: a released entry never changes.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_first_schema, _task_column]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_first_schema, _task_column, _conversations]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
     "id, created, model_id, language, prompt, context, settings, output, code, syntax, "
-    "n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task"
+    "n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task, conversation_id, turn, sources"
 )
 
 
@@ -100,6 +115,9 @@ class HistoryEntry:
     created: str = ""
     id: Optional[int] = None
     task: str = "write"
+    conversation_id: Optional[int] = None  # None when adding: a new conversation
+    turn: int = 0  # 1 for a conversation's first turn (set when added)
+    sources: tuple[dict[str, Any], ...] = ()  # the project chunks the model was given (path, lines, score, …)
 
     @property
     def title(self) -> str:
@@ -122,6 +140,16 @@ def fts_query(text: str) -> Optional[str]:
     if not words:
         return None
     return " ".join(f'"{word}"*' for word in words)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the history list: a conversation, titled by its first turn, shown by its last."""
+
+    id: int
+    title: str
+    turns: int
+    last: HistoryEntry
 
 
 class HistoryStore:
@@ -157,14 +185,39 @@ class HistoryStore:
         finally:
             conn.close()
 
-    def add(self, entry: HistoryEntry) -> HistoryEntry:
-        """Store a generation; returns it with its id and creation time."""
+    def add(self, entry: HistoryEntry, replaces: Optional[int] = None) -> HistoryEntry:
+        """Store a generation as the next turn of its conversation (a new conversation when it has
+        none); `replaces`: the id of a turn it takes the place of (regenerate, edit and resend).
+        Returns the entry with its id, conversation, turn and creation time."""
         created = entry.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._connect() as conn, conn:
+            conversation = entry.conversation_id
+            turn = None
+            if replaces is not None:
+                row = conn.execute(
+                    "SELECT conversation_id, turn FROM generations WHERE id = ?", (replaces,)
+                ).fetchone()
+                if row is not None:
+                    conversation, turn = row
+                    conn.execute("DELETE FROM generations WHERE id = ?", (replaces,))
+            if conversation is not None and conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ?", (conversation,)
+            ).fetchone() is None:
+                conversation = None  # deleted meanwhile: the turn starts a new one
+            if conversation is None:
+                conversation = conn.execute(
+                    "INSERT INTO conversations (created, updated) VALUES (?, ?)", (created, created)
+                ).lastrowid
+            else:
+                conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (created, conversation))
+            if turn is None:
+                turn = 1 + conn.execute(
+                    "SELECT COALESCE(MAX(turn), 0) FROM generations WHERE conversation_id = ?", (conversation,)
+                ).fetchone()[0]
             cursor = conn.execute(
                 "INSERT INTO generations (created, model_id, language, prompt, context, settings, output, "
-                "code, syntax, n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "code, syntax, n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task, conversation_id, "
+                "turn, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     created,
                     entry.model_id,
@@ -181,9 +234,12 @@ class HistoryStore:
                     entry.total_ms,
                     int(entry.stopped),
                     entry.task,
+                    conversation,
+                    turn,
+                    json.dumps(list(entry.sources)),
                 ),
             )
-        return replace(entry, id=cursor.lastrowid, created=created)
+        return replace(entry, id=cursor.lastrowid, created=created, conversation_id=conversation, turn=turn)
 
     def get(self, entry_id: int) -> HistoryEntry:
         with self._connect() as conn:
@@ -218,6 +274,47 @@ class HistoryStore:
             ).fetchall()
         return [_entry(row) for row in rows]
 
+    def conversation(self, conversation_id: int) -> list[HistoryEntry]:
+        """The turns of a conversation, first to last (empty when it is gone)."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM generations WHERE conversation_id = ? ORDER BY turn, id",
+                (conversation_id,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def conversations(self, text: str = "", limit: int = 500, task: Optional[str] = None) -> list[ConversationSummary]:
+        """Conversations with a turn holding every word of `text` (all when it has none) and of
+        `task` when given, the most recently continued first."""
+        query = fts_query(text)
+        match = (
+            "SELECT rowid FROM generations_fts WHERE generations_fts MATCH :query"
+            if query is not None else "SELECT id FROM generations"
+        )
+        with self._connect() as conn:
+            found = conn.execute(
+                "SELECT conversation_id, MAX(id) FROM generations "
+                f"WHERE id IN ({match}) AND (:task IS NULL OR task = :task) "
+                "GROUP BY conversation_id ORDER BY MAX(id) DESC LIMIT :limit",
+                {"query": query, "task": task, "limit": limit},
+            ).fetchall()
+            summaries = []
+            for conversation_id, _ in found:
+                rows = conn.execute(
+                    f"SELECT {COLUMNS} FROM generations WHERE conversation_id = ? ORDER BY turn, id",
+                    (conversation_id,),
+                ).fetchall()
+                first, last = _entry(rows[0]), _entry(rows[-1])
+                summaries.append(ConversationSummary(conversation_id, first.title, len(rows), last))
+        return summaries
+
+    def delete_conversation(self, conversation_id: int) -> int:
+        """Forget a conversation and its turns; returns how many turns went."""
+        with self._connect() as conn, conn:
+            cursor = conn.execute("DELETE FROM generations WHERE conversation_id = ?", (conversation_id,))
+            conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        return cursor.rowcount
+
     def delete(self, entry_id: int) -> bool:
         with self._connect() as conn, conn:
             cursor = conn.execute("DELETE FROM generations WHERE id = ?", (entry_id,))
@@ -238,7 +335,7 @@ def _json_object(text: Optional[str]) -> dict[str, Any]:
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:
     (entry_id, created, model_id, language, prompt, context, settings, output, code, syntax,
-     n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task) = row
+     n_tokens, ttft_ms, tokens_per_s, total_ms, stopped, task, conversation_id, turn, sources) = row
     syntax_data = _json_object(syntax)
     try:
         report = SyntaxReport.from_json(syntax_data)
@@ -261,4 +358,15 @@ def _entry(row: tuple[Any, ...]) -> HistoryEntry:
         created=created,
         id=entry_id,
         task=task,
+        conversation_id=conversation_id,
+        turn=int(turn or 0),
+        sources=_json_sources(sources),
     )
+
+
+def _json_sources(text: Optional[str]) -> tuple[dict[str, Any], ...]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    return tuple(item for item in value if isinstance(item, dict)) if isinstance(value, list) else ()

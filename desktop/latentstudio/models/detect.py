@@ -10,7 +10,7 @@ from typing import Any, Optional
 from .addons import ADDON_KINDS, AddonFormatError, detect_addon
 from .safetensors_header import InvalidWeightsError, read_header, read_header_and_metadata
 
-BASE_KINDS = ("clip", "diffusion", "llm")
+BASE_KINDS = ("clip", "diffusion", "llm", "text-embedding")
 KINDS = BASE_KINDS + ADDON_KINDS
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
 
@@ -22,7 +22,7 @@ class UnsupportedModelError(ValueError):
 @dataclass(frozen=True)
 class DetectedModel:
     kind: str
-    format: str  # open_clip_hub | open_clip_checkpoint | diffusers | sd_single_file | transformers
+    format: str  # open_clip_hub | open_clip_checkpoint | diffusers | sd_single_file | transformers | sentence_transformers
     variant: Optional[str] = None  # e.g. sd1 / sd2 / sdxl for single-file checkpoints
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -31,6 +31,7 @@ EXPECTED = (
     "expected one of: an open_clip folder (open_clip_config.json + open_clip_model.safetensors), "
     "a diffusers folder (model_index.json), a single-file Stable Diffusion .safetensors checkpoint, "
     "a transformers language-model folder (config.json, tokenizer, .safetensors weights), "
+    "a sentence-transformers text-embedding folder (modules.json, a pooling config), "
     "an open_clip .safetensors checkpoint with its architecture name, "
     "a LoRA or a textual-inversion embedding (.safetensors)"
 )
@@ -83,6 +84,8 @@ def detect_folder(folder: Path) -> DetectedModel:
         return DetectedModel(
             "diffusion", "diffusers", details={"pipeline": index.get("_class_name", "")}
         )
+    if (folder / "modules.json").is_file():
+        return _sentence_transformers(folder)
     if (folder / "config.json").is_file():
         config = _read_json(folder / "config.json")
         architectures = config.get("architectures") or []
@@ -104,6 +107,59 @@ def detect_folder(folder: Path) -> DetectedModel:
             "llm", "transformers", details={"model_type": config.get("model_type", "")}
         )
     raise UnsupportedModelError(f"{folder.name}: unknown model folder; {EXPECTED}")
+
+
+# The module types a text-embedding folder may name: sentence-transformers' own, never code that
+# the folder brings with it (trust_remote_code stays off).
+SENTENCE_MODULES = {"Transformer", "Pooling", "Normalize", "Dense"}
+
+
+def _sentence_transformers(folder: Path) -> DetectedModel:
+    """A sentence-transformers folder: its own modules only, a BERT-like encoder without custom
+    code, a tokenizer, safetensors weights; the pooling config gives the vector's dimension."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnsupportedModelError(f"modules.json is not valid JSON ({exc})") from exc
+    if not isinstance(modules, list) or not modules or not all(isinstance(m, dict) for m in modules):
+        raise UnsupportedModelError(f"{folder.name}: modules.json lists no modules")
+    names = []
+    for module in modules:
+        kind = str(module.get("type", ""))
+        name = kind.rsplit(".", 1)[-1]
+        if not kind.startswith("sentence_transformers.") or name not in SENTENCE_MODULES:
+            raise UnsupportedModelError(
+                f"{folder.name}: modules.json names {kind!r}, code the folder would have to run; "
+                f"only sentence-transformers' own modules load ({', '.join(sorted(SENTENCE_MODULES))})"
+            )
+        names.append(name)
+    pooling = next((m for m in modules if str(m.get("type", "")).endswith(".Pooling")), None)
+    if names[0] != "Transformer" or pooling is None:
+        raise UnsupportedModelError(f"{folder.name}: a text-embedding folder needs a Transformer and a Pooling module")
+    pooling_config = folder / str(pooling.get("path", "")) / "config.json"
+    if not pooling_config.is_file():
+        raise UnsupportedModelError(f"{folder.name}: no pooling config ({pooling_config.relative_to(folder)})")
+    pooling_data = _read_json(pooling_config)  # sentence-transformers 2–5 and 6 name the size differently
+    dimension = pooling_data.get("word_embedding_dimension", pooling_data.get("embedding_dimension"))
+    config = _read_json(folder / "config.json") if (folder / "config.json").is_file() else None
+    if config is None:
+        raise UnsupportedModelError(f"{folder.name}: no config.json for the encoder")
+    if config.get("auto_map"):
+        raise UnsupportedModelError(
+            f"{folder.name}: its encoder needs code from the folder (auto_map); only models transformers "
+            "itself knows load"
+        )
+    if not any((folder / name).is_file() for name in ("tokenizer.json", "vocab.txt", "tokenizer.model")):
+        raise UnsupportedModelError(f"{folder.name}: no tokenizer (tokenizer.json, vocab.txt or tokenizer.model)")
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        _refuse_pickle(folder, "sentence-transformers folder")
+    _check_weights(weights, "sentence-transformers folder")
+    return DetectedModel(
+        "text-embedding", "sentence_transformers",
+        details={"model_type": config.get("model_type", ""), "dimension": dimension,
+                 "modules": names, "normalized": "Normalize" in names},
+    )
 
 
 def _sd_variant(keys: set[str]) -> Optional[str]:

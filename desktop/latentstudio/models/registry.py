@@ -37,9 +37,11 @@ HASH_CHUNK = 4 * 2**20
 MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
 KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation",
-               "lora": "LoRA", "embedding": "embedding (textual inversion)"}
+               "lora": "LoRA", "embedding": "embedding (textual inversion)",
+               "text-embedding": "text-embedding"}
 KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation",
-               "lora": "LoRAs", "embedding": "Embeddings (textual inversion)"}
+               "lora": "LoRAs", "embedding": "Embeddings (textual inversion)",
+               "text-embedding": "Project search (text embeddings)"}
 PREVIEW_FILE = "preview.png"  # an add-on's picture, copied beside its manifest
 
 
@@ -107,6 +109,7 @@ FORMAT_LABELS = {
     "embedding_a1111": "embedding (A1111)",
     "embedding_diffusers": "embedding (diffusers)",
     "embedding_sdxl": "embedding (SDXL)",
+    "sentence_transformers": "sentence-transformers folder",
 }
 
 

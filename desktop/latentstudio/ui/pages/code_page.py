@@ -1,11 +1,13 @@
 """The Code page: a task (write, explain, translate, summarise, tests, fix) and a prompt in, the
 answer streamed out of the local language model, with Stop, syntax status (code answers only),
-speed, copy/save, and the searchable history of past generations."""
+speed, copy/save, and the searchable history of past conversations. It is a conversation: a
+follow-up sees the earlier turns; New conversation (Ctrl+N), Regenerate and Edit last."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -39,18 +41,25 @@ from ...codegen import (
     get_language,
 )
 from ...codegen.context_file import read_context
+from ...codegen.conversation import turns_of
 from ...codegen.generation import MAX_NEW_TOKENS_LIMIT, MAX_SEED
 from ...codegen.service import submit_code
 from ...codegen.tasks import WRITE, get_task, load_tasks
 from ...engine import EventKind, JobEvent, JobHandle
 from ...models import MissingModelError, ModelNotFoundError
 from ..widgets.code_highlighter import PygmentsHighlighter
+from ...projects.folders import ProjectFolders
+from ...projects.retrieve import fill_budget
+from ...projects.service import open_store, submit_index, submit_search
+from ..widgets.code_conversation import ConversationBar, TranscriptView
+from ..widgets.code_sources import ProjectPicker, SourcesList, open_file
 from ..widgets.code_history import CodeHistoryPanel
 from .needs_model import NeedsModelPage
 
 log = logging.getLogger(__name__)
 
 RANDOM_SEED = -1
+SOURCE_BUDGET_TOKENS = 1500  # project code given with a request (the job trims it to the model's context)
 
 
 def _monospace(editor: QPlainTextEdit) -> None:
@@ -66,6 +75,12 @@ class CodePage(NeedsModelPage):
     def build_content(self) -> QWidget:
         self.handle: Optional[JobHandle] = None
         self.result: Optional[GenerationResult] = None
+        self.turns: list[HistoryEntry] = []  # the conversation so far, oldest first
+        self.conversation_id: Optional[int] = None
+        self.editing: Optional[HistoryEntry] = None  # the turn Generate replaces (edit, regenerate)
+        self._asked: Optional[CodeRequest] = None
+        self.search_handle: Optional[JobHandle] = None
+        self.index_handle: Optional[JobHandle] = None
         self._history_error = ""
         self.history = self._open_history()
         dark = self.palette().window().color().lightness() < 128
@@ -166,6 +181,21 @@ class CodePage(NeedsModelPage):
         self.outputs = QTabWidget()
         self.outputs.addTab(self.answer, "Answer")
         self.outputs.addTab(self.code, "Code")
+        self.transcript = TranscriptView()
+        _monospace(self.transcript)
+        self.transcript_highlighter = PygmentsHighlighter(
+            self.transcript.document(), DEFAULT_LANGUAGE, fenced=True, dark=dark)
+        self.outputs.addTab(self.transcript, "Conversation")
+        self.conversation_bar = ConversationBar()
+        self.conversation_bar.newRequested.connect(self.new_conversation)
+        self.conversation_bar.regenerateRequested.connect(self.regenerate)
+        self.conversation_bar.editRequested.connect(self.edit_last)
+        self.project_picker = ProjectPicker()
+        self.project_picker.addRequested.connect(self._add_project)
+        self.project_picker.combo.currentIndexChanged.connect(lambda _: self._index_project())
+        self.sources = SourcesList()
+        self.sources.openRequested.connect(self._open_source)
+        self._load_projects()
         self.language.currentIndexChanged.connect(self._language_changed)
 
         self.syntax_label = QLabel()
@@ -211,7 +241,10 @@ class CodePage(NeedsModelPage):
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.conversation_bar)
+        right_layout.addWidget(self.project_picker)
         right_layout.addWidget(self.outputs, 1)
+        right_layout.addWidget(self.sources)
         info_row = QHBoxLayout()
         info_row.addWidget(self.syntax_label, 1)
         info_row.addWidget(self.speed_label)
@@ -231,6 +264,8 @@ class CodePage(NeedsModelPage):
         self._task_changed()
         self._update_code_buttons()
         QShortcut(QKeySequence("Escape"), self, self.stop, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Ctrl+N"), self, self.new_conversation,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         return splitter
 
     # -- models ------------------------------------------------------------------------------
@@ -267,12 +302,59 @@ class CodePage(NeedsModelPage):
             top_p=self.top_p.value(),
             seed=None if seed == RANDOM_SEED else seed,
             model_id=self.model_picker.currentData(),
+            earlier=turns_of(self._earlier_turns()),
+            conversation_id=self.conversation_id,
+            replaces=self.editing.id if self.editing is not None else None,
         )
 
+    def _earlier_turns(self) -> list[HistoryEntry]:
+        """The turns a request sees: all of them, or those before the one it replaces."""
+        if self.editing is None:
+            return list(self.turns)
+        return [t for t in self.turns if t is not self.editing and t.turn < self.editing.turn]
+
     def generate(self) -> None:
-        if self.handle is not None:
+        if self.handle is not None or self.search_handle is not None:
             return
         request = self.request()
+        project = self.project_picker.current()
+        if project is None:
+            self._submit(request)
+            return
+        try:
+            request.validate()
+            store = open_store(self.ctx.paths.home, project)
+            handle = submit_search(self.ctx.engine, self.ctx.registry, store, request.prompt or request.task,
+                                   root=project)
+        except (MissingModelError, ModelNotFoundError):
+            self.project_picker.state.setText("No text-embedding model (Models page): asked without project code")
+            self._submit(request)
+            return
+        except (ValueError, RuntimeError, OSError) as exc:
+            self.status.setText(str(exc))
+            return
+        self.search_handle = handle
+        self._asked = request
+        self.bridge.watch(handle, self._on_search_event)
+        self.status.setText(f"Finding code in {project.name}…")
+        self._set_running(True)
+
+    def _on_search_event(self, event: JobEvent) -> None:
+        if event.handle is not self.search_handle or not event.kind.final:
+            return
+        self.search_handle = None
+        request = self._asked
+        self._set_running(False)
+        if event.kind is EventKind.FINISHED and request is not None:
+            found = [hit.to_json(with_text=True) for hit in fill_budget(event.payload, SOURCE_BUDGET_TOKENS)]
+            self._submit(replace(request, sources=tuple(self.sources.apply(found))))
+        elif event.kind is EventKind.FAILED:
+            log.error("project search failed: %s", event.payload)
+            self.status.setText(f"Could not search the project: {event.payload}")
+        else:
+            self.status.setText("Stopped before it began")
+
+    def _submit(self, request: CodeRequest) -> None:
         try:
             handle = submit_code(
                 self.ctx.engine, self.ctx.registry, request, self.history
@@ -281,17 +363,22 @@ class CodePage(NeedsModelPage):
             self.status.setText(str(exc))
             return
         self.handle = handle
+        self._asked = request
         self.bridge.watch(handle, self._on_job_event)
         self.result = None
         self.answer.clear()
         self.code.clear()
+        self.sources.show_sources([], None)
         self.syntax_label.clear()
         self.speed_label.clear()
         self.status.setText("Queued…")
         self.outputs.setCurrentWidget(self.answer)
         self._set_running(True)
+        self._show_conversation()
 
     def stop(self) -> None:
+        if self.search_handle is not None:
+            self.search_handle.cancel()
         if self.handle is not None:
             # Said before cancelling: a waiting job ends at once, and its final event may follow.
             self.stop_button.setEnabled(False)
@@ -311,9 +398,11 @@ class CodePage(NeedsModelPage):
             log.error("code generation failed: %s", event.payload)
             self.status.setText(f"Generation failed: {event.payload}")
             self._set_running(False)
+            self._show_conversation()
         elif event.kind is EventKind.CANCELLED:
             self.status.setText("Stopped before it began")
             self._set_running(False)
+            self._show_conversation()
 
     def _append(self, piece: StreamPiece) -> None:
         cursor = self.answer.textCursor()
@@ -327,12 +416,90 @@ class CodePage(NeedsModelPage):
         if self.answer.toPlainText() != result.text:
             self.answer.setPlainText(result.text)
         self._show_result(result.code, result.syntax, result.ttft_ms, result.tokens_per_s, result.n_tokens)
-        self.status.setText(
+        status = (
             f"Stopped after {result.n_tokens} tokens (seed {result.seed})" if result.stopped
             else f"Done (seed {result.seed})"
         )
+        if result.dropped_turns:
+            status += (f" · the {result.dropped_turns} oldest turn{'s' if result.dropped_turns != 1 else ''} "
+                       "did not fit the model's context and were left out")
+        self.status.setText(status)
+        self._add_turn(result)
+        self.sources.show_sources(result.sources, self.project_picker.current())
+        self.prompt.clear()  # ready for the follow-up, as in a chat
         self._set_running(False)
         self.history_panel.refresh()
+        self._show_conversation(result.dropped_turns)
+
+    def _add_turn(self, result: GenerationResult) -> None:
+        """The answered request becomes the conversation's last turn (in place of the one it replaces)."""
+        if self.editing is not None:
+            self.turns = [t for t in self.turns if t.turn < self.editing.turn]
+        self.editing = None
+        request = self._asked
+        entry: Optional[HistoryEntry] = None
+        if self.history is not None and result.history_id is not None:
+            try:
+                entry = self.history.get(result.history_id)
+            except (KeyError, sqlite3.Error):
+                log.exception("the turn just recorded could not be read back")
+        if entry is None and request is not None:  # no history: the conversation lives in the window
+            entry = HistoryEntry(
+                model_id=result.model_id, language=result.language, prompt=request.prompt, output=result.text,
+                code=result.code, syntax=result.syntax, context=request.context, task=result.task,
+                settings={"context_name": request.context_name, "traceback": request.traceback,
+                          "source_language": request.language},
+                turn=len(self.turns) + 1, sources=result.sources,
+            )
+        if entry is not None:
+            self.turns.append(entry)
+            self.conversation_id = entry.conversation_id
+
+    def _show_conversation(self, dropped: int = 0) -> None:
+        self.transcript.show_turns(self.turns)
+        self.conversation_bar.show_state(len(self.turns), self.handle is not None, self.editing is not None, dropped)
+
+    # -- conversation ------------------------------------------------------------------------
+
+    def new_conversation(self) -> None:
+        """Start again: the next request sees no earlier turn (the old one stays in the history)."""
+        if self.handle is not None:
+            self.status.setText("Stop the running generation before starting a new conversation")
+            return
+        self.turns, self.conversation_id, self.editing, self.result = [], None, None, None
+        self.sources.forget_choices()
+        self.sources.show_sources([], None)
+        self.prompt.clear()
+        self.answer.clear()
+        self.code.clear()
+        self.syntax_label.clear()
+        self.speed_label.clear()
+        self.status.setText("New conversation")
+        self._update_code_buttons()
+        self._show_conversation()
+        self.prompt.setFocus()
+
+    def edit_last(self) -> None:
+        """Put the last turn's request back in the form; Generate then replaces that turn."""
+        if self.handle is not None or not self.turns:
+            return
+        self.editing = self.turns[-1]
+        self._restore_form(self.editing)
+        self.status.setText("Edit the request and Generate: the answer replaces the last turn")
+        self._show_conversation()
+        self.prompt.setFocus()
+
+    def regenerate(self) -> None:
+        """Answer the last request again, with its settings and a new seed unless one was fixed."""
+        if self.handle is not None or not self.turns:
+            return
+        self.editing = self.turns[-1]
+        self._restore_form(self.editing)
+        self.seed.setValue(RANDOM_SEED)  # the same seed would give the same answer
+        self.generate()
+        if self.handle is None:  # refused: keep the turn as it was
+            self.editing = None
+        self._show_conversation()
 
     def _show_result(
         self,
@@ -357,6 +524,7 @@ class CodePage(NeedsModelPage):
     def _set_running(self, running: bool) -> None:
         if not running:
             self.handle = None
+        running = running or self.search_handle is not None
         self.generate_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self._update_code_buttons()
@@ -444,10 +612,32 @@ class CodePage(NeedsModelPage):
             return None
 
     def reopen(self, entry: HistoryEntry) -> None:
-        """Show a past generation with the prompt and settings that made it."""
+        """Show a past conversation, its last turn with the prompt and settings that made it; the
+        next request continues it."""
         if self.handle is not None:
             self.status.setText("Stop the running generation before reopening another")
             return
+        turns: list[HistoryEntry] = []
+        if self.history is not None and entry.conversation_id is not None:
+            try:
+                turns = self.history.conversation(entry.conversation_id)
+            except sqlite3.Error:
+                log.exception("could not read the conversation")
+        self.turns = turns or [entry]
+        self.conversation_id = entry.conversation_id
+        self.editing = None
+        last = self.turns[-1]
+        self._restore_form(last)
+        self.result = None
+        self.answer.setPlainText(last.output)
+        self._show_result(last.code, last.syntax, last.ttft_ms, last.tokens_per_s, last.n_tokens)
+        self.sources.show_sources(last.sources, self.project_picker.current())
+        turns_text = f", {len(self.turns)} turns" if len(self.turns) > 1 else ""
+        self.status.setText(f"From history, {last.created[:16].replace('T', ' ')} with {last.model_id}{turns_text}")
+        self._show_conversation()
+
+    def _restore_form(self, entry: HistoryEntry) -> None:
+        """The prompt, task, languages, context and settings of a turn back in the form."""
         self.prompt.setPlainText(entry.prompt)
         task_index = self.task.findData(entry.task)
         self.task.setCurrentIndex(max(0, task_index))
@@ -475,7 +665,74 @@ class CodePage(NeedsModelPage):
         model_index = self.model_picker.findData(entry.model_id)
         if model_index >= 0:
             self.model_picker.setCurrentIndex(model_index)
-        self.result = None
-        self.answer.setPlainText(entry.output)
-        self._show_result(entry.code, entry.syntax, entry.ttft_ms, entry.tokens_per_s, entry.n_tokens)
-        self.status.setText(f"From history, {entry.created[:16].replace('T', ' ')} with {entry.model_id}")
+
+    # -- projects ----------------------------------------------------------------------------
+
+    def _load_projects(self) -> None:
+        try:
+            folders = [p.path for p in ProjectFolders(self.ctx.paths.home).list()]
+        except ValueError as exc:
+            self.project_picker.state.setText(str(exc))
+            folders = []
+        self.project_picker.set_projects(folders, self.project_picker.current())
+
+    def add_project(self, folder: Path) -> None:
+        """Add a project folder, choose it, and index it in the background."""
+        try:
+            project = ProjectFolders(self.ctx.paths.home).add(folder)
+        except (OSError, ValueError) as exc:
+            self.project_picker.state.setText(str(exc))
+            return
+        self._load_projects()
+        self.project_picker.combo.setCurrentIndex(self.project_picker.combo.findData(str(project.path)))
+
+    def _add_project(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Add a project folder")
+        if name:
+            self.add_project(Path(name))
+
+    def _index_project(self) -> None:
+        """Index the chosen project (BACKGROUND: generation and searches go first)."""
+        project = self.project_picker.current()
+        if project is None:
+            self.project_picker.state.clear()
+            return
+        if self.index_handle is not None:
+            self.index_handle.cancel()  # what it committed stays; the new index goes on from there
+        try:
+            store = open_store(self.ctx.paths.home, project)
+            handle = submit_index(self.ctx.engine, self.ctx.registry, store, project)
+        except (MissingModelError, ModelNotFoundError) as exc:
+            self.project_picker.state.setText(f"{exc}".split(". ")[0] + ": the request goes without project code")
+            return
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.project_picker.state.setText(str(exc))
+            return
+        self.index_handle = handle
+        self.project_picker.state.setText("Indexing…")
+        self.bridge.watch(handle, self._on_index_event)
+
+    def _on_index_event(self, event: JobEvent) -> None:
+        if event.handle is not self.index_handle:
+            return
+        if event.kind is EventKind.PROGRESS and event.payload.message:
+            self.project_picker.state.setText(event.payload.message)
+        elif event.kind is EventKind.FINISHED:
+            self.index_handle = None
+            report = event.payload
+            self.project_picker.state.setText(
+                f"Indexed: {report.refresh.added + report.refresh.changed} files read, {report.embedded} chunks embedded"
+                + (f"; {'; '.join(report.notes)}" if report.notes else ""))
+            self.project_picker.state.setToolTip(report.describe())
+        elif event.kind is EventKind.FAILED:
+            self.index_handle = None
+            log.error("project indexing failed: %s", event.payload)
+            self.project_picker.state.setText(f"Indexing failed: {event.payload}")
+        elif event.kind is EventKind.CANCELLED:
+            self.index_handle = None
+
+    def _open_source(self, path: str, line: int) -> None:
+        if open_file(path):
+            self.status.setText(f"Opened {path} (line {line})")
+        else:
+            self.status.setText(f"{path} is no longer there; ask again to refresh the project")

@@ -1,4 +1,5 @@
-"""The code history list: word search (FTS5) and a task filter, reopen, copy and delete past generations."""
+"""The code history list: one row per conversation, word search (FTS5) over every turn and a task
+filter; reopen (the whole conversation), copy (its last code) and delete."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...codegen import HistoryEntry, HistoryStore
+from ...codegen import ConversationSummary, HistoryEntry, HistoryStore
 from ...codegen.tasks import WRITE, load_tasks
 from .empty_state import EmptyStateList
 from .list_rows import KEY_ROLE, ListRow, sync_rows
@@ -30,11 +31,12 @@ SEARCH_DELAY_MS = 200
 
 
 class CodeHistoryPanel(QWidget):
-    reopenRequested = Signal(object)  # HistoryEntry
+    reopenRequested = Signal(object)  # HistoryEntry: the last turn of the chosen conversation
 
     def __init__(self, store: Optional[HistoryStore], parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.store = store
+        self._shown: dict[int, ConversationSummary] = {}
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search history…")
         self.search.setClearButtonEnabled(True)
@@ -45,16 +47,16 @@ class CodeHistoryPanel(QWidget):
         for task in load_tasks():
             self.task_filter.addItem(task.label, task.name)
         self.list = EmptyStateList()
-        self.list.setPlaceholderText("Answers you generate are kept here, newest first.")
+        self.list.setPlaceholderText("Conversations are kept here, the latest first.")
         self.list.setObjectName("code-history")
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.reopen_button = QPushButton("Reopen")
         self.copy_button = QPushButton("Copy code")
         self.delete_button = QPushButton("Delete")
-        self.reopen_button.setToolTip("Show the selected generation again, with its prompt and settings")
-        self.copy_button.setToolTip("Copy the code blocks of the selected generation")
-        self.delete_button.setToolTip("Forget the selected generation (files you saved are not touched)")
+        self.reopen_button.setToolTip("Show the selected conversation again and continue it")
+        self.copy_button.setToolTip("Copy the code blocks of the conversation's last answer")
+        self.delete_button.setToolTip("Forget the selected conversation (files you saved are not touched)")
         buttons = QHBoxLayout()
         for button in (self.reopen_button, self.copy_button, self.delete_button):
             buttons.addWidget(button)
@@ -91,12 +93,13 @@ class CodeHistoryPanel(QWidget):
             self._update_buttons()
             return
         try:
-            entries = self.store.search(self.search.text(), task=self.task_filter.currentData())
+            entries = self.store.conversations(self.search.text(), task=self.task_filter.currentData())
         except sqlite3.Error as exc:
             log.exception("code history search failed")
             self.status.setText(f"History unavailable: {exc}")
             entries = []
-        sync_rows(self.list, [ListRow(entry.id, _label(entry), entry.prompt) for entry in entries])
+        self._shown = {entry.id: entry for entry in entries}
+        sync_rows(self.list, [ListRow(entry.id, _label(entry), entry.last.prompt) for entry in entries])
         if self.search.text().strip() or self.task_filter.currentData():
             self.status.setText(f"{len(entries)} found")
         elif not self.status.text().startswith("History unavailable"):
@@ -108,14 +111,14 @@ class CodeHistoryPanel(QWidget):
         return None if item is None else int(item.data(KEY_ROLE))
 
     def _selected_entry(self) -> Optional[HistoryEntry]:
-        entry_id = self.selected_id()
-        if entry_id is None or self.store is None:
+        conversation_id = self.selected_id()
+        if conversation_id is None or self.store is None:
             return None
-        try:
-            return self.store.get(entry_id)
-        except KeyError:
+        turns = self.store.conversation(conversation_id)
+        if not turns:
             self.refresh()
             return None
+        return turns[-1]
 
     def _update_buttons(self) -> None:
         has = self.selected_id() is not None
@@ -137,15 +140,20 @@ class CodeHistoryPanel(QWidget):
         entry = self._selected_entry()
         if entry is None or self.store is None:
             return
-        answer = QMessageBox.question(self, "Delete from history", f"Delete “{entry.title}” from the history?")
+        summary = self._shown.get(entry.conversation_id)
+        title = summary.title if summary is not None else entry.title
+        answer = QMessageBox.question(self, "Delete from history", f"Delete “{title}” from the history?")
         if answer != QMessageBox.StandardButton.Yes:
             return
-        self.store.delete(entry.id)
+        self.store.delete_conversation(entry.conversation_id)
         self.refresh()
 
 
-def _label(entry: HistoryEntry) -> str:
+def _label(summary: ConversationSummary) -> str:
+    """The first request's title; the last turn's date, task, language and length."""
+    entry = summary.last
     date = entry.created[:16].replace("T", " ")
     stopped = " · stopped" if entry.stopped else ""
     task = "" if entry.task == WRITE else f"{entry.task} · "
-    return f"{entry.title}\n{date} · {task}{entry.language} · {entry.n_tokens} tokens{stopped}"
+    turns = f" · {summary.turns} turns" if summary.turns > 1 else ""
+    return f"{summary.title}\n{date} · {task}{entry.language} · {entry.n_tokens} tokens{stopped}{turns}"

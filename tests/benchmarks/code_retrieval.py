@@ -1,0 +1,217 @@
+"""Project retrieval: quality, indexing throughput, refresh and query latency, with the real
+all-MiniLM-L6-v2 (a sentence-transformers folder; never used by the test suite).
+
+- quality: a real package (its installed source) with every docstring removed; each documented
+  function, method or class gives a query, the first sentence of its docstring, and its target,
+  the definition's file and line. R@10 and MRR@10 (a hit is a chunk of the target's file whose
+  lines hold the definition) for keywords alone, vectors alone and fused at several vector weights.
+  The fusion weight is chosen on the tuning package and reported on the held-out one.
+- throughput: chunks embedded per second while indexing the quality packages.
+- refresh: a 10,000-file project (small generated modules) indexed, then one file edited:
+  the time of the refresh and re-embedding that follows.
+- latency: a warm query (model loaded, in-process, median of 20) and a cold CLI `code-search`.
+
+Usage: python tests/benchmarks/code_retrieval.py --model DIR [--tune click] [--held-out requests]
+       [--parts quality,refresh,latency]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "desktop"))
+
+from latentstudio.engine import DeviceInfo  # noqa: E402
+from latentstudio.projects import retrieve  # noqa: E402
+from latentstudio.projects.embedder import load_text_embedder  # noqa: E402
+from latentstudio.projects.index import embed_pending, refresh  # noqa: E402
+from latentstudio.projects.store import ProjectStore  # noqa: E402
+
+MODEL_ID = "all-minilm-l6-v2"
+
+
+def strip_docstrings(source: str) -> tuple[str, list[tuple[str, int]]]:
+    """(source without docstrings, [(first sentence, line of its definition in the new source)])."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    found = []  # (docstring start, end, def line, sentence, only statement)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            doc = ast.get_docstring(node)
+            first = node.body[0]
+            if doc and isinstance(first, ast.Expr):
+                sentence = re.split(r"(?<=[.!?])\s", " ".join(doc.split()), maxsplit=1)[0]
+                found.append((first.lineno, first.end_lineno, node.lineno, sentence, len(node.body) == 1))
+        elif isinstance(node, ast.Module) and ast.get_docstring(node):
+            first = node.body[0]
+            found.append((first.lineno, first.end_lineno, 0, "", len(node.body) == 1))
+    removed_before: list[tuple[int, int]] = []
+    for start, end, _, _, only in sorted(found, reverse=True):
+        indent = re.match(r"\s*", lines[start - 1]).group(0)
+        lines[start - 1:end] = [indent + "pass"] if only else []
+        removed_before.append((start, end - start + 1 - (1 if only else 0)))
+    queries = []
+    for _, _, def_line, sentence, _ in found:
+        if not def_line or len(sentence.split()) < 3:
+            continue
+        shift = sum(n for start, n in removed_before if start < def_line)
+        queries.append((sentence, def_line - shift))
+    return "\n".join(lines) + "\n", queries
+
+
+def make_corpus(package: str, target: Path) -> list[tuple[str, str, int]]:
+    """Copy the package's source without docstrings; returns (query, path, line) triples."""
+    root = Path(importlib.import_module(package).__file__).parent
+    queries = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent)
+        try:
+            stripped, found = strip_docstrings(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_text(stripped, encoding="utf-8")
+        queries += [(q, rel.as_posix(), line) for q, line in found]
+    return queries
+
+
+def evaluate(store, embedder, queries, mode: str, weight: float) -> tuple[float, float]:
+    vectors = store.chunk_vectors(MODEL_ID)
+    query_vectors = embedder.encode([q for q, _, _ in queries])
+    saved = retrieve.VECTOR_WEIGHT, retrieve.VECTOR_WEIGHT_WITH_IDENTIFIERS
+    retrieve.VECTOR_WEIGHT = retrieve.VECTOR_WEIGHT_WITH_IDENTIFIERS = weight
+    recall = rr = 0.0
+    try:
+        for (query, path, line), vector in zip(queries, query_vectors):
+            hits = retrieve.search(store, query, vector, MODEL_ID, limit=10, mode=mode, vectors=vectors)
+            for rank, hit in enumerate(hits, 1):
+                if hit.path == path and hit.start_line <= line <= hit.end_line:
+                    recall += 1
+                    rr += 1 / rank
+                    break
+    finally:
+        retrieve.VECTOR_WEIGHT, retrieve.VECTOR_WEIGHT_WITH_IDENTIFIERS = saved
+    return recall / len(queries), rr / len(queries)
+
+
+def index(store, root, embedder) -> tuple[float, int, float]:
+    start = time.perf_counter()
+    refresh(store, root)
+    read_s = time.perf_counter() - start
+    start = time.perf_counter()
+    n = embed_pending(store, embedder.encode, MODEL_ID)
+    return read_s, n, time.perf_counter() - start
+
+
+def quality(embedder, packages: list[str], work: Path) -> None:
+    print("| package | queries | chunks | mode | R@10 | MRR@10 |\n| --- | --- | --- | --- | --- | --- |")
+    for package in packages:
+        root = work / f"q-{package}"
+        queries = make_corpus(package, root)
+        store = ProjectStore(work / f"{package}.sqlite3")
+        read_s, chunks, embed_s = index(store, root, embedder)
+        runs = [("keywords", 0.0), ("vectors", 1.0)] + [("fused", w) for w in (0.3, 0.5, 0.7)]
+        for mode, weight in runs:
+            r, mrr = evaluate(store, embedder, queries, mode, weight)
+            label = mode if mode != "fused" else f"fused (vector weight {weight})"
+            print(f"| {package} | {len(queries)} | {chunks} | {label} | {r:.3f} | {mrr:.3f} |")
+        print(f"<!-- {package}: read+chunk {read_s:.1f} s, embedded {chunks} chunks in {embed_s:.1f} s "
+              f"= {chunks / embed_s:.0f} chunks/s -->")
+        store.close()
+
+
+def refresh_bench(embedder, work: Path, files: int) -> None:
+    root = work / "big"
+    for k in range(files):
+        folder = root / f"pkg{k // 100:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"mod{k:05d}.py").write_text(
+            f"def handler_{k}(request, limit={k % 50}):\n    items = request.items[:limit]\n"
+            f"    return [item.name for item in items if item.id % {k % 7 + 2} == 0]\n")
+    store = ProjectStore(work / "big.sqlite3")
+    read_s, chunks, embed_s = index(store, root, embedder)
+    print(f"- {files} files: first index read+chunk {read_s:.1f} s, embedded {chunks} chunks in {embed_s:.1f} s "
+          f"({chunks / embed_s:.0f} chunks/s)")
+    start = time.perf_counter()
+    again = refresh(store, root)
+    print(f"- refresh with nothing changed: {time.perf_counter() - start:.2f} s ({again.unchanged} unchanged)")
+    edited = root / "pkg050" / "mod05000.py"
+    edited.write_text(edited.read_text() + "\n\ndef added(x):\n    return x * 2\n")
+    start = time.perf_counter()
+    report = refresh(store, root)
+    n = embed_pending(store, embedder.encode, MODEL_ID)
+    print(f"- after editing one file: refresh + re-embed {time.perf_counter() - start:.2f} s "
+          f"({report.changed} changed, {n} chunks embedded)")
+    store.close()
+
+
+def latency(embedder, model_dir: Path, work: Path, package: str) -> None:
+    root = work / f"q-{package}"
+    store = ProjectStore(work / f"{package}.sqlite3")
+    vectors = store.chunk_vectors(MODEL_ID)
+    times = []
+    for query in ["parse the response headers", "session_send retries", "encode the url parameters"] * 7:
+        start = time.perf_counter()
+        vector = embedder.encode([query])[0]
+        retrieve.search(store, query, vector, MODEL_ID, limit=10, vectors=vectors)
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    retrieve.search(store, "parse the response headers", embedder.encode(["x"])[0], MODEL_ID, limit=10)
+    with_load = time.perf_counter() - start
+    print(f"- warm query ({package}, {len(vectors[0])} chunks): median {statistics.median(times) * 1000:.0f} ms, "
+          f"max {max(times) * 1000:.0f} ms; with the vectors read from SQLite: {with_load * 1000:.0f} ms")
+    store.close()
+    home = work / "home"
+    env = {**os.environ, "LATENT_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    cli = [sys.executable, "-m", "latentstudio"]
+    subprocess.run(cli + ["models", "import", str(model_dir), "--kind", "text-embedding", "--link"], env=env,
+                   check=True, capture_output=True)
+    subprocess.run(cli + ["code-search", "x", "--project", str(root), "--json"], env=env, check=True,
+                   capture_output=True)  # index once
+    cold = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(cli + ["code-search", "parse the response headers", "--project", str(root), "--json"],
+                       env=env, check=True, capture_output=True)
+        cold.append(time.perf_counter() - start)
+    print(f"- cold CLI code-search (new process, index fresh): median {statistics.median(cold):.2f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True, help="the all-MiniLM-L6-v2 folder")
+    parser.add_argument("--packages", default="click,requests", help="tuning package, then held-out ones")
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--parts", default="quality,refresh,latency")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    print(f"load average before: {os.getloadavg()}, {os.cpu_count()} CPUs")
+    embedder = load_text_embedder(args.model, DeviceInfo.cpu("benchmark"), MODEL_ID)
+    work = Path(tempfile.mkdtemp(prefix="code-retrieval-"))
+    packages = args.packages.split(",")
+    try:
+        if parts & {"quality", "latency"}:
+            quality(embedder, packages, work)
+        if "refresh" in parts:
+            refresh_bench(embedder, work, args.files)
+        if "latency" in parts:
+            latency(embedder, args.model, work, packages[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"load average after: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""The Code page as a conversation, with qtbot: follow-ups see earlier turns, Ctrl+N starts again,
+Regenerate and Edit last replace the last turn, a reopened conversation continues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from PySide6.QtCore import Qt
+
+from latentstudio.context import AppContext
+from latentstudio.ui.page_services import PageServices
+from latentstudio.ui.pages.code_page import CodePage
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
+    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    services = PageServices.create(ctx)
+    widget = CodePage(services)
+    qtbot.addWidget(widget)
+    services.bridge.start_engine()
+    widget.show()
+    widget.temperature.setValue(0.0)
+    widget.max_tokens.setValue(12)
+    yield widget
+    services.bridge.detach()
+
+
+def _ask(qtbot, page: CodePage, prompt: str) -> None:
+    page.prompt.setPlainText(prompt)
+    page.result = None
+    qtbot.mouseClick(page.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None and page.handle is None, timeout=TIMEOUT_MS)
+
+
+def test_a_follow_up_continues_the_conversation_and_ctrl_n_starts_another(qtbot, page: CodePage) -> None:
+    bar = page.conversation_bar
+    assert not bar.regenerate_button.isEnabled() and bar.label.text().startswith("New conversation")
+    _ask(qtbot, page, "add two numbers")
+    first = page.result
+    assert page.prompt.toPlainText() == ""  # ready for the follow-up
+    _ask(qtbot, page, "now add tests for it")
+    follow = page.result
+    assert (first.turn, follow.turn) == (1, 2) and follow.conversation_id == first.conversation_id
+    assert follow.prompt_tokens > first.prompt_tokens + first.n_tokens - 2  # the first turn was read again
+    assert bar.label.text().startswith("Conversation · 2 turns")
+    text = page.transcript.toPlainText()
+    assert text.index("add two numbers") < text.index("now add tests for it")
+    assert page.history_panel.list.count() == 1 and "2 turns" in page.history_panel.list.item(0).text()
+
+    qtbot.keyClick(page.prompt, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert page.turns == [] and page.conversation_id is None and page.answer.toPlainText() == ""
+    assert page.transcript.toPlainText() == "" and not bar.new_button.isEnabled()
+    _ask(qtbot, page, "reverse a list")
+    assert page.result.turn == 1 and page.result.conversation_id != first.conversation_id
+    assert page.history_panel.list.count() == 2
+
+
+def test_regenerate_and_edit_replace_the_last_turn(qtbot, page: CodePage) -> None:
+    _ask(qtbot, page, "add two numbers")
+    _ask(qtbot, page, "now add tests")
+    conversation = page.conversation_id
+    page.result = None
+    qtbot.mouseClick(page.conversation_bar.regenerate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None and page.handle is None, timeout=TIMEOUT_MS)
+    assert page.result.turn == 2 and page.result.conversation_id == conversation
+    assert [t.prompt for t in page.history.conversation(conversation)] == ["add two numbers", "now add tests"]
+
+    qtbot.mouseClick(page.conversation_bar.edit_button, Qt.MouseButton.LeftButton)
+    assert page.prompt.toPlainText() == "now add tests" and "editing" in page.conversation_bar.label.text()
+    _ask(qtbot, page, "now add pytest tests")
+    turns = page.history.conversation(conversation)
+    assert [t.prompt for t in turns] == ["add two numbers", "now add pytest tests"]
+    assert [t.prompt for t in page.turns] == ["add two numbers", "now add pytest tests"]
+    assert page.history.count() == 2  # the replaced answers are gone, not kept beside
+
+
+def test_a_reopened_conversation_continues(qtbot, page: CodePage) -> None:
+    _ask(qtbot, page, "add two numbers")
+    _ask(qtbot, page, "now add tests")
+    conversation = page.conversation_id
+    page.new_conversation()
+    panel = page.history_panel
+    panel.list.setCurrentRow(0)
+    qtbot.mouseClick(panel.reopen_button, Qt.MouseButton.LeftButton)
+    assert [t.prompt for t in page.turns] == ["add two numbers", "now add tests"]
+    assert "2 turns" in page.status.text() and "now add tests" in page.transcript.toPlainText()
+    _ask(qtbot, page, "and a docstring")
+    assert page.result.conversation_id == conversation and page.result.turn == 3
+
+
+def test_a_project_answer_lists_its_sources_and_the_history_keeps_them(
+    qtbot, page: CodePage, tmp_path: Path, tiny_models: Callable[[str], Path]
+) -> None:
+    page.ctx.registry.import_path(tiny_models("text-embedding-tiny"), kind="text-embedding", model_id="tiny-te",
+                                  link=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.py").write_text("import json\n\n\ndef parse_config(path):\n    return json.load(open(path))\n")
+    page.add_project(project)
+    assert page.project_picker.current() == project.resolve()
+    qtbot.waitUntil(lambda: page.index_handle is None, timeout=TIMEOUT_MS)
+    assert page.project_picker.state.text().startswith("Indexed: 1 files read")
+    _ask(qtbot, page, "test parse_config")
+    assert page.result.sources and page.result.sources[0]["symbol"] == "parse_config"
+    assert page.sources.isVisible() and page.sources.count() == len(page.result.sources)
+    assert page.sources.item(0).text().startswith("config.py:4-5 parse_config ·")
+    assert "symbol" in page.sources.item(0).text()
+    assert "Sources:" in page.transcript.toPlainText()
+    given = len(page.result.sources)
+    page.new_conversation()
+    page.history_panel.list.setCurrentRow(0)
+    page.history_panel._reopen()
+    assert page.sources.count() == given and page.sources.item(0).text().startswith("config.py:4-5")
+
+
+def test_a_source_pinned_or_excluded_counts_for_the_next_turn(
+    qtbot, page: CodePage, tmp_path: Path, tiny_models: Callable[[str], Path]
+) -> None:
+    page.ctx.registry.import_path(tiny_models("text-embedding-tiny"), kind="text-embedding", model_id="tiny-te",
+                                  link=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.py").write_text("import json\n\n\ndef parse_config(path):\n    return json.load(open(path))\n")
+    page.add_project(project)
+    qtbot.waitUntil(lambda: page.index_handle is None, timeout=TIMEOUT_MS)
+    _ask(qtbot, page, "test parse_config")
+    rows = {page.sources.item(k).text().split(" ")[0]: k for k in range(page.sources.count())}
+    assert set(rows) == {"config.py:4-5", "config.py:1-3"}
+    page.sources.exclude(rows["config.py:4-5"])
+    page.sources.pin(rows["config.py:1-3"])
+    assert page.sources.pinned[("config.py", 1)]["text"].startswith("import json")
+    _ask(qtbot, page, "test parse_config again")
+    given = [(s["path"], s["start_line"]) for s in page.result.sources]
+    assert given[0] == ("config.py", 1) and ("config.py", 4) not in given
+    page.new_conversation()
+    assert not page.sources.pinned and not page.sources.excluded
+
+
+def test_without_a_text_embedding_model_a_project_request_goes_without_its_code(
+    qtbot, page: CodePage, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    page.add_project(project)
+    assert "text-embedding" in page.project_picker.state.text()
+    _ask(qtbot, page, "add two numbers")
+    assert page.result.sources == () and "without project code" in page.project_picker.state.text()
+    page.add_project(tmp_path / "missing")
+    assert "project folder not found" in page.project_picker.state.text()
