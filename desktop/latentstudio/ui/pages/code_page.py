@@ -43,6 +43,7 @@ from ...codegen.generation import MAX_NEW_TOKENS_LIMIT, MAX_SEED, submit_generat
 from ...codegen.tasks import WRITE, get_task, load_tasks
 from ...engine import EventKind, JobEvent, JobHandle
 from ...models import MissingModelError, ModelNotFoundError
+from ..theme import status_colour, theme_signals
 from ..widgets.code_highlighter import PygmentsHighlighter
 from ..widgets.code_history import CodeHistoryPanel
 from .needs_model import NeedsModelPage
@@ -67,7 +68,6 @@ class CodePage(NeedsModelPage):
         self.result: Optional[GenerationResult] = None
         self._history_error = ""
         self.history = self._open_history()
-        dark = self.palette().window().color().lightness() < 128
 
         self.task = QComboBox()
         self.task.setObjectName("code-task")
@@ -156,18 +156,20 @@ class CodePage(NeedsModelPage):
         self.answer.setReadOnly(True)
         self.answer.setPlaceholderText("The answer appears here as it is written. Code is shown, never run.")
         _monospace(self.answer)
-        self.answer_highlighter = PygmentsHighlighter(self.answer.document(), DEFAULT_LANGUAGE, fenced=True, dark=dark)
+        self.answer_highlighter = PygmentsHighlighter(self.answer.document(), DEFAULT_LANGUAGE, fenced=True)
         self.code = QPlainTextEdit()
         self.code.setObjectName("code-extracted")
         self.code.setReadOnly(True)
         _monospace(self.code)
-        self.code_highlighter = PygmentsHighlighter(self.code.document(), DEFAULT_LANGUAGE, dark=dark)
+        self.code_highlighter = PygmentsHighlighter(self.code.document(), DEFAULT_LANGUAGE)
         self.outputs = QTabWidget()
         self.outputs.addTab(self.answer, "Answer")
         self.outputs.addTab(self.code, "Code")
         self.language.currentIndexChanged.connect(self._language_changed)
 
         self.syntax_label = QLabel()
+        self._syntax: Optional[SyntaxReport] = None
+        theme_signals().changed.connect(self._colour_syntax)
         self.speed_label = QLabel()
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -333,6 +335,11 @@ class CodePage(NeedsModelPage):
         self._set_running(False)
         self.history_panel.refresh()
 
+    def _colour_syntax(self) -> None:  # green / red in shades that read on the current theme
+        syntax = self._syntax
+        ok = None if syntax is None or not syntax.checked else syntax.ok
+        self.syntax_label.setStyleSheet("" if ok is None else f"color: {status_colour(ok)};")
+
     def _show_result(
         self,
         code: str,
@@ -343,8 +350,8 @@ class CodePage(NeedsModelPage):
     ) -> None:
         self.code.setPlainText(code)
         self.syntax_label.setText(syntax.describe())
-        color = "" if not syntax.checked else ("color: #2e7d32;" if syntax.ok else "color: #c62828;")
-        self.syntax_label.setStyleSheet(color)
+        self._syntax = syntax
+        self._colour_syntax()
         parts = [f"{n_tokens} tokens"]
         if ttft_ms is not None:
             parts.insert(0, f"first token {ttft_ms:.0f} ms")
