@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -160,11 +161,26 @@ class ImagePage(NeedsModelPage):
         form_layout.addWidget(QLabel("Negative prompt"))
         form_layout.addWidget(self.negative)
         form_layout.addWidget(self.settings)
+        # On a short window the fields scroll rather than squash (a spin box's text cut in half);
+        # Generate and the status stay in sight below them.
+        fields = QScrollArea()
+        fields.setObjectName("image-form")
+        fields.setWidget(form)
+        fields.setWidgetResizable(True)
+        fields.setFrameShape(QScrollArea.Shape.NoFrame)
+        fields.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        fields.setMinimumWidth(form.minimumSizeHint().width() + fields.verticalScrollBar().sizeHint().width())
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
         buttons.addWidget(self.cancel_button)
-        form_layout.addLayout(buttons)
-        form_layout.addWidget(self.status)
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        margins = form_layout.contentsMargins()
+        column_layout.setContentsMargins(margins.left(), 0, margins.right(), margins.bottom())
+        form_layout.setContentsMargins(margins.left(), margins.top(), margins.right(), 0)
+        column_layout.addWidget(fields, 1)
+        column_layout.addLayout(buttons)
+        column_layout.addWidget(self.status)
 
         self.preview = ImagePreview()
         self.progress = QProgressBar()
@@ -192,7 +208,7 @@ class ImagePage(NeedsModelPage):
         middle_layout.addWidget(self.queue)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(form)
+        splitter.addWidget(column)
         splitter.addWidget(middle)
         splitter.addWidget(self.gallery)
         splitter.setStretchFactor(1, 2)
