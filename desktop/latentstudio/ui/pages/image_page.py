@@ -116,7 +116,7 @@ class ImagePage(NeedsModelPage):
             self.help_buttons[name] = button
         self.strip = PromptStrip(self.ctx, self.bridge)
         self.strip.initRequested.connect(self.use_as_init_image)
-        self.strip.openRequested.connect(reveal)
+        self.strip.openRequested.connect(self.reveal)
         self.prompt.textChanged.connect(lambda: self.strip.text_changed(self.prompt.toPlainText()))
         self.described = QLabel()
         self.described.setObjectName("described-prompt")
@@ -192,7 +192,7 @@ class ImagePage(NeedsModelPage):
         self.gallery.reuseRequested.connect(self.reuse_settings_from)
         self.gallery.initRequested.connect(self.use_as_init_image)
         self.gallery.moreLikeThisRequested.connect(self.requests.moreLikeThis)
-        self.gallery.revealRequested.connect(reveal)
+        self.gallery.revealRequested.connect(self.reveal)
         self.gallery.describeRequested.connect(self.describe_picture)
 
         middle = QWidget()
@@ -394,6 +394,12 @@ class ImagePage(NeedsModelPage):
         self._fill_form(meta)
         self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).")
         return True
+
+    def reveal(self, path: Path) -> None:
+        """Show the file in the file manager, or say here why it could not be."""
+        problem = reveal(path)
+        if problem:
+            self.status.setText(problem)
 
     def use_as_init_image(self, path: Path) -> None:
         self.settings.init_image.setText(str(Path(path)))

@@ -448,7 +448,7 @@ class SearchPage(NeedsModelPage):
         hit = self.results_model.hit(index.row())
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_file(hit.path))
-        menu.addAction("Reveal in folder", lambda: reveal(hit.path))
+        menu.addAction("Reveal in folder", lambda: self.summary.setText(reveal(hit.path) or self.summary.text()))
         menu.addAction("Copy path", lambda: copy_path(hit.path))
         menu.addAction("Copy image", lambda: self.summary.setText(copy_image(hit.path) or self.summary.text()))
         menu.addAction("More like this", lambda: self.search_by_image(hit.path))
