@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -28,6 +29,7 @@ from .. import __version__
 from ..context import AppContext
 from ..engine import DeviceInfo
 from .jobs_panel import JobsPanel
+from .widgets.image_settings import IMAGE_FILTER
 from .icons import ICON_LICENCE
 from .navigation_rail import NavigationRail
 from .page_services import PageServices
@@ -205,11 +207,25 @@ class MainWindow(QMainWindow):
             corner = self.mapToGlobal(QPoint(inside.right() - width, inside.top()))
             dock.setGeometry(QRect(corner, QSize(width, inside.height())))
 
+    def open_image_settings(self, path: Optional[Path] = None) -> None:
+        """File ▸ Open image to read settings…: the picture goes to the Image page as a drop would."""
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Open image to read settings", "", IMAGE_FILTER)
+            if not chosen:
+                return
+            path = Path(chosen)
+        self.show_page("image").take_picture(path)
+
     # -- menus ---------------------------------------------------------------------------
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
+        read = file_menu.addAction("&Open image to read settings…", QKeySequence.StandardKey.Open,
+                                   self.open_image_settings)
+        read.setToolTip("Fill the Image form from the settings a picture carries (Latent Studio, "
+                        "AUTOMATIC1111, ComfyUI, InvokeAI…), as dropping it on the Image page does")
+        file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         edit = menus.addMenu("&Edit")

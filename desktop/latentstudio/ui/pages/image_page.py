@@ -526,6 +526,11 @@ class ImagePage(NeedsModelPage):
             path = Path(url.toLocalFile())
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 event.acceptProposedAction()
-                if not self.reuse_settings_from(path) and self.ctx.registry.default("clip") is not None:
-                    self.describe_picture(path)  # no settings stored: describe the picture instead
+                self.take_picture(path)
                 return
+
+    def take_picture(self, path: Path) -> None:
+        """A picture given to the page (dropped, or opened from the File menu): its settings into
+        the form; one that stores none is described as a prompt instead, where a CLIP model is."""
+        if not self.reuse_settings_from(path) and self.ctx.registry.default("clip") is not None:
+            self.describe_picture(path)
