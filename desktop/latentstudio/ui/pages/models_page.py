@@ -26,11 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import EventKind, JobEvent
-from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
 from ...models.registry import FORMAT_LABELS, KIND_TITLES
 from ...units import format_bytes
-from ..background import run_in_background
 from ..downloads import DownloadController
 from ..page_services import PageServices
 
@@ -163,6 +161,7 @@ class ModelsPage(QWidget):
             lambda m: self.status.setText(f"Imported {m.id} ({m.format}, {format_bytes(m.size_bytes)}).")
         )
         models.importFailed.connect(lambda text: self.status.setText(f"Import refused: {text}"))
+        models.importSummary.connect(self.status.setText)
 
         self.downloads = services.downloads
         self.catalogue_rows: dict[str, CatalogueRow] = {}
@@ -273,28 +272,8 @@ class ModelsPage(QWidget):
 
     def import_paths(self, paths: list[Path]) -> None:
         """Import models (a folder of models imports each one) off the GUI thread."""
-        link, weights_only = self.link_box.isChecked(), self.pickle_box.isChecked()
-        registry = self.ctx.registry
         for path in paths:
-            self.actions.importStarted.emit(str(path))
-            run_in_background(
-                lambda path=path: import_any(registry, path, link=link, weights_only=weights_only),
-                self._imported,
-                lambda exc: self.actions.importFailed.emit(str(exc)),
-            )
-
-    def _imported(self, outcomes: list[ImportOutcome]) -> None:
-        done = [o.model for o in outcomes if o.model is not None]
-        refused = [f"{o.path.name}: {o.error}" for o in outcomes if o.error]
-        if len(outcomes) == 1 and done:
-            self.actions.importFinished.emit(done[0])
-        else:
-            text = f"Imported {len(done)} of {len(outcomes)} models."
-            if refused:
-                text += " Refused: " + "; ".join(refused)
-            self.status.setText(text)
-        if done:
-            self.actions.modelsChanged.emit()
+            self.actions.import_path(path, link=self.link_box.isChecked(), weights_only=self.pickle_box.isChecked())
 
     def _make_default(self) -> None:
         model_id = self.selected_id()
