@@ -430,15 +430,13 @@ class CodePage(NeedsModelPage):
         self._settings_form.setRowVisible(self.target_language, "target" in task.needs)
         for widget in (self.traceback_label, self.traceback):
             widget.setVisible("traceback" in task.needs)
-        if task.name == WRITE:
-            self.prompt_label.setText("Prompt")
-            self.prompt.setPlaceholderText("Describe the code you want… (Ctrl+Enter generates)")
-            self.context.setPlaceholderText("Optional: paste code to edit or build on, or open a file")
-        else:
-            self.prompt_label.setText("Instructions")
-            self.prompt.setPlaceholderText(f"Optional: anything to add to “{task.label}”… (Ctrl+Enter runs)")
-            self.context.setPlaceholderText("The code to work on: paste it or open a file")
-        self.generate_button.setText("Generate" if task.name == WRITE else task.label.split(" ")[0])
+        # Each task's own words, from its template in resources/code-tasks.json.
+        self.prompt_label.setText("Prompt" if task.name == WRITE else "Instructions")
+        self.prompt.setPlaceholderText(task.hint)
+        self.context.setPlaceholderText(task.context_hint)
+        for box in (self.prompt, self.context):
+            box.viewport().update()  # an empty box shows its placeholder: draw the new one now
+        self.generate_button.setText(task.button)
         self._language_changed()
 
     def _open_history(self) -> Optional[HistoryStore]:
