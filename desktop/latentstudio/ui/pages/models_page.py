@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from ...engine import EventKind, JobEvent
 from ...models.catalogue import CatalogueEntry
-from ...models.registry import FORMAT_LABELS, KIND_TITLES
+from ...models.registry import KIND_TITLES, format_label
 from ...units import format_bytes
 from ..downloads import DownloadController
 from ..page_services import PageServices
@@ -158,7 +158,7 @@ class ModelsPage(QWidget):
         models.modelsChanged.connect(self.refresh)
         models.importStarted.connect(lambda path: self.status.setText(f"Importing {path}…"))
         models.importFinished.connect(
-            lambda m: self.status.setText(f"Imported {m.id} ({m.format}, {format_bytes(m.size_bytes)}).")
+            lambda m: self.status.setText(f"Imported {m.id} ({format_label(m.format)}, {format_bytes(m.size_bytes)}).")
         )
         models.importFailed.connect(lambda text: self.status.setText(f"Import refused: {text}"))
         models.importSummary.connect(self.status.setText)
@@ -223,7 +223,7 @@ class ModelsPage(QWidget):
                 QTreeWidgetItem(group, ["(none installed)"]).setFlags(Qt.ItemFlag.NoItemFlags)
             for model in models:
                 source = model.source + (" (linked)" if model.linked else "")
-                item = QTreeWidgetItem(group, [model.id, FORMAT_LABELS.get(model.format, model.format),
+                item = QTreeWidgetItem(group, [model.id, format_label(model.format),
                                                format_bytes(model.size_bytes), source])
                 item.setData(0, Qt.ItemDataRole.UserRole, model.id)
                 if defaults.get(kind) == model.id or (kind not in defaults and model is models[0]):
