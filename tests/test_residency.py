@@ -188,3 +188,17 @@ def test_an_idle_engine_stops_within_the_quit_wait(monkeypatch, caplog) -> None:
 def _hold_briefly(job, name: str) -> None:
     with job.cpu_models.use(name, lambda: Weights(name, 10)):
         pass
+
+
+def test_the_cpu_cache_follows_the_idle_unload_setting(ctx) -> None:
+    """The text tower's cache (cpu_models) keeps models as long as the user chose, "Never" included:
+    it had a fixed 10 minutes whatever the setting, so the tower was unloaded and reloaded again
+    and again over a session."""
+    ctx.settings.update(idle_unload_minutes=0)
+    ctx.save_settings()
+    assert ctx.engine.cpu_models.idle_unload_s == 0
+    ctx.engine.submit(lambda job: _hold_briefly(job, "text-tower")).result(10)
+    assert ctx.engine.cpu_models.unload_idle() == [] and "text-tower" in ctx.engine.cpu_models
+    ctx.settings.update(idle_unload_minutes=30)
+    ctx.save_settings()
+    assert ctx.engine.cpu_models.idle_unload_s == 30 * 60
