@@ -104,3 +104,23 @@ def test_a_translation_reopens_with_both_languages(qtbot, page: CodePage) -> Non
     assert (page.task.currentData(), page.language.currentData(), page.target_language.currentData()) == (
         "translate", "python", "go")
     page.grab().save("/tmp/code-page-translate.png")
+
+
+def test_every_task_shows_its_own_hint_and_button(qtbot, ctx) -> None:
+    """The prompt's hint and the run button follow the chosen task, each from its template."""
+    from latentstudio.codegen.tasks import load_tasks
+    from latentstudio.ui.page_services import PageServices
+    from latentstudio.ui.pages.code_page import CodePage
+
+    page = CodePage(PageServices.create(ctx))
+    qtbot.addWidget(page)
+    seen = {}
+    for task in load_tasks():
+        assert task.hint and task.context_hint and task.button, task.name
+        page.task.setCurrentIndex(page.task.findData(task.name))
+        assert page.prompt.placeholderText() == task.hint
+        assert page.context.placeholderText() == task.context_hint
+        assert page.generate_button.text() == task.button
+        seen[task.name] = (task.hint, task.button)
+    assert len({hint for hint, _ in seen.values()}) == len(seen)  # no task borrows another's hint
+    assert seen["tests"][1] == "Write tests" and "test" in seen["tests"][0]

@@ -31,3 +31,33 @@ def test_info_text_and_json(capsys: pytest.CaptureFixture[str], fresh_home: Path
     assert found["tool"] == "automatic1111" and found["metadata"]["seed"] == 3141592653
     assert found["metadata"]["scheduler"] == "DPM++ 2M Karras" and found["metadata"]["tool"] == "AUTOMATIC1111"
     assert missing["metadata"] is None and missing["reason"] == "file not found"
+
+
+def test_info_prints_no_blank_lines_and_no_repeated_fields(capsys: pytest.CaptureFixture[str], fresh_home: Path,
+                                                          tmp_path: Path) -> None:
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    graph = {
+        "3": {"class_type": "KSampler", "inputs": {"seed": 5, "steps": 20, "cfg": 7, "sampler_name": "euler",
+                                                   "scheduler": "normal", "denoise": 1, "positive": ["6", 0],
+                                                   "negative": ["7", 0], "model": ["4", 0], "latent_image": ["5", 0]}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat\n\non a mat\n\n", "clip": ["4", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "ugly\n", "clip": ["4", 1]}},
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "x.safetensors"}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512, "batch_size": 1}},
+    }
+    comfy_info = PngInfo()
+    comfy_info.add_text("prompt", json.dumps(graph))
+    Image.new("RGB", (8, 8)).save(tmp_path / "comfy.png", pnginfo=comfy_info)
+    a1111_info = PngInfo()
+    a1111_info.add_text("parameters", "a lighthouse\nNegative prompt: blurry\nSteps: 17, Sampler: Euler a, "
+                                      "CFG scale: 6.5, Seed: 1234, Size: 64x64, Model: m, Clip skip: 2")
+    Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=a1111_info)
+    assert main(["info", str(tmp_path / "comfy.png"), str(tmp_path / "a1111.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.strip() for line in lines), lines
+    assert "  prompt      a cat" in lines and "              on a mat" in lines
+    assert not [line for line in lines if line.startswith("  · ") and line.split(":")[0][4:].lower() in
+                ("steps", "sampler", "cfg scale", "seed", "size", "model")], lines
+    assert "  · Clip skip: 2" in lines  # a field with no row of its own is still shown

@@ -161,3 +161,44 @@ def test_estimate_size_of_torch_module() -> None:
     torch = pytest.importorskip("torch")
     module = torch.nn.Linear(10, 10)
     assert estimate_size(module) == (100 + 10) * 4
+
+
+def test_an_idle_engine_stops_within_the_quit_wait(monkeypatch, caplog) -> None:
+    """Quitting while models are resident: the engine stops within the window's 0.5 s, without
+    a collector pass per model (one takes ~0.3 s on a heap with torch loaded)."""
+    import logging
+    import time
+
+    from latentstudio.engine import DeviceInfo, Engine, Priority
+    from latentstudio.engine import residency
+
+    passes: list[float] = []
+    monkeypatch.setattr(residency, "_release_memory", lambda: (passes.append(1), time.sleep(0.3)))
+    engine = Engine(device=DeviceInfo.cpu("test"), idle_tick_s=0.05).start()
+    for name in ("clip", "text-tower", "llm"):
+        engine.submit(lambda job, n=name: _hold_briefly(job, n), Priority.INTERACTIVE, name=name).result(10)
+    caplog.set_level(logging.ERROR)
+    started = time.perf_counter()
+    engine.shutdown(timeout=0.5)
+    assert not engine.running and time.perf_counter() - started < 0.5
+    assert not [r for r in caplog.records if "did not stop" in r.getMessage()]
+    assert not passes
+
+
+def _hold_briefly(job, name: str) -> None:
+    with job.cpu_models.use(name, lambda: Weights(name, 10)):
+        pass
+
+
+def test_the_cpu_cache_follows_the_idle_unload_setting(ctx) -> None:
+    """The text tower's cache (cpu_models) keeps models as long as the user chose, "Never" included:
+    it had a fixed 10 minutes whatever the setting, so the tower was unloaded and reloaded again
+    and again over a session."""
+    ctx.settings.update(idle_unload_minutes=0)
+    ctx.save_settings()
+    assert ctx.engine.cpu_models.idle_unload_s == 0
+    ctx.engine.submit(lambda job: _hold_briefly(job, "text-tower")).result(10)
+    assert ctx.engine.cpu_models.unload_idle() == [] and "text-tower" in ctx.engine.cpu_models
+    ctx.settings.update(idle_unload_minutes=30)
+    ctx.save_settings()
+    assert ctx.engine.cpu_models.idle_unload_s == 30 * 60

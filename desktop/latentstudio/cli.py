@@ -16,6 +16,8 @@ from typing import Callable, Optional, Sequence
 
 from . import __version__
 from .models import MissingModelError, ModelNotFoundError, UnsupportedModelError
+from .models.registry import format_label
+from .units import format_bytes
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +106,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         print(f"  {name:16} {version or 'not installed'}")
     print(f"Device:     {device.describe()}")
     budget = report["memory"]["model_budget_bytes"]
-    print(f"Memory:     {(report['memory']['system_bytes'] or 0) / 2**30:.1f} GiB RAM; "
-          f"model budget {budget / 2**30:.1f} GiB")
+    print(f"Memory:     {format_bytes(report['memory']['system_bytes'] or 0)} RAM; "
+          f"model budget {format_bytes(budget)}")
     print(f"Data home:  {ctx.paths.home}")
     print(f"Log file:   {ctx.log_file}")
     models = ctx.registry.list()
@@ -113,7 +115,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
     defaults = ctx.registry.defaults()
     for model in models:
         mark = "*" if defaults.get(model.kind) == model.id else " "
-        print(f"  {mark} {model.kind:9} {model.id} ({model.format}, {model.size_bytes / 2**20:.1f} MiB)")
+        print(f"  {mark} {model.kind:9} {model.id} ({format_label(model.format)}, {format_bytes(model.size_bytes)})")
     for model_id, tower in report["text_search"].items():
         print(f"Text search with {model_id}: {tower['reason']}")
     cluster = report["cluster"]

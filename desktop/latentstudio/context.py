@@ -72,6 +72,9 @@ class AppContext:
                     ),
                     hub=self.hub,
                 ).start()
+                # The text tower's CPU cache unloads after the user's idle time too (it kept a fixed
+                # 10 minutes: unloaded and reloaded over and over in a long session, even with "Never").
+                self._engine.cpu_models.idle_unload_s = settings.idle_unload_minutes * 60
             return self._engine
 
     @property
@@ -149,6 +152,8 @@ class AppContext:
             cache.idle_unload_s = self.settings.idle_unload_minutes * 60
             if self.settings.memory_budget_gb:
                 cache.budget_bytes = int(self.settings.memory_budget_gb * 2**30)
+        if self._engine is not None:
+            self._engine.cpu_models.idle_unload_s = self.settings.idle_unload_minutes * 60
 
     def close(self, timeout: Optional[float] = 30.0) -> bool:
         """Stop downloads and the engine (running jobs stop at their next checkpoint), then close

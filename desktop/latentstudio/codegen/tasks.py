@@ -33,6 +33,10 @@ class CodeTask:
     user: str
     user_with_code: Optional[str] = None  # when a context file is given to a task that does not need one
     user_with_request: Optional[str] = None  # when the user adds words to a task that does not need them
+    # What the Code page shows for the task: its run button, the prompt's and the context's placeholders.
+    button: str = ""
+    hint: str = ""
+    context_hint: str = ""
 
     @property
     def answers_code(self) -> bool:
@@ -50,6 +54,8 @@ def _task(data: dict) -> CodeTask:
         name=str(data["name"]), label=str(data["label"]), answer=str(data["answer"]), needs=needs,
         system=str(data["system"]), user=str(data["user"]), user_with_code=data.get("user_with_code"),
         user_with_request=data.get("user_with_request"),
+        button=str(data.get("button") or data["label"]), hint=str(data.get("hint", "")),
+        context_hint=str(data.get("context_hint", "")),
     )
 
 

@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..units import format_bytes
+
 
 @dataclass(frozen=True)
 class DeviceInfo:
@@ -44,7 +46,7 @@ class DeviceInfo:
         return getattr(torch, self.dtype_name)
 
     def describe(self) -> str:
-        memory = f", {self.total_memory / 2**30:.0f} GiB" if self.total_memory else ""
+        memory = f", {format_bytes(self.total_memory)}" if self.total_memory else ""
         text = f"{self.kind.upper()}: {self.name}{memory}, {self.dtype_name}"
         if self.fallback_reason:
             text += f" (no GPU used: {self.fallback_reason})"

@@ -221,14 +221,15 @@ class ModelCache:
                 return
             self._drop(min(hosts, key=lambda e: e.last_used).key)
 
-    def _drop(self, key: str) -> None:
+    def _drop(self, key: str, release: bool = True) -> None:
         with self._lock:
             entry = self._entries.pop(key, None)
         if entry is None:
             return
         log.info("unloading model %s (%.1f MiB)", key, entry.size / 2**20)
         entry.model = None
-        _release_memory()
+        if release:
+            _release_memory()
 
     def evict_unlocked(self) -> None:
         with self._lock:
@@ -251,7 +252,15 @@ class ModelCache:
         return idle
 
     def clear(self) -> None:
-        self.evict_unlocked()
+        """Drop every unlocked model, as the engine stops. No collector pass here: each scans the
+        whole heap (~0.3 s with torch loaded, per model), which made every quit overrun the
+        engine's 0.5 s join and log an error. Reference counting frees the weights; unfreezing
+        leaves any cycles to the collector's normal course."""
+        with self._lock:
+            keys = [k for k, e in self._entries.items() if e.locks == 0]
+        for key in keys:
+            self._drop(key, release=False)
+        gc.unfreeze()
 
     # -- inspection ----------------------------------------------------------------------
 

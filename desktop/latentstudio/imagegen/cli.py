@@ -194,6 +194,11 @@ def _wait_for_library(results: list[Any], timeout: Optional[float] = LIBRARY_WAI
                 pass
 
 
+# The A1111 fields `info` prints as rows of their own (seed, steps…): not repeated among the extras.
+SHOWN_FIELDS = frozenset({"steps", "sampler", "cfg scale", "seed", "size", "model", "model hash",
+                          "denoising strength"})
+
+
 def describe_reading(reading: Any) -> list[str]:
     """The lines `info` prints for one file."""
     meta = reading.metadata
@@ -215,10 +220,14 @@ def describe_reading(reading: Any) -> list[str]:
         ("embeddings", "; ".join(addon_text(e) for e in meta.embeddings)),
     ]
     for name, value in rows:
-        if value not in (None, ""):
-            text = str(value).replace("\n", "\n" + " " * 14)
+        # Blank lines inside a value (ComfyUI prompts often end in newlines) are not printed.
+        text_lines = [line.rstrip() for line in str(value if value is not None else "").strip().splitlines()]
+        text = ("\n" + " " * 14).join(line for line in text_lines if line)
+        if text:
             lines.append(f"  {name:11} {text}")
     for key, value in meta.extras.items():
+        if key.lower() in SHOWN_FIELDS:
+            continue  # already printed above under its own name
         lines.append(f"  · {key}: {value if len(value) <= 200 else value[:199] + '…'}")
     return lines
 

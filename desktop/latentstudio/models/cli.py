@@ -17,6 +17,7 @@ from .addons import ADDON_KINDS, family_label
 from .detect import BASE_KINDS, KINDS
 from .download import DownloadError, DownloadProgress, download_for_app
 from .network import NetworkDisabledError
+from .registry import format_label
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -85,14 +86,14 @@ def cmd_list(args: argparse.Namespace, ctx) -> int:
         mark = "*" if defaults.get(model.kind) == model.id else " "
         link = " (linked)" if model.linked else ""
         fits = f" for {family_label(model.variant)}" if model.kind in ADDON_KINDS and model.variant else ""
-        print(f"{mark} {model.kind:9} {model.id:32} {model.format:20} "
-              f"{model.size_bytes / 2**20:9.1f} MiB{link}{fits}")
+        print(f"{mark} {model.kind:9} {model.id:32} {format_label(model.format):26} "
+              f"{format_bytes(model.size_bytes):>9}{link}{fits}")
     return 0
 
 
 def _print_imported(model) -> None:
-    print(f"Imported {model.kind} model {model.id} ({model.format}, "
-          f"{model.size_bytes / 2**20:.1f} MiB){' as a link' if model.linked else ''}")
+    print(f"Imported {model.kind} model {model.id} ({format_label(model.format)}, "
+          f"{format_bytes(model.size_bytes)}){' as a link' if model.linked else ''}")
 
 
 def cmd_import(args: argparse.Namespace, ctx) -> int:
@@ -137,7 +138,7 @@ def cmd_import(args: argparse.Namespace, ctx) -> int:
 
 def cmd_remove(args: argparse.Namespace, ctx) -> int:
     freed = ctx.registry.remove(args.model_id)
-    print(f"Removed {args.model_id}; freed {freed / 2**20:.1f} MiB")
+    print(f"Removed {args.model_id}; freed {format_bytes(freed)}")
     return 0
 
 

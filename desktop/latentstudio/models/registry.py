@@ -113,6 +113,11 @@ FORMAT_LABELS = {
 }
 
 
+def format_label(fmt: str) -> str:
+    """A model format as people name it ("single .safetensors file"), never the internal name."""
+    return FORMAT_LABELS.get(fmt, fmt.replace("_", " "))
+
+
 def model_name_for(source: Path) -> str:
     """A name for an imported model: the model's own file or folder name, or, when that only says
     what the folder holds (".../sd-turbo/diffusers"), its parent's."""

@@ -36,12 +36,19 @@ def copy_path(path: Path) -> None:
     QGuiApplication.clipboard().setText(str(path))
 
 
-def reveal(path: Path) -> None:
-    """Show the file in the system's file manager (selected where the platform allows it)."""
+def reveal(path: Path) -> str:
+    """Show the file in the system's file manager (selected where the platform allows it);
+    returns "" or what went wrong, in words (as `open_file` does)."""
     path = Path(path)
+    if not path.exists():
+        return f"{path.name} is no longer there."
     if sys.platform == "win32":
-        QProcess.startDetached("explorer.exe", [f"/select,{path}"])
+        started = QProcess.startDetached("explorer.exe", [f"/select,{path}"])[0]
     elif sys.platform == "darwin":
-        QProcess.startDetached("open", ["-R", str(path)])
+        started = QProcess.startDetached("open", ["-R", str(path)])[0]
     else:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+        started = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+    if not started:
+        log.warning("no file manager showed %s", path)
+        return f"No file manager is set up to show folders; {path.name} is in {path.parent}."
+    return ""

@@ -7,17 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -27,6 +29,7 @@ from .. import __version__
 from ..context import AppContext
 from ..engine import DeviceInfo
 from .jobs_panel import JobsPanel
+from .widgets.image_settings import IMAGE_FILTER
 from .icons import ICON_LICENCE
 from .navigation_rail import NavigationRail
 from .page_services import PageServices
@@ -103,6 +106,19 @@ PAGES: tuple[PageSpec, ...] = (
 )
 
 
+class _JobsDock(QDockWidget):
+    """The Jobs panel's dock, placed (docked or floating) by the window just before it shows."""
+
+    def __init__(self, title: str, window: QMainWindow, place: Callable[[], None]):
+        super().__init__(title, window)
+        self._place = place
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802 (Qt override: the toggle action, show() and hide())
+        if visible and not self.isVisible():
+            self._place()
+        super().setVisible(visible)
+
+
 class MainWindow(QMainWindow):
     firstPainted = Signal()
 
@@ -145,12 +161,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.jobs_panel = JobsPanel(self.bridge)
-        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock = _JobsDock("Jobs", self, self._place_jobs_panel)
         self.jobs_dock.setObjectName("jobs-dock")
         self.jobs_dock.setWidget(self.jobs_panel)
         self.jobs_dock.setMinimumWidth(240)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.jobs_dock)
         self.jobs_dock.hide()  # collapsed to the status bar's job summary until asked for
+        self._jobs_floated_for_room = False
 
         self.device_label = QLabel("Device: starting…")
         self.queue_label = QToolButton()
@@ -171,11 +188,44 @@ class MainWindow(QMainWindow):
         self._painted = False
         self.installEventFilter(self)
 
+    def _place_jobs_panel(self) -> None:
+        """Docked where the page leaves it room; else floating over the window's right edge: a dock
+        the page cannot make room for would widen the window, and only the user sizes the window."""
+        dock = self.jobs_dock
+        if dock.isFloating() and not self._jobs_floated_for_room:
+            return  # floated by the user: theirs to place
+        spare = self.width() - self.centralWidget().minimumSizeHint().width()
+        fits = spare >= dock.minimumSizeHint().width() + self.style().pixelMetric(
+            QStyle.PixelMetric.PM_DockWidgetSeparatorExtent)
+        if fits == (not dock.isFloating()):
+            return
+        self._jobs_floated_for_room = not fits
+        dock.setFloating(not fits)
+        if not fits:
+            width = dock.minimumSizeHint().width()
+            inside = self.centralWidget().geometry()
+            corner = self.mapToGlobal(QPoint(inside.right() - width, inside.top()))
+            dock.setGeometry(QRect(corner, QSize(width, inside.height())))
+
+    def open_image_settings(self, path: Optional[Path] = None) -> None:
+        """File ▸ Open image to read settings…: the picture goes to the Image page as a drop would."""
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Open image to read settings", "", IMAGE_FILTER)
+            if not chosen:
+                return
+            path = Path(chosen)
+        self.show_page("image").take_picture(path)
+
     # -- menus ---------------------------------------------------------------------------
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
+        read = file_menu.addAction("&Open image to read settings…", QKeySequence.StandardKey.Open,
+                                   self.open_image_settings)
+        read.setToolTip("Fill the Image form from the settings a picture carries (Latent Studio, "
+                        "AUTOMATIC1111, ComfyUI, InvokeAI…), as dropping it on the Image page does")
+        file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         edit = menus.addMenu("&Edit")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QLabel, QProxyStyle, QStyle, QStyleFactory, QStyleOption, QWidget
 
 SCHEMES = {
     "system": Qt.ColorScheme.Unknown,  # Qt follows the platform's setting, and its changes
@@ -48,6 +48,34 @@ def dark_palette() -> QPalette:
     return palette
 
 
+def is_dark(palette: Optional[QPalette] = None) -> bool:
+    """Whether `palette` (the application's by default) is a dark one: light text on a dark window."""
+    palette = palette or QApplication.palette()
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def status_colour(ok: bool) -> str:
+    """Green for good, red for a problem, in shades that read on the current theme's window."""
+    if is_dark():
+        return "#81c784" if ok else "#ef9a9a"
+    return "#2e7d32" if ok else "#c62828"
+
+
+class VisibleIndicatorStyle(QProxyStyle):
+    """Fusion, with check boxes and radio buttons that show on a dark window: Fusion outlines them
+    in the window colour darkened, which on a dark window is the colour of the box itself."""
+
+    INDICATORS = (QStyle.PrimitiveElement.PE_IndicatorCheckBox, QStyle.PrimitiveElement.PE_IndicatorRadioButton)
+
+    def drawPrimitive(self, element, option: QStyleOption, painter: QPainter,  # noqa: N802 (Qt override)
+                      widget: Optional[QWidget] = None) -> None:
+        if element in self.INDICATORS and is_dark(option.palette):
+            option = type(option)(option)  # a copy: the caller's option stays as it was
+            # Fusion's outline is window.darker(140): a window this light gives a mid-grey outline.
+            option.palette.setColor(QPalette.ColorRole.Window, option.palette.color(QPalette.ColorRole.Mid).lighter(150))
+        super().drawPrimitive(element, option, painter, widget)
+
+
 class ThemeSignals(QObject):
     """`changed` after the window's colours change: a theme chosen in Settings, or the system's
     scheme switching. What draws in palette colours outside the palette (icons) redraws then:
@@ -65,8 +93,27 @@ def theme_signals() -> ThemeSignals:
         _signals = ThemeSignals(QApplication.instance())
         # After the platform has set its new palette (the signal comes first).
         QGuiApplication.styleHints().colorSchemeChanged.connect(
-            lambda _scheme: QTimer.singleShot(0, _signals.changed.emit))
+            lambda _scheme: QTimer.singleShot(0, _colours_changed))
     return _signals
+
+
+def _colours_changed() -> None:
+    """What Qt resolves once keeps the old theme's colours unless it is resolved again: style
+    sheets (`palette(...)` is read when the sheet is applied) and rich-text labels (a link's colour
+    is read when the text is set). Then everything that draws in its own colours hears `changed`."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet("")
+            widget.setStyleSheet(sheet)
+        if isinstance(widget, QLabel) and "<a " in widget.text():
+            text = widget.text()
+            widget.setText("")
+            widget.setText(text)
+    theme_signals().changed.emit()
 
 
 def apply_theme(theme: str) -> None:
@@ -77,6 +124,6 @@ def apply_theme(theme: str) -> None:
     if theme == "system":
         app.setPalette(app.style().standardPalette())
     else:
-        app.setStyle("Fusion")
+        app.setStyle(VisibleIndicatorStyle(QStyleFactory.create("Fusion")))
         app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
-    theme_signals().changed.emit()
+    _colours_changed()

@@ -47,6 +47,7 @@ from ...codegen.service import submit_code
 from ...codegen.tasks import WRITE, get_task, load_tasks
 from ...engine import EventKind, JobEvent, JobHandle
 from ...models import MissingModelError, ModelNotFoundError
+from ..theme import status_colour, theme_signals
 from ..widgets.code_highlighter import PygmentsHighlighter
 from ...projects.folders import ProjectFolders
 from ...projects.retrieve import fill_budget
@@ -83,7 +84,6 @@ class CodePage(NeedsModelPage):
         self.index_handle: Optional[JobHandle] = None
         self._history_error = ""
         self.history = self._open_history()
-        dark = self.palette().window().color().lightness() < 128
 
         self.task = QComboBox()
         self.task.setObjectName("code-task")
@@ -172,12 +172,12 @@ class CodePage(NeedsModelPage):
         self.answer.setReadOnly(True)
         self.answer.setPlaceholderText("The answer appears here as it is written. Code is shown, never run.")
         _monospace(self.answer)
-        self.answer_highlighter = PygmentsHighlighter(self.answer.document(), DEFAULT_LANGUAGE, fenced=True, dark=dark)
+        self.answer_highlighter = PygmentsHighlighter(self.answer.document(), DEFAULT_LANGUAGE, fenced=True)
         self.code = QPlainTextEdit()
         self.code.setObjectName("code-extracted")
         self.code.setReadOnly(True)
         _monospace(self.code)
-        self.code_highlighter = PygmentsHighlighter(self.code.document(), DEFAULT_LANGUAGE, dark=dark)
+        self.code_highlighter = PygmentsHighlighter(self.code.document(), DEFAULT_LANGUAGE)
         self.outputs = QTabWidget()
         self.outputs.addTab(self.answer, "Answer")
         self.outputs.addTab(self.code, "Code")
@@ -199,6 +199,8 @@ class CodePage(NeedsModelPage):
         self.language.currentIndexChanged.connect(self._language_changed)
 
         self.syntax_label = QLabel()
+        self._syntax: Optional[SyntaxReport] = None
+        theme_signals().changed.connect(self._colour_syntax)
         self.speed_label = QLabel()
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -501,6 +503,11 @@ class CodePage(NeedsModelPage):
             self.editing = None
         self._show_conversation()
 
+    def _colour_syntax(self) -> None:  # green / red in shades that read on the current theme
+        syntax = self._syntax
+        ok = None if syntax is None or not syntax.checked else syntax.ok
+        self.syntax_label.setStyleSheet("" if ok is None else f"color: {status_colour(ok)};")
+
     def _show_result(
         self,
         code: str,
@@ -511,8 +518,8 @@ class CodePage(NeedsModelPage):
     ) -> None:
         self.code.setPlainText(code)
         self.syntax_label.setText(syntax.describe())
-        color = "" if not syntax.checked else ("color: #2e7d32;" if syntax.ok else "color: #c62828;")
-        self.syntax_label.setStyleSheet(color)
+        self._syntax = syntax
+        self._colour_syntax()
         parts = [f"{n_tokens} tokens"]
         if ttft_ms is not None:
             parts.insert(0, f"first token {ttft_ms:.0f} ms")
@@ -592,15 +599,13 @@ class CodePage(NeedsModelPage):
         self._settings_form.setRowVisible(self.target_language, "target" in task.needs)
         for widget in (self.traceback_label, self.traceback):
             widget.setVisible("traceback" in task.needs)
-        if task.name == WRITE:
-            self.prompt_label.setText("Prompt")
-            self.prompt.setPlaceholderText("Describe the code you want… (Ctrl+Enter generates)")
-            self.context.setPlaceholderText("Optional: paste code to edit or build on, or open a file")
-        else:
-            self.prompt_label.setText("Instructions")
-            self.prompt.setPlaceholderText(f"Optional: anything to add to “{task.label}”… (Ctrl+Enter runs)")
-            self.context.setPlaceholderText("The code to work on: paste it or open a file")
-        self.generate_button.setText("Generate" if task.name == WRITE else task.label.split(" ")[0])
+        # Each task's own words, from its template in resources/code-tasks.json.
+        self.prompt_label.setText("Prompt" if task.name == WRITE else "Instructions")
+        self.prompt.setPlaceholderText(task.hint)
+        self.context.setPlaceholderText(task.context_hint)
+        for box in (self.prompt, self.context):
+            box.viewport().update()  # an empty box shows its placeholder: draw the new one now
+        self.generate_button.setText(task.button)
         self._language_changed()
 
     def _open_history(self) -> Optional[HistoryStore]:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -126,7 +127,7 @@ class ImagePage(NeedsModelPage):
             self.help_buttons[name] = button
         self.strip = PromptStrip(self.ctx, self.bridge)
         self.strip.initRequested.connect(self.use_as_init_image)
-        self.strip.openRequested.connect(reveal)
+        self.strip.openRequested.connect(self.reveal)
         self.prompt.textChanged.connect(lambda: self.strip.text_changed(self.prompt.toPlainText()))
         self.prompt.textChanged.connect(lambda: self.token_counter.count_text(self.prompt.toPlainText()))
         self.described = QLabel()
@@ -199,11 +200,26 @@ class ImagePage(NeedsModelPage):
         preset_row.addWidget(self.preset_button)
         form_layout.addLayout(preset_row)
         form_layout.addWidget(self.settings)
+        # On a short window the fields scroll rather than squash (a spin box's text cut in half);
+        # Generate and the status stay in sight below them.
+        fields = QScrollArea()
+        fields.setObjectName("image-form")
+        fields.setWidget(form)
+        fields.setWidgetResizable(True)
+        fields.setFrameShape(QScrollArea.Shape.NoFrame)
+        fields.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        fields.setMinimumWidth(form.minimumSizeHint().width() + fields.verticalScrollBar().sizeHint().width())
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
         buttons.addWidget(self.cancel_button)
-        form_layout.addLayout(buttons)
-        form_layout.addWidget(self.status)
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        margins = form_layout.contentsMargins()
+        column_layout.setContentsMargins(margins.left(), 0, margins.right(), margins.bottom())
+        form_layout.setContentsMargins(margins.left(), margins.top(), margins.right(), 0)
+        column_layout.addWidget(fields, 1)
+        column_layout.addLayout(buttons)
+        column_layout.addWidget(self.status)
 
         self.preview = ImagePreview()
         self.progress = QProgressBar()
@@ -215,7 +231,7 @@ class ImagePage(NeedsModelPage):
         self.gallery.reuseRequested.connect(self.reuse_settings_from)
         self.gallery.initRequested.connect(self.use_as_init_image)
         self.gallery.moreLikeThisRequested.connect(self.requests.moreLikeThis)
-        self.gallery.revealRequested.connect(reveal)
+        self.gallery.revealRequested.connect(self.reveal)
         self.gallery.describeRequested.connect(self.describe_picture)
         # Another picture chosen in the gallery: a description of the one before no longer applies.
         self.gallery.list.currentItemChanged.connect(lambda *_: self._description_for(self.gallery.current_path()))
@@ -233,7 +249,7 @@ class ImagePage(NeedsModelPage):
         middle_layout.addWidget(self.queue)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(form)
+        splitter.addWidget(column)
         splitter.addWidget(middle)
         splitter.addWidget(self.gallery)
         splitter.setStretchFactor(1, 2)
@@ -474,6 +490,12 @@ class ImagePage(NeedsModelPage):
         self.status.setText(f"Settings read from {path.name} ({meta.tool}, {meta.found_in}).{lacking}")
         return True
 
+    def reveal(self, path: Path) -> None:
+        """Show the file in the file manager, or say here why it could not be."""
+        problem = reveal(path)
+        if problem:
+            self.status.setText(problem)
+
     def use_as_init_image(self, path: Path) -> None:
         self.settings.init_image.setText(str(Path(path)))
         self.status.setText(f"{Path(path).name} is the init image; set Strength, then Generate.")
@@ -621,6 +643,11 @@ class ImagePage(NeedsModelPage):
             path = Path(url.toLocalFile())
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 event.acceptProposedAction()
-                if not self.reuse_settings_from(path) and self.ctx.registry.default("clip") is not None:
-                    self.describe_picture(path)  # no settings stored: describe the picture instead
+                self.take_picture(path)
                 return
+
+    def take_picture(self, path: Path) -> None:
+        """A picture given to the page (dropped, or opened from the File menu): its settings into
+        the form; one that stores none is described as a prompt instead, where a CLIP model is."""
+        if not self.reuse_settings_from(path) and self.ctx.registry.default("clip") is not None:
+            self.describe_picture(path)

@@ -26,12 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import EventKind, JobEvent
-from ...models.batch_import import ImportOutcome, import_any
 from ...models.catalogue import CatalogueEntry
 from ...models.addons import ADDON_KINDS, family_label
-from ...models.registry import FORMAT_LABELS, KIND_TITLES
-from ...units import counted, format_bytes
-from ..background import run_in_background
+from ...models.registry import KIND_TITLES, format_label
+from ...units import format_bytes
 from ..downloads import DownloadController
 from ..page_services import PageServices
 
@@ -161,9 +159,10 @@ class ModelsPage(QWidget):
         models.modelsChanged.connect(self.refresh)
         models.importStarted.connect(lambda path: self.status.setText(f"Importing {path}…"))
         models.importFinished.connect(
-            lambda m: self.status.setText(f"Imported {m.id} ({m.format}, {format_bytes(m.size_bytes)}).")
+            lambda m: self.status.setText(f"Imported {m.id} ({format_label(m.format)}, {format_bytes(m.size_bytes)}).")
         )
         models.importFailed.connect(lambda text: self.status.setText(f"Import refused: {text}"))
+        models.importSummary.connect(self.status.setText)
 
         self.downloads = services.downloads
         self.catalogue_rows: dict[str, CatalogueRow] = {}
@@ -225,7 +224,7 @@ class ModelsPage(QWidget):
                 QTreeWidgetItem(group, ["(none installed)"]).setFlags(Qt.ItemFlag.NoItemFlags)
             for model in models:
                 source = model.source + (" (linked)" if model.linked else "")
-                label = FORMAT_LABELS.get(model.format, model.format)
+                label = format_label(model.format)
                 if kind in ADDON_KINDS:  # an add-on says which models it fits
                     label += f" · for {family_label(model.variant)}"
                 item = QTreeWidgetItem(group, [model.id, label, format_bytes(model.size_bytes), source])
@@ -281,28 +280,8 @@ class ModelsPage(QWidget):
 
     def import_paths(self, paths: list[Path]) -> None:
         """Import models (a folder of models imports each one) off the GUI thread."""
-        link, weights_only = self.link_box.isChecked(), self.pickle_box.isChecked()
-        registry = self.ctx.registry
         for path in paths:
-            self.actions.importStarted.emit(str(path))
-            run_in_background(
-                lambda path=path: import_any(registry, path, link=link, weights_only=weights_only),
-                self._imported,
-                lambda exc: self.actions.importFailed.emit(str(exc)),
-            )
-
-    def _imported(self, outcomes: list[ImportOutcome]) -> None:
-        done = [o.model for o in outcomes if o.model is not None]
-        refused = [f"{o.path.name}: {o.error}" for o in outcomes if o.error]
-        if len(outcomes) == 1 and done:
-            self.actions.importFinished.emit(done[0])
-        else:
-            text = f"Imported {len(done)} of {counted(len(outcomes), 'model')}."
-            if refused:
-                text += " Refused: " + "; ".join(refused)
-            self.status.setText(text)
-        if done:
-            self.actions.modelsChanged.emit()
+            self.actions.import_path(path, link=self.link_box.isChecked(), weights_only=self.pickle_box.isChecked())
 
     def _make_default(self) -> None:
         model_id = self.selected_id()

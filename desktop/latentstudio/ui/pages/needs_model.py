@@ -30,6 +30,7 @@ class NeedsModelPage(QWidget):
         models.importStarted.connect(lambda path: self.card.message.setText(f"Importing {path}…"))
         models.importFailed.connect(lambda text: self.card.message.setText(f"Import failed: {text}"))
         models.importFinished.connect(self._imported)
+        models.importSummary.connect(self.card.message.setText)
         card_holder = QWidget()
         card_layout = QVBoxLayout(card_holder)
         card_layout.addWidget(self.card)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine import EventKind, JobEvent, JobHandle
+from ...imagegen.metadata import read_reading
 from ...library import (
     Library,
     SearchHit,
@@ -61,6 +62,12 @@ RESULT_LIMIT = 5000
 LOADING_TICK_MS = 1000
 OPENING_LIBRARY = "Opening the library…"
 COUNTS_WHILE_INDEXING_MS = 1000  # folder counts re-read while indexing runs (in the background)
+
+
+def carries_settings(path: Path) -> bool:
+    """Whether a picture's metadata holds generation settings (any tool's; hidden pixel bits are
+    not decoded: this runs as a menu opens)."""
+    return read_reading(path, stealth=False).metadata is not None
 
 
 class SearchPage(NeedsModelPage):
@@ -510,20 +517,23 @@ class SearchPage(NeedsModelPage):
         index = self.results.indexAt(pos)
         if not index.isValid():
             return
-        hit = self.results_model.hit(index.row())
+        self.result_menu(self.results_model.hit(index.row())).exec(self.results.viewport().mapToGlobal(pos))
+
+    def result_menu(self, hit: SearchHit) -> QMenu:
+        """What can be done with one result: open, reveal, copy, search, and hand it to the Image page."""
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_file(hit.path))
-        menu.addAction("Reveal in folder", lambda: reveal(hit.path))
+        menu.addAction("Reveal in folder", lambda: self.summary.setText(reveal(hit.path) or self.summary.text()))
         menu.addAction("Copy path", lambda: copy_path(hit.path))
         menu.addAction("Copy image", lambda: self.summary.setText(copy_image(hit.path) or self.summary.text()))
         menu.addAction("More like this", lambda: self.search_by_image(hit.path))
         if self.ctx.registry.default("diffusion") is not None:
             menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))
-            if hit.generated:
+            if hit.generated or carries_settings(hit.path):  # ours, or another tool's (A1111, ComfyUI…)
                 menu.addAction("Reuse its settings", lambda: self.requests.reuseSettings.emit(hit.path))
             menu.addAction("Describe as prompt", lambda: self.requests.describePicture.emit(hit.path))
         self._tag_menu(menu.addMenu("Tags"), hit)
-        menu.exec(self.results.viewport().mapToGlobal(pos))
+        return menu
 
     # -- tags -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pygments.token import Token
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
 from ...codegen.languages import LANGUAGES, find_language, get_language
+from ..theme import is_dark, theme_signals
 
 OUTSIDE = 0  # block state outside a fence; inside: 1 + index of the fence's language in LANGUAGES
 FENCE_MARKS = ("```", "~~~")
@@ -22,17 +23,33 @@ class PygmentsHighlighter(QSyntaxHighlighter):
         document: QTextDocument,
         language: str = "python",
         fenced: bool = False,
-        dark: bool = False,
     ):
         super().__init__(document)
         self.fenced = fenced
-        self._style = get_style_by_name("monokai" if dark else "default")
         self._formats: dict[Any, QTextCharFormat] = {}
+        self._style = self._theme_style()
         self._lexers: dict[str, Any] = {}
         self._language_index = 0
         self._fence_format = QTextCharFormat()
         self._fence_format.setForeground(QColor("#888888"))
         self.set_language(language)
+        theme_signals().changed.connect(self.follow_theme)
+
+    @property
+    def style_name(self) -> str:
+        return self._style.name
+
+    @staticmethod
+    def _theme_style() -> Any:
+        return get_style_by_name("monokai" if is_dark() else "default")
+
+    def follow_theme(self) -> None:
+        """Colours for the current theme (dark code on a light page, light code on a dark one)."""
+        style = self._theme_style()
+        if style is not self._style:
+            self._style = style
+            self._formats.clear()
+            self.rehighlight()
 
     @property
     def language(self) -> str:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..file_actions import copy_image, copy_path, open_file, reveal
+from ..file_actions import copy_image, copy_path, open_file
 from .thumbnail_grid import ThumbnailGridList, thumbnail_slider
 
 THUMB = 128
@@ -162,7 +162,7 @@ class ImageGallery(QWidget):
     def context_menu_for(self, path: Path) -> QMenu:
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open(path))
-        menu.addAction("Reveal file", lambda: reveal(path))
+        menu.addAction("Reveal file", lambda: self.revealRequested.emit(path))
         menu.addAction("Copy path", lambda: copy_path(path))
         menu.addAction("Copy image", lambda: copy_image(path))
         menu.addSeparator()
