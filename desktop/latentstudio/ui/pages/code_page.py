@@ -183,8 +183,7 @@ class CodePage(NeedsModelPage):
         self.outputs.addTab(self.code, "Code")
         self.transcript = TranscriptView()
         _monospace(self.transcript)
-        self.transcript_highlighter = PygmentsHighlighter(
-            self.transcript.document(), DEFAULT_LANGUAGE, fenced=True, dark=dark)
+        self.transcript_highlighter = PygmentsHighlighter(self.transcript.document(), DEFAULT_LANGUAGE, fenced=True)
         self.outputs.addTab(self.transcript, "Conversation")
         self.conversation_bar = ConversationBar()
         self.conversation_bar.newRequested.connect(self.new_conversation)

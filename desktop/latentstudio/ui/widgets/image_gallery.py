@@ -86,6 +86,8 @@ class ImageGallery(QWidget):
             self.buttons[key] = button
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.order.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.order.setMinimumContentsLength(8)  # the gallery stays narrow beside the preview
         order_row = QHBoxLayout()
         order_row.addWidget(QLabel("Order"))
         order_row.addWidget(self.order, 1)
