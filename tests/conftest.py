@@ -144,3 +144,19 @@ def shapes(ctx: AppContext, _shapes_template: Path) -> tuple[AppContext, Path]:
     ctx.settings.update(library_folders=[str(photos)])
     ctx.save_settings()
     return ctx, photos
+
+
+@pytest.fixture
+def code_page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
+    """The Code page with the tiny language model installed and the engine's events attached
+    (not shown yet: each test module sizes and shows it as it needs)."""
+    from latentstudio.ui.page_services import PageServices
+    from latentstudio.ui.pages.code_page import CodePage
+
+    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
+    services = PageServices.create(ctx)
+    widget = CodePage(services)
+    qtbot.addWidget(widget)
+    services.bridge.start_engine()
+    yield widget
+    services.bridge.detach()

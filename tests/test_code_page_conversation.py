@@ -9,25 +9,17 @@ from typing import Callable
 import pytest
 from PySide6.QtCore import Qt
 
-from latentstudio.context import AppContext
-from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.code_page import CodePage
 
 TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
-    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
-    services = PageServices.create(ctx)
-    widget = CodePage(services)
-    qtbot.addWidget(widget)
-    services.bridge.start_engine()
-    widget.show()
-    widget.temperature.setValue(0.0)
-    widget.max_tokens.setValue(12)
-    yield widget
-    services.bridge.detach()
+def page(code_page: CodePage) -> CodePage:
+    code_page.show()
+    code_page.temperature.setValue(0.0)
+    code_page.max_tokens.setValue(12)
+    return code_page
 
 
 def _ask(qtbot, page: CodePage, prompt: str) -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable
 
 import pytest
 from PySide6.QtCore import Qt
 
 from latentstudio.codegen import HistoryStore
-from latentstudio.context import AppContext
-from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.code_page import CodePage
 from tests.support.tiny_llm import REPLY, REPLY_CODE
 
@@ -19,16 +15,10 @@ CODE = "def sub(a, b):\n    return a - b\n"
 
 
 @pytest.fixture
-def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
-    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
-    services = PageServices.create(ctx)
-    widget = CodePage(services)
-    qtbot.addWidget(widget)
-    services.bridge.start_engine()
-    widget.resize(1200, 800)
-    widget.show()
-    yield widget
-    services.bridge.detach()
+def page(code_page: CodePage) -> CodePage:
+    code_page.resize(1200, 800)
+    code_page.show()
+    return code_page
 
 
 def _choose(page: CodePage, task: str) -> None:

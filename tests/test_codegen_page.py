@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from PySide6.QtCore import Qt
@@ -21,15 +20,9 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
-    ctx.registry.import_path(tiny_models("llm-tiny"), kind="llm", model_id="tiny-llm", link=True)
-    services = PageServices.create(ctx)
-    widget = CodePage(services)
-    qtbot.addWidget(widget)
-    services.bridge.start_engine()
-    widget.show()
-    yield widget
-    services.bridge.detach()
+def page(code_page: CodePage) -> CodePage:
+    code_page.show()
+    return code_page
 
 
 def test_without_a_model_the_page_shows_the_missing_model_card(qtbot, ctx: AppContext) -> None:
