@@ -116,7 +116,8 @@ def _shapes_template(tmp_path_factory: pytest.TempPathFactory, tiny_models: Call
             context.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
             add_folders(context, [photos])
             context.library.scan()
-            assert submit_index(context).result(120).encoded == 72  # indexing also exports the text tower
+            assert submit_index(context).result(120).encoded == 72
+            context.clip_exports.pending("shapes").result(120)  # the torch model encoded: both towers exported
         finally:
             context.close()
     return root

@@ -53,7 +53,7 @@ def test_new_pictures_are_encoded_on_the_cluster_set_in_settings(qtbot, ctx: App
     def on_cluster(engine, registry, library, plan, model_id=None, on_event=None):
         plans.append(plan)
         # The encoding itself is covered by test_cluster_index.py.
-        return index_library(engine, registry, library, on_event=on_event)
+        return index_library(engine, registry, library, ctx.clip_exports, on_event=on_event)
 
     monkeypatch.setattr(cluster_index, "index_on_cluster", on_cluster)
     ctx.settings.update(cluster_address="local")

@@ -15,6 +15,8 @@ import pytest
 
 from latentstudio import cli
 from latentstudio.library import search_library
+from latentstudio.models import onnx_exports as ox
+from latentstudio.models.image_encoding import onnx_tower as image_tower
 from latentstudio.models.text_encoding import onnx_tower
 from latentstudio.models.clip_loader import load_installed_clip
 from latentstudio.models.text_encoding.onnx_export import PARITY_PROMPTS, export_text_tower
@@ -29,6 +31,10 @@ def tower(shapes):
     return ctx, ctx.registry.get("shapes")
 
 
+def _record(installed) -> dict:
+    return ox.read_record(onnx_tower.export_folder(installed))
+
+
 def _top(ctx, query: str, k: int = 10) -> list[tuple[str, float]]:
     return [(h.path.name, h.score) for h in search_library(ctx, query, limit=k, min_score=-1.0)]
 
@@ -39,9 +45,15 @@ def _same(got: list[tuple[str, float]], expected: list[tuple[str, float]]) -> bo
         np.allclose([s for _, s in got], [s for _, s in expected], atol=1e-3))
 
 
+def _torch_only(patch: pytest.MonkeyPatch) -> None:
+    """Both towers from torch, no export queued meanwhile (one would answer the next query)."""
+    patch.setenv(onnx_tower.TOWER.choice_env, "torch")
+    patch.setenv(image_tower.TOWER.choice_env, "torch")
+
+
 def _torch_answers(ctx, monkeypatch) -> dict[str, list[tuple[str, float]]]:
     with monkeypatch.context() as m:
-        m.setenv(onnx_tower.CHOICE_ENV, "torch")
+        _torch_only(m)
         return {q: _top(ctx, q) for q in QUERIES}
 
 
@@ -49,14 +61,14 @@ def test_export_parity_with_the_torch_tower(tower) -> None:
     _, installed = tower
     state = onnx_tower.status(installed)
     assert state.ready, state.reason
-    record = onnx_tower.read_record(installed)
+    record = _record(installed)
     assert record["versions"]["torch"] and record["versions"]["onnxruntime"]
     assert record["parity"]["min_cosine"] >= 0.999
-    assert record["fingerprint"] == onnx_tower.fingerprint(installed)
+    assert record["fingerprint"] == ox.fingerprint(installed)
     fast = onnx_tower.load_text_encoder(installed)
     clip = load_installed_clip(installed)
     prompts = list(PARITY_PROMPTS) + ["an unseen prompt about Ångström and 🎉", "Z" * 500]
-    cosines = onnx_tower.cosines(fast.encode_text(prompts), clip.encode_text(prompts))
+    cosines = ox.cosines(fast.encode_text(prompts), clip.encode_text(prompts))
     assert cosines.min() >= 0.999, cosines
 
 
@@ -88,63 +100,78 @@ def test_cli_text_search_imports_no_torch(tower, fresh_home: Path) -> None:
 def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(tower, monkeypatch, caplog) -> None:
     ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
-    weights = onnx_tower.export_folder(installed) / onnx_tower.WEIGHTS_FILE
+    weights = onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file
     stat = weights.stat()
-    with open(weights, "r+b") as fh:  # flip bytes in the middle of the weights, same size and time
+    with open(weights, "r+b") as fh:  # flip bytes in the middle of the weights: same size, a new time
         fh.seek(stat.st_size // 2)
         chunk = fh.read(4096)
         fh.seek(stat.st_size // 2)
         fh.write(bytes(b ^ 0xFF for b in chunk))
-    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    with caplog.at_level(logging.WARNING, logger="latentstudio.models.text_encoding.onnx_tower"):
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    with caplog.at_level(logging.WARNING, logger="latentstudio.models.onnx_exports"):
         got = _top(ctx, QUERIES[0])
     assert got == expected[QUERIES[0]]
     assert any("SHA-256" in r.getMessage() and "torch" in r.getMessage() for r in caplog.records)
-    export = ctx.text_exports.pending("shapes")
+    export = ctx.clip_exports.pending("shapes")
     assert export is not None
     export.result(120)
     state = onnx_tower.status(installed)
-    assert state.ready and onnx_tower.files_sha256(onnx_tower.export_folder(installed)) == state.sha256
+    assert state.ready and ox.files_sha256(onnx_tower.export_folder(installed), onnx_tower.TOWER) == state.sha256
     assert _same(_top(ctx, QUERIES[1]), expected[QUERIES[1]])
+
+
+def test_files_are_hashed_only_when_their_size_or_time_changed(tower, monkeypatch) -> None:
+    _, installed = tower
+    hashed = []
+    real = ox.files_sha256
+    monkeypatch.setattr(ox, "files_sha256", lambda folder, t: hashed.append(folder) or real(folder, t))
+    onnx_tower.load_text_encoder(installed)
+    assert hashed == []  # the stamps recorded at export still hold
+    weights = onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))  # copied back
+    onnx_tower.load_text_encoder(installed)
+    assert len(hashed) == 1 and _record(installed)["stamps"] == ox.file_stamps(weights.parent, onnx_tower.TOWER)
+    onnx_tower.load_text_encoder(installed)
+    assert len(hashed) == 1  # the new stamps were recorded with the matching hash
 
 
 def test_disagreeing_probe_vectors_mean_torch(tower, monkeypatch, caplog) -> None:
     ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
     folder = onnx_tower.export_folder(installed)
-    record = onnx_tower.read_record(installed)
+    record = _record(installed)
     record["probe"]["vectors"] = (-np.asarray(record["probe"]["vectors"])).tolist()
-    onnx_tower.write_record(folder, record)
-    with caplog.at_level(logging.WARNING, logger="latentstudio.models.text_encoding.onnx_tower"):
+    ox.write_record(folder, record)
+    with caplog.at_level(logging.WARNING, logger="latentstudio.models.onnx_exports"):
         assert _top(ctx, QUERIES[2]) == expected[QUERIES[2]]
     assert any("probe vectors disagree" in r.getMessage() for r in caplog.records)
-    assert onnx_tower.read_record(installed)["status"] == onnx_tower.INVALID
+    assert _record(installed)["status"] == ox.INVALID
 
 
 def test_changed_model_files_make_the_export_out_of_date(tower, monkeypatch) -> None:
     ctx, installed = tower
     assert onnx_tower.status(installed).ready
-    real = onnx_tower.fingerprint(installed)
-    monkeypatch.setattr(onnx_tower, "fingerprint", lambda inst: [[n, size + 1, t] for n, size, t in real])
+    real = ox.fingerprint(installed)
+    monkeypatch.setattr(ox, "fingerprint", lambda inst: [[n, size + 1, t] for n, size, t in real])
     state = onnx_tower.status(installed)
     assert not state.ready and state.exportable and "out of date" in state.reason
     with monkeypatch.context() as m:
-        m.setenv(onnx_tower.CHOICE_ENV, "torch")
+        _torch_only(m)
         expected = _top(ctx, QUERIES[0])
     assert _top(ctx, QUERIES[0]) == expected  # answered by torch: the loader is never asked
-    export = ctx.text_exports.pending("shapes")
-    assert export is not None and export.result(120).ready
-    assert onnx_tower.read_record(installed)["fingerprint"] == onnx_tower.fingerprint(installed)
+    export = ctx.clip_exports.pending("shapes")
+    assert export is not None and export.result(120)["text"].ready
+    assert _record(installed)["fingerprint"] == ox.fingerprint(installed)
 
 
 def test_a_failed_parity_check_is_recorded_and_not_retried(ctx, tiny_models, monkeypatch) -> None:
     installed = ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny", link=True)
     clip = load_installed_clip(installed)
-    monkeypatch.setattr(onnx_tower, "cosines", lambda a, b: np.zeros(len(a)))
+    monkeypatch.setattr(ox, "cosines", lambda a, b: np.zeros(len(a)))
     state = export_text_tower(clip, installed)
     assert not state.ready and not state.exportable and "parity check failed" in state.reason
-    assert not (onnx_tower.export_folder(installed) / onnx_tower.WEIGHTS_FILE).exists()
-    monkeypatch.setattr(onnx_tower, "exporting_versions", lambda: {"torch": "another"})
+    assert not (onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file).exists()
+    monkeypatch.setattr(ox, "exporting_versions", lambda: {"torch": "another"})
     assert onnx_tower.status(installed).exportable  # a new torch or onnxruntime may do better
 
 
@@ -162,8 +189,8 @@ def test_models_without_the_fast_path_say_why(ctx, tiny_models, tmp_path: Path, 
 
     plain = ctx.registry.import_path(source, kind="clip", model_id="plain", link=True)
     assert "not prepared yet" in onnx_tower.status(plain).reason
-    real = onnx_tower.available
-    monkeypatch.setattr(onnx_tower, "available", lambda name: name != "onnxruntime" and real(name))
+    real = ox.available
+    monkeypatch.setattr(ox, "available", lambda name: name != "onnxruntime" and real(name))
     state = onnx_tower.status(plain)
     assert not state.exportable and "onnxruntime is not installed" in state.reason
 
@@ -202,7 +229,7 @@ def test_an_export_cut_short_leaves_nothing_once_the_next_one_runs(ctx, tiny_mod
     final = onnx_tower.export_folder(installed)
     stale = final.parent / f".{final.name}-k2j3h4x"
     stale.mkdir()
-    (stale / onnx_tower.ONNX_FILE).write_bytes(b"half a graph")
+    (stale / onnx_tower.TOWER.onnx_file).write_bytes(b"half a graph")
     (final.parent / f".{final.name}-old").mkdir()
     state = export_text_tower(load_installed_clip(installed), installed)
     assert state.ready, state.reason

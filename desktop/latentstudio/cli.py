@@ -12,12 +12,15 @@ import platform
 import sqlite3
 import sys
 from importlib import metadata
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from . import __version__
 from .models import MissingModelError, ModelNotFoundError, UnsupportedModelError
 from .models.registry import format_label
 from .units import format_bytes
+
+if TYPE_CHECKING:
+    from .models.onnx_exports import ExportStatus
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "log_file": str(ctx.log_file),
         "models": [m.to_json() for m in ctx.registry.list()],
         "text_search": {m.id: _text_tower(m) for m in ctx.registry.list("clip")},
+        "picture_encoding": {m.id: _picture_tower(m, device) for m in ctx.registry.list("clip")},
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
         "cluster": cluster_support(),
@@ -118,6 +122,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         print(f"  {mark} {model.kind:9} {model.id} ({format_label(model.format)}, {format_bytes(model.size_bytes)})")
     for model_id, tower in report["text_search"].items():
         print(f"Text search with {model_id}: {tower['reason']}")
+    for model_id, tower in report["picture_encoding"].items():
+        print(f"Indexing with {model_id}: {tower['reason']}")
     cluster = report["cluster"]
     if cluster["installed"]:
         print("Cluster:    supported (" + ", ".join(f"{n} {v}" for n, v in cluster["versions"].items()) + ")")
@@ -132,18 +138,34 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
     return 0
 
 
-def _text_tower(installed) -> dict:
-    """Which text tower answers text queries with this CLIP model; a ready export is loaded and
-    checked (hash, probe prompts) here, as a search would."""
-    from .models.text_encoding import onnx_tower
+def _checked(status: "ExportStatus", load: Callable[[], object], label: str) -> dict:
+    """A tower's status; a ready export is loaded and checked (files, probes) here, as its first
+    use would."""
+    from .models.onnx_exports import ExportStatus, ExportUnavailable
 
-    status = onnx_tower.status(installed)
     if status.ready:
         try:
-            onnx_tower.load_text_encoder(installed)
-        except onnx_tower.FastTextUnavailable as exc:
-            status = onnx_tower.FastTextStatus(False, True, f"torch text tower: the export failed its check ({exc})")
+            load()
+        except ExportUnavailable as exc:
+            status = ExportStatus(False, True, f"torch {label}: the export failed its check ({exc})")
     return status.to_json()
+
+
+def _text_tower(installed) -> dict:
+    """Which text tower answers text queries with this CLIP model."""
+    from .models.text_encoding import onnx_tower
+
+    return _checked(onnx_tower.status(installed), lambda: onnx_tower.load_text_encoder(installed), "text tower")
+
+
+def _picture_tower(installed, device) -> dict:
+    """Which picture tower indexes with this CLIP model on this device, and why."""
+    from .models.image_encoding import onnx_tower
+
+    if device.is_gpu:
+        return {"ready": False, "exportable": False,
+                "reason": f"torch picture tower on the {device.kind.upper()} (faster than onnxruntime on the CPU)"}
+    return _checked(onnx_tower.status(installed), lambda: onnx_tower.load_image_encoder(installed), "picture tower")
 
 
 def cmd_gui(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .codegen.history import HistoryStore
     from .library import Library
     from .models.download_service import DownloadService
-    from .models.text_encoding.exports import TextExports
+    from .models.clip_exports import ClipExports
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class AppContext:
         self._downloads: Optional["DownloadService"] = None
         self._controller: Optional["LibraryController"] = None
         self._history: Optional["HistoryStore"] = None
-        self._text_exports: Optional["TextExports"] = None
+        self._clip_exports: Optional["ClipExports"] = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -87,20 +87,20 @@ class AppContext:
                 from .library.controller import LibraryController
 
                 self._controller = LibraryController(
-                    lambda: self.library, self.registry, lambda: self.engine, self.settings, self.save_settings,
-                    self.hub,
+                    lambda: self.library, self.registry, lambda: self.engine, lambda: self.clip_exports,
+                    self.settings, self.save_settings, self.hub,
                 )
             return self._controller
 
     @property
-    def text_exports(self) -> "TextExports":
-        """Text-tower exports for the fast query path, queued once per model."""
+    def clip_exports(self) -> "ClipExports":
+        """ONNX exports of the CLIP towers (queries and CPU indexing without torch), queued once per model."""
         with self._lock:
-            if self._text_exports is None:
-                from .models.text_encoding.exports import TextExports
+            if self._clip_exports is None:
+                from .models.clip_exports import ClipExports
 
-                self._text_exports = TextExports(lambda: self.engine)
-            return self._text_exports
+                self._clip_exports = ClipExports(lambda: self.engine)
+            return self._clip_exports
 
     @property
     def library_opened(self) -> bool:

@@ -103,9 +103,9 @@ def main() -> None:
                 pass
 
         warm.append(ctx.engine.submit(load_clip, name="warm CLIP"))
-        # The text tower's one-time ONNX export imports onnx (its extension modules initialise
-        # with the GIL held: a 0.56 s stall, once per installation): made here, not measured.
-        export = ctx.text_exports.submit(clip)
+        # The towers' one-time ONNX export imports onnx (its extension modules initialise with
+        # the GIL held: a 0.56 s stall, once per installation): made here, not measured.
+        export = ctx.clip_exports.submit(clip, on_cpu=True)
         if export is not None:
             warm.append(export)
         while not all(h.done() for h in warm):

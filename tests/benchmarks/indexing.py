@@ -104,7 +104,7 @@ def main() -> int:
     device = detect_device(args.device)
     print(f"device: {device.describe()}")
     clip = load_clip_random("ViT-B-32", device.torch_device, device.torch_dtype)
-    workers = args.workers or default_workers(device)
+    workers = args.workers or default_workers(device.is_gpu)
     print(f"decode threads: {workers}")
     with tempfile.TemporaryDirectory(prefix="latent-bench-") as tmp:
         folder = args.photos or Path(tmp) / "photos"

@@ -6,9 +6,13 @@ on processors without native support for it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import platform
+import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 from ..units import format_bytes
@@ -70,8 +74,6 @@ def cpu_name() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    import platform
-
     return platform.processor() or platform.machine() or "CPU"
 
 
@@ -113,6 +115,49 @@ def _cuda_unavailable_reason(torch: Any) -> str:
     if count == 0:
         return f"no NVIDIA GPU or driver found (PyTorch built for CUDA {torch.version.cuda})"
     return "CUDA is not available"
+
+
+def _torch_gpu_build() -> Optional[str]:
+    """The GPU platform the installed torch was built for ("CUDA 13.0", "ROCm 6.2"), read from its
+    version file without importing it; None for a CPU-only build or no torch."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        text = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        return "an unreadable build"  # cannot tell: let detection decide
+    for name, label in (("cuda", "CUDA"), ("hip", "ROCm")):
+        found = re.search(rf"^{name}\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", text, re.MULTILINE)
+        if found:
+            return f"{label} {found.group(1)}"
+    return None
+
+
+def _gpu_driver_present() -> bool:
+    if sys.platform.startswith("linux"):
+        return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd"))
+    if sys.platform == "win32":
+        import ctypes.util
+
+        return ctypes.util.find_library("nvcuda") is not None or ctypes.util.find_library("amdhip64") is not None
+    return True  # cannot tell cheaply: let detection decide
+
+
+def gpu_possible(preference: str = "auto") -> Optional[str]:
+    """Why a GPU may be used (None: surely the CPU), told without importing torch (which costs
+    seconds and hundreds of MB): the CPU chosen in Settings, an Intel Mac, a torch built for the
+    CPU only, or no GPU driver on the machine all mean the CPU."""
+    if preference == "cpu":
+        return None
+    if sys.platform == "darwin":
+        return "Metal may be available" if platform.machine() == "arm64" and preference in ("auto", "mps") else None
+    if preference == "mps":
+        return None
+    build = _torch_gpu_build()
+    if build is None or not _gpu_driver_present():
+        return None
+    return f"PyTorch built for {build}, and a GPU driver is present"
 
 
 def detect_device(preference: str = "auto") -> DeviceInfo:

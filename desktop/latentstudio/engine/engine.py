@@ -7,7 +7,7 @@ import logging
 import threading
 from typing import Any, Callable, Optional
 
-from .device import DeviceInfo, detect_device, system_memory_bytes
+from .device import DeviceInfo, detect_device, gpu_possible, system_memory_bytes
 from .jobs import (
     Cancelled,
     EventCallback,
@@ -159,6 +159,14 @@ class Engine:
         return self._device if self._device_ready.is_set() else None
 
     @property
+    def surely_cpu(self) -> bool:
+        """Jobs run on the CPU, and that is known without detecting the device (importing torch)."""
+        device = self.device_if_ready
+        if device is not None:
+            return not device.is_gpu
+        return gpu_possible(self._device_preference) is None
+
+    @property
     def models(self) -> ModelCache:
         if self._models is None:
             device = self.device
@@ -168,7 +176,7 @@ class Engine:
 
     @property
     def cpu_models(self) -> ModelCache:
-        """Models that run on the CPU whatever the device (onnxruntime's text tower): a cache that
+        """Models that run on the CPU whatever the device (the onnxruntime towers): a cache that
         needs no device detection, with a quarter of the RAM as its budget."""
         if self._cpu_models is None:
             self._cpu_models = ModelCache(int((system_memory_bytes() or 8 * 2**30) * 0.25))

@@ -228,6 +228,11 @@ class JobContext:
         return engine.device
 
     @property
+    def surely_cpu(self) -> bool:
+        """The job runs on the CPU, known without detecting the device (see `Engine.surely_cpu`)."""
+        return self._engine.surely_cpu
+
+    @property
     def models(self) -> "ModelCache":
         return self._engine.models
 

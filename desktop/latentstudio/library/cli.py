@@ -138,6 +138,7 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
         "missing_folders": scan.missing_folders,
         "seconds": round(report.seconds, 2) if report else None,
         "images_per_second": round(report.images_per_second, 2) if report else None,
+        "encoder": report.encoder if report else "",
         "completed": not interrupted,
     }
     if args.cluster:
@@ -151,7 +152,8 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
             f"skipped {len(skipped)}"
         )
         if report and report.encoded:
-            print(f"Encoding: {report.images_per_second:.1f} images/s over {report.seconds:.1f} s")
+            print(f"Encoding: {report.images_per_second:.1f} images/s over {report.seconds:.1f} s"
+                  + (f" ({report.encoder} picture tower)" if report.encoder else ""))
         for reason, count in Counter(r for _, r in skipped).most_common():
             print(f"  skipped {count}: {reason}")
         for path, reason in skipped[:20]:
@@ -166,6 +168,7 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
     if interrupted:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
+    finish_exports(ctx, installed.id)
     if rebuilt:
         print("The library was rebuilt after damage (see above).", file=sys.stderr)
         return 1
@@ -220,11 +223,22 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
     model = ctx.registry.resolve("clip", args.model_id).id
     if library.should_save_index(model):
         library.save_index(model)
-    export = ctx.text_exports.pending(model)
-    if export is not None:  # the torch tower answered: the next searches will not need it
-        print("Preparing the fast text search for the next searches…", file=sys.stderr)
-        export.result()
+    finish_exports(ctx, model)
     return 0
+
+
+def finish_exports(ctx, model: str) -> None:
+    """Wait for the ONNX exports queued because the torch model had to run (once per model), so
+    the next runs need no torch; Ctrl+C leaves them for another time."""
+    export = ctx.clip_exports.pending(model)
+    if export is None:
+        return
+    print("Preparing fast search for the next runs (once per model)…", file=sys.stderr)
+    try:
+        export.result()
+    except KeyboardInterrupt:
+        export.cancel()
+        export.wait()
 
 
 def _nothing_found(ctx, model_id: Optional[str], filters: SearchFilters) -> str:

@@ -234,7 +234,7 @@ def cluster_index_job(job: "JobContext", library: "Library", installed: Installe
             if shipment.files is None:
                 samples[f"model {installed.id}"] = str(shipment.installed.path)
             _check_worker_paths(samples)
-        batch_size = plan.batch_size or default_batch_size("cuda" if gpu else "cpu")
+        batch_size = plan.batch_size or default_batch_size(gpu)
         start = time.perf_counter()
         done = 0
         for window in _windows(rows, report.transport):

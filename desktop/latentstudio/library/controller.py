@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
     from ..engine.events import EventHub
     from ..models import ModelRegistry
+    from ..models.clip_exports import ClipExports
     from .photo_library import Library
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class LibraryController:
         open_library: Callable[[], "Library"],
         registry: "ModelRegistry",
         engine: Callable[[], "Engine"],
+        exports: Callable[[], "ClipExports"],
         settings: "Settings",
         save_settings: Callable[[], None],
         hub: "EventHub",
@@ -118,6 +120,7 @@ class LibraryController:
         self._open_library = open_library
         self.registry = registry
         self._engine = engine
+        self._exports = exports
         self.settings = settings
         self._save_settings = save_settings
         self.hub = hub
@@ -312,7 +315,7 @@ class LibraryController:
         else:
             from .service import index_library
 
-            plan.handle = index_library(self._engine(), self.registry, library, on_event=on_event)
+            plan.handle = index_library(self._engine(), self.registry, library, self._exports(), on_event=on_event)
 
     @staticmethod
     def _plan(address: str) -> IndexPlan:

@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
-from ..models.clip_loader import ClipModel, PixelSpec, clip_in_job
+from ..models.clip_loader import PixelSpec
+from ..models.image_encoding.encoder import PictureEncoder, image_encoder_in_job
+from ..models.image_encoding.onnx_tower import OnnxImageEncoder
 from ..models.registry import InstalledModel
 from .decode import DecodeError, decode_image
 from .store import DecodedInfo, ImageRow
 from .thumbnails import THUMBNAIL_SIZE, save_thumbnail
 
 if TYPE_CHECKING:
-    from ..engine import DeviceInfo, JobContext
+    from ..engine import JobContext
     from .photo_library import Library
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class IndexReport:
     reused: int = 0  # decoded again, their stored vector kept (a file back in the library)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    encoder: str = ""  # which picture tower encoded: "onnxruntime" or "torch" ("" when none was needed)
 
     @property
     def images_per_second(self) -> float:
@@ -54,6 +57,7 @@ class IndexReport:
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
+            "encoder": self.encoder,
         }
 
 
@@ -84,14 +88,14 @@ def format_eta(seconds: float) -> str:
     return f"{seconds} s"
 
 
-def default_batch_size(device_kind: str) -> int:
-    return 128 if device_kind == "cuda" else 32
+def default_batch_size(gpu: bool) -> int:
+    return 128 if gpu else 32
 
 
-def default_workers(device: "DeviceInfo") -> int:
+def default_workers(gpu: bool) -> int:
     """Decode threads. On the CPU they share cores with the encoder's threads, so fewer."""
     cores = os.cpu_count() or 2
-    if device.is_gpu:
+    if gpu:
         return max(2, min(8, cores))
     return max(1, min(4, cores // 2))
 
@@ -99,13 +103,16 @@ def default_workers(device: "DeviceInfo") -> int:
 def encode_rows(
     job: "JobContext",
     library: "Library",
-    clip: ClipModel,
+    clip: PictureEncoder,
     model: str,
     rows: Sequence[ImageRow],
     batch_size: int,
     workers: int,
 ) -> IndexReport:
     report = IndexReport(total=len(rows))
+    # The cache that holds the encoder evicts others on out-of-memory (asking for the device's
+    # cache would detect the device, importing torch, when onnxruntime encodes).
+    cache = job.cpu_models if isinstance(clip, OnnxImageEncoder) else job.models
     start = time.perf_counter()
     job.progress(0, report.total, f"0/{report.total} images")
     window = batch_size * 3  # decoded look-ahead: keeps the encoder fed, bounds memory
@@ -139,7 +146,7 @@ def encode_rows(
             encoded: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = []
             if fresh:
                 pixels = np.stack([item[2] for item in fresh])
-                vectors = job.models.call_with_oom_retry(lambda: clip.encode_pixels(pixels), "encode images")
+                vectors = cache.call_with_oom_retry(lambda: clip.encode_pixels(pixels), "encode images")
                 encoded = [(row, info, vector) for (row, info, _), vector in zip(fresh, vectors)]
             library.store.record_batch(model, encoded + reused, failed)
             report.encoded += len(encoded)
@@ -171,13 +178,9 @@ def index_job(
         job.progress(0, 0, "nothing to index")
         return IndexReport()
     job.progress(0, len(rows), "loading the CLIP model…")
-    with clip_in_job(job, installed) as clip:
-        return encode_rows(
-            job,
-            library,
-            clip,
-            installed.id,
-            rows,
-            batch_size or default_batch_size(job.device.kind),
-            workers or default_workers(job.device),
-        )
+    with image_encoder_in_job(job, installed) as (encoder, name):
+        gpu = name == "torch" and job.device.is_gpu
+        report = encode_rows(job, library, encoder, installed.id, rows,
+                             batch_size or default_batch_size(gpu), workers or default_workers(gpu))
+    report.encoder = name
+    return report

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from ..models.clip_loader import ClipModel
 from .store import analysis_tables as tables
 from .decode import DecodeError, decode_image
 from .keyword_rank import PICTURE, fuse_with_words, keyword_candidates
@@ -23,6 +22,7 @@ from .query import parse_query, split_terms
 from .words import keyword_query
 
 if TYPE_CHECKING:
+    from ..models.image_encoding.encoder import PictureEncoder
     from ..models.text_encoding.encoder import TextEncoder
     from .photo_library import Library
     from .vectors import VectorIndex
@@ -108,7 +108,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-def image_query_vector(library: "Library", clip: ClipModel, model: str, path: Path) -> np.ndarray:
+def image_query_vector(library: "Library", clip: "PictureEncoder", model: str, path: Path) -> np.ndarray:
     """The stored vector when the image is in the library, else decode and encode it now."""
     row = library.store.image_by_path(os.path.abspath(path))
     if row is not None and row.hash:
@@ -350,20 +350,20 @@ def hits_for(library: "Library", image_ids: Sequence[int], scores: Sequence[floa
 
 
 def build_query(
-    library: "Library", clip: "ClipModel | TextEncoder", model: str, request: SearchRequest
+    library: "Library", text: "TextEncoder", pictures: Optional["PictureEncoder"], model: str, request: SearchRequest
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """(unit query vector, negative term vectors) for a request; ValueError when it asks nothing.
-    An example image needs the `ClipModel`; words alone, any `TextEncoder`."""
+    An example image needs a picture encoder; words alone do not."""
     positive, negative_terms = parse_query(request.text or "")
     negative_terms += split_terms(request.negative)
     parts: list[np.ndarray] = []
     texts = ([positive] if positive else []) + negative_terms
-    encoded = clip.encode_text(texts) if texts else np.empty((0, 0), dtype=np.float32)
+    encoded = text.encode_text(texts) if texts else np.empty((0, 0), dtype=np.float32)
     if positive:
         parts.append(request.text_weight * encoded[0])
     if request.image is not None:
-        assert isinstance(clip, ClipModel), "an example image needs the torch CLIP model"
-        parts.append(request.image_weight * image_query_vector(library, clip, model, Path(request.image)))
+        assert pictures is not None, "an example image needs a picture encoder"
+        parts.append(request.image_weight * image_query_vector(library, pictures, model, Path(request.image)))
     if not parts:
         raise ValueError("nothing to search for: give some words or an example image")
     query = _unit(np.sum(parts, axis=0).astype(np.float32))

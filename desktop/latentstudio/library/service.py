@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
-from ..models.clip_loader import clip_in_job
-from ..models.text_encoding.encoder import LOADING_MESSAGE, export_in_job, text_encoder_in_job
+from ..models.image_encoding.encoder import image_encoder_in_job
+from ..models.text_encoding.encoder import LOADING_MESSAGE, text_encoder_in_job
 from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, listing, rank, tag_listing
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..context import AppContext
     from ..engine import Engine, JobContext
     from ..models import ModelRegistry
-    from ..models.text_encoding.exports import TextExports
+    from ..models.clip_exports import ClipExports
     from .photo_library import Library
 
 DEFAULT_SEARCH_TIMEOUT_S = 300.0
@@ -69,27 +69,30 @@ def submit_index(
     on_event: Optional[EventCallback] = None,
     batch_size: Optional[int] = None,
 ) -> JobHandle:
-    """`index_library` with the context's engine, registry and library (the CLI's and tests' way)."""
-    return index_library(ctx.engine, ctx.registry, ctx.library, model_id, image_ids, on_event, batch_size)
+    """`index_library` with the context's collaborators (the CLI's and tests' way)."""
+    return index_library(ctx.engine, ctx.registry, ctx.library, ctx.clip_exports, model_id, image_ids, on_event,
+                         batch_size)
 
 
 def index_library(
     engine: "Engine",
     registry: "ModelRegistry",
     library: "Library",
+    exports: "ClipExports",
     model_id: Optional[str] = None,
     image_ids: Optional[Sequence[int]] = None,
     on_event: Optional[EventCallback] = None,
     batch_size: Optional[int] = None,
 ) -> JobHandle:
-    """Encode what has no vector yet, as a BACKGROUND job. MissingModelError without a CLIP model."""
+    """Encode what has no vector yet, as a BACKGROUND job. MissingModelError without a CLIP model.
+    When the torch model had to encode, the ONNX exports are queued after it (`ClipExports`)."""
     installed = registry.resolve("clip", model_id)
     ids = list(image_ids) if image_ids is not None else None
 
     def run(job: "JobContext") -> IndexReport:
         report = index_job(job, library, installed, ids, batch_size=batch_size)
-        if report.encoded:  # the torch model is loaded: make the fast text path while it is
-            export_in_job(job, installed)
+        if report.encoder == "torch":
+            exports.submit(installed, on_cpu=not job.device.is_gpu)
         return report
 
     name = "Index generated image" if ids is not None and len(ids) == 1 else "Index photo library"
@@ -100,7 +103,7 @@ def submit_search(
     ctx: "AppContext", request: SearchRequest, on_event: Optional[EventCallback] = None
 ) -> JobHandle:
     """`search_pictures` with the context's collaborators (the CLI's, the pages' and tests' way)."""
-    return search_pictures(ctx.engine, ctx.registry, ctx.library, ctx.text_exports, request,
+    return search_pictures(ctx.engine, ctx.registry, ctx.library, ctx.clip_exports, request,
                            ctx.settings.search_min_score, on_event)
 
 
@@ -108,7 +111,7 @@ def search_pictures(
     engine: "Engine",
     registry: "ModelRegistry",
     library: "Library",
-    exports: "TextExports",
+    exports: "ClipExports",
     request: SearchRequest,
     default_min_score: float,
     on_event: Optional[EventCallback] = None,
@@ -128,11 +131,13 @@ def search_pictures(
             return listed(library, ready if loading is None else loading.result(), request)
         if request.image is None:  # words only: the onnxruntime text tower when it is ready
             with text_encoder_in_job(job, installed, exports) as encoder:
-                query, negatives = build_query(library, encoder, installed.id, request)
-        else:
-            with clip_in_job(job, installed) as clip:
-                query, negatives = build_query(library, clip, installed.id, request)
-            exports.submit(installed)
+                query, negatives = build_query(library, encoder, None, installed.id, request)
+        else:  # an example too: on the CPU, the onnxruntime picture tower when it is ready
+            with text_encoder_in_job(job, installed, exports) as encoder, \
+                    image_encoder_in_job(job, installed) as (pictures, tower):
+                query, negatives = build_query(library, encoder, pictures, installed.id, request)
+            if tower == "torch":
+                exports.submit(installed, on_cpu=not job.device.is_gpu)
         index = ready if loading is None else loading.result()
         if loading is not None and library.should_save_index(installed.id):
             engine.submit(lambda _: library.save_index(installed.id), priority=Priority.BACKGROUND,
@@ -145,14 +150,14 @@ def search_pictures(
 
 def submit_warmup(ctx: "AppContext", model_id: Optional[str] = None) -> JobHandle:
     """`warm_up_search` with the context's collaborators; the library opens inside the job."""
-    return warm_up_search(ctx.engine, ctx.registry, lambda: ctx.library, ctx.text_exports, model_id)
+    return warm_up_search(ctx.engine, ctx.registry, lambda: ctx.library, ctx.clip_exports, model_id)
 
 
 def warm_up_search(
     engine: "Engine",
     registry: "ModelRegistry",
     open_library: Callable[[], "Library"],
-    exports: "TextExports",
+    exports: "ClipExports",
     model_id: Optional[str] = None,
 ) -> JobHandle:
     """Load what a first text search needs — the text tower and the vectors — as an INTERACTIVE

@@ -41,6 +41,16 @@ class _Task(QRunnable):
 _live: set[_Relay] = set()
 
 
+def _deliver(callback: Callable[[Any], None], value: Any) -> None:
+    """Call back the GUI side; a page closed while its task ran has no widgets left to update."""
+    try:
+        callback(value)
+    except RuntimeError as exc:
+        if "already deleted" not in str(exc):
+            raise
+        log.debug("a background task finished after the widgets it reports to were closed: %s", exc)
+
+
 def wait_for_background(timeout_ms: int = 30000) -> bool:
     """Let running tasks finish before the app exits (they may hold files or databases)."""
     return QThreadPool.globalInstance().waitForDone(timeout_ms)
@@ -57,12 +67,12 @@ def run_in_background(
 
     def finish_ok(result: Any) -> None:
         _live.discard(relay)
-        on_done(result)
+        _deliver(on_done, result)
 
     def finish_error(exc: BaseException) -> None:
         _live.discard(relay)
         if on_error is not None:
-            on_error(exc)
+            _deliver(on_error, exc)
 
     relay.done.connect(finish_ok)
     relay.failed.connect(finish_error)

@@ -1,8 +1,6 @@
 """Which text tower answers: the checked onnxruntime export when it is ready (no torch, no
-open_clip), else the torch tower — and then the export is made for next time, once per model.
-
-The export needs the torch model loaded, so it is made where that model already is: at the end
-of an indexing job, or as a BACKGROUND job after a search that had to use the torch tower.
+open_clip), else the torch tower — and then the exports are queued for next time, once per model
+(`clip_exports`: they need the torch model, which is loaded then).
 """
 
 from __future__ import annotations
@@ -15,11 +13,12 @@ import numpy as np
 from ..clip_loader import cache_key as clip_cache_key
 from ..clip_loader import clip_in_job
 from ..registry import InstalledModel
+from ..onnx_exports import ExportUnavailable
 from . import onnx_tower
 
 if TYPE_CHECKING:
     from ...engine import JobContext
-    from .exports import TextExports
+    from ..clip_exports import ClipExports
 
 LOADING_MESSAGE = "Loading the search model"
 
@@ -50,13 +49,13 @@ def onnx_in_job(job: "JobContext", installed: InstalledModel) -> Iterator[Option
                     cache_key(installed, state.sha256),
                     lambda: onnx_tower.load_text_encoder(installed, state.sha256),
                 ))
-            except onnx_tower.FastTextUnavailable:
+            except ExportUnavailable:
                 encoder = None
         yield encoder
 
 
 @contextlib.contextmanager
-def text_encoder_in_job(job: "JobContext", installed: InstalledModel, exports: "TextExports") -> Iterator[TextEncoder]:
+def text_encoder_in_job(job: "JobContext", installed: InstalledModel, exports: "ClipExports") -> Iterator[TextEncoder]:
     """`with text_encoder_in_job(job, installed, exports) as encoder:` — the onnxruntime tower when
     it is ready, else the torch tower (loaded once, kept resident), after which the export is
     queued so the next query does not need torch."""
@@ -68,23 +67,4 @@ def text_encoder_in_job(job: "JobContext", installed: InstalledModel, exports: "
         job.progress(0, None, LOADING_MESSAGE)
     with clip_in_job(job, installed) as clip:
         yield clip
-    exports.submit(installed)
-
-
-def needs_export(installed: InstalledModel) -> bool:
-    """No checked export for the model's current files yet, and one can be made. (An export that
-    is ready stays exportable, i.e. could be made again: that alone is no reason to.)"""
-    state = onnx_tower.status(installed)
-    return state.exportable and not state.ready
-
-
-def export_in_job(job: "JobContext", installed: InstalledModel) -> Optional[onnx_tower.FastTextStatus]:
-    """Export the text tower from the resident torch model when the fast path needs it; the new
-    status, or None when nothing was to be done."""
-    if not needs_export(installed):
-        return None
-    from .onnx_export import export_text_tower
-
-    job.progress(0, None, "Preparing fast text search")
-    with clip_in_job(job, installed) as clip:
-        return export_text_tower(clip, installed)
+    exports.submit(installed, on_cpu=not job.device.is_gpu)

@@ -1,0 +1,100 @@
+"""The picture tower exported to ONNX: indexing on the CPU without torch or open_clip.
+
+The graph takes the library's decoded uint8 pixels (N, H, W, 3) and does the normalisation
+itself, so the encoder needs no torch and no model config at run time: the pixel spec (size,
+crop, mean, std) is kept in the export's record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from ..clip_loader import PixelSpec
+from ..onnx_exports import ExportStatus, ExportUnavailable, Tower, check_probes, model_config, not_open_clip, open_checked
+from ..onnx_exports import status as export_status
+from ..registry import InstalledModel
+
+log = logging.getLogger(__name__)
+
+TOWER = Tower("image-onnx", "image.onnx", "image.onnx.data", "picture tower", "the next index",
+              "LATENT_STUDIO_IMAGE_TOWER")
+PROBE_PICTURES = 2
+
+
+def export_folder(installed: InstalledModel) -> Path:
+    return TOWER.export_folder(installed)
+
+
+def unsupported_reason(installed: InstalledModel) -> Optional[str]:
+    """Why this model's pictures cannot be encoded by onnxruntime (None: they can)."""
+    if reason := not_open_clip(installed):
+        return reason
+    try:
+        model_config(installed)
+    except (OSError, ValueError, ExportUnavailable) as exc:
+        return f"its config cannot be read ({exc})"
+    return None
+
+
+def status(installed: InstalledModel) -> ExportStatus:
+    """Whether the picture tower's export is ready for this model, and if not, why."""
+    return export_status(installed, TOWER, unsupported_reason(installed))
+
+
+def patterned_pictures(size: tuple[int, int], count: int) -> np.ndarray:
+    """`count` deterministic pictures (N, H, W, 3) uint8 of gradients, stripes and rings: the
+    probes and parity inputs (made from arithmetic alone, so every machine makes the same ones)."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    y, x = y / max(h - 1, 1), x / max(w - 1, 1)
+    pictures = []
+    for i in range(count):
+        k = i + 1
+        r = 0.5 + 0.5 * np.sin(2 * np.pi * (k * x + 0.3 * i))
+        g = 0.5 + 0.5 * np.cos(2 * np.pi * (k * 1.7 * y - 0.2 * i))
+        b = 0.5 + 0.5 * np.sin(2 * np.pi * k * 3 * np.hypot(x - 0.5, y - 0.5))
+        pictures.append(np.stack([r, g, b], axis=-1) * 255)
+    return np.round(np.stack(pictures)).astype(np.uint8)
+
+
+class OnnxImageEncoder:
+    """`encode_pixels(uint8 (N, H, W, 3))` → unit float32 vectors (N, D), as `ClipModel` gives."""
+
+    def __init__(self, session: Any, spec: PixelSpec, embed_dim: int, nbytes: int, name: str):
+        self.session = session
+        self.spec = spec
+        self.embed_dim = embed_dim
+        self.nbytes = nbytes  # for the engine's model cache
+        self.name = name
+        self._input = session.get_inputs()[0].name
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        features = self.session.run(None, {self._input: np.ascontiguousarray(pixels, dtype=np.uint8)})[0]
+        features = features.astype(np.float32, copy=False)
+        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+
+
+def spec_to_json(spec: PixelSpec) -> dict[str, Any]:
+    return dataclasses.asdict(spec)
+
+
+def spec_from_json(data: dict[str, Any]) -> PixelSpec:
+    return PixelSpec(**{**data, "size": tuple(data["size"]), "mean": tuple(data["mean"]), "std": tuple(data["std"])})
+
+
+def load_image_encoder(installed: InstalledModel, expected_sha256: Optional[str] = None) -> OnnxImageEncoder:
+    """The exported picture tower, checked (model files, exported files, probe pictures against
+    the torch tower's vectors); ExportUnavailable says why not."""
+    record, session, spec = open_checked(installed, TOWER, status(installed), expected_sha256,
+                                         lambda record: spec_from_json(record["spec"]))
+    encoder = OnnxImageEncoder(session, spec, int(record["embed_dim"]),
+                               (export_folder(installed) / TOWER.weights_file).stat().st_size, installed.id)
+    worst = check_probes(installed, TOWER, record,
+                         lambda probe: encoder.encode_pixels(patterned_pictures(spec.size, int(probe["pictures"]))))
+    log.info("pictures for %s: the ONNX picture tower (probe cosine %.5f)", installed.id, worst)
+    return encoder

@@ -1,0 +1,351 @@
+"""What the two exported CLIP towers share: where each lives, the record of what it was made from,
+the file checks made before it answers, and publishing a new export.
+
+Each tower (`text_encoding`, `image_encoding`) is exported once per model into the model's
+registry folder, `<models>/clip/<id>/<tower>-onnx/`, with a record (`export.json`) of the model
+files it came from, the exporting versions, the SHA-256 of the ONNX files, the size and time the
+files had when that hash was last checked, and the torch tower's vectors for probe inputs.
+
+Loading hashes the files only when their size or time changed since the last check (hashing
+ViT-B-32's text tower cost 0.27 s at every start); the probes are run at every load. A check that
+fails makes the export unusable (logged and recorded): the torch tower answers and the export is
+made again. Never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import numpy as np
+
+from ..atomic_files import write_json
+from .registry import InstalledModel
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RECORD = "export.json"
+RECORD_FORMAT = 1
+MIN_COSINE = 0.999  # parity with the torch tower, at export (every input) and at load (probes)
+HASH_CHUNK = 8 * 2**20
+OPSET = 17
+
+# Record statuses
+READY = "ready"
+FAILED = "failed"  # the export or its parity check failed for these files and versions
+INVALID = "invalid"  # was ready, then failed a check at load: export again
+
+
+class ExportUnavailable(RuntimeError):
+    """A tower cannot run under onnxruntime now; the message says why (torch is used)."""
+
+
+@dataclass(frozen=True)
+class Tower:
+    """One exported tower's names: its folder in the model's, its files, its words."""
+
+    folder: str  # "text-onnx"
+    onnx_file: str  # the graph
+    weights_file: str  # its weights, beside it (onnxruntime maps them instead of copying)
+    label: str  # "text tower", for `doctor` and the log
+    made_after: str  # when an export is made, for "not prepared yet: made after …"
+    choice_env: str  # "torch" there: never use this export (comparisons, troubleshooting)
+
+    def export_folder(self, installed: InstalledModel) -> Path:
+        return installed.folder / self.folder
+
+    def file_names(self) -> tuple[str, str]:
+        return self.onnx_file, self.weights_file
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    ready: bool  # an export for the current model files exists (loading checks files and probes)
+    exportable: bool  # an export can be made (now, or again) from the torch tower
+    reason: str  # words for `doctor` and the log
+    sha256: Optional[str] = None  # of the ready export's files, as recorded
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ready": self.ready, "exportable": self.exportable, "reason": self.reason}
+
+
+def available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def source_files(installed: InstalledModel) -> list[Path]:
+    """The model files the towers are made from."""
+    if installed.format == "open_clip_hub":
+        from .clip_loader import HUB_CONFIG, HUB_WEIGHTS
+
+        return [installed.path / HUB_CONFIG, installed.path / HUB_WEIGHTS]
+    return [installed.path]
+
+
+def fingerprint(installed: InstalledModel) -> list[list[Any]]:
+    """Name, size and modification time of each source file (following links): cheap to check at
+    every load, and it changes when the model is replaced."""
+    prints: list[list[Any]] = []
+    for path in source_files(installed):
+        st = path.stat()
+        prints.append([path.name, st.st_size, st.st_mtime_ns])
+    return prints
+
+
+def _open_clip_config(architecture: str) -> dict[str, Any]:
+    """A built-in open_clip architecture's config, read from its package data without importing it."""
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("open_clip is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "model_configs" / f"{architecture}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def model_config(installed: InstalledModel) -> dict[str, Any]:
+    """The model's `model_cfg` (hub config, or the built-in config of its architecture)."""
+    if installed.format == "open_clip_hub":
+        from .clip_loader import HUB_CONFIG
+
+        config = json.loads((installed.path / HUB_CONFIG).read_text(encoding="utf-8"))
+        return dict(config.get("model_cfg") or {})
+    if installed.format == "open_clip_checkpoint" and installed.architecture:
+        return _open_clip_config(installed.architecture)
+    raise ExportUnavailable(f"format {installed.format!r} has no open_clip towers")
+
+
+def not_open_clip(installed: InstalledModel) -> Optional[str]:
+    if installed.kind != "clip" or installed.format not in ("open_clip_hub", "open_clip_checkpoint"):
+        return f"not an open_clip model ({installed.format})"
+    return None
+
+
+def read_record(folder: Path) -> Optional[dict[str, Any]]:
+    try:
+        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def write_record(folder: Path, record: dict[str, Any]) -> None:
+    write_json(folder / RECORD, record)
+
+
+def exporting_versions() -> dict[str, Optional[str]]:
+    from importlib import metadata
+
+    versions: dict[str, Optional[str]] = {}
+    for name in ("torch", "open-clip-torch", "onnx", "onnxruntime"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def status(installed: InstalledModel, tower: Tower, unsupported: Optional[str]) -> ExportStatus:
+    """Whether the tower's export is ready for this model, and if not, why and whether an export
+    helps. Cheap (a stat and a small JSON file); loading does the full checks."""
+    if os.environ.get(tower.choice_env, "").strip().lower() == "torch":
+        return ExportStatus(False, False, f"torch {tower.label}: chosen by {tower.choice_env}=torch")
+    if unsupported:
+        return ExportStatus(False, False, f"torch {tower.label}: {unsupported}")
+    missing = [m for m in ("onnxruntime", "onnx") if not available(m)]
+    if "onnxruntime" in missing:
+        return ExportStatus(False, False, f"torch {tower.label}: onnxruntime is not installed")
+    exportable = not missing
+    record = read_record(tower.export_folder(installed))
+    cannot = "" if exportable else " (onnx, needed to export it, is not installed)"
+    if record is None:
+        return ExportStatus(False, exportable, f"not prepared yet: made after {tower.made_after}{cannot}")
+    try:
+        current = fingerprint(installed)
+    except OSError as exc:
+        return ExportStatus(False, False, f"torch {tower.label}: model files unreadable ({exc})")
+    if record.get("format") != RECORD_FORMAT or record.get("fingerprint") != current:
+        return ExportStatus(False, exportable, f"out of date: the model files changed since the export{cannot}")
+    state = record.get("status")
+    if state == READY:
+        versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items() if v)
+        return ExportStatus(True, exportable, f"onnxruntime {tower.label}, exported with {versions}",
+                            str(record.get("sha256")))
+    if state == FAILED and record.get("versions") == exporting_versions():
+        return ExportStatus(False, False, f"torch {tower.label}: the export failed ({record.get('reason')})")
+    return ExportStatus(False, exportable, f"to be exported again: {record.get('reason')}{cannot}")
+
+
+def files_sha256(folder: Path, tower: Tower) -> str:
+    """SHA-256 over the graph and its weights file, in that order."""
+    digest = hashlib.sha256()
+    for name in tower.file_names():
+        with open(folder / name, "rb") as fh:
+            while chunk := fh.read(HASH_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_stamps(folder: Path, tower: Tower) -> list[list[Any]]:
+    """Name, size and modification time of the exported files."""
+    return [[name, (folder / name).stat().st_size, (folder / name).stat().st_mtime_ns] for name in tower.file_names()]
+
+
+def files_changed(folder: Path, tower: Tower, record: dict[str, Any]) -> Optional[str]:
+    """Why the exported files cannot be trusted (None: they can). Hashed only when their size or
+    time differs from the last check's; a hash that matches records the new stamps."""
+    try:
+        stamps = file_stamps(folder, tower)
+        if stamps == record.get("stamps"):
+            return None
+        if files_sha256(folder, tower) != record.get("sha256"):
+            return "the exported file's SHA-256 differs from the record (corrupt)"
+    except OSError as exc:
+        return f"the exported files cannot be read ({exc})"
+    try:
+        write_record(folder, {**record, "stamps": stamps})
+    except OSError:  # a read-only models folder: the hash is checked again next time
+        log.warning("could not record the checked stamps of %s", folder)
+    return None
+
+
+def invalidate(installed: InstalledModel, tower: Tower, record: dict[str, Any], reason: str) -> ExportUnavailable:
+    """Mark a ready export unusable (it is made again) and say why; the exception to raise."""
+    log.warning("the ONNX %s of %s is not used: %s; using the torch %s and exporting again",
+                tower.label, installed.id, reason, tower.label)
+    try:
+        write_record(tower.export_folder(installed), {**record, "status": INVALID, "reason": reason})
+    except OSError:
+        log.exception("could not mark the %s export of %s as invalid", tower.label, installed.id)
+    return ExportUnavailable(reason)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+
+
+def new_session(path: Path, threads: int = 0) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # Idle intra-op threads would spin, taking cycles from decoding on the same cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def save_with_external_weights(traced: Path, staging: Path, tower: Tower) -> Path:
+    """The graph in one file and its weights in another: onnxruntime maps an external weights file
+    instead of copying it out of the protobuf (ViT-B-32's text tower: session in 0.2 s and 212 MB,
+    not 0.5 s and 400 MB)."""
+    import onnx
+
+    model = onnx.load(str(traced))
+    path = staging / tower.onnx_file
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=tower.weights_file, size_threshold=1024)
+    traced.unlink()
+    return path
+
+
+def publish(installed: InstalledModel, tower: Tower, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """Make an export with `build(staging)` (its record: READY with the files written, or FAILED
+    with a reason) and move it into place; the record written. Any exception from `build` is
+    recorded as a failure for these model files and versions, so it is not retried until they change."""
+    versions = exporting_versions()
+    files = fingerprint(installed)
+    final = tower.export_folder(installed)
+    # Exports run one at a time on the inference thread: any staging folder already here was left
+    # by a process that ended mid-export (the window ends its process soon after close).
+    for stale in final.parent.glob(f".{final.name}-*"):
+        if stale.is_dir():
+            log.info("removing %s, left by an export that did not finish", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    started = time.perf_counter()
+    try:
+        try:
+            record = build(staging)
+        except Exception as exc:  # the exporter and onnxruntime raise many kinds of errors
+            log.exception("exporting the %s of %s failed", tower.label, installed.id)
+            record = {"status": FAILED, "reason": f"export failed: {type(exc).__name__}: {exc}"}
+        record.update(format=RECORD_FORMAT, model_id=installed.id, fingerprint=files, versions=versions,
+                      opset=OPSET, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      seconds=round(time.perf_counter() - started, 2))
+        if record["status"] == READY:
+            record["sha256"] = files_sha256(staging, tower)
+            record["stamps"] = file_stamps(staging, tower)  # renaming the folder keeps them
+        else:
+            for leftover in staging.iterdir():
+                leftover.unlink()
+        write_record(staging, record)
+        old = final.with_name(f".{final.name}-old")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("%s of %s: %s (%s s)", tower.label, installed.id, record.get("reason") or record["status"], record["seconds"])
+    return record
+
+
+def open_checked(
+    installed: InstalledModel,
+    tower: Tower,
+    state: ExportStatus,
+    expected_sha256: Optional[str],
+    alongside: Callable[[dict[str, Any]], T],
+) -> tuple[dict[str, Any], Any, T]:
+    """(record, onnxruntime session, `alongside(record)`) of a ready export whose files passed
+    their check. The check and the session are made on helper threads (both release the GIL)
+    while `alongside` runs here, so loading costs little wall time. ExportUnavailable says why not."""
+    if not state.ready:
+        raise ExportUnavailable(state.reason)
+    if expected_sha256 is not None and state.sha256 != expected_sha256:
+        raise ExportUnavailable("the export changed while it was being loaded")
+    folder = tower.export_folder(installed)
+    record = read_record(folder) or {}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="latent-onnx-load") as pool:
+        changed = pool.submit(files_changed, folder, tower, record)
+        session = pool.submit(new_session, folder / tower.onnx_file)
+        extra = alongside(record)
+        try:
+            loaded = session.result()
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+            raise invalidate(installed, tower, record, f"onnxruntime cannot load the exported file ({exc})") from None
+        reason = changed.result()
+    if reason:
+        raise invalidate(installed, tower, record, reason)
+    return record, loaded, extra
+
+
+def check_probes(installed: InstalledModel, tower: Tower, record: dict[str, Any],
+                 run: Callable[[dict[str, Any]], np.ndarray]) -> float:
+    """The worst cosine between `run(probe)` and the torch tower's recorded probe vectors;
+    ExportUnavailable (the export marked invalid) when they disagree or cannot be run."""
+    probe = record.get("probe") or {}
+    try:
+        ours = run(probe)
+        worst = float(cosines(ours, np.asarray(probe["vectors"], dtype=np.float32)).min())
+    except Exception as exc:  # a graph that loads but cannot run these inputs
+        raise invalidate(installed, tower, record, f"the probes failed to run ({exc})") from None
+    if not worst >= MIN_COSINE:
+        raise invalidate(installed, tower, record,
+                         f"probe vectors disagree with the torch {tower.label} (cosine {worst:.5f})")
+    return worst
