@@ -6,7 +6,7 @@ builds (speed does not depend on the weights). A base data home links it and has
 exported (made by a first index of two pictures); every measured run starts from a fresh copy of
 that home, so each one is a user's first index of that many new photos into an existing library:
 
-  add 2      two new 12-megapixel JPEGs: the fixed cost users pay many times a day
+  add 2      two new 12-megapixel JPEGs (not among the N): the fixed cost paid many times a day
   add N      N new 12-megapixel JPEGs (default 96)
 
 Usage: python tests/benchmarks/index_fixed_cost.py [--photos 96] [--rounds 3]
@@ -28,18 +28,20 @@ sys.path.insert(0, str(HERE))
 
 from cold_search import CACHE, cli, model_folder, run  # noqa: E402
 from indexing import make_photos  # noqa: E402
+from PIL import Image  # noqa: E402
 
 IMAGE_TOWER_ENV = "LATENT_STUDIO_IMAGE_TOWER"
 MODEL = "bench-vit-b-32"
 
 
-def photos(count: int) -> Path:
-    """`count` 12 MP JPEGs, made once and cached."""
-    folder = CACHE / f"photos-12mp-{count}"
+def photos(count: int, offset: int = 0) -> Path:
+    """`count` 12 MP JPEGs (after the first `offset` ones), made once and cached."""
+    folder = CACHE / f"photos-12mp-{count}-{offset}"
     if not (folder / ".ready").is_file():
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        make_photos(folder, count)
+        for path in make_photos(folder, offset + count)[:offset]:
+            path.unlink()
         (folder / ".ready").write_text("")
     return folder
 
@@ -61,7 +63,8 @@ def base_home(model: Path) -> Path:
     first = CACHE / "photos-first"
     shutil.rmtree(first, ignore_errors=True)
     first.mkdir(parents=True)
-    make_photos(first, 2)
+    for i, colour in enumerate(("teal", "orange")):  # other pixels than the measured photos: no vector reused
+        Image.new("RGB", (640, 480), colour).save(first / f"first{i}.jpg")
     cli(home, "index", str(first))
     status = json.loads(cli(home, "doctor", "--json")[2])
     assert status["picture_encoding"][MODEL]["ready"], status["picture_encoding"]
@@ -87,7 +90,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.prepare:  # in a child: this process stays small (a child's peak RSS starts from its parent's)
         model = model_folder()
-        print(json.dumps({"home": str(base_home(model)), "two": str(photos(2)), "many": str(photos(args.photos))}))
+        print(json.dumps({"home": str(base_home(model)), "two": str(photos(2, offset=args.photos)),
+                          "many": str(photos(args.photos))}))
         return 0
     print(f"load before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     prepared = json.loads(run([sys.executable, __file__, "--prepare", "--photos", str(args.photos)])[2].strip().splitlines()[-1])
