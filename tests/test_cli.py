@@ -11,6 +11,7 @@ from typing import Callable
 
 import pytest
 
+from latentstudio import cli
 from latentstudio.cli import main
 
 
@@ -92,3 +93,28 @@ def test_doctor_names_every_missing_qt_library(monkeypatch, capsys) -> None:
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "libxcb-icccm4" in out and "libxcb-keysyms1" in out and "apt-get install" in out
+
+
+def test_the_command_table_names_what_each_module_registers() -> None:
+    import argparse
+    import importlib
+
+    for module, commands in cli.COMMAND_MODULES.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(sub)
+        assert tuple(sorted(sub.choices)) == tuple(sorted(commands)), module
+
+
+def test_a_command_imports_only_its_own_module(fresh_home: Path) -> None:
+    code = (
+        "import sys\n"
+        "from latentstudio import cli\n"
+        "rc = cli.main(['library', 'status', '--json'])\n"
+        "loaded = sorted(m for m in cli.COMMAND_MODULES if m in sys.modules)\n"
+        "print(rc, loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "LATENT_STUDIO_HOME": str(fresh_home)})
+    assert done.stderr.strip().splitlines()[-1] == "0 ['latentstudio.library.cli']", done.stderr
+    assert cli.command_modules(["--help"]) == list(cli.COMMAND_MODULES)
+    assert cli.command_modules([]) == cli.command_modules(["gui"]) == []

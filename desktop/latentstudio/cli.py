@@ -26,17 +26,18 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[argparse.Namespace, "AppContext"], int]  # noqa: F821
 
-# Each module contributes its subcommands through `register(subparsers)`. They are imported
-# only for headless commands: opening the window must not pay for the domain packages.
-COMMAND_MODULES = (
-    "latentstudio.models.cli",
-    "latentstudio.imagegen.cli",
-    "latentstudio.library.cli",
-    "latentstudio.library.analysis.cli",
-    "latentstudio.library.exchange_cli",
-    "latentstudio.codegen.cli",
-    "latentstudio.projects.cli",
-)
+# Each module contributes its subcommands through `register(subparsers)`, and a command imports
+# only its own module: a search must not pay for image generation's imports, nor the window for
+# any (help and unknown commands import them all). A test holds this table to what they register.
+COMMAND_MODULES = {
+    "latentstudio.models.cli": ("models",),
+    "latentstudio.imagegen.cli": ("describe", "generate-image", "info", "prompt-help"),
+    "latentstudio.library.cli": ("index", "library", "search"),
+    "latentstudio.library.analysis.cli": ("duplicates", "map", "tag", "themes"),
+    "latentstudio.library.exchange_cli": ("export-embeddings", "import-embeddings"),
+    "latentstudio.codegen.cli": ("generate-code",),
+    "latentstudio.projects.cli": ("code-search", "projects"),
+}
 WINDOW_COMMANDS = ("gui",)
 
 USER_ERRORS = (
@@ -174,7 +175,15 @@ def cmd_gui(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821
     return run_gui(ctx, quit_after_shown=args.quit_after_shown)
 
 
-def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
+def command_modules(argv: Sequence[str]) -> list[str]:
+    """The modules whose commands `argv` may need: none for the window, one for a known command."""
+    if not argv or argv[0] in WINDOW_COMMANDS or argv[0] == "doctor":
+        return []
+    owners = [module for module, commands in COMMAND_MODULES.items() if argv[0] in commands]
+    return owners or list(COMMAND_MODULES)
+
+
+def build_parser(modules: Sequence[str] = tuple(COMMAND_MODULES)) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latent-studio",
         description="Search your photos by description, generate images and code — offline.",
@@ -194,16 +203,14 @@ def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
 
-    if with_commands:
-        for name in COMMAND_MODULES:
-            importlib.import_module(name).register(sub)
+    for name in modules:
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    opens_window = not argv or argv[0] in WINDOW_COMMANDS
-    parser = build_parser(with_commands=not opens_window)
+    parser = build_parser(command_modules(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["gui", *argv])
