@@ -42,9 +42,10 @@ MODEL = "bench-vit-b-32"  # the id search_latency.py's synthetic vectors are sto
 TEXT_TOWER_ENV = "LATENT_STUDIO_TEXT_TOWER"
 
 
-def model_folder() -> Path:
-    """ViT-B-32 in open_clip's hub layout with random weights (seeded), built once."""
-    folder = CACHE / "vit-b-32-random"
+def model_folder(arch: str = ARCH) -> Path:
+    """An open_clip architecture (ViT-B-32 by default) in open_clip's hub layout with random
+    weights (seeded), built once."""
+    folder = CACHE / f"{arch.lower()}-random"
     if (folder / "open_clip_model.safetensors").is_file():
         return folder
     import open_clip
@@ -53,9 +54,9 @@ def model_folder() -> Path:
     from safetensors.torch import save_file
 
     torch.manual_seed(0)
-    model = open_clip.create_model(ARCH, pretrained=None)
-    staging = Path(tempfile.mkdtemp(prefix=".vit-b-32-", dir=CACHE if CACHE.is_dir() else None))
-    save_config_for_hf(model, staging / "open_clip_config.json", open_clip.get_model_config(ARCH))
+    model = open_clip.create_model(arch, pretrained=None)
+    staging = Path(tempfile.mkdtemp(prefix=f".{arch.lower()}-", dir=CACHE if CACHE.is_dir() else None))
+    save_config_for_hf(model, staging / "open_clip_config.json", open_clip.get_model_config(arch))
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(staging / "open_clip_model.safetensors"))
     CACHE.mkdir(parents=True, exist_ok=True)
     os.rename(staging, folder)
