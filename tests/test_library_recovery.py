@@ -3,6 +3,7 @@ rebuilt from the newest good backup (one is written at each clean close, the las
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -205,3 +206,26 @@ def test_a_locked_library_is_not_taken_for_a_damaged_one(tmp_path: Path) -> None
         holder.execute("ROLLBACK")
         holder.close()
     assert path.exists() and damage(path) is None
+
+
+def test_a_backup_is_written_only_when_the_users_own_data_changed(tmp_path: Path) -> None:
+    from latentstudio.library.store import LibraryStore
+    from latentstudio.library.store.recovery import write_backup
+
+    path = tmp_path / "lib" / "library.sqlite3"
+    store = LibraryStore(path)
+    (tmp_path / "a").mkdir()
+    store.add_folder(tmp_path / "a")
+    first = write_backup(store)
+    assert first is not None
+    store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as the close does, after the backup
+    os.utime(path, (first.stat().st_mtime + 5,) * 2)
+    assert write_backup(store) is None  # the database file is newer, its folders and tags the same
+    (tmp_path / "b").mkdir()
+    store.add_folder(tmp_path / "b")
+    os.utime(first, (first.stat().st_mtime - 5,) * 2)
+    second = write_backup(store)
+    assert second is not None
+    with contextlib.closing(sqlite3.connect(second)) as backup:
+        assert backup.execute("SELECT count(*) FROM folders").fetchone() == (2,)
+    store.close()
