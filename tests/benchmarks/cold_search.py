@@ -74,10 +74,11 @@ def cli(home: Path, *args: str, extra_env: Optional[dict] = None) -> tuple[float
     return run([sys.executable, "-m", "latentstudio.cli", *args], env)
 
 
-def run(command: list[str], env: Optional[dict] = None) -> tuple[float, int, str]:
+def run(command: list[str], env: Optional[dict] = None, cwd: Optional[Path] = None) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stdout) of one whole process."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)

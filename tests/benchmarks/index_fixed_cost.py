@@ -46,13 +46,13 @@ def photos(count: int, offset: int = 0) -> Path:
     return folder
 
 
-def base_home(model: Path) -> Path:
+def base_home(model: Path, model_id: str = MODEL, name: str = "home-exported") -> Path:
     """The model linked and both towers exported (by a first index of two pictures)."""
-    home = CACHE / "home-exported"
+    home = CACHE / name
     if (home / ".ready").is_file():
         return home
     shutil.rmtree(home, ignore_errors=True)
-    cli(home, "models", "import", str(model), "--kind", "clip", "--id", MODEL, "--link")
+    cli(home, "models", "import", str(model), "--kind", "clip", "--id", model_id, "--link")
     from latentstudio.config import load_settings, save_settings
     from latentstudio.paths import Paths
 
@@ -60,14 +60,14 @@ def base_home(model: Path) -> Path:
     settings = load_settings(settings_file)
     settings.update(device="cpu")  # what is measured: indexing on the CPU, on any machine
     save_settings(settings, settings_file)
-    first = CACHE / "photos-first"
+    first = CACHE / f"photos-first-{model_id}"
     shutil.rmtree(first, ignore_errors=True)
     first.mkdir(parents=True)
     for i, colour in enumerate(("teal", "orange")):  # other pixels than the measured photos: no vector reused
         Image.new("RGB", (640, 480), colour).save(first / f"first{i}.jpg")
     cli(home, "index", str(first))
     status = json.loads(cli(home, "doctor", "--json")[2])
-    assert status["picture_encoding"][MODEL]["ready"], status["picture_encoding"]
+    assert status["picture_encoding"][model_id]["ready"], status["picture_encoding"]
     (home / ".ready").write_text("")
     return home
 

@@ -34,7 +34,8 @@ from typing import Optional
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from cold_search import CACHE, REPO, model_folder  # noqa: E402
+from cold_search import CACHE, cli, model_folder, run  # noqa: E402
+from index_fixed_cost import base_home  # noqa: E402
 from index_fixed_cost import photos as big_photos  # noqa: E402
 
 ARCH = "ViT-B-32-256"
@@ -44,20 +45,6 @@ RCLIP_MODEL_DIR = "ViT-B-32-256-datacomp_s34b_b86k"
 RCLIP_LEGAL = ("LICENSE", "OPENAI-CLIP-MIT.txt", "README.md", "THIRD_PARTY_NOTICES.md")
 QUERY = "a red circle"
 SMALL_SIZE = (1600, 1200)  # 2 megapixels
-
-
-def timed(command: list[str], env: dict, cwd: Optional[Path] = None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes, stdout) of one whole process."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"{command} failed: {err.read()[-2000:]}")
-        return wall, usage.ru_maxrss * 1024, out.read()
 
 
 def rclip_venv(path: Path, python: Optional[str]) -> Path:
@@ -117,58 +104,27 @@ def rclip_template(model: Path) -> Path:
     shutil.copy(vocab, folder / "tokenizer" / vocab.name)
     clip = load_clip_folder(model)
 
-    class Visual(torch.nn.Module):
-        def __init__(self) -> None:
+    class Tower(torch.nn.Module):
+        """One of the model's towers, unnormalised features out, as rclip's exports give them."""
+
+        def __init__(self, encode_name: str) -> None:
             super().__init__()
             self.model = clip.model
+            self.encode_name = encode_name
 
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            return self.model.encode_image(pixels)
-
-    class Textual(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = clip.model
-
-        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-            return self.model.encode_text(tokens)
+        def forward(self, batch: torch.Tensor) -> torch.Tensor:
+            return getattr(self.model, self.encode_name)(batch)
 
     size = clip.spec.size
     with warnings.catch_warnings(), torch.enable_grad():  # no fused attention fast path: exportable
         warnings.simplefilter("ignore")
-        for module, example, name in ((Visual(), torch.zeros(2, 3, *size), "visual.onnx"),
-                                      (Textual(), torch.zeros(2, 77, dtype=torch.int64), "textual.onnx")):
+        for module, example, name in ((Tower("encode_image"), torch.zeros(2, 3, *size), "visual.onnx"),
+                                      (Tower("encode_text"), torch.zeros(2, 77, dtype=torch.int64), "textual.onnx")):
             torch.onnx.export(module.eval(), (example,), str(target / name), dynamo=False, input_names=["input"],
                               output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
                               opset_version=17)
     (folder / ".ready").write_text("")
     return folder
-
-
-def our_base(model: Path) -> Path:
-    """Our data home: the model linked and both towers exported (by a first index of two pictures)."""
-    from PIL import Image
-
-    home = CACHE / "home-exported-256"
-    if (home / ".ready").is_file():
-        return home
-    shutil.rmtree(home, ignore_errors=True)
-    first = CACHE / "photos-first-256"
-    shutil.rmtree(first, ignore_errors=True)
-    first.mkdir(parents=True)
-    for i, colour in enumerate(("teal", "orange")):
-        Image.new("RGB", (640, 480), colour).save(first / f"first{i}.jpg")
-    env = ours_env(home)
-    for args in (["models", "import", str(model), "--kind", "clip", "--id", MODEL, "--link"], ["index", str(first)]):
-        timed([sys.executable, "-m", "latentstudio.cli", *args], env)
-    (home / ".ready").write_text("")
-    return home
-
-
-def ours_env(home: Path) -> dict:
-    env = {**os.environ, "LATENT_STUDIO_HOME": str(home), "PYTHONPATH": str(REPO / "desktop")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # installed apps have their bytecode cached; so does rclip's venv
-    return env
 
 
 def rclip_env(data: Path) -> dict:
@@ -188,14 +144,14 @@ def fresh_copy(source: Path, scratch: Path, name: str) -> Path:
 
 def index_ours(base: Path, folder: Path, scratch: Path) -> tuple[float, int, Path]:
     home = fresh_copy(base, scratch, f"ours-{time.monotonic_ns()}")
-    wall, rss, out = timed([sys.executable, "-m", "latentstudio.cli", "index", str(folder), "--json"], ours_env(home))
+    wall, rss, out = cli(home, "index", str(folder), "--json")
     assert json.loads(out)["encoder"] == "onnxruntime", out
     return wall, rss, home
 
 
 def index_rclip(rclip: Path, template: Path, folder: Path, scratch: Path) -> tuple[float, int, Path]:
     data = fresh_copy(template, scratch, f"rclip-{time.monotonic_ns()}")
-    wall, rss, _ = timed([str(rclip), "-f", QUERY], rclip_env(data), cwd=folder)
+    wall, rss, _ = run([str(rclip), "-f", QUERY], rclip_env(data), cwd=folder)
     return wall, rss, data
 
 
@@ -219,14 +175,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.prepare:  # in a child: this process stays small (a child's peak RSS starts from its parent's)
         model = model_folder(ARCH)
-        made = {"ours": str(our_base(model)), "rclip": str(rclip_template(model)), "big": str(big_photos(args.photos))}
+        made = {"ours": str(base_home(model, MODEL, "home-exported-256")), "rclip": str(rclip_template(model)), "big": str(big_photos(args.photos))}
         if args.small:
             made["small"] = str(small_photos(args.small))
         print(json.dumps(made))
         return 0
     rclip = rclip_venv(args.rclip_venv, args.python)
     print(f"load before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    made = json.loads(timed([sys.executable, __file__, "--prepare", "--photos", str(args.photos), "--small",
+    made = json.loads(run([sys.executable, __file__, "--prepare", "--photos", str(args.photos), "--small",
                              str(args.small)], {**os.environ})[2].strip().splitlines()[-1])
     ours, template = Path(made["ours"]), Path(made["rclip"])
     cases = {f"index {args.photos} x 12 MP": Path(made["big"])}
@@ -252,10 +208,9 @@ def main() -> int:
         for _ in range(args.rounds + 1):
             for tool in ("ours", "rclip"):
                 if tool == "ours":
-                    wall, rss, _ = timed([sys.executable, "-m", "latentstudio.cli", "search", QUERY, "--json",
-                                          "--limit", "10"], ours_env(indexed["ours"]))
+                    wall, rss, _ = cli(indexed["ours"], "search", QUERY, "--json", "--limit", "10")
                 else:
-                    wall, rss, _ = timed([str(rclip), "-n", "-f", QUERY], rclip_env(indexed["rclip"]), cwd=Path(made["big"]))
+                    wall, rss, _ = run([str(rclip), "-n", "-f", QUERY], rclip_env(indexed["rclip"]), cwd=Path(made["big"]))
                 results.setdefault(query, {}).setdefault(tool, []).append((wall, rss))
     for label, runs in results.items():
         summary(label, runs)

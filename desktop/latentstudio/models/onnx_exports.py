@@ -14,6 +14,7 @@ made again. Never a wrong answer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -26,12 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 
 import numpy as np
 
 from ..atomic_files import write_json
 from .registry import InstalledModel
+
+if TYPE_CHECKING:
+    from ..engine import JobContext
+    from .clip_loader import ClipModel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -245,6 +250,48 @@ def new_session(path: Path, threads: int = 0) -> Any:
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxEncoder:
+    """An exported tower run by onnxruntime: one input in, unit float32 vectors (N, D) out."""
+
+    def __init__(self, session: Any, embed_dim: int, nbytes: int, name: str):
+        self.session = session
+        self.embed_dim = embed_dim
+        self.nbytes = nbytes  # for the engine's model cache
+        self.name = name
+        self._input = session.get_inputs()[0].name
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        features = self.session.run(None, {self._input: batch})[0].astype(np.float32, copy=False)
+        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+
+
+def cpu_float32(clip: "ClipModel", installed: InstalledModel) -> "ClipModel":
+    """The torch model to export: the loaded one when it is on the CPU in float32, else a copy
+    loaded so (exported graphs are device-neutral; float16 on the CPU is not what runs there)."""
+    import torch
+
+    from .clip_loader import load_installed_clip
+
+    if clip.device.type == "cpu" and clip.dtype == torch.float32:
+        return clip
+    return load_installed_clip(installed, torch.device("cpu"), torch.float32)
+
+
+@contextlib.contextmanager
+def cached_in_job(job: "JobContext", key: str, load: Callable[[], T], message: str = "") -> Iterator[Optional[T]]:
+    """`with cached_in_job(job, key, load) as encoder:` — a checked export from the engine's CPU
+    cache (no device detection), loaded once; None when a check failed (the loader logs why)."""
+    with contextlib.ExitStack() as stack:
+        encoder = None
+        if message and key not in job.cpu_models:
+            job.progress(0, None, message)
+        try:
+            encoder = stack.enter_context(job.cpu_models.use(key, load))
+        except ExportUnavailable:
+            encoder = None
+        yield encoder
 
 
 def save_with_external_weights(traced: Path, staging: Path, tower: Tower) -> Path:

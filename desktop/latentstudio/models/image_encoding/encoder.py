@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Protocol
 import numpy as np
 
 from ..clip_loader import PixelSpec, clip_in_job
-from ..onnx_exports import ExportUnavailable
+from ..onnx_exports import cached_in_job
 from ..registry import InstalledModel
 from . import onnx_tower
 
@@ -37,19 +37,14 @@ def on_cpu(job: "JobContext") -> bool:
 
 @contextlib.contextmanager
 def onnx_in_job(job: "JobContext", installed: InstalledModel) -> Iterator[Optional[onnx_tower.OnnxImageEncoder]]:
-    """The onnxruntime picture tower from the engine's CPU cache when it may be used, else None
-    (why is logged, by the loader, when a check failed)."""
-    with contextlib.ExitStack() as stack:
-        encoder = None
-        state = onnx_tower.status(installed)
-        if state.ready and state.sha256 and on_cpu(job):
-            try:
-                encoder = stack.enter_context(job.cpu_models.use(
-                    cache_key(installed, state.sha256),
-                    lambda: onnx_tower.load_image_encoder(installed, state.sha256),
-                ))
-            except ExportUnavailable:
-                encoder = None
+    """The onnxruntime picture tower when it may be used (its export ready, the job on the CPU),
+    else None."""
+    state = onnx_tower.status(installed)
+    if not (state.ready and state.sha256 and on_cpu(job)):
+        yield None
+        return
+    with cached_in_job(job, cache_key(installed, state.sha256),
+                       lambda: onnx_tower.load_image_encoder(installed, state.sha256)) as encoder:
         yield encoder
 
 

@@ -14,9 +14,8 @@ import numpy as np
 
 from .. import onnx_exports
 from ..clip_loader import ClipModel
-from ..onnx_exports import ExportStatus
+from ..onnx_exports import ExportStatus, cpu_float32
 from ..registry import InstalledModel
-from ..text_encoding.onnx_export import cpu_float32
 from . import onnx_tower
 
 PARITY_PICTURES = 6
@@ -24,10 +23,9 @@ PARITY_PICTURES = 6
 
 def export_image_tower(clip: ClipModel, installed: InstalledModel) -> ExportStatus:
     """Export `clip`'s picture tower into the model's folder and check it; the resulting status."""
-    unsupported = onnx_tower.unsupported_reason(installed)
-    if unsupported:
-        return ExportStatus(False, False, f"torch picture tower: {unsupported}")
-    onnx_exports.publish(installed, onnx_tower.TOWER, lambda staging: _export(cpu_float32(clip, installed), installed, staging))
+    if onnx_tower.unsupported_reason(installed) is None:  # else the status says why not
+        onnx_exports.publish(installed, onnx_tower.TOWER,
+                             lambda staging: _export(cpu_float32(clip, installed), installed, staging))
     return onnx_tower.status(installed)
 
 

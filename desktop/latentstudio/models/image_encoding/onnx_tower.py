@@ -15,7 +15,8 @@ from typing import Any, Optional
 import numpy as np
 
 from ..clip_loader import PixelSpec
-from ..onnx_exports import ExportStatus, ExportUnavailable, Tower, check_probes, model_config, not_open_clip, open_checked
+from ..onnx_exports import ExportStatus, ExportUnavailable, OnnxEncoder, Tower, check_probes, model_config
+from ..onnx_exports import not_open_clip, open_checked
 from ..onnx_exports import status as export_status
 from ..registry import InstalledModel
 
@@ -62,21 +63,15 @@ def patterned_pictures(size: tuple[int, int], count: int) -> np.ndarray:
     return np.round(np.stack(pictures)).astype(np.uint8)
 
 
-class OnnxImageEncoder:
+class OnnxImageEncoder(OnnxEncoder):
     """`encode_pixels(uint8 (N, H, W, 3))` → unit float32 vectors (N, D), as `ClipModel` gives."""
 
     def __init__(self, session: Any, spec: PixelSpec, embed_dim: int, nbytes: int, name: str):
-        self.session = session
+        super().__init__(session, embed_dim, nbytes, name)
         self.spec = spec
-        self.embed_dim = embed_dim
-        self.nbytes = nbytes  # for the engine's model cache
-        self.name = name
-        self._input = session.get_inputs()[0].name
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        features = self.session.run(None, {self._input: np.ascontiguousarray(pixels, dtype=np.uint8)})[0]
-        features = features.astype(np.float32, copy=False)
-        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        return self.run(np.ascontiguousarray(pixels, dtype=np.uint8))
 
 
 def spec_to_json(spec: PixelSpec) -> dict[str, Any]:

@@ -12,15 +12,20 @@ import numpy as np
 
 from ..clip_loader import cache_key as clip_cache_key
 from ..clip_loader import clip_in_job
+from ..onnx_exports import cached_in_job
 from ..registry import InstalledModel
-from ..onnx_exports import ExportUnavailable
 from . import onnx_tower
 
 if TYPE_CHECKING:
     from ...engine import JobContext
-    from ..clip_exports import ClipExports
 
 LOADING_MESSAGE = "Loading the search model"
+
+
+class ExportQueue(Protocol):
+    """Where exports are queued after the torch tower answered (`clip_exports.ClipExports`)."""
+
+    def submit(self, installed: InstalledModel, on_cpu: bool) -> object: ...
 
 
 class TextEncoder(Protocol):
@@ -35,27 +40,19 @@ def cache_key(installed: InstalledModel, sha256: str) -> str:
 
 @contextlib.contextmanager
 def onnx_in_job(job: "JobContext", installed: InstalledModel) -> Iterator[Optional[onnx_tower.OnnxTextEncoder]]:
-    """`with onnx_in_job(job, installed) as encoder:` — the onnxruntime text tower, kept in the
-    engine's CPU cache (no device detection), or None when the torch tower must answer (why is
-    logged: by the loader when a check failed)."""
-    with contextlib.ExitStack() as stack:
-        encoder = None
-        state = onnx_tower.status(installed)
-        if state.ready and state.sha256:
-            if cache_key(installed, state.sha256) not in job.cpu_models:
-                job.progress(0, None, LOADING_MESSAGE)
-            try:
-                encoder = stack.enter_context(job.cpu_models.use(
-                    cache_key(installed, state.sha256),
-                    lambda: onnx_tower.load_text_encoder(installed, state.sha256),
-                ))
-            except ExportUnavailable:
-                encoder = None
+    """`with onnx_in_job(job, installed) as encoder:` — the onnxruntime text tower, or None when
+    the torch tower must answer."""
+    state = onnx_tower.status(installed)
+    if not (state.ready and state.sha256):
+        yield None
+        return
+    with cached_in_job(job, cache_key(installed, state.sha256),
+                       lambda: onnx_tower.load_text_encoder(installed, state.sha256), LOADING_MESSAGE) as encoder:
         yield encoder
 
 
 @contextlib.contextmanager
-def text_encoder_in_job(job: "JobContext", installed: InstalledModel, exports: "ClipExports") -> Iterator[TextEncoder]:
+def text_encoder_in_job(job: "JobContext", installed: InstalledModel, exports: ExportQueue) -> Iterator[TextEncoder]:
     """`with text_encoder_in_job(job, installed, exports) as encoder:` — the onnxruntime tower when
     it is ready, else the torch tower (loaded once, kept resident), after which the export is
     queued so the next query does not need torch."""

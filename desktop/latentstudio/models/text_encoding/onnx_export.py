@@ -20,8 +20,8 @@ import numpy as np
 
 from .. import onnx_exports
 from ..clip_bpe import ClipBpeTokenizer
-from ..clip_loader import ClipModel, load_installed_clip
-from ..onnx_exports import ExportStatus
+from ..clip_loader import ClipModel
+from ..onnx_exports import ExportStatus, cpu_float32
 from ..registry import InstalledModel
 from . import onnx_tower
 
@@ -39,22 +39,11 @@ PARITY_PROMPTS = (
 )
 
 
-def cpu_float32(clip: ClipModel, installed: InstalledModel) -> ClipModel:
-    """The torch model to export: the loaded one when it is on the CPU in float32, else a copy
-    loaded so (exported graphs are device-neutral; float16 on the CPU is not what runs there)."""
-    import torch
-
-    if clip.device.type == "cpu" and clip.dtype == torch.float32:
-        return clip
-    return load_installed_clip(installed, torch.device("cpu"), torch.float32)
-
-
 def export_text_tower(clip: ClipModel, installed: InstalledModel) -> ExportStatus:
     """Export `clip`'s text tower into the model's folder and check it; the resulting status."""
-    unsupported = onnx_tower.unsupported_reason(installed)
-    if unsupported:
-        return ExportStatus(False, False, f"torch text tower: {unsupported}")
-    onnx_exports.publish(installed, onnx_tower.TOWER, lambda staging: _export(cpu_float32(clip, installed), installed, staging))
+    if onnx_tower.unsupported_reason(installed) is None:  # else the status says why not
+        onnx_exports.publish(installed, onnx_tower.TOWER,
+                             lambda staging: _export(cpu_float32(clip, installed), installed, staging))
     return onnx_tower.status(installed)
 
 

@@ -15,7 +15,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..clip_bpe import DEFAULT_CONTEXT_LENGTH, ClipBpeTokenizer
-from ..onnx_exports import ExportStatus, ExportUnavailable, Tower, check_probes, model_config, not_open_clip, open_checked
+from ..onnx_exports import ExportStatus, ExportUnavailable, OnnxEncoder, Tower, check_probes, model_config
+from ..onnx_exports import not_open_clip, open_checked
 from ..onnx_exports import status as export_status
 from ..registry import InstalledModel
 
@@ -58,21 +59,15 @@ def status(installed: InstalledModel) -> ExportStatus:
     return export_status(installed, TOWER, unsupported_reason(installed))
 
 
-class OnnxTextEncoder:
+class OnnxTextEncoder(OnnxEncoder):
     """`encode_text(texts)` → unit float32 vectors (N, D), as `ClipModel.encode_text` gives."""
 
     def __init__(self, session: Any, tokenizer: ClipBpeTokenizer, embed_dim: int, nbytes: int, name: str):
-        self.session = session
+        super().__init__(session, embed_dim, nbytes, name)
         self.tokenizer = tokenizer
-        self.embed_dim = embed_dim
-        self.nbytes = nbytes  # for the engine's model cache
-        self.name = name
-        self._input = session.get_inputs()[0].name
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        tokens = self.tokenizer(list(texts))
-        features = self.session.run(None, {self._input: tokens})[0].astype(np.float32, copy=False)
-        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        return self.run(self.tokenizer(list(texts)))
 
 
 def load_text_encoder(installed: InstalledModel, expected_sha256: Optional[str] = None) -> OnnxTextEncoder:
