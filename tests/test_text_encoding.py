@@ -135,12 +135,30 @@ def test_files_are_hashed_only_when_their_size_or_time_changed(tower, monkeypatc
     assert len(hashed) == 1  # the new stamps were recorded with the matching hash
 
 
+def test_probes_run_again_only_for_changed_files_or_another_runtime(tower, monkeypatch) -> None:
+    _, installed = tower
+    runs = []
+    real = ox.check_probes
+    monkeypatch.setattr(onnx_tower, "check_probes", lambda *a: runs.append(1) or real(*a))
+    onnx_tower.load_text_encoder(installed)
+    assert runs == []  # they passed at export, with these files, on this runtime
+    monkeypatch.setattr(ox, "runtime", lambda: "onnxruntime 99.0 on this machine")
+    onnx_tower.load_text_encoder(installed)
+    onnx_tower.load_text_encoder(installed)
+    assert runs == [1] and _record(installed)["probed_with"] == "onnxruntime 99.0 on this machine"
+    weights = onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
+    onnx_tower.load_text_encoder(installed)
+    assert runs == [1, 1]  # files hashed again: probed again
+
+
 def test_disagreeing_probe_vectors_mean_torch(tower, monkeypatch, caplog) -> None:
     ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
     folder = onnx_tower.export_folder(installed)
     record = _record(installed)
     record["probe"]["vectors"] = (-np.asarray(record["probe"]["vectors"])).tolist()
+    record["probed_with"] = "onnxruntime 0.1 on another machine"  # a new runtime: the probes run
     ox.write_record(folder, record)
     with caplog.at_level(logging.WARNING, logger="latentstudio.models.onnx_exports"):
         assert _top(ctx, QUERIES[2]) == expected[QUERIES[2]]

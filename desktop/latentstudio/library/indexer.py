@@ -88,8 +88,12 @@ def format_eta(seconds: float) -> str:
     return f"{seconds} s"
 
 
-def default_batch_size(gpu: bool) -> int:
-    return 128 if gpu else 32
+def default_batch_size(gpu: bool, encoder: str = "torch") -> int:
+    """Pictures per encoder call. Beside onnxruntime on the CPU, 16 indexed faster than 32 (2 cores:
+    96 × 12 MP 5.5–6.0 s against 6.1–6.6 s; 300 × 2 MP 12.4–13.9 s against 13.2–15.1 s)."""
+    if gpu:
+        return 128
+    return 16 if encoder == "onnxruntime" else 32
 
 
 def default_workers(gpu: bool, encoder: str = "torch") -> int:
@@ -186,6 +190,6 @@ def index_job(
     with image_encoder_in_job(job, installed) as (encoder, name):
         gpu = name == "torch" and job.device.is_gpu
         report = encode_rows(job, library, encoder, installed.id, rows,
-                             batch_size or default_batch_size(gpu), workers or default_workers(gpu, name))
+                             batch_size or default_batch_size(gpu, name), workers or default_workers(gpu, name))
     report.encoder = name
     return report

@@ -20,6 +20,7 @@ import importlib.util
 import json
 import logging
 import os
+import platform
 import shutil
 import tempfile
 import time
@@ -206,22 +207,35 @@ def file_stamps(folder: Path, tower: Tower) -> list[list[Any]]:
     return [[name, (folder / name).stat().st_size, (folder / name).stat().st_mtime_ns] for name in tower.file_names()]
 
 
-def files_changed(folder: Path, tower: Tower, record: dict[str, Any]) -> Optional[str]:
-    """Why the exported files cannot be trusted (None: they can). Hashed only when their size or
-    time differs from the last check's; a hash that matches records the new stamps."""
+def runtime() -> str:
+    """What runs the exports here. Probes that passed with unchanged files and the same runtime on
+    the same kind of processor would give the same vectors again: they are not run again."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"onnxruntime {version} on {platform.machine()}"
+
+
+def files_changed(folder: Path, tower: Tower, record: dict[str, Any]) -> tuple[Optional[str], bool]:
+    """(why the exported files cannot be trusted — None: they can —, whether their probes must
+    run). Hashed only when their size or time differs from the last check's; a hash that matches
+    records the new stamps."""
     try:
         stamps = file_stamps(folder, tower)
         if stamps == record.get("stamps"):
-            return None
+            return None, record.get("probed_with") != runtime()
         if files_sha256(folder, tower) != record.get("sha256"):
-            return "the exported file's SHA-256 differs from the record (corrupt)"
+            return "the exported file's SHA-256 differs from the record (corrupt)", True
     except OSError as exc:
-        return f"the exported files cannot be read ({exc})"
+        return f"the exported files cannot be read ({exc})", True
     try:
         write_record(folder, {**record, "stamps": stamps})
     except OSError:  # a read-only models folder: the hash is checked again next time
         log.warning("could not record the checked stamps of %s", folder)
-    return None
+    return None, True
 
 
 def invalidate(installed: InstalledModel, tower: Tower, record: dict[str, Any], reason: str) -> ExportUnavailable:
@@ -335,6 +349,7 @@ def publish(installed: InstalledModel, tower: Tower, build: Callable[[Path], dic
         if record["status"] == READY:
             record["sha256"] = files_sha256(staging, tower)
             record["stamps"] = file_stamps(staging, tower)  # renaming the folder keeps them
+            record["probed_with"] = runtime()  # the parity check just ran here
         else:
             for leftover in staging.iterdir():
                 leftover.unlink()
@@ -358,10 +373,11 @@ def open_checked(
     state: ExportStatus,
     expected_sha256: Optional[str],
     alongside: Callable[[dict[str, Any]], T],
-) -> tuple[dict[str, Any], Any, T]:
-    """(record, onnxruntime session, `alongside(record)`) of a ready export whose files passed
-    their check. The check and the session are made on helper threads (both release the GIL)
-    while `alongside` runs here, so loading costs little wall time. ExportUnavailable says why not."""
+) -> tuple[dict[str, Any], Any, T, bool]:
+    """(record, onnxruntime session, `alongside(record)`, whether the probes must run) of a ready
+    export whose files passed their check. The check and the session are made on helper threads
+    (both release the GIL) while `alongside` runs here, so loading costs little wall time.
+    ExportUnavailable says why not."""
     if not state.ready:
         raise ExportUnavailable(state.reason)
     if expected_sha256 is not None and state.sha256 != expected_sha256:
@@ -376,16 +392,17 @@ def open_checked(
             loaded = session.result()
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
             raise invalidate(installed, tower, record, f"onnxruntime cannot load the exported file ({exc})") from None
-        reason = changed.result()
+        reason, probes_needed = changed.result()
     if reason:
         raise invalidate(installed, tower, record, reason)
-    return record, loaded, extra
+    return record, loaded, extra, probes_needed
 
 
 def check_probes(installed: InstalledModel, tower: Tower, record: dict[str, Any],
                  run: Callable[[dict[str, Any]], np.ndarray]) -> float:
-    """The worst cosine between `run(probe)` and the torch tower's recorded probe vectors;
-    ExportUnavailable (the export marked invalid) when they disagree or cannot be run."""
+    """The worst cosine between `run(probe)` and the torch tower's recorded probe vectors, recorded
+    as passed with this runtime; ExportUnavailable (the export marked invalid) when they disagree
+    or cannot be run."""
     probe = record.get("probe") or {}
     try:
         ours = run(probe)
@@ -395,4 +412,9 @@ def check_probes(installed: InstalledModel, tower: Tower, record: dict[str, Any]
     if not worst >= MIN_COSINE:
         raise invalidate(installed, tower, record,
                          f"probe vectors disagree with the torch {tower.label} (cosine {worst:.5f})")
+    folder = tower.export_folder(installed)
+    try:  # the newest record: the file check may have added stamps
+        write_record(folder, {**(read_record(folder) or record), "probed_with": runtime()})
+    except OSError:
+        log.warning("could not record the passed probes of %s", folder)
     return worst

@@ -84,12 +84,16 @@ def spec_from_json(data: dict[str, Any]) -> PixelSpec:
 
 def load_image_encoder(installed: InstalledModel, expected_sha256: Optional[str] = None) -> OnnxImageEncoder:
     """The exported picture tower, checked (model files, exported files, probe pictures against
-    the torch tower's vectors); ExportUnavailable says why not."""
-    record, session, spec = open_checked(installed, TOWER, status(installed), expected_sha256,
-                                         lambda record: spec_from_json(record["spec"]))
+    the torch tower's vectors unless they passed with these files and this runtime);
+    ExportUnavailable says why not."""
+    record, session, spec, probes_needed = open_checked(installed, TOWER, status(installed), expected_sha256,
+                                                        lambda record: spec_from_json(record["spec"]))
     encoder = OnnxImageEncoder(session, spec, int(record["embed_dim"]),
                                (export_folder(installed) / TOWER.weights_file).stat().st_size, installed.id)
-    worst = check_probes(installed, TOWER, record,
-                         lambda probe: encoder.encode_pixels(patterned_pictures(spec.size, int(probe["pictures"]))))
-    log.info("pictures for %s: the ONNX picture tower (probe cosine %.5f)", installed.id, worst)
+    checked = "probes passed before with these files and this runtime"
+    if probes_needed:
+        worst = check_probes(installed, TOWER, record,
+                             lambda probe: encoder.encode_pixels(patterned_pictures(spec.size, int(probe["pictures"]))))
+        checked = f"probe cosine {worst:.5f}"
+    log.info("pictures for %s: the ONNX picture tower (%s)", installed.id, checked)
     return encoder
