@@ -57,7 +57,8 @@ def child(close_while_indexing: bool) -> int:
             if not close_while_indexing:
                 QTimer.singleShot(int(TYPE_AFTER_S * 1000), lambda: page.query.setText(QUERY))
         elif close_while_indexing:
-            progress = page._index_handle.progress if page._index_handle is not None else None
+            handle = page.controller.index.handle  # the library's owner runs the index job
+            progress = handle.progress if handle is not None else None
             done, total = (progress.done, progress.total or 0) if progress is not None else (0, 0)
             if "closed_at" not in state and 0 < done < total:
                 state["indexed_at_close"] = done
@@ -82,6 +83,7 @@ def one_run(home: Path, tower: str, close_while_indexing: bool = False) -> dict:
     env = {**os.environ, "LATENT_STUDIO_HOME": str(home), "PYTHONPATH": str(REPO / "desktop"),
            "QT_QPA_PLATFORM": "offscreen"}
     env.pop("LATENT_STUDIO_TEXT_TOWER", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed app has its bytecode cached
     if tower == "torch":
         env["LATENT_STUDIO_TEXT_TOWER"] = "torch"
     proc = subprocess.Popen([sys.executable, __file__, "--child", str(int(close_while_indexing))], env=env,
