@@ -213,3 +213,19 @@ def test_init_images_are_sized_sensibly(tmp_path: Path) -> None:
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     with pytest.raises(ValueError, match="cannot be read"):
         load_init_image(tmp_path / "broken.png", None, None)
+
+
+def test_a_heic_init_image_is_read_in_a_fresh_process(tmp_path: Path) -> None:
+    """The init-image dialog offers HEIC: reading one must not depend on the library having decoded one first."""
+    import subprocess
+    import sys
+
+    from latentstudio.image_formats import register_heif
+
+    assert register_heif()
+    photo = tmp_path / "phone.heic"
+    Image.new("RGB", (640, 480), "red").save(photo, "HEIF")
+    code = ("from pathlib import Path\nfrom latentstudio.imagegen.generate import load_init_image\n"
+            f"print(load_init_image(Path({str(photo)!r}), None, None).size)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "(640, 480)", done.stderr

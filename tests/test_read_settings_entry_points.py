@@ -44,6 +44,17 @@ def test_file_menu_reads_a_pictures_settings_into_the_image_form(qtbot, ctx: App
     assert page.settings.steps.value() == 17 and page.settings.seed.text() == "1234"
 
 
+def test_the_open_dialog_offers_every_picture_type_the_library_reads(qtbot, ctx: AppContext, tiny_models,
+                                                                     tmp_path: Path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = _window(qtbot, ctx, tiny_models)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: asked.append(args[3]) or ("", ""))
+    window.open_image_settings()
+    assert len(asked) == 1 and all(f"*.{kind}" in asked[0] for kind in ("png", "jpg", "heic", "avif", "webp"))
+
+
 def test_a_search_result_with_another_tools_settings_offers_to_reuse_them(qtbot, ctx: AppContext, tiny_models,
                                                                           tmp_path: Path) -> None:
     window = _window(qtbot, ctx, tiny_models)

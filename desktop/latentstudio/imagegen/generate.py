@@ -76,6 +76,9 @@ def load_init_image(path: Path, width: Optional[int], height: Optional[int], nat
     """
     from PIL import Image, ImageOps
 
+    from ..image_formats import register_heif
+
+    register_heif()  # the dialog offers every type the library reads, phones' HEIC included
     try:
         with Image.open(path) as opened:
             if opened.width * opened.height > MAX_INIT_PIXELS:

@@ -30,7 +30,6 @@ from .. import __version__
 from ..context import AppContext
 from ..engine import DeviceInfo
 from .jobs_panel import JobsPanel
-from .widgets.image_settings import IMAGE_FILTER
 from .icons import ICON_LICENCE
 from .navigation_rail import NavigationRail
 from .page_services import PageServices
@@ -211,7 +210,9 @@ class MainWindow(QMainWindow):
     def open_image_settings(self, path: Optional[Path] = None) -> None:
         """File ▸ Open image to read settings…: the picture goes to the Image page as a drop would."""
         if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(self, "Open image to read settings", "", IMAGE_FILTER)
+            from ..library.scan import file_dialog_filter  # the library's list of image types, when asked
+
+            chosen, _ = QFileDialog.getOpenFileName(self, "Open image to read settings", "", file_dialog_filter())
             if not chosen:
                 return
             path = Path(chosen)

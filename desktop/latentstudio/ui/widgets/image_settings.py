@@ -22,10 +22,8 @@ from PySide6.QtWidgets import (
 from ...imagegen.metadata import ImageMetadata
 from ...imagegen.request import MAX_COUNT, MAX_SIZE, MAX_STEPS, ImageRequest
 from ...imagegen.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from ...library.scan import file_dialog_filter
 from ...models import InstalledModel
-
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
-
 
 class ImageSettingsPanel(QWidget):
     def __init__(self, parent: Optional[QWidget] = None):
@@ -113,7 +111,7 @@ class ImageSettingsPanel(QWidget):
         return box
 
     def _browse_init(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Init image", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Init image", "", file_dialog_filter())
         if path:
             self.init_image.setText(path)
 
