@@ -390,3 +390,21 @@ def test_closing_the_context_does_not_wait_out_a_step(ctx) -> None:
 def test_closing_an_idle_context_stops_everything(ctx) -> None:
     assert ctx.engine.submit(lambda job: 1).result(10) == 1
     assert ctx.close(timeout=0.2) is True
+
+
+def test_a_ctrl_c_the_kernel_gave_another_thread_still_interrupts_a_command_waiting(engine: Engine) -> None:
+    """The CLI waits on its job with `wait_interruptibly`; a plain blocking wait would see a SIGINT
+    delivered to one of the process's other threads (Ray's, onnxruntime's) only when the job ended."""
+    import signal
+
+    release = threading.Event()
+    handle = engine.submit(lambda job: release.wait(20), name="long job")
+    threading.Timer(0.3, lambda: signal.pthread_kill(threading.get_ident(), signal.SIGINT)).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            handle.wait_interruptibly()
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        handle.wait(20)

@@ -102,8 +102,7 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
     handle = submit_code(ctx.engine, ctx.registry, request, history, None if args.json else stream)
     interrupted = False
     try:
-        while not handle.wait(0.1):  # short waits keep Ctrl-C responsive
-            pass
+        handle.wait_interruptibly()
     except KeyboardInterrupt:
         interrupted = True
         handle.cancel()

@@ -131,6 +131,13 @@ class TrackedJob:
     def wait(self, timeout: Optional[float] = None) -> bool:
         return self._done.wait(timeout)
 
+    def wait_interruptibly(self) -> None:
+        """Wait for the end on a command line's main thread. It wakes every 0.1 s: the kernel may
+        hand a Ctrl-C to any thread (onnxruntime's, Ray's), and the main thread then sees it only
+        when it runs Python again, not while blocked in one long wait."""
+        while not self._done.wait(0.1):
+            pass
+
     def result(self, timeout: Optional[float] = None) -> Any:
         """The return value; raises the job's exception, Cancelled, or TimeoutError."""
         if not self._done.wait(timeout):

@@ -165,8 +165,7 @@ def cmd_prompt_help(args: argparse.Namespace, ctx: Any) -> int:
 
     handle = submit_prompt_help(ctx, args.task, args.prompt, stream, args.model_id, args.temperature, args.seed)
     try:
-        while not handle.wait(0.1):  # short waits keep Ctrl-C responsive
-            pass
+        handle.wait_interruptibly()
     except KeyboardInterrupt:
         handle.cancel()
         handle.wait()
