@@ -393,7 +393,7 @@ def test_closing_an_idle_context_stops_everything(ctx) -> None:
 
 
 def test_a_ctrl_c_the_kernel_gave_another_thread_still_interrupts_a_command_waiting(engine: Engine) -> None:
-    """The CLI waits on its job with `wait_interruptibly`; a plain blocking wait would see a SIGINT
+    """The CLI waits on its job with `wait()`/`result()`; one blocking wait would see a SIGINT
     delivered to one of the process's other threads (Ray's, onnxruntime's) only when the job ended."""
     import signal
 
@@ -403,7 +403,7 @@ def test_a_ctrl_c_the_kernel_gave_another_thread_still_interrupts_a_command_wait
     started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
-            handle.wait_interruptibly()
+            handle.result()
         assert time.monotonic() - started < 5
     finally:
         release.set()

@@ -102,7 +102,7 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
     handle = submit_code(ctx.engine, ctx.registry, request, history, None if args.json else stream)
     interrupted = False
     try:
-        handle.wait_interruptibly()
+        handle.wait()
     except KeyboardInterrupt:
         interrupted = True
         handle.cancel()

@@ -129,18 +129,18 @@ class TrackedJob:
         return self._done.is_set()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        return self._done.wait(timeout)
-
-    def wait_interruptibly(self) -> None:
-        """Wait for the end on a command line's main thread. It wakes every 0.1 s: the kernel may
-        hand a Ctrl-C to any thread (onnxruntime's, Ray's), and the main thread then sees it only
-        when it runs Python again, not while blocked in one long wait."""
+        """Whether the job ended within `timeout` (None: wait for the end). An endless wait wakes
+        every 0.1 s: the kernel may hand a Ctrl-C to any thread (onnxruntime's, Ray's), and a main
+        thread blocked in one long wait would see it only when the job ended."""
+        if timeout is not None:
+            return self._done.wait(timeout)
         while not self._done.wait(0.1):
             pass
+        return True
 
     def result(self, timeout: Optional[float] = None) -> Any:
         """The return value; raises the job's exception, Cancelled, or TimeoutError."""
-        if not self._done.wait(timeout):
+        if not self.wait(timeout):
             raise TimeoutError(f"{self.name!r} did not finish within {timeout} s")
         if self._error is not None:
             raise self._error

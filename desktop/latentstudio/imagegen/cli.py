@@ -165,7 +165,7 @@ def cmd_prompt_help(args: argparse.Namespace, ctx: Any) -> int:
 
     handle = submit_prompt_help(ctx, args.task, args.prompt, stream, args.model_id, args.temperature, args.seed)
     try:
-        handle.wait_interruptibly()
+        handle.wait()
     except KeyboardInterrupt:
         handle.cancel()
         handle.wait()

@@ -114,7 +114,6 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
         handle = submit_index(ctx, installed.id, on_event=bar, batch_size=args.batch_size)
     interrupted = False
     try:
-        handle.wait_interruptibly()
         report = handle.result()
     except KeyboardInterrupt:
         handle.cancel()
@@ -236,7 +235,6 @@ def finish_exports(ctx, model: str) -> None:
         return
     print("Preparing fast search for the next runs (once per model)…", file=sys.stderr)
     try:
-        export.wait_interruptibly()
         export.result()
     except KeyboardInterrupt:
         export.cancel()

@@ -67,7 +67,6 @@ def cmd_import(args: argparse.Namespace, ctx) -> int:
     handle = ctx.engine.submit(run, priority=Priority.BACKGROUND, name="Import embeddings", kind="index",
                                on_event=bar)
     try:
-        handle.wait_interruptibly()
         report = handle.result()
     except KeyboardInterrupt:
         handle.cancel()

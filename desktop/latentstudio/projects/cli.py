@@ -92,7 +92,6 @@ def index_project(ctx, folder: Path, model_id: Optional[str], show_progress: boo
     bars = ProgressBars(show_progress and sys.stderr.isatty(), unit="it")
     handle = submit_index(ctx.engine, ctx.registry, store, folder, model_id, on_event=bars)
     try:
-        handle.wait_interruptibly()
         return handle.result()
     except KeyboardInterrupt:
         handle.cancel()
