@@ -6,6 +6,7 @@ on processors without native support for it.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import platform
@@ -117,6 +118,7 @@ def _cuda_unavailable_reason(torch: Any) -> str:
     return "CUDA is not available"
 
 
+@functools.lru_cache(maxsize=1)  # the installation does not change while the app runs
 def _torch_gpu_build() -> Optional[str]:
     """The GPU platform the installed torch was built for ("CUDA 13.0", "ROCm 6.2"), read from its
     version file without importing it; None for a CPU-only build or no torch."""
@@ -134,6 +136,7 @@ def _torch_gpu_build() -> Optional[str]:
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def _gpu_driver_present() -> bool:
     if sys.platform.startswith("linux"):
         return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd"))
