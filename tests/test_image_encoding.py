@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,7 +45,7 @@ def test_export_parity_with_the_torch_tower_on_real_pictures(shapes) -> None:
     installed = ctx.registry.get("shapes")
     state = onnx_tower.status(installed)
     assert state.ready, state.reason
-    record = ox.read_record(onnx_tower.export_folder(installed))
+    record = ox.read_record(onnx_tower.TOWER.export_folder(installed))
     assert record["parity"]["min_cosine"] >= 0.999
     fast = onnx_tower.load_image_encoder(installed)
     clip = load_installed_clip(installed)
@@ -119,7 +118,7 @@ def test_cli_index_on_the_cpu_imports_no_torch(shapes, tiny_models, tmp_path, fr
 def test_a_corrupt_picture_export_is_answered_by_torch_and_rebuilt(shapes, tiny_models, tmp_path, caplog) -> None:
     ctx, _ = shapes
     installed = _twin(ctx, tiny_models, "shapes-bad")
-    weights = onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file
+    weights = onnx_tower.TOWER.export_folder(installed) / onnx_tower.TOWER.weights_file
     data = bytearray(weights.read_bytes())
     data[len(data) // 2: len(data) // 2 + 4096] = bytes(b ^ 0xFF for b in data[len(data) // 2: len(data) // 2 + 4096])
     weights.write_bytes(bytes(data))

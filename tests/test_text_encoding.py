@@ -32,7 +32,7 @@ def tower(shapes):
 
 
 def _record(installed) -> dict:
-    return ox.read_record(onnx_tower.export_folder(installed))
+    return ox.read_record(onnx_tower.TOWER.export_folder(installed))
 
 
 def _top(ctx, query: str, k: int = 10) -> list[tuple[str, float]]:
@@ -100,7 +100,7 @@ def test_cli_text_search_imports_no_torch(tower, fresh_home: Path) -> None:
 def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(tower, monkeypatch, caplog) -> None:
     ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
-    weights = onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file
+    weights = onnx_tower.TOWER.export_folder(installed) / onnx_tower.TOWER.weights_file
     stat = weights.stat()
     with open(weights, "r+b") as fh:  # flip bytes in the middle of the weights: same size, a new time
         fh.seek(stat.st_size // 2)
@@ -116,7 +116,7 @@ def test_a_corrupt_export_is_detected_answered_by_torch_and_rebuilt(tower, monke
     assert export is not None
     export.result(120)
     state = onnx_tower.status(installed)
-    assert state.ready and ox.files_sha256(onnx_tower.export_folder(installed), onnx_tower.TOWER) == state.sha256
+    assert state.ready and ox.files_sha256(onnx_tower.TOWER.export_folder(installed), onnx_tower.TOWER) == state.sha256
     assert _same(_top(ctx, QUERIES[1]), expected[QUERIES[1]])
 
 
@@ -127,7 +127,7 @@ def test_files_are_hashed_only_when_their_size_or_time_changed(tower, monkeypatc
     monkeypatch.setattr(ox, "files_sha256", lambda folder, t: hashed.append(folder) or real(folder, t))
     onnx_tower.load_text_encoder(installed)
     assert hashed == []  # the stamps recorded at export still hold
-    weights = onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file
+    weights = onnx_tower.TOWER.export_folder(installed) / onnx_tower.TOWER.weights_file
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))  # copied back
     onnx_tower.load_text_encoder(installed)
     assert len(hashed) == 1 and _record(installed)["stamps"] == ox.file_stamps(weights.parent, onnx_tower.TOWER)
@@ -146,7 +146,7 @@ def test_probes_run_again_only_for_changed_files_or_another_runtime(tower, monke
     onnx_tower.load_text_encoder(installed)
     onnx_tower.load_text_encoder(installed)
     assert runs == [1] and _record(installed)["probed_with"] == "onnxruntime 99.0 on this machine"
-    weights = onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file
+    weights = onnx_tower.TOWER.export_folder(installed) / onnx_tower.TOWER.weights_file
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
     onnx_tower.load_text_encoder(installed)
     assert runs == [1, 1]  # files hashed again: probed again
@@ -155,7 +155,7 @@ def test_probes_run_again_only_for_changed_files_or_another_runtime(tower, monke
 def test_disagreeing_probe_vectors_mean_torch(tower, monkeypatch, caplog) -> None:
     ctx, installed = tower
     expected = _torch_answers(ctx, monkeypatch)
-    folder = onnx_tower.export_folder(installed)
+    folder = onnx_tower.TOWER.export_folder(installed)
     record = _record(installed)
     record["probe"]["vectors"] = (-np.asarray(record["probe"]["vectors"])).tolist()
     record["probed_with"] = "onnxruntime 0.1 on another machine"  # a new runtime: the probes run
@@ -188,7 +188,7 @@ def test_a_failed_parity_check_is_recorded_and_not_retried(ctx, tiny_models, mon
     monkeypatch.setattr(ox, "cosines", lambda a, b: np.zeros(len(a)))
     state = export_text_tower(clip, installed)
     assert not state.ready and not state.exportable and "parity check failed" in state.reason
-    assert not (onnx_tower.export_folder(installed) / onnx_tower.TOWER.weights_file).exists()
+    assert not (onnx_tower.TOWER.export_folder(installed) / onnx_tower.TOWER.weights_file).exists()
     monkeypatch.setattr(ox, "exporting_versions", lambda: {"torch": "another"})
     assert onnx_tower.status(installed).exportable  # a new torch or onnxruntime may do better
 
@@ -244,7 +244,7 @@ def test_warm_up_without_vectors_loads_nothing(ctx, tiny_models) -> None:
 def test_an_export_cut_short_leaves_nothing_once_the_next_one_runs(ctx, tiny_models) -> None:
     """A window closed mid-export ends its process: the staging folder stays until the next export."""
     installed = ctx.registry.import_path(tiny_models("clip-tiny"), kind="clip", model_id="tiny")  # a copy
-    final = onnx_tower.export_folder(installed)
+    final = onnx_tower.TOWER.export_folder(installed)
     stale = final.parent / f".{final.name}-k2j3h4x"
     stale.mkdir()
     (stale / onnx_tower.TOWER.onnx_file).write_bytes(b"half a graph")

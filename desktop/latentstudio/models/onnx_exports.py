@@ -131,10 +131,14 @@ def model_config(installed: InstalledModel) -> dict[str, Any]:
     raise ExportUnavailable(f"format {installed.format!r} has no open_clip towers")
 
 
-def not_open_clip(installed: InstalledModel) -> Optional[str]:
+def open_clip_config(installed: InstalledModel) -> tuple[Optional[dict[str, Any]], str]:
+    """(the model's `model_cfg`, "") — or (None, why its towers cannot be exported)."""
     if installed.kind != "clip" or installed.format not in ("open_clip_hub", "open_clip_checkpoint"):
-        return f"not an open_clip model ({installed.format})"
-    return None
+        return None, f"not an open_clip model ({installed.format})"
+    try:
+        return model_config(installed), ""
+    except (OSError, ValueError, ExportUnavailable) as exc:
+        return None, f"its config cannot be read ({exc})"
 
 
 def read_record(folder: Path) -> Optional[dict[str, Any]]:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from ..clip_loader import PixelSpec
-from ..onnx_exports import ExportStatus, ExportUnavailable, OnnxEncoder, Tower, check_probes, model_config
-from ..onnx_exports import not_open_clip, open_checked
+from ..onnx_exports import ExportStatus, OnnxEncoder, Tower, check_probes, open_checked, open_clip_config
 from ..onnx_exports import status as export_status
 from ..registry import InstalledModel
 
@@ -27,19 +25,9 @@ TOWER = Tower("image-onnx", "image.onnx", "image.onnx.data", "picture tower", "t
 PROBE_PICTURES = 2
 
 
-def export_folder(installed: InstalledModel) -> Path:
-    return TOWER.export_folder(installed)
-
-
 def unsupported_reason(installed: InstalledModel) -> Optional[str]:
     """Why this model's pictures cannot be encoded by onnxruntime (None: they can)."""
-    if reason := not_open_clip(installed):
-        return reason
-    try:
-        model_config(installed)
-    except (OSError, ValueError, ExportUnavailable) as exc:
-        return f"its config cannot be read ({exc})"
-    return None
+    return open_clip_config(installed)[1] or None
 
 
 def status(installed: InstalledModel) -> ExportStatus:
@@ -89,7 +77,7 @@ def load_image_encoder(installed: InstalledModel, expected_sha256: Optional[str]
     record, session, spec, probes_needed = open_checked(installed, TOWER, status(installed), expected_sha256,
                                                         lambda record: spec_from_json(record["spec"]))
     encoder = OnnxImageEncoder(session, spec, int(record["embed_dim"]),
-                               (export_folder(installed) / TOWER.weights_file).stat().st_size, installed.id)
+                               (TOWER.export_folder(installed) / TOWER.weights_file).stat().st_size, installed.id)
     checked = "probes passed before with these files and this runtime"
     if probes_needed:
         worst = check_probes(installed, TOWER, record,

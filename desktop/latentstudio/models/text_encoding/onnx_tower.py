@@ -9,14 +9,13 @@ it answers are those of `onnx_exports`, with two probe prompts whose torch vecto
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from ..clip_bpe import DEFAULT_CONTEXT_LENGTH, ClipBpeTokenizer
-from ..onnx_exports import ExportStatus, ExportUnavailable, OnnxEncoder, Tower, check_probes, model_config
-from ..onnx_exports import not_open_clip, open_checked
+from ..onnx_exports import ExportStatus, OnnxEncoder, Tower, check_probes, model_config, open_checked
+from ..onnx_exports import open_clip_config
 from ..onnx_exports import status as export_status
 from ..registry import InstalledModel
 
@@ -27,18 +26,11 @@ TOWER = Tower("text-onnx", "text.onnx", "text.onnx.data", "text tower", "the nex
 PROBE_TEXTS = ("a photo of a dog on the beach", "東京の夜景, ½ café")
 
 
-def export_folder(installed: InstalledModel) -> Path:
-    return TOWER.export_folder(installed)
-
-
 def unsupported_reason(installed: InstalledModel) -> Optional[str]:
     """Why this model's text side cannot take the fast path (None: it can)."""
-    if reason := not_open_clip(installed):
+    cfg, reason = open_clip_config(installed)
+    if cfg is None:
         return reason
-    try:
-        cfg = model_config(installed)
-    except (OSError, ValueError, ExportUnavailable) as exc:
-        return f"its config cannot be read ({exc})"
     text = dict(cfg.get("text_cfg") or {})
     if text.get("hf_model_name") or text.get("hf_tokenizer_name"):
         return "its text tower uses a Hugging Face tokenizer"
@@ -78,7 +70,7 @@ def load_text_encoder(installed: InstalledModel, expected_sha256: Optional[str] 
     record, session, tokenizer, probes_needed = open_checked(
         installed, TOWER, status(installed), expected_sha256,
         lambda record: ClipBpeTokenizer(int(record["context_length"])))
-    folder = export_folder(installed)
+    folder = TOWER.export_folder(installed)
     encoder = OnnxTextEncoder(session, tokenizer, int(record["embed_dim"]),
                               (folder / TOWER.weights_file).stat().st_size, installed.id)
     checked = "probes passed before with these files and this runtime"
