@@ -31,7 +31,7 @@ Handler = Callable[[argparse.Namespace, "AppContext"], int]  # noqa: F821
 # any (help and unknown commands import them all). A test holds this table to what they register.
 COMMAND_MODULES = {
     "latentstudio.models.cli": ("models",),
-    "latentstudio.imagegen.cli": ("describe", "generate-image", "info", "prompt-help"),
+    "latentstudio.imagegen.cli": ("describe", "generate-image", "info", "prompt-help", "upscale"),
     "latentstudio.library.cli": ("index", "library", "search"),
     "latentstudio.library.analysis.cli": ("duplicates", "map", "tag", "themes"),
     "latentstudio.library.exchange_cli": ("export-embeddings", "import-embeddings"),

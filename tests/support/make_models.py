@@ -14,7 +14,15 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support import tiny_addons, tiny_clip, tiny_diffusion, tiny_formats, tiny_llm, tiny_text_embedding
+from tests.support import (
+    tiny_addons,
+    tiny_clip,
+    tiny_diffusion,
+    tiny_formats,
+    tiny_llm,
+    tiny_text_embedding,
+    tiny_upscaler,
+)
 
 Builder = Callable[[Path], None]
 
@@ -27,6 +35,7 @@ BUILDERS: dict[str, Builder] = {
     "clip-shapes": tiny_clip.write_clip_shapes,
     "diffusion-tiny": tiny_diffusion.write_tiny_diffusion,
     "addons-tiny": tiny_addons.write_tiny_addons,
+    "upscaler-tiny": tiny_upscaler.write_tiny_upscaler,
 }
 
 

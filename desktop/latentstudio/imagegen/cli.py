@@ -1,4 +1,5 @@
-"""`latent-studio generate-image`, `describe` and `prompt-help`: images, pictures as prompts, prompt help, headless."""
+"""`latent-studio generate-image`, `upscale`, `describe` and `prompt-help`: images, upscaled pictures,
+pictures as prompts, prompt help, headless."""
 
 from __future__ import annotations
 
@@ -46,6 +47,19 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     )
     gen.add_argument("--json", action="store_true", help="print paths, seeds and seconds as JSON")
     gen.set_defaults(func=cmd_generate_image)
+
+    upscale = sub.add_parser(
+        "upscale",
+        help="upscale pictures with an installed upscaler model (tiled; the copy keeps the settings, plus an Upscale entry)",
+    )
+    upscale.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    upscale.add_argument("--model", dest="model_id", default=None, help="installed upscaler id (default: the default upscaler)")
+    upscale.add_argument("--scale", type=float, default=None, metavar="N",
+                         help="how many times larger (default: the model's own scale; more takes further passes)")
+    upscale.add_argument("--tile", type=int, default=None, metavar="N",
+                         help="tile side in pixels (default 512; halves by itself when memory runs out)")
+    upscale.add_argument("--json", action="store_true", help="print paths, sizes and seconds as JSON")
+    upscale.set_defaults(func=cmd_upscale)
 
     describe = sub.add_parser(
         "describe", help="describe pictures as prompts (CLIP ranks the bundled phrase banks; no other model)"
@@ -134,6 +148,36 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
             "images": [r.to_json() for r in results],
             "paths": [str(r.path) for r in results],
             "seeds": [r.seed for r in results],
+            "seconds": round(time.perf_counter() - started, 3),
+        }, indent=2))
+    return 0
+
+
+def cmd_upscale(args: argparse.Namespace, ctx: Any) -> int:
+    from .service import submit_upscales
+    from .upscale import UpscaleRequest
+
+    started = time.perf_counter()
+    requests = [UpscaleRequest(path, args.model_id, args.scale, args.tile) for path in args.images]
+    handles = submit_upscales(ctx, requests, on_event=ProgressBars(enabled=not args.json))
+    results = []
+    try:
+        for handle in handles:
+            results.append(handle.result())
+            if not args.json:
+                print(results[-1].path, flush=True)
+    except Cancelled:
+        print("error: upscaling was cancelled", file=sys.stderr)
+        return 1
+    finally:
+        for handle in handles:
+            if not handle.done():
+                handle.cancel()
+    _wait_for_library(results)
+    if args.json:
+        print(json.dumps({
+            "images": [r.to_json() for r in results],
+            "paths": [str(r.path) for r in results],
             "seconds": round(time.perf_counter() - started, 3),
         }, indent=2))
     return 0

@@ -28,7 +28,7 @@ def _next_number(folder: Path) -> int:
 
 def write_new_file(
     outputs: Path,
-    seed: int,
+    seed: Optional[int],
     prompt: str,
     write: Callable[[Path], None],
     now: Optional[datetime] = None,
@@ -40,7 +40,8 @@ def write_new_file(
     number = _next_number(folder)
     slug = prompt_slug(prompt)
     while True:
-        path = folder / f"{number:05d}-{seed}-{slug}{suffix}"
+        # A picture made without a seed (an upscaled photo) is named without one.
+        path = folder / (f"{number:05d}-{slug}{suffix}" if seed is None else f"{number:05d}-{seed}-{slug}{suffix}")
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:

@@ -1,5 +1,5 @@
-"""Image generation's entry points for the CLI and the pages: one FOREGROUND job per image, each
-image handed to the library when it is saved."""
+"""Image generation's entry points for the CLI and the pages: one FOREGROUND job per image (or per
+picture to upscale), each image handed to the library when it is saved."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .adapters import check_family, resolve_addons
 from .generate import JOB_KIND, generate_image
 from .loading import variant_of
 from .request import ImageRequest, ImageSpec
+from .upscale import JOB_KIND as UPSCALE_JOB_KIND, UpscaleRequest, upscale_image
 
 if TYPE_CHECKING:
     from ..context import AppContext
@@ -68,6 +69,30 @@ def submit_images(
                 priority=Priority.FOREGROUND,
                 name=job_name(spec),
                 kind=JOB_KIND,
+                on_event=on_event,
+                memory_bytes=model.size_bytes,
+            )
+        )
+    return handles
+
+
+def submit_upscales(
+    ctx: "AppContext", requests: list[UpscaleRequest], on_event: Optional[EventCallback] = None
+) -> list[JobHandle]:
+    """Validate and queue one FOREGROUND job per picture; each handle's result is an UpscaledImage."""
+    requests = [r.validated() for r in requests]
+    handles = []
+    for request in requests:
+        model = ctx.registry.resolve("upscaler", request.model_id)  # a missing model fails now, not queued
+        scale = f"{request.scale:g}x" if request.scale else model.variant or ""
+        handles.append(
+            ctx.engine.submit(
+                lambda job, request=request: upscale_image(
+                    job, ctx.registry, ctx.paths.outputs, lambda path, prompt: add_to_library(ctx, path, prompt), request
+                ),
+                priority=Priority.FOREGROUND,
+                name=f"Upscale {request.image.name} {scale} with {model.id}",
+                kind=UPSCALE_JOB_KIND,
                 on_event=on_event,
                 memory_bytes=model.size_bytes,
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .detect import PICKLE_SUFFIXES, UnsupportedModelError
-from .registry import InstalledModel, ModelRegistry
+from .registry import WEIGHTS_ONLY_KINDS, InstalledModel, ModelRegistry
 
 MODEL_FOLDER_MARKERS = ("open_clip_config.json", "model_index.json", "config.json")
 MODEL_FILE_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
@@ -97,6 +97,7 @@ def import_any(
     weights_only: bool = False,
 ) -> list[ImportOutcome]:
     """One model, or every model of a collection folder. A single model's refusal raises."""
+    weights_only = weights_only or kind in WEIGHTS_ONLY_KINDS
     if collection_members(path, weights_only):
         return import_collection(registry, path, kind, link, weights_only)
     return [ImportOutcome(path, model=registry.import_path(path, kind=kind, link=link, weights_only=weights_only))]

@@ -17,7 +17,8 @@ from .addons import ADDON_KINDS, family_label
 from .detect import BASE_KINDS, KINDS
 from .download import DownloadError, DownloadProgress, download_for_app
 from .network import NetworkDisabledError
-from .registry import format_label
+from .registry import WEIGHTS_ONLY_KINDS, format_label
+from .upscalers import UPSCALER_KIND
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -56,7 +57,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     imp.add_argument(
         "--weights-only",
         action="store_true",
-        help="accept pickle checkpoints (.ckpt/.bin/.pt): load them with torch's weights_only "
+        help="accept pickle checkpoints (.ckpt/.bin/.pt/.pth): load them with torch's weights_only "
         "unpickler and keep a .safetensors copy",
     )
     imp.add_argument("--json", action="store_true")
@@ -86,6 +87,8 @@ def cmd_list(args: argparse.Namespace, ctx) -> int:
         mark = "*" if defaults.get(model.kind) == model.id else " "
         link = " (linked)" if model.linked else ""
         fits = f" for {family_label(model.variant)}" if model.kind in ADDON_KINDS and model.variant else ""
+        if model.kind == UPSCALER_KIND and model.variant:
+            fits = f" {model.variant}"  # its scale
         print(f"{mark} {model.kind:9} {model.id:32} {format_label(model.format):26} "
               f"{format_bytes(model.size_bytes):>9}{link}{fits}")
     return 0
@@ -97,8 +100,9 @@ def _print_imported(model) -> None:
 
 
 def cmd_import(args: argparse.Namespace, ctx) -> int:
-    # A1111 .pt embeddings are tensors only: torch's weights_only unpickler reads them (and refuses more).
-    args.weights_only = args.weights_only or args.kind == "embedding"
+    # A1111 .pt embeddings and ESRGAN .pth upscalers are tensors only: torch's weights_only unpickler
+    # reads them (and refuses more).
+    args.weights_only = args.weights_only or args.kind in WEIGHTS_ONLY_KINDS
     if collection_members(args.path.expanduser(), args.weights_only):
         outcomes = import_collection(
             ctx.registry,
@@ -166,7 +170,7 @@ def cmd_available(args: argparse.Namespace, ctx) -> int:
     catalogue = Catalogue.load()
     installed = _installed_entries(ctx)
     device = _device(ctx)
-    recommended = {kind: catalogue.recommended(kind, device) for kind in BASE_KINDS}
+    recommended = {kind: catalogue.recommended(kind, device) for kind in BASE_KINDS + (UPSCALER_KIND,)}
     rows: list[dict[str, Any]] = []
     for entry in catalogue.entries:
         pick = recommended.get(entry.kind)

@@ -9,9 +9,10 @@ from typing import Any, Optional
 
 from .addons import ADDON_KINDS, AddonFormatError, detect_addon
 from .safetensors_header import InvalidWeightsError, read_header, read_header_and_metadata
+from .upscalers import UPSCALER_FORMAT, UPSCALER_KIND, UpscalerError, detect_upscaler
 
 BASE_KINDS = ("clip", "diffusion", "llm", "text-embedding")
-KINDS = BASE_KINDS + ADDON_KINDS
+KINDS = BASE_KINDS + ADDON_KINDS + (UPSCALER_KIND,)
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
 
 
@@ -33,7 +34,8 @@ EXPECTED = (
     "a transformers language-model folder (config.json, tokenizer, .safetensors weights), "
     "a sentence-transformers text-embedding folder (modules.json, a pooling config), "
     "an open_clip .safetensors checkpoint with its architecture name, "
-    "a LoRA or a textual-inversion embedding (.safetensors)"
+    "a LoRA or a textual-inversion embedding (.safetensors), "
+    "a super-resolution upscaler spandrel reads (.safetensors; .pth with --kind upscaler)"
 )
 
 
@@ -175,10 +177,10 @@ def _sd_variant(keys: set[str]) -> Optional[str]:
 def detect_file(path: Path) -> DetectedModel:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise UnsupportedModelError(
-            f"{path.name}: pickle checkpoints (.ckpt/.bin/.pt) can run code when loaded; "
+            f"{path.name}: pickle checkpoints (.ckpt/.bin/.pt/.pth) can run code when loaded; "
             "convert it to .safetensors first, or import it with --weights-only (read with "
             "torch's weights_only loader and saved as .safetensors; an A1111 embedding .pt with "
-            "--kind embedding is read that way)"
+            "--kind embedding is read that way, and an upscaler .pth with --kind upscaler)"
         )
     if path.suffix.lower() != ".safetensors":
         raise UnsupportedModelError(f"{path.name}: not a .safetensors file; {EXPECTED}")
@@ -199,6 +201,12 @@ def detect_file(path: Path) -> DetectedModel:
     if addon:
         kind, fmt, family, details = addon
         return DetectedModel(kind, fmt, variant=family, details=details)
+    try:
+        upscaler = detect_upscaler(path, header)
+    except UpscalerError as exc:
+        raise UnsupportedModelError(str(exc)) from exc
+    if upscaler:
+        return DetectedModel(UPSCALER_KIND, UPSCALER_FORMAT, variant=f"{upscaler['scale']}x", details=upscaler)
     raise UnsupportedModelError(
         f"{path.name}: its tensors match no known model layout; {EXPECTED}"
     )

@@ -460,6 +460,7 @@ def download_model(
                 "name": entry.name,
             },
             architecture=entry.architecture,
+            kind=entry.kind,
         )
     except DownloadCancelled as exc:
         if exc.discard:

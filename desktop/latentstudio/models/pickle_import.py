@@ -21,6 +21,8 @@ RENAMES = {
     "diffusion_pytorch_model.bin": "diffusion_pytorch_model.safetensors",
 }
 SHARD_INDEX = "pytorch_model.bin.index.json"
+# The EMA weights first, as spandrel's canonicalize_state_dict picks them.
+BASICSR_KEYS = ("params_ema", "params-ema", "params")
 
 
 def is_pickle(path: Path) -> bool:
@@ -42,6 +44,10 @@ def _state_dict(loaded: Any, name: str) -> dict[str, Any]:
 
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]  # Lightning / SD / open_clip training checkpoints
+    for key in BASICSR_KEYS:  # BasicSR (Real-ESRGAN, SwinIR, HAT…) saves its weights under one of these
+        if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
+            loaded = loaded[key]
+            break
     if isinstance(loaded, dict) and isinstance(loaded.get("string_to_param"), dict):
         # An A1111 textual-inversion embedding: its vectors under "*", saved as A1111's safetensors do.
         params = [v for v in loaded["string_to_param"].values() if isinstance(v, torch.Tensor)]

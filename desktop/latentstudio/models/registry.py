@@ -25,7 +25,7 @@ from ..atomic_files import write_json
 from ..stored_formats import NewerFormatError, format_number
 from .addons import ADDON_KINDS, preview_for
 from .detect import KINDS, DetectedModel, UnsupportedModelError, detect_model
-from .pickle_import import convert, needs_conversion
+from .pickle_import import convert, convert_file, is_pickle, needs_conversion
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,15 @@ MODEL_DIR = "model"
 DEFAULTS_FILE = "defaults.json"
 KIND_LABELS = {"clip": "CLIP", "diffusion": "image generation", "llm": "code generation",
                "lora": "LoRA", "embedding": "embedding (textual inversion)",
-               "text-embedding": "text-embedding"}
+               "text-embedding": "text-embedding", "upscaler": "upscaler"}
 KIND_TITLES = {"clip": "Photo search (CLIP)", "diffusion": "Image generation", "llm": "Code generation",
                "lora": "LoRAs", "embedding": "Embeddings (textual inversion)",
-               "text-embedding": "Project search (text embeddings)"}
+               "text-embedding": "Project search (text embeddings)",
+               "upscaler": "Upscalers (super-resolution)"}
 PREVIEW_FILE = "preview.png"  # an add-on's picture, copied beside its manifest
+# Kinds whose pickle files (A1111 .pt embeddings, ESRGAN .pth upscalers) are plain tensors: importing
+# one as that kind reads it with torch's weights_only unpickler without a further opt-in.
+WEIGHTS_ONLY_KINDS = ("embedding", "upscaler")
 
 
 class ModelNotFoundError(KeyError):
@@ -110,6 +114,7 @@ FORMAT_LABELS = {
     "embedding_diffusers": "embedding (diffusers)",
     "embedding_sdxl": "embedding (SDXL)",
     "sentence_transformers": "sentence-transformers folder",
+    "upscaler_spandrel": "upscaler (spandrel)",
 }
 
 
@@ -243,8 +248,7 @@ class ModelRegistry:
         unpickler and installed as a .safetensors copy (so they cannot be linked).
         """
         source = Path(source).expanduser()
-        if kind == "embedding":
-            weights_only = True  # A1111 .pt embeddings: tensors only, read by torch's weights_only unpickler
+        weights_only = weights_only or kind in WEIGHTS_ONLY_KINDS
         if weights_only and needs_conversion(source):
             if link:
                 raise UnsupportedModelError(
@@ -302,9 +306,19 @@ class ModelRegistry:
         source: str,
         extra: Optional[dict[str, Any]] = None,
         architecture: Optional[str] = None,
+        kind: Optional[str] = None,
     ) -> InstalledModel:
-        """Move a finished, verified download (a folder) into the registry."""
+        """Move a finished, verified download (a folder) into the registry.
+
+        A download of one pickle file of a tensors-only kind (an upscaler .pth) is installed as
+        its weights_only-converted .safetensors copy, as an import of it would be."""
         files = [p for p in staged.iterdir() if p.is_file()] if staged.is_dir() else []
+        if kind in WEIGHTS_ONLY_KINDS and len(files) == 1 and is_pickle(files[0]) and len(list(staged.iterdir())) == 1:
+            converted = staged.parent / f".converted-{model_id}"
+            converted.mkdir(exist_ok=True)
+            staged = converted
+            convert_file(files[0], converted / f"{files[0].stem}.safetensors")
+            files = list(converted.iterdir())
         if len(files) == 1 and files[0].suffix == ".safetensors" and len(list(staged.iterdir())) == 1:
             staged = files[0]  # an add-on (a LoRA, an embedding) is one file, installed as the file
         detected = detect_model(staged)

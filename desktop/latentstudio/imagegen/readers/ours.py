@@ -44,4 +44,8 @@ def parse_ours(text: str) -> Optional[ImageMetadata]:
         clip_score=score_from_json(data.get("clip_score")),
     )
     meta.loras, meta.embeddings = ours_addons(data)
+    upscale = data.get("upscale") if isinstance(data.get("upscale"), dict) else {}
+    scale, upscaler = check_float(upscale.get("scale"), 1, 64), check_name(upscale.get("model"))
+    if scale is not None and upscaler:  # an upscaled copy: shown as A1111 names it in its parameters
+        meta.extras.update({"Upscale": f"{scale:g}", "Upscaler": upscaler})
     return meta
