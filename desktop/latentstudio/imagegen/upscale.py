@@ -247,7 +247,7 @@ def upscale_image(
         started = time.perf_counter()
         result, tile, passes = upscale_array(job, loaded, source, scale, tile)
         seconds = time.perf_counter() - started
-    job.progress(1, 1, "saving")
+    job.progress(0, None, "saving")
     picture = Image.fromarray(result)
     path = write_new_file(
         outputs,
