@@ -12,7 +12,7 @@ from typing import Optional
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled
-from ..units import counted
+from ..units import counted, format_duration
 from .scan import type_formats
 from .search import SearchFilters, pictures_passing
 from .service import add_folders, search_library, submit_index
@@ -51,10 +51,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     find.add_argument("--after", type=_date, help="taken on or after this date (YYYY-MM-DD)")
     find.add_argument("--before", type=_date, help="taken before this date (YYYY-MM-DD)")
     find.add_argument("--type", dest="types", action="append", default=[],
-                      help="file type, e.g. jpeg, png, heic, avif (repeatable)")
+                      help="file type, e.g. jpeg, png, heic, avif, raw, video (repeatable)")
     find.add_argument("--min-side", type=int, default=0, help="shorter side at least this many pixels")
     find.add_argument("--tag", dest="tags", action="append", default=[],
                       help="only pictures with this tag (repeatable); on its own: every picture with it")
+    find.add_argument("--min-rating", type=int, default=0, choices=range(0, 6), metavar="N",
+                      help="only pictures rated N stars or more (XMP ratings from Lightroom, darktable, …)")
     find.add_argument("--min-score", type=float, help="score cut-off (default: from Settings)")
     find.add_argument("--limit", type=int, default=20)
     find.add_argument("--no-words", dest="words", action="store_false",
@@ -177,9 +179,9 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
 
 def cmd_search(args: argparse.Namespace, ctx) -> int:
     if not (args.text or args.image or args.tags or args.folder or args.after or args.before or args.types
-            or args.min_side):
+            or args.min_side or args.min_rating):
         raise ValueError("give some words to search for, --image PATH, --tag LABEL, or a filter "
-                         "(--folder, --after, --before, --type, --min-side) to list its pictures")
+                         "(--folder, --after, --before, --type, --min-side, --min-rating) to list its pictures")
     if told_recovery(ctx):
         print("Run `latent-studio index` to bring it up to date, then search again.", file=sys.stderr)
         return 1
@@ -192,6 +194,7 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         file_types=tuple(f for name in args.types for f in type_formats(name)),
         min_side=args.min_side,
         tags=tuple(args.tags),
+        min_rating=args.min_rating,
     )
     if args.tags:
         from .analysis.service import submit_tag_update
@@ -216,7 +219,8 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
         if not hits:
             print(_nothing_found(ctx, args.model_id, filters), file=sys.stderr)
         for hit in hits:
-            print(f"{hit.score:.3f}  {hit.matched:7}  {hit.path}")
+            at = f"  at {format_duration(hit.time)}" if hit.time is not None else ""
+            print(f"{hit.score:.3f}  {hit.matched:7}  {hit.kind:9}  {hit.path}{at}")
     sys.stdout.flush()
     # A large library's matrix is written to disk once, so the next search starts fast.
     library = ctx.library
@@ -268,6 +272,9 @@ def cmd_status(args: argparse.Namespace, ctx) -> int:
         return 0
     print(f"Library: {counted(status['images'], 'image')} · {status['indexed']} indexed · "
           f"{status['pending']} waiting · {status['skipped']} skipped")
+    kinds = status["kinds"]
+    print(f"  of which camera RAW {kinds['raw']} · videos {kinds['video']} ({kinds['moments']} moments) · "
+          f"paired with a RAW or a Live Photo video {kinds['paired']} · rated {kinds['rated']}")
     print(f"CLIP model: {status['model'] or 'none installed'}")
     for model, count in status["vectors"].items():
         print(f"  vectors for {model}: {count}")

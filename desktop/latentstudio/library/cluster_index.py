@@ -29,6 +29,7 @@ from ..models.registry import InstalledModel
 from .cluster_setup import LOCAL, ClusterError, PathMap, map_path, ray_session
 from .cluster_workers import Batch, ClipEncoder, ModelShipment, decode_batch, model_files
 from .decode import DecodeError, read_image_bytes
+from .file_kinds import is_video
 from .indexer import IndexReport, default_batch_size, format_eta
 from .store import DecodedInfo, ImageRow
 
@@ -211,8 +212,9 @@ def commit_batch(library: "Library", model: str, rows: dict[int, ImageRow], out:
 
 def cluster_index_job(job: "JobContext", library: "Library", installed: InstalledModel,
                       plan: ClusterPlan) -> ClusterIndexReport:
-    """Encode every image without a vector for the model on the cluster of `plan.address`."""
-    rows = library.store.pending(installed.id)
+    """Encode every picture without a vector for the model on the cluster of `plan.address`;
+    videos (many frames from one file, read by seeking) wait for an index run on this machine."""
+    rows = [row for row in library.store.pending(installed.id) if not is_video(row.path)]
     report = ClusterIndexReport(total=len(rows), address=plan.address, transport=plan.transport())
     if not rows:
         job.progress(0, 0, "nothing to index")

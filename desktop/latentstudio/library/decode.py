@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..image_formats import heif_orientation, register_heif
+from .file_kinds import RAW_SUFFIXES
 
 MAX_PIXELS = 180_000_000  # about PIL's own decompression-bomb limit; far above any camera
 EXIF_IFD = 0x8769
@@ -175,6 +176,11 @@ def decode_image_bytes(data: bytes, name: str, min_side: int = 0, max_pixels: in
 
 
 def _decode(source: Union[Path, BinaryIO], suffix: str, min_side: int, max_pixels: int) -> DecodedImage:
+    if suffix.lower() in RAW_SUFFIXES:
+        from .raw_decode import decode_raw  # it builds on this module
+
+        with _reasons(suffix):
+            return decode_raw(source, min_side, max_pixels)
     register_heif()
     with _reasons(suffix):
         with Image.open(source) as image:

@@ -26,6 +26,8 @@ from ..models.registry import InstalledModel
 from .decode import DecodeError, decode_image
 from .store import DecodedInfo, ImageRow
 from .thumbnails import THUMBNAIL_SIZE, save_thumbnail
+from .file_kinds import is_video
+from .video_index import encode_videos
 
 if TYPE_CHECKING:
     from ..engine import JobContext
@@ -44,6 +46,9 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     encoder: str = ""  # which picture tower encoded: "onnxruntime" or "torch" ("" when none was needed)
+    videos: int = 0  # videos indexed, with their moments and seconds of video
+    moments: int = 0
+    video_seconds: float = 0.0
 
     @property
     def images_per_second(self) -> float:
@@ -58,6 +63,9 @@ class IndexReport:
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
             "encoder": self.encoder,
+            "videos": self.videos,
+            "moments": self.moments,
+            "video_seconds": round(self.video_seconds, 1),
         }
 
 
@@ -186,10 +194,23 @@ def index_job(
     if not rows:
         job.progress(0, 0, "nothing to index")
         return IndexReport()
+    # Pictures first (they are ready in seconds), then videos, one moment batch at a time.
+    videos = [row for row in rows if is_video(row.path)]
+    pictures = [row for row in rows if not is_video(row.path)]
     job.progress(0, len(rows), "loading the CLIP model…")
     with image_encoder_in_job(job, installed) as (encoder, name):
         gpu = name == "torch" and job.device.is_gpu
-        report = encode_rows(job, library, encoder, installed.id, rows,
-                             batch_size or default_batch_size(gpu, name), workers or default_workers(gpu, name))
+        batch = batch_size or default_batch_size(gpu, name)
+        report = encode_rows(job, library, encoder, installed.id, pictures, batch, workers or default_workers(gpu, name))
+        if videos:
+            started = time.perf_counter() - report.seconds
+            cache = job.cpu_models if isinstance(encoder, OnnxImageEncoder) else job.models
+            tally, skipped = encode_videos(job, library, encoder, cache, installed.id, videos, batch,
+                                           len(pictures), len(rows))
+            report.total += len(videos)
+            report.encoded += tally.videos
+            report.skipped += skipped
+            report.videos, report.moments, report.video_seconds = tally.videos, tally.moments, tally.seconds_of_video
+            report.seconds = time.perf_counter() - started
     report.encoder = name
     return report

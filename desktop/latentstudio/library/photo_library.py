@@ -7,8 +7,11 @@ import os
 import sqlite3
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
+
+import numpy as np
 
 from ..models.registry import slugify
 from ..paths import Paths
@@ -18,6 +21,16 @@ from .store.recovery import Recovery, mark_suspect, open_store, write_backup
 from .vectors import ANN_FROM_ROWS, VectorIndex
 
 log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class MomentMatrix:
+    """Every indexed video's moments for one model: a row per moment."""
+
+    ids: np.ndarray  # image id of each moment's video
+    times: np.ndarray  # seconds from the video's start
+    matrix: np.ndarray  # unit vectors, one row per moment
+    version: int  # the store version they were read at
+
 
 SAVE_INDEX_FROM_ROWS = 50_000  # smaller libraries read their rows fast enough at start
 PRUNE_LOG_ABOVE = 50_000  # change-log rows kept for a library too small to save its index
@@ -40,6 +53,7 @@ class Library:
         self.thumbnails = paths.thumbnails
         self._indexes: dict[str, VectorIndex] = {}
         self._loading: dict[str, tuple[int, Future[VectorIndex]]] = {}
+        self._moments: dict[str, MomentMatrix] = {}
         self._lock = threading.Lock()
         self._words: Optional[ThreadPoolExecutor] = None
 
@@ -47,6 +61,7 @@ class Library:
         """Close the database, keeping a backup copy of it when it changed (a clean close)."""
         with self._lock:
             self._indexes.clear()
+            self._moments.clear()
             words, self._words = self._words, None
         if words is not None:
             words.shutdown(wait=True)
@@ -193,6 +208,20 @@ class Library:
             return
         index.save(self.saved_index_folder(model))
         self.store.prune_changes(index.seq)
+
+    def moments(self, model: str) -> MomentMatrix:
+        """The videos' moments for `model`, read again when the library changed (a video becomes
+        searchable in the write that stores its vector)."""
+        version = self.store.version()
+        with self._lock:
+            cached = self._moments.get(model)
+        if cached is not None and cached.version == version:
+            return cached
+        ids, times, matrix = self.store.all_moments(model)
+        moments = MomentMatrix(ids, times, matrix, version)
+        with self._lock:
+            self._moments[model] = moments
+        return moments
 
     def vector_index(self, model: str) -> VectorIndex:
         """The model's matrix, reloaded when the database changed since it was read."""

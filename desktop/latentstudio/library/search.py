@@ -17,12 +17,15 @@ import numpy as np
 from .store import analysis_tables as tables
 from .decode import DecodeError, decode_image
 from .keyword_rank import PICTURE, fuse_with_words, keyword_candidates
+from .file_kinds import RAW_FORMAT, VIDEO_FORMAT
+from .thumbnails import moment_key
 from .thumbnails import existing_thumbnail
 from .query import parse_query, split_terms
 from .words import keyword_query
 
 if TYPE_CHECKING:
     from ..models.image_encoding.encoder import PictureEncoder
+    from .photo_library import MomentMatrix
     from ..models.text_encoding.encoder import TextEncoder
     from .photo_library import Library
     from .vectors import VectorIndex
@@ -45,6 +48,7 @@ class SearchFilters:
     file_types: tuple[str, ...] = ()  # PIL format names: "jpeg", "png", …
     min_side: int = 0  # shorter side at least this many pixels
     tags: tuple[str, ...] = ()  # only images carrying every one of these tags
+    min_rating: int = 0  # only pictures rated at least this many stars (XMP); 0: any
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,23 @@ class SearchHit:
     prompt: Optional[str] = None
     matched: str = "picture"  # why it is a result: "picture", "words", "both"; "listed": no query
     tags: tuple[str, ...] = ()
+    time: Optional[float] = None  # a video's best-matching moment, in seconds from its start
+    duration: Optional[float] = None  # a video's length
+    companion: Optional[Path] = None  # the file paired with it: a RAW beside its JPEG, a Live Photo's video
+    rating: Optional[int] = None  # XMP stars
+
+    @property
+    def kind(self) -> str:
+        """What the result is, as results say it: photo, raw, raw+jpeg, live, video or generated."""
+        if self.generated:
+            return "generated"
+        if self.format == VIDEO_FORMAT:
+            return "video"
+        if self.format == RAW_FORMAT:
+            return "raw"
+        if self.companion is not None:
+            return "live" if self.companion.suffix.lower() == ".mov" else "raw+jpeg"
+        return "photo"
 
     def to_json(self) -> dict:
         return {
@@ -100,6 +121,11 @@ class SearchHit:
             "prompt": self.prompt,
             "matched": self.matched,
             "tags": list(self.tags),
+            "kind": self.kind,
+            "time": None if self.time is None else round(self.time, 2),
+            "duration": None if self.duration is None else round(self.duration, 2),
+            "companion": str(self.companion) if self.companion else None,
+            "rating": self.rating,
         }
 
 
@@ -123,7 +149,9 @@ def image_query_vector(library: "Library", clip: "PictureEncoder", model: str, p
 
 
 def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Optional[set[int]],
-                tagged: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
+                chosen: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
+    """Which of the index's pictures the filters let through (None: all); `chosen` is
+    `chosen_ids`' answer for the filters the database answers (tags, ratings)."""
     mask: Optional[np.ndarray] = None
 
     def both(condition: np.ndarray) -> None:
@@ -140,8 +168,8 @@ def filter_mask(index: "VectorIndex", filters: SearchFilters, folder_ids: Option
         both(index.format_mask({t.lower() for t in filters.file_types}))
     if filters.min_side:
         both(index.min_sides >= filters.min_side)
-    if tagged is not None:
-        both(np.isin(index.ids, tagged))
+    if chosen is not None:
+        both(np.isin(index.ids, chosen))
     return mask
 
 
@@ -251,23 +279,62 @@ def rank(
     # The files' words are read on their own thread while the pictures are searched here.
     pending = (library.words_worker().submit(keyword_candidates, library.store, keywords)
                if keywords is not None else None)
-    tagged = images_with_tags(library.store, request.filters.tags) if request.filters.tags else None
+    chosen = chosen_ids(library.store, request.filters)
+    moments = library.moments(index.model)
     with index.lock:  # the index may be catching up with the database on another thread
-        mask = filter_mask(index, request.filters, folder_ids, tagged)
+        mask = filter_mask(index, request.filters, folder_ids, chosen)
+        video_mask: Optional[np.ndarray] = None
+        if len(moments.ids):  # videos compete by their best moment, not by their mean
+            videos = index.format_mask({VIDEO_FORMAT})
+            video_mask = videos if mask is None else mask & videos
+            mask = ~videos if mask is None else mask & ~videos
         if index.ann is not None:
             candidates, scores = approximate_top(library, index, query, negatives, mask, limit, min_score)
         else:
             candidates, scores = exact_top(index, query, negatives, mask, limit, min_score)
         image_ids = [int(index.ids[i]) for i in candidates]
+        times: dict[int, float] = {}
+        if video_mask is not None and video_mask.any():
+            image_ids, scores, times = _with_best_moments(
+                moments, set(index.ids[video_mask].tolist()), query, negatives, image_ids,
+                np.asarray(scores, dtype=np.float32), limit, min_score)
         matched = [PICTURE] * len(image_ids)
         words = pending.result() if pending is not None else None
         if words is not None and not words.ids and keywords.phrases is None and keywords.excluded is None:
             words = None  # no file's words match: the picture search alone
         if keywords is not None and words is not None:
             image_ids, scores, matched = fuse_with_words(
-                library.store, index, query, keywords, words, image_ids, [float(s) for s in scores], mask, limit
+                library.store, index, query, keywords, words, image_ids, [float(s) for s in scores],
+                mask if video_mask is None else mask | video_mask, limit
             )
-    return hits_for(library, image_ids, scores, matched)
+    return hits_for(library, image_ids, scores, matched, times)
+
+
+def _with_best_moments(
+    moments: "MomentMatrix", allowed: set[int], query: np.ndarray, negatives: list[np.ndarray],
+    image_ids: list[int], scores: np.ndarray, limit: int, min_score: float,
+) -> tuple[list[int], np.ndarray, dict[int, float]]:
+    """The picture results with the videos the filters let through, each scored by its best
+    moment; (image ids, scores, best moment's time per video), best first, at most `limit`."""
+    keep = np.isin(moments.ids, list(allowed))
+    ids, times, matrix = moments.ids[keep], moments.times[keep], moments.matrix[keep]
+    if not len(ids):
+        return image_ids, scores, {}
+    moment_scores = matrix @ query
+    for negative in negatives:  # as negative_penalty: against the moments' typical resemblance
+        resemblance = matrix @ negative
+        moment_scores -= np.maximum(0.0, resemblance - float(np.median(resemblance)))
+    order = np.lexsort((-moment_scores, ids))  # by video, its best moment first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ids[order][1:] != ids[order][:-1]
+    best = order[first]
+    best = best[_passes(moment_scores[best], min_score)]
+    merged = list(zip(scores.tolist(), image_ids)) + list(zip(moment_scores[best].tolist(), ids[best].tolist()))
+    merged.sort(key=lambda pair: -pair[0])
+    merged = merged[:limit]
+    best_time = {int(i): float(t) for i, t in zip(ids[best], times[best])}
+    chosen = [int(i) for _, i in merged]
+    return chosen, np.array([s for s, _ in merged], dtype=np.float32), {i: best_time[i] for i in chosen if i in best_time}
 
 
 def tag_listing(library: "Library", index: "VectorIndex", request: SearchRequest) -> list[SearchHit]:
@@ -277,7 +344,7 @@ def tag_listing(library: "Library", index: "VectorIndex", request: SearchRequest
     store = library.store
     ranked = tables.tagged_images(store, tables.tag_by_label(store, request.filters.tags[0]).id)
     with index.lock:
-        mask = filter_mask(index, request.filters, folder_ids, images_with_tags(store, request.filters.tags))
+        mask = filter_mask(index, request.filters, folder_ids, chosen_ids(store, request.filters))
         allowed = set(index.ids[mask].tolist()) if mask is not None else set()
     chosen = [(i, s) for i, s in ranked if i in allowed][: max(1, request.limit)]
     return hits_for(library, [i for i, _ in chosen], [s for _, s in chosen])
@@ -287,8 +354,9 @@ def listing(library: "Library", index: "VectorIndex", request: SearchRequest) ->
     """A search with no words, example or tags: the pictures passing the filters (a folder, dates,
     a type, a size), newest first (taken, else changed), to browse a folder without a query."""
     folder_ids = library.folder_ids_under(request.filters.folder) if request.filters.folder is not None else None
+    chosen = chosen_ids(library.store, request.filters)
     with index.lock:
-        mask = filter_mask(index, request.filters, folder_ids)
+        mask = filter_mask(index, request.filters, folder_ids, chosen)
         positions = np.flatnonzero(mask) if mask is not None else np.arange(len(index))
         newest = positions[np.argsort(-index.dates[positions], kind="stable")][: max(1, request.limit)]
         image_ids = [int(i) for i in index.ids[newest]]
@@ -301,10 +369,21 @@ def pictures_passing(library: "Library", model: str, filters: SearchFilters) -> 
     the GUI thread."""
     index = library.vector_index(model)
     folder_ids = library.folder_ids_under(filters.folder) if filters.folder is not None else None
-    tagged = images_with_tags(library.store, filters.tags) if filters.tags else None
+    chosen = chosen_ids(library.store, filters)
     with index.lock:
-        mask = filter_mask(index, filters, folder_ids, tagged)
+        mask = filter_mask(index, filters, folder_ids, chosen)
         return len(index) if mask is None else int(mask.sum())
+
+
+def chosen_ids(store, filters: SearchFilters) -> Optional[np.ndarray]:
+    """Ids of the images carrying the filters' tags and rated as they ask (None: no such filter)."""
+    found: Optional[set[int]] = None
+    if filters.tags:
+        found = set(images_with_tags(store, filters.tags).tolist())
+    if filters.min_rating > 0:
+        rated = store.rated_at_least(filters.min_rating)
+        found = rated if found is None else found & rated
+    return None if found is None else np.array(sorted(found), dtype=np.int64)
 
 
 def images_with_tags(store, labels: Sequence[str]) -> np.ndarray:
@@ -317,9 +396,11 @@ def images_with_tags(store, labels: Sequence[str]) -> np.ndarray:
 
 
 def hits_for(library: "Library", image_ids: Sequence[int], scores: Sequence[float],
-             matched: Optional[Sequence[str]] = None) -> list[SearchHit]:
+             matched: Optional[Sequence[str]] = None, times: Optional[dict[int, float]] = None) -> list[SearchHit]:
     """Search hits for these images, in this order, with what results show about each (and why
-    each matched: picture, words or both; a tag listing matches by picture)."""
+    each matched: picture, words or both; a tag listing matches by picture); a video found by a
+    moment shows that moment (`times`)."""
+    times = times or {}
     matched = matched if matched is not None else [PICTURE] * len(image_ids)
     rows = library.store.images_by_ids(image_ids)
     tags = tables.tags_of_images(library.store, list(image_ids))
@@ -339,14 +420,27 @@ def hits_for(library: "Library", image_ids: Sequence[int], scores: Sequence[floa
                 size=row.size,
                 format=row.format,
                 content_hash=row.hash,
-                thumbnail=existing_thumbnail(library.thumbnails, row.hash),
+                thumbnail=_thumbnail(library, row.hash, times.get(row.id)),
                 generated=row.generated,
                 prompt=row.prompt,
                 matched=why,
                 tags=tuple(tags.get(row.id, ())),
+                time=times.get(row.id),
+                duration=row.duration,
+                companion=Path(row.companion) if row.companion else None,
+                rating=row.rating,
             )
         )
     return hits
+
+
+def _thumbnail(library: "Library", content_hash: Optional[str], time: Optional[float]) -> Optional[Path]:
+    """The picture a result shows: a video's matching moment, else the file's own thumbnail."""
+    if content_hash and time is not None:
+        moment = existing_thumbnail(library.thumbnails, moment_key(content_hash, time))
+        if moment is not None:
+            return moment
+    return existing_thumbnail(library.thumbnails, content_hash)
 
 
 def build_query(

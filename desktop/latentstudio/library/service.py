@@ -18,7 +18,7 @@ from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, listing, rank, tag_listing
 from .store import PENDING
-from .words import embedded_words, name_words
+from .words import file_words, name_words
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -241,7 +241,9 @@ def record_generated_image(
             db, folder.id, str(path), st.st_size, st.st_mtime, digest,
             status=like.status if like else PENDING, like=like, generated=True, prompt=prompt,
         )
-        store.set_words(db, image_id, name_words(str(path), str(folder.path)), embedded_words(path) or prompt)
+        words = file_words(path)
+        store.set_words(db, image_id, name_words(str(path), str(folder.path)), words.text or prompt or "",
+                        words.rating, words.label)
         if clip_score is not None:
             store.record_clip_score(db, digest, clip_score[1], clip_score[0])
     return image_id

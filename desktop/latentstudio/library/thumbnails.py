@@ -15,12 +15,18 @@ from PIL import Image
 from ..atomic_files import atomic_write
 from .decode import DecodeError, decode_image
 from .scan import content_hash
+from .file_kinds import VIDEO_SUFFIXES
 
 THUMBNAIL_SIZE = 256
 
 
 def thumbnail_path(root: Path, content_hash: str) -> Path:
     return root / content_hash[:2] / f"{content_hash}.jpg"
+
+
+def moment_key(content_hash: str, time: float) -> str:
+    """The thumbnail key of a video's moment: its content hash and the time in milliseconds."""
+    return f"{content_hash}-t{round(time * 1000)}"
 
 
 def save_thumbnail(root: Path, content_hash: str, image: Image.Image) -> Path:
@@ -54,6 +60,11 @@ def ensure_thumbnail(root: Path, source: Path) -> Optional[Path]:
         existing = existing_thumbnail(root, digest)
         if existing is not None:
             return existing
+        if source.suffix.lower() in VIDEO_SUFFIXES:
+            from .video_decode import sample_moments  # PyAV: only for videos
+
+            first = next(sample_moments(source, THUMBNAIL_SIZE), None)
+            return save_thumbnail(root, digest, first.image) if first is not None else None
         return save_thumbnail(root, digest, decode_image(source, min_side=THUMBNAIL_SIZE).image)
     except (OSError, DecodeError):
         return None

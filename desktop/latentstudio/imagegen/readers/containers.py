@@ -43,7 +43,10 @@ USER_COMMENT_CODES = {
 }
 XMP_KEY = "XML:com.adobe.xmp"
 XMP_FIELDS = {"description": "xmp:description", "title": "xmp:title", "subject": "xmp:subject",
-              "UserComment": "xmp:UserComment"}
+              "UserComment": "xmp:UserComment", "hierarchicalSubject": "xmp:hierarchicalSubject",
+              "Rating": "xmp:Rating", "Label": "xmp:Label"}
+# IPTC-IIM datasets photo tools still write into JPEG and TIFF: keywords, caption, object name.
+IPTC_FIELDS = {(2, 25): "iptc:Keywords", (2, 120): "iptc:Caption", (2, 5): "iptc:ObjectName"}
 
 
 def _bounded(text: str) -> str:
@@ -182,9 +185,10 @@ def exif_fields(exif: object) -> dict[str, str]:
 # -- XMP ---------------------------------------------------------------------------------------
 
 XMP_ELEMENT = re.compile(
-    r"<(?:[\w.-]+:)?(description|title|subject|UserComment)\b[^>]*>(.*?)</(?:[\w.-]+:)?\1\s*>", re.S
+    r"<(?:[\w.-]+:)?(description|title|subject|UserComment|hierarchicalSubject|Rating|Label)\b[^>]*>(.*?)"
+    r"</(?:[\w.-]+:)?\1\s*>", re.S
 )
-XMP_ATTRIBUTE = re.compile(r"\b(?:[\w.-]+:)?(description|title|UserComment)=\"([^\"]*)\"")
+XMP_ATTRIBUTE = re.compile(r"\b(?:[\w.-]+:)?(description|title|UserComment|Rating|Label)=\"([^\"]*)\"")
 XML_TAG = re.compile(r"<[^>]+>")
 XML_CHAR_REF = re.compile(r"&#([xX][0-9a-fA-F]{1,6}|\d{1,7});")
 XML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
@@ -207,7 +211,8 @@ def _xml_text(fragment: str) -> str:
 
 
 def xmp_fields(packet: object) -> dict[str, str]:
-    """dc:description, dc:title, dc:subject and exif:UserComment of an XMP packet, as text.
+    """dc:description, dc:title, dc:subject, lr:hierarchicalSubject, xmp:Rating, xmp:Label and
+    exif:UserComment of an XMP packet (an embedded packet or a sidecar file), as text.
 
     Read with patterns, not an XML parser: no entity expansion, no external references.
     """
@@ -224,6 +229,24 @@ def xmp_fields(packet: object) -> dict[str, str]:
         text = _xml_text(value)
         if text and XMP_FIELDS[name] not in fields:
             fields[XMP_FIELDS[name]] = text
+    return fields
+
+
+def iptc_fields(image) -> dict[str, str]:
+    """IPTC keywords, caption and object name of a JPEG or TIFF (Pillow reads the IIM records)."""
+    from PIL import IptcImagePlugin
+
+    try:
+        info = IptcImagePlugin.getiptcinfo(image) or {}
+    except (OSError, SyntaxError, ValueError, IndexError, struct.error):
+        return {}
+    fields: dict[str, str] = {}
+    for key, name in IPTC_FIELDS.items():
+        value = info.get(key)
+        values = value if isinstance(value, list) else [value] if value else []
+        text = "\n".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values).strip()
+        if text:
+            fields[name] = _bounded(text)
     return fields
 
 
@@ -258,6 +281,8 @@ def read_fields(path: Path) -> tuple[str, dict[str, str]]:
             xmp = image.info.get("xmp") or image.info.get(XMP_KEY)
             if xmp:
                 fields.update({k: v for k, v in xmp_fields(xmp).items() if k not in fields})
+            if fmt in ("jpeg", "mpo", "tiff"):
+                fields.update({k: v for k, v in iptc_fields(image).items() if k not in fields})
             return fmt, fields
     except FileNotFoundError:
         raise ValueError(f"{path.name}: file not found") from None

@@ -6,7 +6,8 @@ only the transaction in flight; the next run resumes from what was committed.
 
 All of the library's SQL lives in this package, by what it stores: `migrations.py` (the schema
 and its frozen migrations), `images.py` (folders and images), `keywords.py` (the FTS5 words),
-`vector_table.py` (vectors, what waits for one, CLIP scores), `rows.py` (what rows read as).
+`vector_table.py` (vectors, what waits for one, CLIP scores), `moments.py` (videos' frames),
+`rows.py` (what rows read as).
 `LibraryStore` here opens, upgrades and connects, and keeps the change log; the tag, duplicate
 and theme tables are read and written by `analysis_tables.py`.
 """
@@ -21,9 +22,11 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+from ..file_kinds import RAW_SUFFIXES, VIDEO_SUFFIXES
 from . import migrations
 from .images import FolderImageRows
 from .keywords import KeywordRows
+from .moments import MomentRows
 from .rows import ID_CHUNK, IMAGE_COLUMNS, OK, PENDING, SKIPPED, DecodedInfo, Folder, ImageRow, image_row, vector_blob
 from .vector_table import VectorRows, indexed_count, vector_blobs, vector_rows, vector_rows_for
 
@@ -40,7 +43,7 @@ def backup_path(path: Path, version: int) -> Path:
     return path.with_name(f"{path.name}.format-{version}.bak")
 
 
-class LibraryStore(FolderImageRows, KeywordRows, VectorRows):
+class LibraryStore(FolderImageRows, KeywordRows, VectorRows, MomentRows):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,9 +220,18 @@ class LibraryStore(FolderImageRows, KeywordRows, VectorRows):
                     "skipped": row[3] or 0,
                 }
             )
+        # RAW files and videos by name: those still waiting have no decoded format yet.
+        raw = " OR ".join(f"lower(path) LIKE '%{suffix}'" for suffix in RAW_SUFFIXES)
+        video = " OR ".join(f"lower(path) LIKE '%{suffix}'" for suffix in VIDEO_SUFFIXES)
+        row = db.execute(f"SELECT SUM({raw}), SUM({video}), SUM(companion IS NOT NULL), SUM(rating > 0) "
+                         "FROM images").fetchone()
+        moments = db.execute("SELECT COUNT(*) FROM moments").fetchone()[0]
+        kinds = {"raw": row[0] or 0, "video": row[1] or 0, "moments": moments, "paired": row[2] or 0,
+                 "rated": row[3] or 0}
         return {
             "database": str(self.path),
             "images": sum(counts.values()),
+            "kinds": kinds,
             "indexed": counts.get(OK, 0),
             "pending": counts.get(PENDING, 0),
             "skipped": counts.get(SKIPPED, 0),

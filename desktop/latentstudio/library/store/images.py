@@ -120,16 +120,18 @@ class FolderImageRows:
     ) -> int:
         """Insert or replace the row for `path` inside the caller's transaction.
 
-        `like` copies decoded metadata (dimensions, date, format) from a row with the same content.
+        `like` copies decoded metadata (dimensions, date, format, a video's length and codec) from a row
+        with the same content.
         """
-        meta = (like.width, like.height, like.taken, like.format) if like else (None, None, None, None)
+        meta = ((like.width, like.height, like.taken, like.format, like.duration, like.codec) if like
+                else (None,) * 6)
         db.execute(
-            "INSERT INTO images(folder_id, path, size, mtime, hash, width, height, taken, format, "
-            "status, reason, generated, prompt, added) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "INSERT INTO images(folder_id, path, size, mtime, hash, width, height, taken, format, duration, codec, "
+            "status, reason, generated, prompt, added) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(path) DO UPDATE SET folder_id=excluded.folder_id, size=excluded.size, "
             "mtime=excluded.mtime, hash=excluded.hash, width=excluded.width, height=excluded.height, "
-            "taken=excluded.taken, format=excluded.format, status=excluded.status, "
-            "reason=excluded.reason, generated=MAX(images.generated, excluded.generated), "
+            "taken=excluded.taken, format=excluded.format, duration=excluded.duration, codec=excluded.codec, "
+            "status=excluded.status, reason=excluded.reason, generated=MAX(images.generated, excluded.generated), "
             "prompt=COALESCE(excluded.prompt, images.prompt)",
             (folder_id, path, size, mtime, content_hash, *meta, status, reason, int(generated), prompt, time.time()),
         )
@@ -142,6 +144,10 @@ class FolderImageRows:
         rows = db.execute("SELECT path, COALESCE(reason, 'unknown') FROM images WHERE status = 'skipped' "
                           "ORDER BY path LIMIT ?", (limit,))
         return total, [(r[0], r[1]) for r in rows]
+
+    def set_companion(self, db: sqlite3.Connection, image_id: int, companion: Optional[str]) -> None:
+        """The file paired with an image (a RAW beside its JPEG, a Live Photo's video), or none."""
+        db.execute("UPDATE images SET companion = ? WHERE id = ?", (companion, image_id))
 
     def touch_image(self, db: sqlite3.Connection, image_id: int, size: int, mtime: float) -> None:
         """A file rewritten with the same content: new size and time, same vector (caller's transaction)."""

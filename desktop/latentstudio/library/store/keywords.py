@@ -10,11 +10,20 @@ from typing import Optional, Sequence
 class KeywordRows:
     # -- words ------------------------------------------------------------------------------
 
-    def set_words(self, db: sqlite3.Connection, image_id: int, name: str, text: str) -> None:
-        """An image's keyword row (caller's transaction): its name words and embedded text."""
+    def set_words(self, db: sqlite3.Connection, image_id: int, name: str, text: str,
+                  rating: Optional[int] = None, label: Optional[str] = None,
+                  sidecar_mtime: Optional[float] = None) -> None:
+        """An image's keyword row (caller's transaction): its name words and embedded text, with
+        the rating and label its file or sidecar gives (and the sidecar's time, to see it change)."""
         db.execute("DELETE FROM image_words WHERE rowid = ?", (image_id,))
         db.execute("INSERT INTO image_words(rowid, name, text) VALUES(?, ?, ?)", (image_id, name, text))
-        db.execute("UPDATE images SET words_read = 1 WHERE id = ?", (image_id,))
+        db.execute("UPDATE images SET words_read = 1, rating = ?, label = ?, sidecar_mtime = ? WHERE id = ?",
+                   (rating, label, sidecar_mtime, image_id))
+
+    def rated_at_least(self, stars: int) -> set[int]:
+        """Images rated `stars` or more (from XMP: their sidecar or the file itself)."""
+        rows = self.connection().execute("SELECT id FROM images WHERE rating >= ?", (int(stars),))
+        return {row[0] for row in rows}
 
     def ids_without_words(self, folder_id: int) -> set[int]:
         """Images of a folder whose embedded text was never read (rows from before keyword search)."""

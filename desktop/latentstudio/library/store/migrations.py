@@ -150,6 +150,22 @@ def _near_duplicate_hashes(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM analysis_cursors WHERE name = 'duplicates'")
 
 
+def _photo_folder_files(db: sqlite3.Connection) -> None:
+    """Every file of a photo folder: ratings and colour labels (XMP), the sidecar's time (a changed
+    sidecar re-reads the words, not the pixels), a video's length and codec, the file paired with a
+    picture (a RAW beside its JPEG, a Live Photo's video), and videos' moments: a vector per
+    sampled frame, keyed like vectors by content, with its time. Every file's words are read again
+    by the next scan, for the ratings and keywords the earlier reading left out."""
+    for column in ("rating INTEGER", "label TEXT", "sidecar_mtime REAL", "duration REAL", "codec TEXT",
+                   "companion TEXT"):
+        db.execute(f"ALTER TABLE images ADD COLUMN {column}")
+    db.execute("UPDATE images SET words_read = 0")
+    db.execute(
+        "CREATE TABLE moments(hash TEXT NOT NULL, model TEXT NOT NULL, time REAL NOT NULL, data BLOB NOT NULL, "
+        "PRIMARY KEY(hash, model, time)) WITHOUT ROWID"
+    )
+
+
 # MIGRATIONS[i] upgrades a database from format i to i + 1 (format = PRAGMA user_version;
 # release 0.1.0 wrote format 0 = SCHEMA). Append only: a released entry never changes.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -158,4 +174,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _analysis_tables,
     _clip_scores_table,
     _near_duplicate_hashes,
+    _photo_folder_files,
 ]

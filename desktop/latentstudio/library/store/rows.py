@@ -13,7 +13,7 @@ PENDING, OK, SKIPPED = "pending", "ok", "skipped"
 ID_CHUNK = 500  # ids (or paths, hashes) per IN (…) list
 IMAGE_COLUMNS = (
     "id, folder_id, path, size, mtime, hash, width, height, taken, format, status, reason, "
-    "generated, prompt"
+    "generated, prompt, rating, label, sidecar_mtime, duration, codec, companion"
 )
 
 
@@ -41,6 +41,12 @@ class ImageRow:
     reason: Optional[str]
     generated: bool
     prompt: Optional[str]
+    rating: Optional[int] = None  # XMP stars: -1 rejected, 0 none, 1–5
+    label: Optional[str] = None  # XMP colour label
+    sidecar_mtime: Optional[float] = None  # of the XMP sidecar the words were read with
+    duration: Optional[float] = None  # a video's length in seconds
+    codec: Optional[str] = None  # a video's codec
+    companion: Optional[str] = None  # the file paired with it: a RAW beside a JPEG, a Live Photo's video
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,12 @@ class DecodedInfo:
     height: int
     taken: Optional[float]
     format: str
+    duration: Optional[float] = None  # a video's length in seconds
+    codec: Optional[str] = None  # a video's codec
 
 
 def image_row(row: Sequence) -> ImageRow:
-    return ImageRow(*row[:12], bool(row[12]), row[13])  # type: ignore[arg-type]
+    return ImageRow(*row[:12], bool(row[12]), *row[13:])  # type: ignore[arg-type]
 
 
 def vector_blob(vector: np.ndarray) -> bytes:

@@ -78,9 +78,9 @@ class VectorRows:
                     (row.hash, model, int(vector.shape[0]), vector_blob(vector)),
                 )
                 db.execute(
-                    "UPDATE images SET status='ok', reason=NULL, width=?, height=?, taken=?, format=? "
-                    "WHERE hash = ? AND status != 'skipped'",
-                    (info.width, info.height, info.taken, info.format, row.hash),
+                    "UPDATE images SET status='ok', reason=NULL, width=?, height=?, taken=?, format=?, "
+                    "duration=?, codec=? WHERE hash = ? AND status != 'skipped'",
+                    (info.width, info.height, info.taken, info.format, info.duration, info.codec, row.hash),
                 )
             for row, reason in skipped:
                 db.execute("UPDATE images SET status='skipped', reason=? WHERE hash = ?", (reason, row.hash))
@@ -99,11 +99,13 @@ class VectorRows:
         return found
 
     def prune_vectors(self) -> int:
-        """Drop vectors whose content no longer exists in any library image."""
+        """Drop vectors (and videos' moments) whose content no longer exists in any library image."""
         with self.transaction() as db:
-            return db.execute(
+            pruned = db.execute(
                 "DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM images WHERE hash IS NOT NULL)"
             ).rowcount
+        self.prune_moments()
+        return pruned
 
     def vector_for_hash(self, content_hash: str, model: str) -> Optional[np.ndarray]:
         row = self.connection().execute(
