@@ -217,7 +217,7 @@ def test_gallery_items_have_the_actions_of_a_creative_tool(qtbot, tmp_path: Path
     menu = gallery.context_menu_for(picture)
     names = [a.text() for a in menu.actions() if a.text()]
     assert names == ["Open", "Reveal file", "Copy path", "Copy image", "More like this", "Use as init image",
-                     "Reuse settings"]
+                     "Reuse settings", "Upscale…"]
     with qtbot.waitSignal(gallery.initRequested) as wanted:
         next(a for a in menu.actions() if a.text() == "Use as init image").trigger()
     assert wanted.args == [picture]

@@ -149,7 +149,8 @@ def test_models_page_imports_by_drop(qtbot, window: MainWindow, tiny_models) -> 
     with qtbot.waitSignal(window.model_actions.importFinished, timeout=10000):
         page.dropEvent(event)
     assert [m.id for m in window.ctx.registry.list()] == ["llm-folder"]
-    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() == 6)  # CLIP, image, code, LoRAs, embeddings, text-embedding
+    # CLIP, image, code, LoRAs, embeddings, text-embedding, upscalers
+    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() == 7)
     code_group = page.tree.topLevelItem(2)
     assert code_group.child(0).text(0) == "llm-folder"
     # the Code page no longer shows its missing-model card

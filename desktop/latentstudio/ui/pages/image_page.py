@@ -1,5 +1,8 @@
 """The Image page: prompt, settings, Generate (queued), live preview, queue, gallery of results.
 
+Upscale… runs the chosen result (or an opened picture) through an upscaler model, with the same
+preview, progress and Cancel as a generation.
+
 The prompt box has help on the local language model (Translate to English, Expand: streamed in,
 one Ctrl+Z restores the prompt before), a strip of the library pictures nearest to the words,
 and pictures (gallery items, dropped files) can be described as prompts with CLIP.
@@ -37,7 +40,8 @@ from ...imagegen.adapters import reuse_addons
 from ...imagegen.presets import FastPreset, preset_for
 from ...imagegen.generate import JOB_KIND, GeneratedImage
 from ...imagegen.loading import PipelineLoadError, variant_of
-from ...imagegen.service import submit_images
+from ...imagegen.service import submit_images, submit_upscales
+from ...imagegen.upscale import TilePreview, UpscaledImage, UpscaleRequest
 from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
@@ -55,6 +59,7 @@ from ..widgets.image_preview import ImagePreview
 from ..widgets.image_queue import ImageQueue
 from ..widgets.image_settings import ImageSettingsPanel
 from ..widgets.prompt_strip import PromptStrip
+from ..widgets.upscale_dialog import UpscaleDialog
 from .needs_model import NeedsModelPage
 
 RECENT_OUTPUTS = 40
@@ -103,6 +108,9 @@ class ImagePage(NeedsModelPage):
         self._describing: Optional[JobHandle] = None
         self._described_path: Optional[Path] = None  # the picture being or last described
         self.description: Optional[Description] = None
+        self._upscales: set[int] = set()  # ids of the upscale jobs this page queued
+        self._opened_picture: Optional[Path] = None  # the last picture dropped or opened
+        self._upscale_dialog: Optional[UpscaleDialog] = None
 
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("prompt")
@@ -233,6 +241,7 @@ class ImagePage(NeedsModelPage):
         self.gallery.moreLikeThisRequested.connect(self.requests.moreLikeThis)
         self.gallery.revealRequested.connect(self.reveal)
         self.gallery.describeRequested.connect(self.describe_picture)
+        self.gallery.upscaleRequested.connect(self.upscale_picture)
         # Another picture chosen in the gallery: a description of the one before no longer applies.
         self.gallery.list.currentItemChanged.connect(lambda *_: self._description_for(self.gallery.current_path()))
 
@@ -242,8 +251,13 @@ class ImagePage(NeedsModelPage):
         middle_layout.addWidget(self.progress)
         self.gallery_toggle = panel_toggle("gallery", "Gallery", "Show or hide the gallery of generated images")
         self.gallery_toggle.toggled.connect(self.gallery.setVisible)
+        self.upscale_button = QPushButton("Upscale…")
+        self.upscale_button.setObjectName("upscale")
+        self.upscale_button.setToolTip("Upscale the selected result, or the picture you opened, with an upscaler model")
+        self.upscale_button.clicked.connect(lambda: self.upscale_picture(self.gallery.current_path() or self._opened_picture))
         queue_row = QHBoxLayout()
         queue_row.addWidget(QLabel("Queue"), 1)
+        queue_row.addWidget(self.upscale_button)
         queue_row.addWidget(self.gallery_toggle)
         middle_layout.addLayout(queue_row)
         middle_layout.addWidget(self.queue)
@@ -374,6 +388,72 @@ class ImagePage(NeedsModelPage):
         if self._current is None:
             self.progress.setRange(0, self.settings.steps.value())
             self.progress.setValue(0)
+
+    # -- upscaling -------------------------------------------------------------------------
+
+    def upscale_picture(self, path: Optional[Path] = None) -> Optional[UpscaleDialog]:
+        """Open Upscale… for `path` (any picture can be chosen in it); Upscale queues the job."""
+        if self._upscale_dialog is None:  # one dialog, kept: its model list follows the Models page
+            self._upscale_dialog = UpscaleDialog(self.services, parent=self)
+            self._upscale_dialog.accepted.connect(lambda: self.upscale(self._upscale_dialog.request()))
+        dialog = self._upscale_dialog
+        dialog.picture.setText(str(path) if path else "")
+        dialog.refresh_models()
+        dialog.open()
+        return dialog
+
+    def upscale(self, request: UpscaleRequest) -> Optional[JobHandle]:
+        """Queue one upscale; errors are shown in the status line, not raised."""
+        try:
+            [handle] = submit_upscales(self.ctx, [request])
+        except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
+            self.status.setText(f"Cannot upscale: {exc}")
+            return None
+        self.queue.engine = self.ctx.engine
+        self._upscales.add(handle.id)
+        self.bridge.watch(handle, self._on_upscale_event)
+        self.status.setText(f"Queued: {handle.name}")
+        self.queue.refresh()
+        return handle
+
+    def _on_upscale_event(self, event: JobEvent) -> None:
+        handle, kind = event.handle, event.kind
+        if handle is None or handle.id not in self._upscales:
+            return
+        if kind is EventKind.STARTED:
+            self._current = handle  # Cancel and Esc stop it as they stop a generation
+            self.cancel_button.setEnabled(True)
+            self.progress.setFormat("%v / %m tiles")
+            self.progress.setRange(0, 0)
+            self.status.setText(f"Upscaling: {handle.name}")
+        elif kind is EventKind.PROGRESS and handle is self._current:
+            progress = event.payload
+            if progress.total:
+                self.progress.setRange(0, int(progress.total))
+                self.progress.setValue(int(progress.done))
+            else:
+                self.status.setText(f"Upscaling: {handle.name} ({progress.message})")
+        elif kind is EventKind.PREVIEW and isinstance(event.payload, TilePreview):
+            self.preview.show_array(event.payload.image)
+        elif kind.final:
+            self._upscales.discard(handle.id)
+            if handle is self._current:
+                self._current = None
+                self.cancel_button.setEnabled(False)
+                self.progress.setFormat("%v / %m steps")
+                self._show_idle_progress()
+            if kind is EventKind.FINISHED:
+                self._upscaled(event.payload)
+            else:
+                self.preview.clear_preview()
+                self.status.setText(f"Cancelled: {handle.name}" if kind is EventKind.CANCELLED
+                                    else f"Upscale failed: {event.payload}")  # the traceback is in the log
+
+    def _upscaled(self, result: UpscaledImage) -> None:
+        self.preview.show_file(result.path)
+        self.status.setText(f"Saved {result.path.name} ({result.scale:g}×, {result.width}×{result.height}, "
+                            f"{result.seconds:.1f} s)")
+        run_in_background(lambda: _load_result(result.path), self._add_to_gallery)
 
     def cancel_current(self) -> None:
         if self._current is not None:
@@ -649,5 +729,6 @@ class ImagePage(NeedsModelPage):
     def take_picture(self, path: Path) -> None:
         """A picture given to the page (dropped, or opened from the File menu): its settings into
         the form; one that stores none is described as a prompt instead, where a CLIP model is."""
+        self._opened_picture = Path(path)  # what Upscale… offers when no result is selected
         if not self.reuse_settings_from(path) and self.ctx.registry.default("clip") is not None:
             self.describe_picture(path)

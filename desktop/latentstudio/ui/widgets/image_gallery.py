@@ -38,6 +38,7 @@ class ImageGallery(QWidget):
     moreLikeThisRequested = Signal(object)
     revealRequested = Signal(object)
     describeRequested = Signal(object)
+    upscaleRequested = Signal(object)
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -171,6 +172,7 @@ class ImageGallery(QWidget):
         menu.addAction("More like this", lambda: self.moreLikeThisRequested.emit(path))
         menu.addAction("Use as init image", lambda: self.initRequested.emit(path))
         menu.addAction("Reuse settings", lambda: self.reuseRequested.emit(path))
+        menu.addAction("Upscale…", lambda: self.upscaleRequested.emit(path))
         return menu
 
     def _context_menu(self, pos: QPoint) -> None:

@@ -32,7 +32,10 @@ NEEDS = {
     "clip": "Search needs a CLIP model: it turns your photos and your words into comparable vectors.",
     "diffusion": "Image generation needs a diffusion model (a diffusers folder or a .safetensors checkpoint).",
     "llm": "Code generation needs a local language model (a transformers folder).",
+    "upscaler": "Upscaling needs an upscaler model: a super-resolution model such as Real-ESRGAN "
+                "(.safetensors or .pth, e.g. from an A1111 or ComfyUI models folder).",
 }
+FILE_FILTERS = {"upscaler": "Upscaler models (*.safetensors *.pth)"}
 
 
 class MissingModelCard(QFrame):
@@ -170,7 +173,7 @@ class MissingModelCard(QFrame):
 
     def _import_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import a model file", filter="Safetensors checkpoints (*.safetensors)"
+            self, "Import a model file", filter=FILE_FILTERS.get(self.kind, "Safetensors checkpoints (*.safetensors)")
         )
         if path:
             self.importRequested.emit(Path(path), self.kind)
