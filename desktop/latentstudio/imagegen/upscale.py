@@ -204,7 +204,7 @@ def upscale_array(
         tile_size = tile if loaded.tiles else max(image.shape[:2])
         image, tile = run_tiles_halving(
             loaded, image, loaded.scale, tile_size, DEFAULT_OVERLAP, on_tile,
-            on_tile_size=lambda size: job.progress(0, None, f"{what}upscaling in tiles of {size} pixels"),
+            on_tile_size=lambda size: job.progress(0, None, f"{what}tiles of {size} pixels"),
             free_memory=lambda: _free_device_memory(job.device),
         )
     if (image.shape[1], image.shape[0]) != target:

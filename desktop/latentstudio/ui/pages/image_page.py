@@ -425,14 +425,14 @@ class ImagePage(NeedsModelPage):
             self.cancel_button.setEnabled(True)
             self.progress.setFormat("%v / %m tiles")
             self.progress.setRange(0, 0)
-            self.status.setText(f"Upscaling: {handle.name}")
+            self.status.setText(f"{handle.name}…")
         elif kind is EventKind.PROGRESS and handle is self._current:
             progress = event.payload
             if progress.total:
                 self.progress.setRange(0, int(progress.total))
                 self.progress.setValue(int(progress.done))
             else:
-                self.status.setText(f"Upscaling: {handle.name} ({progress.message})")
+                self.status.setText(f"{handle.name}: {progress.message}")
         elif kind is EventKind.PREVIEW and isinstance(event.payload, TilePreview):
             self.preview.show_array(event.payload.image)
         elif kind.final:
