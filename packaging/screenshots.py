@@ -69,6 +69,24 @@ def write_shape_pictures(folder: Path, count: int) -> None:
         image.save(folder / f"{index:03d}-{colour}-{shape}.jpg", quality=90)
 
 
+def write_camera_files(folder: Path) -> None:
+    """What a camera and a phone leave beside the pictures: a RAW, a RAW+JPEG pair, a video of three
+    scenes (found at its moments), and a picture rated 4 stars in a Lightroom sidecar."""
+    from tests.support.camera_files import make_dng, make_video, xmp_sidecar
+    from tests.support.tiny_clip import shape_image
+
+    def shape(colour: str, kind: str, seed: int):
+        return shape_image(colour, kind, random.Random(seed)).resize((384, 384))
+
+    make_dng(folder / "DSC_0101.NEF", shape("green", "triangle", 1), preview=384)
+    make_dng(folder / "IMG_0200.CR2", shape("yellow", "circle", 2), preview=384)
+    shape("yellow", "circle", 2).save(folder / "IMG_0200.JPG", quality=90)
+    make_video(folder / "harbour-walk.mp4", [(shape("red", "circle", 3), 4.0), (shape("blue", "square", 4), 4.0),
+                                             (shape("yellow", "triangle", 5), 4.0)])
+    shape("blue", "circle", 6).save(folder / "DSC_0300.jpg", quality=90)
+    (folder / "DSC_0300.xmp").write_text(xmp_sidecar(["lighthouse"], rating=4))
+
+
 def prepare_demo(ctx, workdir: Path) -> None:
     """Install the tiny test models and index a folder of pictures, through the app's own core."""
     from latentstudio.library import service
@@ -81,6 +99,7 @@ def prepare_demo(ctx, workdir: Path) -> None:
         ctx.registry.import_path(tiny_model("llm-tiny"), kind="llm", model_id="tiny-coder")
     pictures = workdir / "Pictures"
     write_shape_pictures(pictures, DEMO_PICTURES)
+    write_camera_files(pictures)
     service.add_folders(ctx, [pictures])
     service.scan_library(ctx, [pictures])
     service.submit_index(ctx).result(timeout=600)
@@ -104,7 +123,7 @@ def wait_for(app, condition: Callable[[], bool], timeout_s: float) -> bool:
     return condition()
 
 
-def demo_search(app, page) -> None:
+def demo_search(app, page, text: str = DEMO_QUERY) -> None:
     """Type a query into the Search page (found by object name) and wait for its results."""
     from PySide6.QtWidgets import QLabel, QLineEdit
 
@@ -113,13 +132,13 @@ def demo_search(app, page) -> None:
     if query is None or summary is None:
         print("screenshots: the Search page has no search-query/search-summary widget; no demo query")
         return
-    query.setText(DEMO_QUERY)
+    query.setText(text)
     if not wait_for(app, lambda: bool(summary.text()), 60):
         print("screenshots: no search results within 60 s")
 
 
 def capture_pages(state: str, out: Path, home: Path, workdir: Path, size: tuple[int, int] = WINDOW,
-                  theme: Optional[str] = None) -> list[Path]:
+                  theme: Optional[str] = None, query: str = DEMO_QUERY) -> list[Path]:
     os.environ["LATENT_STUDIO_HOME"] = str(home)
     from PySide6.QtWidgets import QApplication
 
@@ -144,7 +163,7 @@ def capture_pages(state: str, out: Path, home: Path, workdir: Path, size: tuple[
         for name in [spec.name for spec in PAGES]:
             page = window.show_page(name)
             if state == "demo" and name == "search":
-                demo_search(app, page)
+                demo_search(app, page, query)
             settle(app, 1500)
             path = out / f"{state}-{name}{'-' + theme if theme else ''}.png"
             if not window.grab().save(str(path)):
@@ -190,6 +209,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--wait", type=float, default=20.0, help="seconds to let --installed start")
     parser.add_argument("--size", default=f"{WINDOW[0]}x{WINDOW[1]}", help="window size, WxH")
     parser.add_argument("--theme", choices=("light", "dark"), help="colour scheme (default: the system's)")
+    parser.add_argument("--query", default=DEMO_QUERY, help="what the demo types into Search")
     args = parser.parse_args(argv)
     states = args.state or ["first-run", "demo"]
     sys.path[:0] = [str(REPO), str(REPO / "desktop")]
@@ -211,11 +231,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                 command = [sys.executable, __file__, "--state", state, "--out", str(args.out), "--size", args.size]
                 if args.theme:
                     command += ["--theme", args.theme]
+                command += ["--query", args.query]
                 subprocess.run(command, check=True)
                 continue
             with tempfile.TemporaryDirectory(prefix="latent-studio-shots-") as scratch:
                 size = tuple(int(n) for n in args.size.lower().split("x"))
-                for path in capture_pages(state, args.out, Path(scratch) / "home", Path(scratch), size, args.theme):
+                for path in capture_pages(state, args.out, Path(scratch) / "home", Path(scratch), size, args.theme,
+                                          args.query):
                     print(path)
     finally:
         if xvfb is not None:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
 from pathlib import Path
+from typing import Optional
 
 from PySide6.QtCore import QProcess, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
+from ..units import format_duration
+
 log = logging.getLogger(__name__)
+
+# Players that can be told where to start, with how they are told; where they install themselves
+# off the PATH (Windows, macOS).
+PLAYERS = (("vlc", "--start-time={:.2f}"), ("mpv", "--start={:.2f}"))
+PLAYER_PLACES = {
+    "vlc": (r"C:\Program Files\VideoLAN\VLC\vlc.exe", "/Applications/VLC.app/Contents/MacOS/VLC"),
+    "mpv": ("/Applications/mpv.app/Contents/MacOS/mpv",),
+}
 
 
 def open_file(path: Path) -> str:
@@ -23,9 +36,34 @@ def open_file(path: Path) -> str:
     return ""
 
 
-def copy_image(path: Path) -> str:
-    """Put the picture itself on the clipboard; returns "" or what went wrong."""
+def _player(program: str) -> Optional[str]:
+    found = shutil.which(program)
+    if found:
+        return found
+    return next((place for place in PLAYER_PLACES.get(program, ()) if os.path.isfile(place)), None)
+
+
+def open_video_at(path: Path, seconds: float) -> str:
+    """Play a video from `seconds` in a player that can be told where to start (VLC, mpv); without
+    one, open it with the system's app. Returns "" or what the user should know, in words."""
+    path = Path(path)
+    if not path.exists():
+        return f"{path.name} is no longer there."
+    for program, start in PLAYERS:
+        player = _player(program)
+        if player and QProcess.startDetached(player, [start.format(seconds), str(path)])[0]:
+            return ""
+    problem = open_file(path)
+    return problem or (f"Opened {path.name}: the moment found is at {format_duration(seconds)} "
+                       "(with VLC or mpv installed, Open starts there).")
+
+
+def copy_image(path: Path, shown: Optional[Path] = None) -> str:
+    """Put the picture itself on the clipboard (`shown`, the picture a result shows, for files Qt
+    cannot read: a video's moment, a RAW's preview); returns "" or what went wrong."""
     image = QImage(str(path))
+    if image.isNull() and shown is not None:
+        image = QImage(str(shown))
     if image.isNull():
         return f"{Path(path).name} could not be read as an image."
     QGuiApplication.clipboard().setImage(image)

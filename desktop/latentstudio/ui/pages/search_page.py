@@ -41,9 +41,9 @@ from ...library.controller import FOLDER, SCAN, FolderChange, LibraryController
 from ...library.scan import ScanReport
 from ...models.text_encoding.encoder import LOADING_MESSAGE
 from ...library.thumbnails import ensure_thumbnail
-from ...units import counted
+from ...units import counted, format_duration
 from ..background import run_in_background
-from ..file_actions import copy_image, copy_path, open_file, reveal
+from ..file_actions import copy_image, copy_path, open_file, open_video_at, reveal
 from ..widgets.search_drop_zone import SearchDropZone
 from ..widgets.search_filters import SearchFiltersPanel
 from ..widgets.library_health import LibraryHealthDialog, read_health
@@ -166,7 +166,7 @@ class SearchPage(NeedsModelPage):
         self.filters.changed.connect(self._debounce.start)
         self.drop_zone.imageChosen.connect(lambda _: self.run_search())
         self.drop_zone.cleared.connect(self.run_search)
-        self.results.activatedHit.connect(lambda hit: self.open_file(hit.path))
+        self.results.activatedHit.connect(self.open_hit)
         self.results.customContextMenuRequested.connect(self._context_menu)
 
         self.tag_panel.filterChanged.connect(self.run_search)
@@ -513,6 +513,15 @@ class SearchPage(NeedsModelPage):
         if problem:
             self.summary.setText(problem)
 
+    def open_hit(self, hit: SearchHit) -> None:
+        """Open a result; a video found at a moment starts there where the player allows."""
+        if hit.kind == "video" and hit.time is not None:
+            problem = open_video_at(hit.path, hit.time)
+            if problem:
+                self.summary.setText(problem)
+        else:
+            self.open_file(hit.path)
+
     def _context_menu(self, pos: QPoint) -> None:
         index = self.results.indexAt(pos)
         if not index.isValid():
@@ -522,12 +531,20 @@ class SearchPage(NeedsModelPage):
     def result_menu(self, hit: SearchHit) -> QMenu:
         """What can be done with one result: open, reveal, copy, search, and hand it to the Image page."""
         menu = QMenu(self)
-        menu.addAction("Open", lambda: self.open_file(hit.path))
+        video = hit.kind == "video"
+        if video and hit.time is not None:
+            menu.addAction(f"Play from {format_duration(hit.time)}", lambda: self.open_hit(hit))
+            menu.addAction("Play from the start", lambda: self.open_file(hit.path))
+        else:
+            menu.addAction("Open", lambda: self.open_file(hit.path))
+        if hit.companion is not None:
+            menu.addAction(f"Open {hit.companion.name}", lambda: self.open_file(hit.companion))
         menu.addAction("Reveal in folder", lambda: self.summary.setText(reveal(hit.path) or self.summary.text()))
         menu.addAction("Copy path", lambda: copy_path(hit.path))
-        menu.addAction("Copy image", lambda: self.summary.setText(copy_image(hit.path) or self.summary.text()))
+        menu.addAction("Copy frame" if video else "Copy image",
+                       lambda: self.summary.setText(copy_image(hit.path, hit.thumbnail) or self.summary.text()))
         menu.addAction("More like this", lambda: self.search_by_image(hit.path))
-        if self.ctx.registry.default("diffusion") is not None:
+        if self.ctx.registry.default("diffusion") is not None and not video:
             menu.addAction("Use as init image", lambda: self.requests.useAsInitImage.emit(hit.path))
             if hit.generated or carries_settings(hit.path):  # ours, or another tool's (A1111, ComfyUI…)
                 menu.addAction("Reuse its settings", lambda: self.requests.reuseSettings.emit(hit.path))

@@ -1,4 +1,4 @@
-"""Search filters: folder, date range, file type, minimum size, negative terms, weights, cut-off."""
+"""Search filters: folder, date range, file type, rating, minimum size, negative terms, weights, cut-off."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...library import SearchFilters
-from ...library.scan import IMAGE_TYPES
+from ...library.scan import LIBRARY_TYPES
 
-FILE_TYPES = (("Any type", ()),) + tuple((kind.label, kind.formats) for kind in IMAGE_TYPES)
+FILE_TYPES = (("Any type", ()),) + tuple((kind.label, kind.formats) for kind in LIBRARY_TYPES)
+RATINGS = ("Any rating",) + tuple("★" * n + "☆" * (5 - n) + (" or more" if n < 5 else "") for n in range(1, 6))
 
 
 def _timestamp(date: QDate, end_of_day: bool) -> float:
@@ -53,7 +54,11 @@ class SearchFiltersPanel(QWidget):
         self.file_type = QComboBox()
         for label, _ in FILE_TYPES:
             self.file_type.addItem(label)
-        self.file_type.setToolTip("Only pictures stored in this format")
+        self.file_type.setToolTip("Only pictures stored in this format (camera RAW and videos included)")
+        self.rating = QComboBox()
+        self.rating.addItems(RATINGS)
+        self.rating.setToolTip("Only pictures rated this many stars or more in Lightroom, darktable, digiKam, "
+                               "Capture One… (XMP ratings, from sidecars or inside the file)")
         self.min_side = QSpinBox()
         self.min_side.setRange(0, 20000)
         self.min_side.setSuffix(" px")
@@ -80,6 +85,7 @@ class SearchFiltersPanel(QWidget):
         form.addRow("Date", self.use_dates)
         form.addRow("", dates)
         form.addRow("Type", self.file_type)
+        form.addRow("Rating", self.rating)
         form.addRow("Shorter side ≥", self.min_side)
         form.addRow("Min. score", self.min_score)
         form.addRow("Words ↔ image", self.image_weight)
@@ -91,6 +97,7 @@ class SearchFiltersPanel(QWidget):
         self.date_from.dateChanged.connect(self.changed)
         self.date_to.dateChanged.connect(self.changed)
         self.file_type.currentIndexChanged.connect(self.changed)
+        self.rating.currentIndexChanged.connect(self.changed)
         self.min_side.valueChanged.connect(self.changed)
         self.min_score.valueChanged.connect(self.changed)
         self.image_weight.valueChanged.connect(self.changed)
@@ -114,13 +121,15 @@ class SearchFiltersPanel(QWidget):
             date_to=_timestamp(self.date_to.date(), True) if self.use_dates.isChecked() else None,
             file_types=FILE_TYPES[self.file_type.currentIndex()][1],
             min_side=self.min_side.value(),
+            min_rating=self.rating.currentIndex(),
         )
 
     def narrows(self) -> bool:
-        """Whether a filter leaves pictures out (a folder, dates, a type, a size): then an empty
-        query lists what passes them."""
+        """Whether a filter leaves pictures out (a folder, dates, a type, a rating, a size): then an
+        empty query lists what passes them."""
         filters = self.filters()
-        return bool(filters.folder or filters.date_from is not None or filters.file_types or filters.min_side)
+        return bool(filters.folder or filters.date_from is not None or filters.file_types or filters.min_side
+                    or filters.min_rating)
 
     def weights(self) -> tuple[float, float]:
         """(text weight, image weight) when both words and an image are given."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from ...library import SearchHit
 from ...library.search import LISTED
+from ...units import format_duration
 from .empty_state import EmptyStateListView
 from .thumbnail_grid import FillingGridMixin
 from .thumbnail_loader import ThumbnailLoader
@@ -38,10 +39,34 @@ MATCHED = {
 }
 
 
+KINDS = {  # what a result is, said before its name; photos and generated pictures say nothing
+    "video": "▶ video",
+    "raw": "RAW",
+    "raw+jpeg": "RAW+JPEG",
+    "live": "Live Photo",
+}
+
+
+def kind_text(hit: SearchHit) -> str:
+    """`▶ 0:04` for a video found at a moment, else what it is (RAW, RAW+JPEG, Live Photo), or ""."""
+    if hit.kind == "video" and hit.time is not None:
+        return f"▶ {format_duration(hit.time)}"
+    return KINDS.get(hit.kind, "")
+
+
 def describe(hit: SearchHit) -> str:
     lines = [str(hit.path)]
     if hit.matched != LISTED:
         lines.append(f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}")
+    if hit.kind == "video":
+        length = f"{format_duration(hit.duration)} long" if hit.duration else "video"
+        moment = f" · best moment at {format_duration(hit.time)}" if hit.time is not None else ""
+        lines.append(f"video, {length}{moment} (Open starts there where the player allows)")
+    elif hit.companion is not None:
+        what = "Live Photo, with its video" if hit.kind == "live" else "shot as RAW+JPEG, with the RAW file"
+        lines.append(f"{what} {hit.companion.name}")
+    if hit.rating:
+        lines.append("rated " + ("rejected" if hit.rating < 0 else "★" * hit.rating + "☆" * (5 - hit.rating)))
     if hit.width and hit.height:
         lines.append(f"{hit.width}×{hit.height} {hit.format or ''}".strip())
     if hit.taken:
@@ -56,11 +81,12 @@ def describe(hit: SearchHit) -> str:
 def label(hit: SearchHit) -> str:
     """Why it matched (when not the picture alone), score and name; the first tags as chips on a
     second line."""
+    kind = f"{kind_text(hit)} · " if kind_text(hit) else ""
     if hit.matched == LISTED:  # no query, no score: when it was taken (else changed) shows instead
-        text = f"{datetime.fromtimestamp(hit.taken):%Y-%m-%d} · {hit.path.name}" if hit.taken else hit.path.name
+        text = kind + (f"{datetime.fromtimestamp(hit.taken):%Y-%m-%d} · {hit.path.name}" if hit.taken else hit.path.name)
     else:
         words = "" if hit.matched == "picture" else f"{hit.matched} · "
-        text = f"{words}{hit.score:.2f} · {hit.path.name}"
+        text = f"{words}{kind}{hit.score:.2f} · {hit.path.name}"
     if hit.tags:
         text += "\n" + " ".join(f"#{tag}" for tag in hit.tags[:TAG_CHIPS])
     return text
