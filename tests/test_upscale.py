@@ -16,7 +16,7 @@ from latentstudio.context import AppContext
 from latentstudio.engine import Cancelled, EventKind, JobEvent, JobState, ModelMemoryError
 from latentstudio.imagegen.metadata import png_info, read_metadata, read_reading
 from latentstudio.imagegen.service import submit_upscales
-from latentstudio.imagegen.tiling import plan_for, run_tiles, run_tiles_halving, tile_starts
+from latentstudio.imagegen.tiling import plan_for, run_tiles, run_tiles_halving, tile_span, tile_starts
 from latentstudio.imagegen.upscale import TilePreview, UpscaleRequest, passes_for
 from latentstudio.models import UnsupportedModelError
 from latentstudio.models.detect import detect_model
@@ -112,12 +112,14 @@ def test_a_picture_is_no_model(tmp_path: Path, registry: ModelRegistry) -> None:
 # -- tiling --------------------------------------------------------------------------------
 
 
-def test_tiles_spread_evenly_with_at_least_the_overlap() -> None:
-    assert tile_starts(100, 512, 32) == [0]
-    for length, tile, overlap in ((1000, 256, 32), (4000, 512, 32), (513, 512, 32), (97, 32, 8)):
-        starts = tile_starts(length, tile, overlap)
-        assert starts[0] == 0 and starts[-1] + tile == length
-        assert all(0 < b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+def test_tiles_cover_each_side_with_the_overlap_and_little_more() -> None:
+    assert tile_starts(100, 512, 32) == [0] and tile_span(100, 512, 32) == 100
+    for length, tile, overlap in ((1000, 256, 32), (4000, 512, 32), (513, 512, 32), (97, 32, 8), (1024, 512, 16)):
+        span, starts = tile_span(length, tile, overlap), tile_starts(length, tile, overlap)
+        assert span <= tile and starts[0] == 0 and starts[-1] + span == length
+        overlaps = [a + span - b for a, b in zip(starts, starts[1:])]
+        assert all(overlap <= o <= overlap + 1 for o in overlaps)  # never thinner, never much wider
+    assert tile_span(4000, 512, 32) == 473 and len(tile_starts(4000, 512, 32)) == 9  # 9 x 473 - 8 x 32 = 4001
 
 
 @pytest.mark.parametrize("tile", [32, 48, 64, 512])

@@ -57,7 +57,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     upscale.add_argument("--scale", type=float, default=None, metavar="N",
                          help="how many times larger (default: the model's own scale; more takes further passes)")
     upscale.add_argument("--tile", type=int, default=None, metavar="N",
-                         help="tile side in pixels (default 512; halves by itself when memory runs out)")
+                         help="tile side in pixels (default 256 on a CPU, 512 on a GPU; halves by itself when memory runs out)")
     upscale.add_argument("--json", action="store_true", help="print paths, sizes and seconds as JSON")
     upscale.set_defaults(func=cmd_upscale)
 

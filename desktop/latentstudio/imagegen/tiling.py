@@ -1,7 +1,8 @@
 """Run an image model over a picture in overlapping tiles, blending the seams.
 
-Tiles overlap by at least `overlap` input pixels and are spread evenly over the picture (no
-thin last tile). In each overlap the outer quarter of every tile is dropped (its pixels lacked
+Along each side the fewest tiles of at most `tile` pixels that overlap by `overlap` are taken,
+shrunk to cover the side exactly with that overlap (no thin last tile, no overlap wider than
+asked: the pixels computed twice stay few). In each overlap the outer quarter of every tile is dropped (its pixels lacked
 context) and the middle half cross-fades linearly into the neighbour, so a model whose reach is
 under a quarter of the overlap gives exactly the untiled picture. The weights are separable
 (one ramp across, one down), so their sums are known per column and per row: the output is
@@ -24,7 +25,12 @@ from ..engine.residency import ModelMemoryError, is_out_of_memory
 log = logging.getLogger(__name__)
 
 MIN_TILE = 32  # input pixels; below this the overlap would be most of each tile
-DEFAULT_OVERLAP = 32
+MIN_OVERLAP = 16  # input pixels: 4 dropped at each tile's edge, 8 cross-faded
+
+
+def default_overlap(tile: int) -> int:
+    """A sixteenth of the tile, at least 16 pixels: the pixels computed twice stay about 6%."""
+    return max(MIN_OVERLAP, tile // 16)
 
 # (tiles done, tiles in this pass, (x, y, width, height) of the tile in the input, its output as a
 # float (3, h, w) tensor in 0..1): called after every tile, where the job checkpoints and previews.
@@ -33,12 +39,21 @@ TileDone = Callable[[int, int, tuple[int, int, int, int], Any], None]
 TileSizeChosen = Callable[[int], None]
 
 
+def tile_span(length: int, tile: int, overlap: int) -> int:
+    """The size of the tiles along one side: at most `tile`, as small as covers it with `overlap`."""
+    if length <= tile:
+        return length
+    count = math.ceil((length - overlap) / (tile - overlap))
+    return math.ceil((length + (count - 1) * overlap) / count)
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Where the tiles along one side start: evenly spread, each overlap at least `overlap`."""
-    if length <= tile:
+    span = tile_span(length, tile, overlap)
+    if span >= length:
         return [0]
     count = math.ceil((length - overlap) / (tile - overlap))
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+    return [round(i * (length - span) / (count - 1)) for i in range(count)]
 
 
 def ramp(size: int, ramp_before: bool, ramp_after: bool, overlap: int) -> np.ndarray:
@@ -68,11 +83,11 @@ class TilePlan:
 
     @property
     def tile_width(self) -> int:
-        return min(self.tile, self.width)
+        return tile_span(self.width, self.tile, self.overlap)
 
     @property
     def tile_height(self) -> int:
-        return min(self.tile, self.height)
+        return tile_span(self.height, self.tile, self.overlap)
 
     @property
     def xs(self) -> list[int]:
@@ -97,9 +112,9 @@ class TilePlan:
         return ramps, total
 
 
-def plan_for(width: int, height: int, tile: int, overlap: int = DEFAULT_OVERLAP) -> TilePlan:
+def plan_for(width: int, height: int, tile: int, overlap: Optional[int] = None) -> TilePlan:
     """A plan whose overlap leaves each tile mostly its own (at most a quarter of the tile)."""
-    return TilePlan(width, height, tile, min(overlap, tile // 4))
+    return TilePlan(width, height, tile, min(default_overlap(tile) if overlap is None else overlap, tile // 4))
 
 
 def run_tiles(
@@ -151,7 +166,7 @@ def run_tiles_halving(
     image: np.ndarray,
     scale: int,
     tile: int,
-    overlap: int = DEFAULT_OVERLAP,
+    overlap: Optional[int] = None,
     on_tile: Optional[TileDone] = None,
     on_tile_size: Optional[TileSizeChosen] = None,
     free_memory: Callable[[], None] = lambda: None,

@@ -20,7 +20,7 @@ from ..engine import JobContext, JobHandle
 from ..models.registry import InstalledModel
 from ..models.upscalers import UPSCALER_KIND, load_upscaler, upscaler_scale
 from .outputs import write_new_file
-from .tiling import DEFAULT_OVERLAP, run_tiles_halving
+from .tiling import run_tiles_halving
 from .upscale_metadata import UpscaledSettings, png_text, upscaled_settings
 
 if TYPE_CHECKING:
@@ -31,7 +31,9 @@ MAX_SOURCE_PIXELS = 64 * 2**20
 MAX_OUTPUT_PIXELS = 300 * 2**20  # about 20000 x 15000: a 4x upscale of a 12-megapixel photo fits
 MAX_SCALE = 16.0
 MAX_PASSES = 4
-DEFAULT_TILE = 512  # input pixels per tile side
+# Input pixels per tile side. On a CPU tiles of 192-256 run faster than whole pictures (their
+# activations stay in cache; tests/benchmarks/upscale_throughput.py); a GPU wants larger ones.
+CPU_TILE, GPU_TILE = 256, 512
 PREVIEW_SIDE = 768  # the preview's longest side, in pixels
 
 
@@ -40,7 +42,7 @@ class UpscaleRequest:
     image: Path
     model_id: Optional[str] = None  # None: the default upscaler
     scale: Optional[float] = None  # None: the model's own
-    tile: Optional[int] = None  # None: the device's default
+    tile: Optional[int] = None  # None: the device's default (default_tile)
 
     def validated(self) -> "UpscaleRequest":
         if not Path(self.image).is_file():
@@ -124,6 +126,10 @@ def load_for(model: InstalledModel, device: Any) -> LoadedUpscaler:
     return LoadedUpscaler(descriptor, device.torch_device, torch.float16 if half else torch.float32)
 
 
+def default_tile(device_kind: str) -> int:
+    return CPU_TILE if device_kind == "cpu" else GPU_TILE
+
+
 def upscaler_key(model: InstalledModel) -> str:
     return f"upscaler:{model.id}"
 
@@ -203,7 +209,7 @@ def upscale_array(
 
         tile_size = tile if loaded.tiles else max(image.shape[:2])
         image, tile = run_tiles_halving(
-            loaded, image, loaded.scale, tile_size, DEFAULT_OVERLAP, on_tile,
+            loaded, image, loaded.scale, tile_size, None, on_tile,
             on_tile_size=lambda size: job.progress(0, None, f"{what}tiles of {size} pixels"),
             free_memory=lambda: _free_device_memory(job.device),
         )
@@ -241,7 +247,7 @@ def upscale_image(
     settings: UpscaledSettings = upscaled_settings(request.image, model.id, scale)
     job.progress(0, None, f"loading {model.id}")
     device = job.device
-    tile = request.tile or DEFAULT_TILE
+    tile = request.tile or default_tile(device.kind)
     with job.models.use(upscaler_key(model), lambda: load_for(model, device)) as loaded:
         job.checkpoint()
         started = time.perf_counter()
@@ -249,6 +255,7 @@ def upscale_image(
         seconds = time.perf_counter() - started
     job.progress(0, None, "saving")
     picture = Image.fromarray(result)
+    del result  # a 4x picture is hundreds of megabytes: keep one copy while the PNG is written
     path = write_new_file(
         outputs,
         settings.seed,

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...imagegen.upscale import DEFAULT_TILE, MAX_SCALE, UpscaleRequest
+from ...imagegen.upscale import CPU_TILE, GPU_TILE, MAX_SCALE, UpscaleRequest
 from ...library.scan import file_dialog_filter
 from ...models.upscalers import UPSCALER_KIND, upscaler_scale
 from ...units import format_bytes
@@ -73,9 +73,10 @@ class UpscaleDialog(QDialog):
                               "passes, less is resized down from the model's result")
         self.tile = QSpinBox()
         self.tile.setObjectName("upscale-tile")
-        self.tile.setRange(32, 4096)
+        self.tile.setRange(0, 4096)
         self.tile.setSingleStep(64)
-        self.tile.setValue(DEFAULT_TILE)
+        self.tile.setSpecialValueText(f"Auto ({CPU_TILE} px on a CPU, {GPU_TILE} on a GPU)")
+        self.tile.setValue(0)
         self.tile.setSuffix(" px")
         self.tile.setToolTip("The picture is upscaled in tiles of this size (overlapping, blended); "
                              "it halves by itself when memory runs out")
@@ -147,5 +148,5 @@ class UpscaleDialog(QDialog):
             Path(self.picture.text().strip()).expanduser(),
             self.model.currentData(),
             self.scale.value(),
-            self.tile.value(),
+            self.tile.value() or None,
         )
