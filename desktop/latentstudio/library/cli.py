@@ -141,6 +141,9 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
         "seconds": round(report.seconds, 2) if report else None,
         "images_per_second": round(report.images_per_second, 2) if report else None,
         "encoder": report.encoder if report else "",
+        "videos": report.videos if report else 0,
+        "moments": report.moments if report else 0,
+        "video_seconds": round(report.video_seconds, 1) if report else 0.0,
         "completed": not interrupted,
     }
     if args.cluster:
@@ -156,6 +159,9 @@ def cmd_index(args: argparse.Namespace, ctx) -> int:
         if report and report.encoded:
             print(f"Encoding: {report.images_per_second:.1f} images/s over {report.seconds:.1f} s"
                   + (f" ({report.encoder} picture tower)" if report.encoder else ""))
+        if report and report.videos:
+            print(f"Videos: {report.videos}, {format_duration(report.video_seconds)} in all, "
+                  f"searchable by {report.moments} moments")
         for reason, count in Counter(r for _, r in skipped).most_common():
             print(f"  skipped {count}: {reason}")
         for path, reason in skipped[:20]:

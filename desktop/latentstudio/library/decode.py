@@ -58,7 +58,8 @@ class DecodedImage:
     taken: Optional[float]  # EXIF capture time (POSIX seconds, the camera's clock read as UTC)
 
 
-def _exif_time(image: Image.Image) -> Optional[float]:
+def exif_time(image: Image.Image) -> Optional[float]:
+    """The EXIF capture time (else the file's EXIF DateTime), the camera's clock read as UTC."""
     try:
         exif = image.getexif()
         value = exif.get_ifd(EXIF_IFD).get(DATETIME_ORIGINAL) or exif.get(DATETIME)
@@ -192,7 +193,7 @@ def _decode(source: Union[Path, BinaryIO], suffix: str, min_side: int, max_pixel
                     f"too many pixels ({width}×{height}); the limit is {max_pixels / 1e6:.0f} megapixels"
                 )
             fmt = (image.format or "unknown").lower()
-            taken = _exif_time(image)
+            taken = exif_time(image)
             orientation = _orientation(image)
             if fmt in DRAFT_FORMATS and min_side:
                 # JPEG: a 1/2, 1/4 or 1/8 scale still at least this large; HEIF: the smallest

@@ -30,6 +30,7 @@ class MomentMatrix:
     times: np.ndarray  # seconds from the video's start
     matrix: np.ndarray  # unit vectors, one row per moment
     version: int  # the store version they were read at
+    stamp: tuple  # what the moments were read with: searchable videos and stored moments
 
 
 SAVE_INDEX_FROM_ROWS = 50_000  # smaller libraries read their rows fast enough at start
@@ -210,15 +211,20 @@ class Library:
         self.store.prune_changes(index.seq)
 
     def moments(self, model: str) -> MomentMatrix:
-        """The videos' moments for `model`, read again when the library changed (a video becomes
-        searchable in the write that stores its vector)."""
+        """The videos' moments for `model`, read again when the searchable videos or their
+        moments changed (a video becomes searchable in the write that stores its vector); other
+        writes, such as a photo's vector, only check that."""
         version = self.store.version()
         with self._lock:
             cached = self._moments.get(model)
         if cached is not None and cached.version == version:
             return cached
-        ids, times, matrix = self.store.all_moments(model)
-        moments = MomentMatrix(ids, times, matrix, version)
+        stamp = self.store.moments_stamp(model)
+        if cached is not None and cached.stamp == stamp:
+            moments = MomentMatrix(cached.ids, cached.times, cached.matrix, version, stamp)
+        else:
+            ids, times, matrix = self.store.all_moments(model)
+            moments = MomentMatrix(ids, times, matrix, version, stamp)
         with self._lock:
             self._moments[model] = moments
         return moments

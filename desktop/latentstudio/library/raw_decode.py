@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 from datetime import timezone
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Optional, Union
 
 import numpy as np
 from PIL import Image
 
-from .decode import ORIENTATION_TRANSPOSE, DecodedImage, DecodeError
+from .decode import ORIENTATION_TRANSPOSE, DecodedImage, DecodeError, exif_time
 from .file_kinds import RAW_FORMAT
 
 # LibRaw's flip → the EXIF orientation it stands for (the preview is stored as the sensor saw it).
@@ -24,26 +24,39 @@ def _oriented(image: Image.Image, orientation: int) -> Image.Image:
     return image.transpose(ORIENTATION_TRANSPOSE[orientation]) if orientation in ORIENTATION_TRANSPOSE else image
 
 
-def _preview(raw, min_side: int) -> Union[Image.Image, None]:
-    """The embedded preview when its shorter side reaches `min_side` (many files also carry a
-    160-pixel thumbnail, which is no use for indexing); None otherwise."""
+def _preview(raw, min_side: int) -> tuple[Optional[Image.Image], Optional[float]]:
+    """(the embedded preview when its shorter side reaches `min_side`, else None — many files also
+    carry a 160-pixel thumbnail, no use for indexing; the capture time its EXIF gives)."""
     import rawpy
 
     try:
         thumb = raw.extract_thumb()
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-        return None
+        return None, None
     if thumb.format == rawpy.ThumbFormat.JPEG:
         image = Image.open(io.BytesIO(thumb.data))
+        taken = exif_time(image)
         if min(image.size) < min_side:
-            return None
+            return None, taken
         image.draft("RGB", (min_side, min_side))
         image.load()
-        return image.convert("RGB")
+        return image.convert("RGB"), taken
     array = np.asarray(thumb.data)
     if array.ndim != 3 or min(array.shape[:2]) < min_side:
+        return None, None
+    return Image.fromarray(array.astype(np.uint8)).convert("RGB"), None
+
+
+def _header_time(source: Union[Path, BinaryIO]) -> Optional[float]:
+    """The capture time from the RAW's own EXIF, for the TIFF-based formats (DNG, NEF, CR2, ARW,
+    ORF, PEF, …) that the image library can read the header of; None for the others."""
+    try:
+        if not isinstance(source, Path):
+            source.seek(0)
+        with Image.open(source) as header:
+            return exif_time(header)
+    except (OSError, ValueError, SyntaxError):
         return None
-    return Image.fromarray(array.astype(np.uint8)).convert("RGB")
 
 
 def decode_raw(source: Union[Path, BinaryIO], min_side: int, max_pixels: int) -> DecodedImage:
@@ -58,12 +71,19 @@ def decode_raw(source: Union[Path, BinaryIO], min_side: int, max_pixels: int) ->
                 raise DecodeError(f"too many pixels ({sizes.width}×{sizes.height}); the limit is "
                                   f"{max_pixels / 1e6:.0f} megapixels")
             orientation = FLIP_ORIENTATION.get(sizes.flip, 1)
-            picture = _preview(raw, min_side)
+            picture, taken = _preview(raw, min_side)
             if picture is not None:
                 picture = _oriented(picture, orientation)
             else:  # the demosaic applies the camera's orientation itself
                 picture = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
-            stamp = raw.other.timestamp
+            if taken is None:
+                taken = _header_time(source)
+            if taken is None:
+                # LibRaw's own reading; `other` unpacks the sensor data (a read of the whole file).
+                stamp = raw.other.timestamp
+                # LibRaw reads the camera's clock as local time; kept as read, marked UTC, as EXIF is.
+                if stamp is not None and stamp.year > 1970:
+                    taken = stamp.replace(tzinfo=timezone.utc).timestamp()
     except DecodeError:
         raise
     except rawpy.LibRawFileUnsupportedError:
@@ -73,6 +93,4 @@ def decode_raw(source: Union[Path, BinaryIO], min_side: int, max_pixels: int) ->
     width, height = sizes.width, sizes.height
     if orientation in (6, 8):
         width, height = height, width
-    # LibRaw reads the camera's clock as local time; the library keeps it as read, marked UTC.
-    taken = stamp.replace(tzinfo=timezone.utc).timestamp() if stamp is not None and stamp.year > 1970 else None
     return DecodedImage(picture, width, height, RAW_FORMAT, taken)

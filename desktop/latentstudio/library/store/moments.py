@@ -39,6 +39,14 @@ class MomentRows:
         matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16).reshape(len(rows), -1)
         return ids, times, matrix.astype(np.float32)
 
+    def moments_stamp(self, model: str) -> tuple:
+        """Changes when the searchable videos or the model's moments do (cheaper than reading them)."""
+        db = self.connection()
+        videos = db.execute("SELECT COUNT(*), TOTAL(id), TOTAL(mtime) FROM images "
+                            "WHERE status = 'ok' AND format = 'video'").fetchone()
+        moments = db.execute("SELECT COUNT(*) FROM moments WHERE model = ?", (model,)).fetchone()
+        return (*videos, *moments)
+
     def prune_moments(self) -> int:
         """Drop the moments of videos no library file holds any more."""
         with self.transaction(bump=False) as db:
