@@ -19,6 +19,7 @@ from tests.support import (
     tiny_clip,
     tiny_diffusion,
     tiny_formats,
+    tiny_inpainting,
     tiny_llm,
     tiny_text_embedding,
     tiny_upscaler,
@@ -34,6 +35,7 @@ BUILDERS: dict[str, Builder] = {
     "clip-tiny": tiny_clip.write_clip_tiny,
     "clip-shapes": tiny_clip.write_clip_shapes,
     "diffusion-tiny": tiny_diffusion.write_tiny_diffusion,
+    "diffusion-inpaint-tiny": tiny_inpainting.write_tiny_inpainting,
     "addons-tiny": tiny_addons.write_tiny_addons,
     "upscaler-tiny": tiny_upscaler.write_tiny_upscaler,
 }

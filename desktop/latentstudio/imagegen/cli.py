@@ -13,7 +13,7 @@ from typing import Any, Optional
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled, EventKind, JobEvent
 from .readers.addons import addon_text
-from .request import ImageRequest, parse_size
+from .request import ImageRequest, parse_outpaint, parse_size
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
 LIBRARY_WAIT_S = 120.0
@@ -40,6 +40,21 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     )
     gen.add_argument("--init-image", type=Path, default=None, help="start from this image (img2img)")
     gen.add_argument("--strength", type=float, default=0.75, help="img2img: how much to change the init image, 0-1 (default 0.75)")
+    gen.add_argument("--mask", type=Path, default=None,
+                     help="inpaint: a picture the init image's size whose white parts are repainted; the rest is kept exactly")
+    gen.add_argument("--mask-blur", type=int, default=4, metavar="N", help="feather the mask by N pixels (default 4)")
+    gen.add_argument("--masked-only", action="store_true",
+                     help="repaint a crop around the mask at the model's native size, then paste it back")
+    gen.add_argument("--masked-padding", type=int, default=32, metavar="N",
+                     help="with --masked-only: pixels of context around the mask (default 32)")
+    gen.add_argument("--outpaint", default=None, metavar="LEFT,TOP,RIGHT,BOTTOM",
+                     help="extend the init image by these pixels and paint the new border; the original is kept exactly")
+    gen.add_argument("--hires-scale", type=float, default=1.0, metavar="X",
+                     help="hires fix: generate at the native size, upscale X times (up to 4) and refine (default 1: off)")
+    gen.add_argument("--hires-strength", type=float, default=0.5, metavar="S",
+                     help="hires fix: how much the refining pass changes, 0-1 (default 0.5)")
+    gen.add_argument("--hires-upscaler", default="latent", metavar="ID|latent",
+                     help="hires fix: latent (default), or an installed upscaler model's id")
     gen.add_argument("--model", dest="model_id", default=None, help="installed diffusion model id (default: the default diffusion model)")
     gen.add_argument(
         "--format", dest="file_format", choices=("png", "jpeg", "webp"), default="png",
@@ -119,6 +134,14 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
         strength=args.strength,
         model_id=args.model_id,
         file_format=args.file_format,
+        mask=args.mask,
+        mask_blur=args.mask_blur,
+        masked_only=args.masked_only,
+        masked_padding=args.masked_padding,
+        outpaint=parse_outpaint(args.outpaint) if args.outpaint else (0, 0, 0, 0),
+        hires_scale=args.hires_scale,
+        hires_strength=args.hires_strength,
+        hires_upscaler=args.hires_upscaler,
     )
     started = time.perf_counter()
     handles = submit_images(ctx, request, on_event=ProgressBars(enabled=not args.json))
@@ -126,6 +149,8 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
     try:
         for handle in handles:
             results.append(handle.result())
+            for note in results[-1].notes:
+                print(f"note: {note}", file=sys.stderr, flush=True)
             if not args.json and args.best_of is None:
                 print(results[-1].path, flush=True)
     except Cancelled:

@@ -7,7 +7,6 @@ cancel stops the work within one step and a waiting search runs in between steps
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,15 +15,16 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..engine import JobContext, JobHandle
 from ..models.registry import InstalledModel
-from .adapters import Addons, apply_loras, embedding_hash, embeddings_for, lora_hash, resolve_addons
+from .adapters import Addons, embedding_hash, lora_hash, resolve_addons
 from .clip_score import ClipScore, clip_score, scoring_model
-from .loading import LoadedPipeline, configure_for_size, load_pipeline, pipeline_key
+from .edit_metadata import a1111_edit_pairs, ours_edit_record
+from .hires import Upscale, hires_fix, model_upscaler
+from .inpainting import inpaint, plan_inpaint, whole_picture
+from .loading import LoadedPipeline, load_pipeline, pipeline_key
 from .metadata import a1111_params, exif_user_comment, format_a1111, png_info
 from .outputs import write_new_file
-from .preview import StepPreview, latents_to_rgb
-from .prompt_encoding import encode_prompts
-from .request import FILE_FORMATS, ImageSpec
-from .schedulers import make_scheduler
+from .passes import derived, load_init_image, pass_kwargs, run_pass, step_callback
+from .request import FILE_FORMATS, LATENT_UPSCALER, ImageSpec
 
 if TYPE_CHECKING:
     from ..models import ModelRegistry
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 JOB_KIND = "image"
 A1111_HASH_DIGITS = 10  # A1111 (and Civitai's "AutoV2") name a checkpoint by its SHA-256's first 10 digits
-MAX_INIT_PIXELS = 64 * 2**20  # decompression-bomb guard for init images
+__all__ = ["GeneratedImage", "Sampled", "generate_image", "load_init_image", "sample", "step_callback"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class GeneratedImage:
     score_seconds: float = 0.0  # time spent scoring (model load included)
     loras: list[dict[str, Any]] = field(default_factory=list)  # {"name", "te_weight", "unet_weight", "hash"}
     embeddings: list[dict[str, Any]] = field(default_factory=list)  # {"name", "hash"}
+    notes: list[str] = field(default_factory=list)  # e.g. that the mask was scaled to the init image
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,97 +66,57 @@ class GeneratedImage:
             "score_seconds": round(self.score_seconds, 3),
             "loras": list(self.loras),
             "embeddings": list(self.embeddings),
+            "notes": list(self.notes),
         }
 
 
-def load_init_image(path: Path, width: Optional[int], height: Optional[int], native: int = 512) -> Any:
-    """The init image as RGB at the requested size.
+@dataclass(frozen=True)
+class Sampled:
+    """What a generation's passes made: the picture, the size it was asked at (A1111's `Size`), notes."""
 
-    Without a requested size: its own, rounded down to a multiple of 8, and scaled down to at
-    most (2 x native)² pixels, so a camera photo does not become a 24-megapixel generation.
-    """
-    from PIL import Image, ImageOps
-
-    from ..image_formats import register_heif
-
-    register_heif()  # the dialog offers every type the library reads, phones' HEIC included
-    try:
-        with Image.open(path) as opened:
-            if opened.width * opened.height > MAX_INIT_PIXELS:
-                raise ValueError(f"init image {path.name} is too large ({opened.width}x{opened.height})")
-            image = ImageOps.exif_transpose(opened).convert("RGB")
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"init image {path.name} cannot be read ({exc})") from exc
-    scale = min(1.0, (2 * native) / math.sqrt(image.width * image.height))
-    width = width or max(64, int(image.width * scale) // 8 * 8)
-    height = height or max(64, int(image.height * scale) // 8 * 8)
-    if image.size != (width, height):
-        image = image.resize((width, height), Image.Resampling.LANCZOS)
-    return image
-
-
-def step_callback(job: JobContext, variant: str, seed: int) -> Callable[..., dict[str, Any]]:
-    """diffusers' callback_on_step_end: progress, a preview, then the engine checkpoint (cancel)."""
-
-    def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-        total = int(getattr(pipe, "num_timesteps", 0) or 0)
-        done = step + 1
-        job.progress(done, total or None, f"step {done}/{total}")
-        job.preview(StepPreview(done, total, latents_to_rgb(tensors["latents"], variant), seed))
-        job.checkpoint()  # raises Cancelled: the pipeline stops here, mid-loop
-        return tensors
-
-    return on_step_end
+    image: Any
+    width: int  # the size generated at: the first pass's for hires fix, the generated crop's for inpainting
+    height: int
+    notes: list[str] = field(default_factory=list)  # what was changed on the user's behalf, in words
 
 
 def sample(
-    job: JobContext, loaded: LoadedPipeline, spec: ImageSpec, addons: Optional[Addons] = None
-) -> tuple[Any, int, int]:
-    """Run the pipeline for one image; returns (PIL image, width, height).
-
-    The prompts are encoded here, as A1111 does (weights, 75-token chunks, embeddings), with the
-    request's LoRAs switched on first so their text-encoder part takes effect."""
-    import torch
-
+    job: JobContext,
+    loaded: LoadedPipeline,
+    spec: ImageSpec,
+    addons: Optional[Addons] = None,
+    upscale: Optional[Upscale] = None,
+) -> Sampled:
+    """Run the passes for one image: txt2img, img2img, inpainting/outpainting or hires fix.
+    `upscale` is the upscaler model's function for a hires fix that names one."""
     request = spec.request
     addons = addons or Addons(request.prompt, request.negative_prompt)
-    apply_loras(loaded, addons.loras)
-    embeddings = embeddings_for(loaded, addons.embeddings)
-    scheduler = make_scheduler(request.scheduler, loaded.base_scheduler_config, request.steps)
-    kwargs: dict[str, Any] = {
-        "num_inference_steps": request.steps,
-        "guidance_scale": request.guidance,
-        "callback_on_step_end": step_callback(job, loaded.variant, spec.seed),
-        "callback_on_step_end_tensor_inputs": ["latents"],
-        "output_type": "pil",
-    }
+    kwargs = pass_kwargs(job, loaded, request, addons, spec.seed)
+    native = loaded.native_size
+    if request.is_inpainting:
+        plan = plan_inpaint(request, native)
+        for note in plan.notes:
+            job.progress(0, None, note)
+        image = inpaint(job, loaded, plan, kwargs, request.strength, spec.seed)
+        return Sampled(image, plan.width, plan.height, plan.notes)
     if spec.is_img2img:
-        from diffusers import AutoPipelineForImage2Image
-
         assert request.init_image is not None
-        init = load_init_image(request.init_image, request.width, request.height, loaded.native_size)
+        init = load_init_image(request.init_image, request.width, request.height, native)
         width, height = init.size
-        pipe = AutoPipelineForImage2Image.from_pipe(loaded.pipe, scheduler=scheduler)
-        pipe.set_progress_bar_config(disable=True)
-        kwargs.update(image=init, strength=request.strength)
-    else:
-        width = request.width or loaded.native_size
-        height = request.height or loaded.native_size
-        pipe = loaded.pipe
-        pipe.scheduler = scheduler
-        kwargs.update(width=width, height=height)
-    configure_for_size(loaded, width, height, job.device)
-    with torch.inference_mode():
-        kwargs.update(encode_prompts(loaded.pipe, addons.prompt, addons.negative_prompt, embeddings))
-
-    def attempt() -> Any:
-        # A fresh CPU generator per attempt: one seed gives one image on every device.
-        kwargs["generator"] = torch.Generator("cpu").manual_seed(spec.seed)
-        with torch.inference_mode():
-            return pipe(**kwargs).images[0]
-
-    image = job.models.call_with_oom_retry(attempt, what=f"generate a {width}x{height} image")
-    return image, width, height
+        if loaded.inpainting:
+            return Sampled(whole_picture(job, loaded, kwargs, init, request.strength, spec.seed, width, height),
+                           width, height)
+        arguments = {**kwargs, "image": init, "strength": request.strength}
+        return Sampled(run_pass(job, loaded, derived(loaded, "img2img"), arguments, spec.seed, width, height),
+                       width, height)
+    width, height = request.width or native, request.height or native
+    if request.is_hires:
+        image, _, _ = hires_fix(job, loaded, request, kwargs, spec.seed, width, height, upscale)
+        return Sampled(image, width, height)
+    if loaded.inpainting:
+        return Sampled(whole_picture(job, loaded, kwargs, None, 1.0, spec.seed, width, height), width, height)
+    arguments = {**kwargs, "width": width, "height": height}
+    return Sampled(run_pass(job, loaded, loaded.pipe, arguments, spec.seed, width, height), width, height)
 
 
 def metadata_for(
@@ -169,17 +130,21 @@ def metadata_for(
     score: Optional[ClipScore] = None,
     loras: Optional[list[dict[str, Any]]] = None,
     embeddings: Optional[list[dict[str, Any]]] = None,
+    image_size: Optional[tuple[int, int]] = None,
 ) -> tuple[str, dict[str, Any]]:
-    """(A1111 `parameters` text, our JSON) for one generated image. The prompt keeps its
+    """(A1111 `parameters` text, our JSON) for one generated image. `width` x `height` is the size
+    it was generated at (A1111's `Size`; hires fix's first pass), `image_size` the file's when it
+    differs (hires fix, inpainting at the init image's own size). The prompt keeps its
     `<lora:…>` tags; `loras`/`embeddings` ({"name", "hash", …}) become A1111's `Lora hashes` and
     `TI hashes`, so another tool (or Reuse settings) can find the same files."""
     request = spec.request
-    strength = request.strength if spec.is_img2img else None
+    strength = request.strength if spec.is_img2img else request.hires_strength if request.is_hires else None
     short_hash = model_sha256[:A1111_HASH_DIGITS] if model_sha256 else None  # A1111's "Model hash"
     params = a1111_params(
         request.steps, request.scheduler, request.guidance, spec.seed, width, height, model.id, strength, short_hash
     )
     version = params.pop("Version")
+    params.update(a1111_edit_pairs(request))
     if loras:
         params["Lora hashes"] = ", ".join(f"{item['name']}: {item['hash']}" for item in loras)
     if embeddings:
@@ -203,6 +168,7 @@ def metadata_for(
         "model": {"id": model.id, "format": model.format, "variant": variant, "hash": short_hash},
         "loras": list(loras or []),
         "embeddings": list(embeddings or []),
+        **ours_edit_record(request, image_size),
         "seconds": round(seconds, 3),
         "clip_score": None if score is None else score.to_json(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -256,19 +222,23 @@ def generate_image(
     def loader() -> LoadedPipeline:
         return load_pipeline(model, job.device, budget, config_dir)
 
+    upscale = None
+    if request.is_hires and request.hires_upscaler != LATENT_UPSCALER:
+        upscale = model_upscaler(job, registry, request.hires_upscaler, request.hires_scale)
     with job.models.use(pipeline_key(model), loader) as loaded:
         job.checkpoint()
         started = time.perf_counter()
-        image, width, height = sample(job, loaded, spec, addons)
+        sampled = sample(job, loaded, spec, addons, upscale)
         seconds = time.perf_counter() - started
         variant = loaded.variant
+    image, width, height = sampled.image, sampled.width, sampled.height
     score, score_seconds = score_generated(job, registry, image, request.prompt)
     if model.path.is_file() and model.file_sha256 is None:
         job.progress(0, None, f"hashing {model.id} (once, for the image's Model hash)")
     model_sha256 = registry.file_sha256(model, job.checkpoint)
     loras, embeddings = addon_records(registry, addons)
     parameters, ours = metadata_for(
-        spec, model, variant, width, height, seconds, model_sha256, score, loras, embeddings
+        spec, model, variant, width, height, seconds, model_sha256, score, loras, embeddings, image.size
     )
     path = write_new_file(
         outputs,
@@ -279,8 +249,8 @@ def generate_image(
     )
     library_job = keep(path, request.prompt, score)
     return GeneratedImage(
-        path, spec.seed, seconds, width, height, model.id, request.steps, library_job, score, score_seconds,
-        loras, embeddings,
+        path, spec.seed, seconds, image.width, image.height, model.id, request.steps, library_job, score,
+        score_seconds, loras, embeddings, sampled.notes,
     )
 
 

@@ -1,4 +1,5 @@
-"""Load diffusion pipelines offline: diffusers folders and single-file SD 1.x / 2.x / XL checkpoints.
+"""Load diffusion pipelines offline: diffusers folders and single-file SD 1.x / 2.x / XL checkpoints,
+dedicated 9-channel inpainting checkpoints among them.
 
 Single files carry weights only; the component configs they need come from
 `resources/diffusion-configs/<variant>/` (without `config=` diffusers would fetch them from
@@ -30,6 +31,9 @@ DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
 LARGE_IMAGE_PIXELS = 1024 * 1024 + 1
 # On a GPU, a pipeline larger than this share of the model budget runs with CPU offload.
 OFFLOAD_SHARE = 0.9
+# A dedicated inpainting UNet takes the mask and the masked picture's latents beside its own 4 channels.
+INPAINTING_CHANNELS = 9
+LDM_CONV_IN = "model.diffusion_model.input_blocks.0.0.weight"  # the UNet's conv_in in an original checkpoint
 
 
 class PipelineLoadError(ValueError):
@@ -59,6 +63,8 @@ class LoadedPipeline:
         # Add-ons kept with the pipeline between generations (imagegen/adapters.py):
         self.adapters: dict[str, tuple[int, int]] = {}  # LoRA adapter name -> file (size, mtime)
         self.embeddings: dict[str, Any] = {}  # embedding id -> (file stamp, TextualInversion)
+        # "img2img" / "inpaint" -> the same components as that pipeline (passes.derived)
+        self.derived: dict[str, Any] = {}
 
     def _size(self) -> int:
         sizes = []
@@ -72,6 +78,11 @@ class LoadedPipeline:
     def native_size(self) -> int:
         """Pixels per side the model was trained at (512 for SD 1.x, 1024 for SDXL)."""
         return int(self.pipe.unet.config.sample_size) * int(self.pipe.vae_scale_factor)
+
+    @property
+    def inpainting(self) -> bool:
+        """A dedicated inpainting model: every generation runs through its inpainting pipeline."""
+        return int(self.pipe.unet.config.in_channels) == INPAINTING_CHANNELS
 
     def to(self, device: Any) -> "LoadedPipeline":
         """Called by the ModelCache to move between GPU and host; offload hooks manage themselves."""
@@ -89,6 +100,18 @@ def variant_of(model: InstalledModel) -> str:
         return model.variant or "sd1"
     index = _read_index(model.path)
     return "sdxl" if "text_encoder_2" in index else "sd1"
+
+
+def unet_in_channels(model: InstalledModel) -> int:
+    """The UNet's input channels (4, or 9 for an inpainting model), from the file headers or config alone."""
+    if model.path.is_file():
+        shape = read_header(model.path).get(LDM_CONV_IN, {}).get("shape", [0, 4])
+        return int(shape[1])
+    try:
+        config = json.loads((model.path / "unet" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PipelineLoadError(f"{model.path.name}: unreadable unet/config.json ({exc})") from exc
+    return int(config.get("in_channels", 4)) if isinstance(config, dict) else 4
 
 
 def _read_index(folder: Path) -> dict[str, Any]:
@@ -132,8 +155,16 @@ def _quiet_loading() -> dict[str, Any]:
 
 
 def load_single_file(path: Path, variant: str, dtype: Any, config_dir: Optional[Path] = None) -> Any:
-    """A pipeline from one .safetensors checkpoint; `config_dir` overrides the bundled configs."""
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    """A pipeline from one .safetensors checkpoint; `config_dir` overrides the bundled configs.
+
+    A 9-channel (inpainting) checkpoint gets the bundled UNet config with in_channels 9 and is
+    loaded as its family's inpainting pipeline."""
+    from diffusers import (
+        StableDiffusionInpaintPipeline,
+        StableDiffusionPipeline,
+        StableDiffusionXLInpaintPipeline,
+        StableDiffusionXLPipeline,
+    )
 
     config_dir = config_dir or bundled_config(variant)
     kwargs: dict[str, Any] = {
@@ -143,12 +174,20 @@ def load_single_file(path: Path, variant: str, dtype: Any, config_dir: Optional[
         "dtype": dtype,
         "tokenizer": build_clip_tokenizer(_tokenizer_pad(config_dir, "tokenizer")),
     }
+    inpainting = int(read_header(path).get(LDM_CONV_IN, {}).get("shape", [0, 4])[1]) == INPAINTING_CHANNELS
+    if inpainting:
+        from diffusers import UNet2DConditionModel
+
+        kwargs["unet"] = UNet2DConditionModel.from_single_file(
+            str(path), config=str(config_dir), subfolder="unet", in_channels=INPAINTING_CHANNELS,
+            local_files_only=True, dtype=dtype,
+        )
     if variant == "sdxl":
-        pipeline_class: Any = StableDiffusionXLPipeline
+        pipeline_class: Any = StableDiffusionXLInpaintPipeline if inpainting else StableDiffusionXLPipeline
         kwargs["tokenizer_2"] = build_clip_tokenizer(_tokenizer_pad(config_dir, "tokenizer_2"))
         kwargs.update(image_encoder=None, feature_extractor=None)
     else:
-        pipeline_class = StableDiffusionPipeline
+        pipeline_class = StableDiffusionInpaintPipeline if inpainting else StableDiffusionPipeline
         kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     return pipeline_class.from_single_file(str(path), **kwargs)
 
@@ -160,7 +199,12 @@ def load_folder(folder: Path, dtype: Any) -> Any:
     kwargs: dict[str, Any] = {**_quiet_loading(), "local_files_only": True, "dtype": dtype, "use_safetensors": True}
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
-    return DiffusionPipeline.from_pretrained(str(folder), **kwargs)
+    pipe = DiffusionPipeline.from_pretrained(str(folder), **kwargs)
+    if int(pipe.unet.config.in_channels) == INPAINTING_CHANNELS and "Inpaint" not in type(pipe).__name__:
+        from diffusers import AutoPipelineForInpainting
+
+        pipe = AutoPipelineForInpainting.from_pipe(pipe)  # a 9-channel UNet in a text-to-image folder
+    return pipe
 
 
 def load_pipeline(

@@ -12,8 +12,8 @@ from ..engine.jobs import EventCallback
 from .clip_score import ClipScore
 from .adapters import check_family, resolve_addons
 from .generate import JOB_KIND, generate_image
-from .loading import variant_of
-from .request import ImageRequest, ImageSpec
+from .loading import INPAINTING_CHANNELS, unet_in_channels, variant_of
+from .request import LATENT_UPSCALER, ImageRequest, ImageSpec
 from .upscale import JOB_KIND as UPSCALE_JOB_KIND, UpscaleRequest, upscale_image
 
 if TYPE_CHECKING:
@@ -39,10 +39,30 @@ def add_to_library(
 
 
 def job_name(spec: ImageSpec) -> str:
-    prompt = " ".join(spec.request.prompt.split())
+    request = spec.request
+    prompt = " ".join(request.prompt.split())
     short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    size = f" · {spec.request.width}×{spec.request.height}" if spec.request.width and spec.request.height else ""
-    return f"Image: {short or '(no prompt)'} · seed {spec.seed}{size} · {spec.request.steps} steps"
+    size = f" · {request.width}×{request.height}" if request.width and request.height else ""
+    what = "Outpaint" if any(request.outpaint) else "Inpaint" if request.mask else "Image"
+    hires = f" · hires {request.hires_scale:g}×" if request.is_hires else ""
+    return f"{what}: {short or '(no prompt)'} · seed {spec.seed}{size} · {request.steps} steps{hires}"
+
+
+def check_hires(ctx: "AppContext", request: ImageRequest, model_id: str, in_channels: int) -> None:
+    """Refuse now, not once queued, a hires fix the model or the named upscaler cannot do."""
+    if not request.is_hires:
+        return
+    if in_channels == INPAINTING_CHANNELS:
+        raise ValueError(f"{model_id} is an inpainting model: hires fix needs an ordinary model")
+    if request.hires_upscaler != LATENT_UPSCALER:
+        from ..models.upscalers import UPSCALER_KIND
+
+        try:
+            ctx.registry.resolve(UPSCALER_KIND, request.hires_upscaler)
+        except (LookupError, ValueError) as exc:
+            raise ValueError(
+                f"hires upscaler {request.hires_upscaler!r}: {exc.args[0] if exc.args else exc}; use \"latent\" or an installed upscaler's id"
+            ) from exc
 
 
 def submit_images(
@@ -61,6 +81,7 @@ def submit_images(
     variant = variant_of(model)
     for addon in [c.model for c in addons.loras] + addons.embeddings:
         check_family(addon, variant, model.id)  # and one made for another family
+    check_hires(ctx, request, model.id, unet_in_channels(model))  # and an upscaler that is not installed
     handles = []
     for spec in request.images():
         handles.append(

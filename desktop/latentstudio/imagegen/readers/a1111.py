@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from ..schedulers import from_a1111, to_a1111
 from .addons import a1111_addons, fooocus_addons
+from .edits import a1111_edits
 from .values import (
     ImageMetadata,
     check_float,
@@ -116,6 +117,7 @@ def parse_a1111(text: str, source: Optional[str] = None) -> ImageMetadata:
     meta.model = check_name(pairs.get("Model"))
     meta.model_hash = check_hash(pairs.get("Model hash"))
     meta.loras, meta.embeddings = a1111_addons(prompt, negative, pairs)
+    a1111_edits(meta, pairs)
     if meta.source == "fooocus":  # its A1111 scheme names LoRAs as "LoRA 1: name : weight"
         meta.loras = meta.loras or fooocus_addons(pairs)
     return meta

@@ -7,6 +7,7 @@ from typing import Optional
 from ..clip_score import score_from_json
 from ..schedulers import canonical_scheduler
 from .addons import ours_addons
+from .edits import ours_edits
 from .values import (
     ImageMetadata,
     check_float,
@@ -44,6 +45,7 @@ def parse_ours(text: str) -> Optional[ImageMetadata]:
         clip_score=score_from_json(data.get("clip_score")),
     )
     meta.loras, meta.embeddings = ours_addons(data)
+    ours_edits(meta, data)
     upscale = data.get("upscale") if isinstance(data.get("upscale"), dict) else {}
     scale, upscaler = check_float(upscale.get("scale"), 1, 64), check_name(upscale.get("model"))
     if scale is not None and upscaler:  # an upscaled copy: shown as A1111 names it in its parameters

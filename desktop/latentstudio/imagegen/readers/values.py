@@ -51,6 +51,14 @@ class ImageMetadata:
     loras: list[dict[str, Any]] = field(default_factory=list)
     embeddings: list[dict[str, Any]] = field(default_factory=list)
     found_in: str = ""  # where in the file: "PNG text 'parameters'", "EXIF UserComment", …
+    # Inpainting / outpainting and hires fix, where the file says (readers/edits.py):
+    mask_blur: Optional[int] = None
+    masked_only: Optional[bool] = None
+    masked_padding: Optional[int] = None
+    outpaint: Optional[tuple[int, int, int, int]] = None  # pixels added left, top, right, bottom
+    hires_scale: Optional[float] = None
+    hires_strength: Optional[float] = None
+    hires_upscaler: Optional[str] = None  # "latent" or an upscaler model's name
 
     @property
     def tool(self) -> str:
@@ -77,6 +85,13 @@ class ImageMetadata:
             "extras": dict(self.extras),
             "loras": [dict(entry) for entry in self.loras],
             "embeddings": [dict(entry) for entry in self.embeddings],
+            "mask_blur": self.mask_blur,
+            "masked_only": self.masked_only,
+            "masked_padding": self.masked_padding,
+            "outpaint": None if self.outpaint is None else list(self.outpaint),
+            "hires_scale": self.hires_scale,
+            "hires_strength": self.hires_strength,
+            "hires_upscaler": self.hires_upscaler,
         }
 
 
