@@ -251,3 +251,42 @@ def test_the_manifest_records_what_spandrel_read(upscalers: Path, registry: Mode
     model = registry.import_path(upscalers / "compact-x2.safetensors", model_id="compact")
     manifest = json.loads((model.folder / "manifest.json").read_text())
     assert manifest["extra"]["tags"] == ["8nf", "2nc"] and manifest["extra"]["tiling"] == "supported"
+
+
+def test_a_catalogue_pth_is_downloaded_checked_and_installed_as_safetensors(
+    ctx: AppContext, upscalers: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from latentstudio.models.catalogue import CatalogueEntry, CatalogueFile
+    from latentstudio.models.download import download_for_app
+    from tests.support.fake_hub import FakeHub, point_client_at
+
+    data = (upscalers / "esrgan-x4.pth").read_bytes()
+    entry = CatalogueEntry(
+        id="esrgan-x4", kind="upscaler", name="Tiny ESRGAN", repo="test-org/esrgan", revision="main",
+        licence="BSD-3-Clause", licence_url="", good_for="tests", min_memory_gb=0, default_for=("cpu",),
+        files=(CatalogueFile("RealESRGAN_x4plus.pth", len(data), "RealESRGAN_x4plus.pth",
+                             hashlib.sha256(data).hexdigest()),),
+    )
+    with FakeHub() as hub:
+        hub.add_file("test-org/esrgan", "RealESRGAN_x4plus.pth", data)
+        point_client_at(hub, monkeypatch, tmp_path / "hf-cache")
+        model = download_for_app(ctx, entry)
+    assert (model.kind, model.variant, model.path.name) == ("upscaler", "4x", "RealESRGAN_x4plus.safetensors")
+    assert not list(model.folder.rglob("*.pth"))  # only the converted copy is installed
+    assert load_upscaler(model.path).scale == 4
+    assert not ctx.paths.downloads.exists() or not list(ctx.paths.downloads.rglob("*.pth"))
+
+
+def test_the_catalogue_offers_a_small_4x_upscaler_on_a_cpu_and_x4plus_on_a_gpu() -> None:
+    from latentstudio.engine import DeviceInfo
+    from latentstudio.models.catalogue import Catalogue
+
+    catalogue = Catalogue.load()
+    entries = {e.id: e for e in catalogue.for_kind("upscaler")}
+    assert set(entries) == {"realesr-general-x4v3", "realesrgan-x4plus", "realesrgan-x2plus"}
+    assert all(e.licence == "BSD-3-Clause" and e.files[0].sha256 and e.size_bytes > 4_000_000 for e in entries.values())
+    assert catalogue.recommended("upscaler", DeviceInfo.cpu()).id == "realesr-general-x4v3"
+    gpu = DeviceInfo("cuda", "a GPU", 8 * 2**30)
+    assert catalogue.recommended("upscaler", gpu).id == "realesrgan-x4plus"
