@@ -106,6 +106,7 @@ def direct_seconds(ctx: Any, descriptor: Any, image: np.ndarray) -> float:
 
 def throughput(args: argparse.Namespace, scratch: Path) -> None:
     import torch
+    from PIL import Image
 
     from latentstudio.imagegen.service import submit_upscales
     from latentstudio.imagegen.upscale import UpscaleRequest, default_tile
@@ -118,7 +119,7 @@ def throughput(args: argparse.Namespace, scratch: Path) -> None:
         model_file = write_model(scratch / "compact-x4.safetensors", THROUGHPUT_MODEL)
         ctx.registry.import_path(model_file, model_id="compact-x4")
         source = write_picture(scratch / "source.png", width, height)
-        image = np.array(__import__("PIL.Image", fromlist=["Image"]).open(source).convert("RGB"))
+        image = np.array(Image.open(source).convert("RGB"))
         descriptor = load_upscaler(model_file)
         megapixels = width * height / 1e6
         print(f"throughput: Compact {THROUGHPUT_MODEL}, {width}x{height} ({megapixels:.2f} MP) -> 4x, "
