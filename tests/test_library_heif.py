@@ -103,7 +103,7 @@ def test_every_indexed_type_can_be_chosen_and_filtered(qtbot, ctx, tiny_models, 
     from PIL import features
 
     from latentstudio.library import SearchFilters
-    from latentstudio.library.scan import IMAGE_SUFFIXES, IMAGE_TYPES, file_dialog_filter
+    from latentstudio.library.scan import IMAGE_SUFFIXES, LIBRARY_TYPES, file_dialog_filter
     from latentstudio.ui.widgets.search_filters import SearchFiltersPanel
 
     patterns = file_dialog_filter()
@@ -111,8 +111,8 @@ def test_every_indexed_type_can_be_chosen_and_filtered(qtbot, ctx, tiny_models, 
     panel = SearchFiltersPanel(0.2)
     qtbot.addWidget(panel)
     offered = {panel.file_type.itemText(i): i for i in range(panel.file_type.count())}
-    assert {"HEIC/HEIF", "AVIF", "JPEG"} <= set(offered)
-    assert len(offered) == len(IMAGE_TYPES) + 1  # and "Any type"
+    assert {"HEIC/HEIF", "AVIF", "JPEG", "Camera RAW", "Video"} <= set(offered)
+    assert len(offered) == len(LIBRARY_TYPES) + 1  # and "Any type"
 
     ctx.registry.import_path(tiny_models("clip-shapes"), kind="clip", model_id="shapes", link=True)
     photos = tmp_path / "photos"

@@ -46,6 +46,7 @@ from ...imagegen.metadata import ImageMetadata, read_metadata, read_reading
 from ...imagegen.request import FILE_FORMATS
 from ...imagegen.preview import StepPreview
 from ...imagegen.prompt_help import PromptHelpResult, get_prompt_task, submit_prompt_help
+from ...library.decode import DecodeError
 from ...library.scan import IMAGE_SUFFIXES
 from ...models import MissingModelError, ModelNotFoundError
 from ...units import counted
@@ -58,6 +59,7 @@ from ..widgets.side_section import panel_toggle
 from ..widgets.image_preview import ImagePreview
 from ..widgets.image_queue import ImageQueue
 from ..widgets.image_settings import ImageSettingsPanel
+from ..widgets.mask_painter import MaskDialog
 from ..widgets.prompt_strip import PromptStrip
 from ..widgets.upscale_dialog import UpscaleDialog
 from .needs_model import NeedsModelPage
@@ -162,6 +164,7 @@ class ImagePage(NeedsModelPage):
         self.addons = AddonPicker()
         self.addons.embeddingChosen.connect(self._insert_embedding)
         self.settings = ImageSettingsPanel()
+        self.settings.paintRequested.connect(self.paint_mask)
         self.settings.model.currentIndexChanged.connect(lambda _: self._refresh_addons())
         self.preset_hint = QLabel()
         self.preset_hint.setObjectName("fast-preset")
@@ -358,6 +361,7 @@ class ImagePage(NeedsModelPage):
         registry = self.ctx.registry
         default = registry.default(self.kind)
         self.settings.set_models(registry.list(self.kind), default.id if default else None)
+        self.settings.set_upscalers(registry.list("upscaler"))
         self._refresh_addons()
 
     # -- generation ----------------------------------------------------------------------
@@ -575,6 +579,32 @@ class ImagePage(NeedsModelPage):
         problem = reveal(path)
         if problem:
             self.status.setText(problem)
+
+    def paint_mask(self) -> Optional[MaskDialog]:
+        """Open the mask painter on the init image; OK hands the mask and border to the form."""
+        text = self.settings.init_image.text().strip()
+        if not text or not Path(text).is_file():
+            self.status.setText("Choose an init image first (drop one on the page, or Browse…), then paint on it.")
+            return None
+        painted = self.settings.painted
+        try:
+            dialog = MaskDialog(Path(text), self.ctx.paths.home / "masks",
+                                blur=painted.blur if painted else 4,
+                                masked_only=painted.masked_only if painted else False,
+                                outpaint=painted.outpaint if painted else (0, 0, 0, 0),
+                                mask=painted.mask if painted else None, parent=self)
+        except DecodeError as exc:
+            self.status.setText(f"Cannot paint on {Path(text).name}: {exc}")
+            return None
+
+        def take() -> None:
+            self.settings.set_mask(dialog.result_mask)
+            self.status.setText("Generate repaints what you painted (and fills the border); the rest of the "
+                                "picture stays exactly as it is.")
+
+        dialog.accepted.connect(take)
+        dialog.open()
+        return dialog
 
     def use_as_init_image(self, path: Path) -> None:
         self.settings.init_image.setText(str(Path(path)))
