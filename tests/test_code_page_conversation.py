@@ -9,6 +9,7 @@ from typing import Callable
 import pytest
 from PySide6.QtCore import Qt
 
+from latentstudio.projects.service import open_store
 from latentstudio.ui.pages.code_page import CodePage
 
 TIMEOUT_MS = 120_000
@@ -144,3 +145,33 @@ def test_without_a_text_embedding_model_a_project_request_goes_without_its_code(
     assert page.result.sources == () and "without project code" in page.project_picker.state.text()
     page.add_project(tmp_path / "missing")
     assert "project folder not found" in page.project_picker.state.text()
+
+
+def test_a_file_saved_in_the_project_refreshes_its_index_while_the_window_is_open(
+    qtbot, page: CodePage, tmp_path: Path, tiny_models: Callable[[str], Path]
+) -> None:
+    page.ctx.registry.import_path(tiny_models("text-embedding-tiny"), kind="text-embedding", model_id="tiny-te",
+                                  link=True)
+    page.ctx.project_watch.pause_s = 0.2
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "config.py").write_text("def parse_config(path):\n    return path\n")
+    page.add_project(project)
+    qtbot.waitUntil(lambda: page.index_handle is None, timeout=TIMEOUT_MS)
+    store = open_store(page.ctx.paths.home, project.resolve())
+
+    def symbols() -> set[str]:
+        return {row[0] for row in store.query("SELECT symbol FROM chunks")}
+
+    assert symbols() == {"parse_config"}
+
+    (project / ".git" / "index").write_bytes(b"ignored")  # changes under .git ask for nothing
+    qtbot.wait(600)
+    assert page.index_handle is None and "Indexed" in page.project_picker.state.text()
+
+    (project / "server.py").write_text("def start_server(port):\n    return port\n")
+    qtbot.waitUntil(lambda: "start_server" in symbols(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: page.index_handle is None, timeout=TIMEOUT_MS)
+    (project / "config.py").unlink()
+    qtbot.waitUntil(lambda: symbols() == {"start_server"}, timeout=TIMEOUT_MS)
+    store.close()

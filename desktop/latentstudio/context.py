@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .codegen.history import HistoryStore
     from .library import Library
     from .models.download_service import DownloadService
+    from .projects.watch import ProjectWatch
     from .models.clip_exports import ClipExports
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class AppContext:
         self._controller: Optional["LibraryController"] = None
         self._history: Optional["HistoryStore"] = None
         self._clip_exports: Optional["ClipExports"] = None
+        self._project_watch: Optional["ProjectWatch"] = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -101,6 +103,18 @@ class AppContext:
 
                 self._clip_exports = ClipExports(lambda: self.engine)
             return self._clip_exports
+
+    @property
+    def project_watch(self) -> "ProjectWatch":
+        """The watch on the Code page's project while the window is open."""
+        with self._lock:
+            if self._project_watch is None:
+                if self._closed:
+                    raise ContextClosed("the application is closing: no project is watched")
+                from .projects.watch import ProjectWatch
+
+                self._project_watch = ProjectWatch()
+            return self._project_watch
 
     @property
     def library_opened(self) -> bool:
@@ -167,8 +181,11 @@ class AppContext:
             downloads, self._downloads = self._downloads, None
             library, self._library = self._library, None
             controller, self._controller = self._controller, None
+            watch, self._project_watch = self._project_watch, None
             engine = self._engine
             self._history = None  # it opens a connection per call: nothing to close
+        if watch is not None:
+            watch.close()
         if controller is not None:  # a scan stops at its next file; quitting does not wait for it
             controller.close(timeout=min(1.0, timeout) if timeout is not None else 1.0)
         if downloads is not None:

@@ -19,6 +19,19 @@ log = logging.getLogger(__name__)
 # Players that can be told where to start, with how they are told; where they install themselves
 # off the PATH (Windows, macOS).
 PLAYERS = (("vlc", "--start-time={:.2f}"), ("mpv", "--start={:.2f}"))
+# Editors that can be told the line to open at, as each is told (`{path}`, `{line}`); the first
+# one installed opens a source. Terminal editors ($EDITOR) need a terminal: not among them.
+EDITORS = (
+    ("code", ("--goto", "{path}:{line}")),  # Visual Studio Code
+    ("codium", ("--goto", "{path}:{line}")),
+    ("zed", ("{path}:{line}",)),
+    ("subl", ("{path}:{line}",)),  # Sublime Text
+    ("pycharm", ("--line", "{line}", "{path}")),
+    ("idea", ("--line", "{line}", "{path}")),
+    ("kate", ("--line", "{line}", "{path}")),
+    ("gedit", ("+{line}", "{path}")),
+    ("gvim", ("+{line}", "{path}")),
+)
 PLAYER_PLACES = {
     "vlc": (r"C:\Program Files\VideoLAN\VLC\vlc.exe", "/Applications/VLC.app/Contents/MacOS/VLC"),
     "mpv": ("/Applications/mpv.app/Contents/MacOS/mpv",),
@@ -56,6 +69,21 @@ def open_video_at(path: Path, seconds: float) -> str:
     problem = open_file(path)
     return problem or (f"Opened {path.name}: the moment found is at {format_duration(seconds)} "
                        "(with VLC or mpv installed, Open starts there).")
+
+
+def open_at_line(path: Path, line: int) -> str:
+    """Open a source file at `line` in an editor that can be told where to go (VS Code, Zed,
+    Sublime Text, JetBrains IDEs, Kate, gedit, gvim); without one, open it with the system's app.
+    Returns "" or what the user should know, in words."""
+    path = Path(path)
+    if not path.is_file():
+        return f"{path.name} is no longer there; ask again to refresh the project."
+    for program, arguments in EDITORS:
+        editor = shutil.which(program)
+        if editor and QProcess.startDetached(editor, [a.format(path=path, line=max(1, line)) for a in arguments])[0]:
+            return ""
+    problem = open_file(path)
+    return problem or f"Opened {path.name}: the source starts at line {line} (VS Code and other editors open there)."
 
 
 def copy_image(path: Path, shown: Optional[Path] = None) -> str:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -53,7 +53,8 @@ from ...projects.folders import ProjectFolders
 from ...projects.retrieve import fill_budget
 from ...projects.service import open_store, submit_index, submit_search
 from ..widgets.code_conversation import ConversationBar, TranscriptView
-from ..widgets.code_sources import ProjectPicker, SourcesList, open_file
+from ..file_actions import open_at_line
+from ..widgets.code_sources import ProjectPicker, SourcesList
 from ..widgets.code_history import CodeHistoryPanel
 from .needs_model import NeedsModelPage
 
@@ -72,6 +73,7 @@ def _monospace(editor: QPlainTextEdit) -> None:
 
 class CodePage(NeedsModelPage):
     kind = "llm"
+    projectFilesChanged = Signal()  # from the project watch's thread: refresh the index (queued here)
 
     def build_content(self) -> QWidget:
         self.handle: Optional[JobHandle] = None
@@ -192,6 +194,7 @@ class CodePage(NeedsModelPage):
         self.project_picker = ProjectPicker()
         self.project_picker.addRequested.connect(self._add_project)
         self.project_picker.combo.currentIndexChanged.connect(lambda _: self._index_project())
+        self.projectFilesChanged.connect(self._index_project)
         self.sources = SourcesList()
         self.sources.openRequested.connect(self._open_source)
         self._load_projects()
@@ -696,8 +699,11 @@ class CodePage(NeedsModelPage):
             self.add_project(Path(name))
 
     def _index_project(self) -> None:
-        """Index the chosen project (BACKGROUND: generation and searches go first)."""
+        """Index the chosen project (BACKGROUND: generation and searches go first), and watch it:
+        a change to its files refreshes the index while the window is open."""
         project = self.project_picker.current()
+        if not self.ctx.closed:
+            self.ctx.project_watch.follow(project, self.projectFilesChanged.emit)
         if project is None:
             self.project_picker.state.clear()
             return
@@ -736,7 +742,5 @@ class CodePage(NeedsModelPage):
             self.index_handle = None
 
     def _open_source(self, path: str, line: int) -> None:
-        if open_file(path):
-            self.status.setText(f"Opened {path} (line {line})")
-        else:
-            self.status.setText(f"{path} is no longer there; ask again to refresh the project")
+        """Open a source at its first line, in an editor that can be told the line."""
+        self.status.setText(open_at_line(Path(path), line) or f"Opened {Path(path).name} at line {line}")

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMenu, QPushButton, QWidget
 
 from .code_conversation import source_line
@@ -93,11 +92,6 @@ class SourcesList(QListWidget):
 
 def key(source: dict[str, Any]) -> tuple[str, int]:
     return str(source.get("path")), int(source.get("start_line") or 0)
-
-
-def open_file(path: str) -> bool:
-    """Hand the file to the desktop's editor (the line is said in the status: editors differ in how to go there)."""
-    return Path(path).is_file() and QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
 class ProjectPicker(QWidget):
