@@ -245,3 +245,19 @@ def test_the_bundled_config_with_9_input_channels_fits_a_published_inpainting_un
         unet = UNet2DConditionModel.from_config({**config, "in_channels": INPAINTING_CHANNELS})
     assert tuple(unet.conv_in.weight.shape) == (320, 9, 3, 3)  # stable-diffusion-inpainting's conv_in
     assert sum(p.numel() for p in unet.parameters()) == 859_535_364  # its published UNet size
+
+
+def test_an_sdxl_model_inpaints_and_runs_hires_fix(ctx: AppContext, tmp_path: Path) -> None:
+    from tests.support.tiny_sdxl import build_sdxl_pipeline
+
+    build_sdxl_pipeline().save_pretrained(tmp_path / "tiny-sdxl", safe_serialization=True)
+    ctx.registry.import_path(tmp_path / "tiny-sdxl", kind="diffusion", model_id="xl", link=True)
+    init = noise_picture(tmp_path / "init.png", 128, 128)
+    box = (40, 40, 88, 88)
+    mask = mask_picture(tmp_path / "mask.png", 128, 128, box)
+    result = submit_images(ctx, ImageRequest("x", seed=2, steps=2, init_image=init, mask=mask, model_id="xl"))[0]
+    out, original = pixels(result.result(TIMEOUT).path), pixels(init)
+    far = far_from(box, (128, 128), margin=12)
+    assert np.array_equal(out[far], original[far]) and not np.array_equal(out[50:78, 50:78], original[50:78, 50:78])
+    hires = submit_images(ctx, ImageRequest("x", seed=2, steps=2, hires_scale=1.5, model_id="xl"))[0].result(TIMEOUT)
+    assert (hires.width, hires.height) == (96, 96)  # the tiny SDXL is made at 64x64
