@@ -155,7 +155,7 @@ def test_a_photo_folder_is_indexed_whole_and_videos_are_found_at_their_moment(ca
         hits = search(ctx, words, filters=SearchFilters(folder=folder))
         assert str(hits[0].path) == video, [(h.path.name, h.score) for h in hits]
         assert hits[0].kind == "video" and hits[0].time == pytest.approx(start, abs=0.01)
-        assert hits[0].duration == pytest.approx(12.0, abs=0.2)
+        assert hits[0].duration == pytest.approx(12.0, abs=0.2) and hits[0].codec == "mpeg4"
         assert hits[0].thumbnail is not None and f"-t{int(start * 1000)}" in hits[0].thumbnail.name
 
     by_path = {str(h.path): h for h in search(ctx, "circle", filters=SearchFilters(folder=folder), limit=10)}

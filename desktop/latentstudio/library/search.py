@@ -91,6 +91,7 @@ class SearchHit:
     tags: tuple[str, ...] = ()
     time: Optional[float] = None  # a video's best-matching moment, in seconds from its start
     duration: Optional[float] = None  # a video's length
+    codec: Optional[str] = None  # a video's codec
     companion: Optional[Path] = None  # the file paired with it: a RAW beside its JPEG, a Live Photo's video
     rating: Optional[int] = None  # XMP stars
 
@@ -124,6 +125,7 @@ class SearchHit:
             "kind": self.kind,
             "time": None if self.time is None else round(self.time, 2),
             "duration": None if self.duration is None else round(self.duration, 2),
+            "codec": self.codec,
             "companion": str(self.companion) if self.companion else None,
             "rating": self.rating,
         }
@@ -427,6 +429,7 @@ def hits_for(library: "Library", image_ids: Sequence[int], scores: Sequence[floa
                 tags=tuple(tags.get(row.id, ())),
                 time=times.get(row.id),
                 duration=row.duration,
+                codec=row.codec,
                 companion=Path(row.companion) if row.companion else None,
                 rating=row.rating,
             )

@@ -60,6 +60,7 @@ def describe(hit: SearchHit) -> str:
         lines.append(f"score {hit.score:.3f} · {MATCHED.get(hit.matched, hit.matched)}")
     if hit.kind == "video":
         length = f"{format_duration(hit.duration)} long" if hit.duration else "video"
+        length += f", {hit.codec}" if hit.codec else ""
         moment = f" · best moment at {format_duration(hit.time)}" if hit.time is not None else ""
         lines.append(f"video, {length}{moment} (Open starts there where the player allows)")
     elif hit.companion is not None:
