@@ -19,7 +19,7 @@ from latentstudio.models import ModelRegistry
 from latentstudio.paths import Paths
 from latentstudio.projects.chunking import MAX_CHUNK_LINES, chunk_file
 from latentstudio.projects.index import embed_pending, refresh
-from latentstudio.projects.retrieve import fill_budget, identifiers_in, search
+from latentstudio.projects.retrieve import identifiers_in, search
 from latentstudio.projects.service import submit_index, submit_search
 from latentstudio.projects.store import ProjectStore
 from latentstudio.projects.walk import walk_project
@@ -75,14 +75,67 @@ def registry(paths: Paths, tiny_models: Callable[[str], Path]) -> ModelRegistry:
     return registry
 
 
-def test_the_walk_honours_gitignore_and_default_excludes_and_counts_skips(project: Path) -> None:
+def test_the_walk_honours_gitignore_and_default_excludes_and_counts_skips(project: Path, tmp_path: Path) -> None:
     report = walk_project(project)
-    assert sorted(p.as_posix() for p in report.files) == [".gitignore", "README.md", "pkg/config.py", "pkg/render.js"]
-    assert report.skipped["binary"] == 1 and report.skipped["minified"] == 1 and report.skipped["huge"] == 1
+    assert sorted(report.files) == [".gitignore", "README.md", "bundle.js", "huge.txt", "image.png",
+                                    "pkg/config.py", "pkg/render.js"]  # contents are sniffed when read
     assert report.skipped["excluded folder"] == 1  # the virtual environment
     assert report.skipped["ignored"] >= 4  # debug.log, secret/, .env, node_modules/
+    store = ProjectStore(tmp_path / "index.sqlite3")
+    first = refresh(store, project)
+    assert first.added == 4 and first.skipped["binary"] == 1 and first.skipped["minified"] == 1
+    assert first.skipped["huge"] == 1 and first.skipped["excluded folder"] == 1
+    assert refresh(store, project).skipped == first.skipped  # counted again from the store, not re-read
+    store.close()
     with pytest.raises(FileNotFoundError, match="project folder not found"):
         walk_project(project / "nope")
+
+
+def test_a_gitignore_applies_below_its_folder_only(tmp_path: Path) -> None:
+    for folder in ("a", "a/deep", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.py").write_text("x = 1\n")
+    (tmp_path / "a" / ".gitignore").write_text("x.py\n")
+    assert sorted(walk_project(tmp_path).files) == ["a/.gitignore", "b/x.py"]
+
+
+def test_an_unchanged_project_is_refreshed_without_opening_a_file(project: Path, tmp_path: Path, monkeypatch) -> None:
+    from latentstudio.projects import index
+
+    store = ProjectStore(tmp_path / "index.sqlite3")
+    refresh(store, project)
+
+    def opened(*args, **kwargs):
+        raise AssertionError("a file was opened")
+
+    monkeypatch.setattr(index, "_read_file", opened)
+    assert refresh(store, project).unchanged == 4
+    store.close()
+
+
+def test_a_stop_during_the_walk_ends_it_and_it_reports_progress(tmp_path: Path, monkeypatch) -> None:
+    from latentstudio.projects import walk
+
+    monkeypatch.setattr(walk, "WALK_PROGRESS_EVERY", 10)
+    for k in range(30):
+        (tmp_path / "p" / f"d{k}").mkdir(parents=True)
+        (tmp_path / "p" / f"d{k}" / "m.py").write_text("x = 1\n")
+    found: list[int] = []
+    folders = [0]
+
+    def stop_at_the_twentieth_folder() -> None:
+        folders[0] += 1
+        if folders[0] == 20:
+            raise Cancelled("stopped")
+
+    with pytest.raises(Cancelled):
+        walk_project(tmp_path / "p", stop_at_the_twentieth_folder, found.append)
+    assert found == [10]
+    store = ProjectStore(tmp_path / "index.sqlite3")
+    messages: list[str] = []
+    refresh(store, tmp_path / "p", progress=lambda done, total, message: messages.append(message))
+    assert messages[:3] == ["Finding files… 10 found", "Finding files… 20 found", "Finding files… 30 found"]
+    store.close()
 
 
 def test_chunks_follow_the_syntax_and_large_classes_split_by_method() -> None:
@@ -155,8 +208,6 @@ def test_index_and_search_jobs_on_the_engine(
     assert identifiers_in("what does parse_config return?") == {"parse_config"}
     vector_only = submit_search(engine, registry, store, "read the settings", mode="vectors").result(120)
     assert vector_only and all(h.matched == "meaning" for h in vector_only)
-    chosen = fill_budget(hits, budget_tokens=80)
-    assert chosen and sum(len(h.text) // 4 + 16 for h in chosen) <= 80 and chosen[0] == hits[0]
 
     # A file deleted since the index is purged before the search: never cited.
     (project / "pkg" / "config.py").unlink()
@@ -220,8 +271,12 @@ def test_a_stopped_refresh_keeps_what_it_committed_and_the_next_one_goes_on(tmp_
     store = ProjectStore(tmp_path / "index.sqlite3")
     progress: list[tuple[int, int]] = []
 
-    def stop() -> None:
-        raise Cancelled("stopped")
+    calls = [0]
+
+    def stop() -> None:  # the walk's one folder passes; the first batch of files read stops
+        calls[0] += 1
+        if calls[0] > 1:
+            raise Cancelled("stopped")
 
     with pytest.raises(Cancelled):
         refresh(store, root, progress=lambda done, total, _: progress.append((done, total)), checkpoint=stop)

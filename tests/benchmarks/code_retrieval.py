@@ -6,13 +6,16 @@ all-MiniLM-L6-v2 (a sentence-transformers folder; never used by the test suite).
   the definition's file and line. R@10 and MRR@10 (a hit is a chunk of the target's file whose
   lines hold the definition) for keywords alone, vectors alone and fused at several vector weights.
   The fusion weight is chosen on the tuning package and reported on the held-out one.
+- weights: fused R@10 / MRR@10 over a grid of vector weights, split by whether the query names
+  identifiers; each weight chosen on tuning packages and reported on held-out ones.
 - throughput: chunks embedded per second while indexing the quality packages.
 - refresh: a 10,000-file project (small generated modules) indexed, then one file edited:
   the time of the refresh and re-embedding that follows.
 - latency: a warm query (model loaded, in-process, median of 20) and a cold CLI `code-search`.
 
-Usage: python tests/benchmarks/code_retrieval.py --model DIR [--tune click] [--held-out requests]
-       [--parts quality,refresh,latency]
+Usage: python tests/benchmarks/code_retrieval.py --model DIR [--packages click,requests]
+       [--parts quality,weights,refresh,latency] [--weight-tuning click,jinja2]
+       [--weight-held-out requests,packaging,attr]
 """
 
 from __future__ import annotations
@@ -86,23 +89,60 @@ def make_corpus(package: str, target: Path) -> list[tuple[str, str, int]]:
     return queries
 
 
-def evaluate(store, embedder, queries, mode: str, weight: float) -> tuple[float, float]:
+def evaluate(store, embedder, queries, mode: str, weight: float, query_vectors=None) -> tuple[float, float]:
     vectors = store.chunk_vectors(MODEL_ID)
-    query_vectors = embedder.encode([q for q, _, _ in queries])
-    saved = retrieve.VECTOR_WEIGHT, retrieve.VECTOR_WEIGHT_WITH_IDENTIFIERS
-    retrieve.VECTOR_WEIGHT = retrieve.VECTOR_WEIGHT_WITH_IDENTIFIERS = weight
+    if query_vectors is None:
+        query_vectors = embedder.encode([q for q, _, _ in queries])
     recall = rr = 0.0
-    try:
-        for (query, path, line), vector in zip(queries, query_vectors):
-            hits = retrieve.search(store, query, vector, MODEL_ID, limit=10, mode=mode, vectors=vectors)
-            for rank, hit in enumerate(hits, 1):
-                if hit.path == path and hit.start_line <= line <= hit.end_line:
-                    recall += 1
-                    rr += 1 / rank
-                    break
-    finally:
-        retrieve.VECTOR_WEIGHT, retrieve.VECTOR_WEIGHT_WITH_IDENTIFIERS = saved
-    return recall / len(queries), rr / len(queries)
+    for (query, path, line), vector in zip(queries, query_vectors):
+        hits = retrieve.search(store, query, vector, MODEL_ID, limit=10, mode=mode, vectors=vectors,
+                               vector_weight=weight)
+        for rank, hit in enumerate(hits, 1):
+            if hit.path == path and hit.start_line <= line <= hit.end_line:
+                recall += 1
+                rr += 1 / rank
+                break
+    return recall / max(len(queries), 1), rr / max(len(queries), 1)
+
+
+WEIGHT_GRID = tuple(round(0.1 * k, 1) for k in range(11))
+
+
+def weights(embedder, tuning: list[str], held_out: list[str], work: Path) -> None:
+    """Fused R@10 / MRR@10 over a grid of vector weights, separately for queries that name
+    identifiers (retrieve.identifiers_in) and those that do not; each subset's weight is chosen on
+    the tuning packages (best pooled MRR@10, then R@10) and reported on the held-out ones."""
+    rows = []  # (package, named, weight, queries, R@10, MRR@10)
+    for package in tuning + held_out:
+        root = work / f"w-{package}"
+        queries = make_corpus(package, root)
+        store = ProjectStore(work / f"w-{package}.sqlite3")
+        index(store, root, embedder)
+        for named in (False, True):
+            subset = [q for q in queries if bool(retrieve.identifiers_in(q[0])) == named]
+            query_vectors = embedder.encode([q for q, _, _ in subset])
+            for weight in WEIGHT_GRID:
+                r, mrr = evaluate(store, embedder, subset, "fused", weight, query_vectors)
+                rows.append((package, named, weight, len(subset), r, mrr))
+        store.close()
+
+    def pooled(packages: list[str], named: bool, weight: float) -> tuple[int, float, float]:
+        picked = [row for row in rows if row[0] in packages and row[1] == named and row[2] == weight]
+        n = sum(row[3] for row in picked)
+        return n, sum(row[3] * row[4] for row in picked) / n, sum(row[3] * row[5] for row in picked) / n
+
+    print("| queries | weight | tuning n | tuning R@10 | tuning MRR@10 | held-out n | held-out R@10 | held-out MRR@10 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for named in (False, True):
+        label = "name identifiers" if named else "plain words"
+        best = max(WEIGHT_GRID, key=lambda w: (pooled(tuning, named, w)[2], pooled(tuning, named, w)[1]))
+        for weight in WEIGHT_GRID:
+            tn, tr, tm = pooled(tuning, named, weight)
+            hn, hr, hm = pooled(held_out, named, weight)
+            mark = " (chosen)" if weight == best else ""
+            print(f"| {label} | {weight}{mark} | {tn} | {tr:.3f} | {tm:.3f} | {hn} | {hr:.3f} | {hm:.3f} |")
+    print("<!-- per package: " + "; ".join(
+        f"{p} {'ids' if n else 'plain'} w{w}: {q} q R {r:.3f} MRR {m:.3f}" for p, n, w, q, r, m in rows) + " -->")
 
 
 def index(store, root, embedder) -> tuple[float, int, float]:
@@ -193,7 +233,9 @@ def main() -> int:
     parser.add_argument("--model", type=Path, required=True, help="the all-MiniLM-L6-v2 folder")
     parser.add_argument("--packages", default="click,requests", help="tuning package, then held-out ones")
     parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--parts", default="quality,refresh,latency")
+    parser.add_argument("--parts", default="quality,refresh,latency", help="also: weights")
+    parser.add_argument("--weight-tuning", default="click,jinja2", help="weights: packages the weights are chosen on")
+    parser.add_argument("--weight-held-out", default="requests,packaging,attr", help="weights: packages reported")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     print(f"load average before: {os.getloadavg()}, {os.cpu_count()} CPUs")
@@ -203,6 +245,8 @@ def main() -> int:
     try:
         if parts & {"quality", "latency"}:
             quality(embedder, packages, work)
+        if "weights" in parts:
+            weights(embedder, args.weight_tuning.split(","), args.weight_held_out.split(","), work)
         if "refresh" in parts:
             refresh_bench(embedder, work, args.files)
         if "latency" in parts:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..engine import Cancelled, EventKind, JobEvent
 from .context_file import read_context
-from .conversation import turns_of
+from .conversation import turns_note, turns_of
 from .generation import CodeRequest, GenerationResult
 from .service import submit_code
 from .history import HistoryStore
@@ -123,16 +123,15 @@ def cmd_generate_code(args: argparse.Namespace, ctx) -> int:
 
 
 LAST = "last"
-SOURCE_BUDGET_TOKENS = 1500  # project code given with a request: room is left for the answer
 
 
 def project_sources(ctx, folder: Path, prompt: str, show_progress: bool) -> tuple[dict, ...]:
-    """The project chunks for a prompt (path, lines, symbol, score, why, code), filled to the budget."""
+    """The project chunks for a prompt (path, lines, symbol, score, why, code), best first; the job
+    gives the model those that fit its context."""
     from ..projects.cli import project_hits
-    from ..projects.retrieve import fill_budget
 
     hits = project_hits(ctx, folder, prompt, limit=10, model_id=None, show_progress=show_progress)
-    return tuple(hit.to_json(with_text=True) for hit in fill_budget(hits, SOURCE_BUDGET_TOKENS))
+    return tuple(hit.to_json(with_text=True) for hit in hits)
 
 
 def _conversation(history: HistoryStore, wanted: str) -> int:
@@ -176,6 +175,6 @@ def _footer(result: GenerationResult) -> str:
         parts.append(f"{len(result.sources)} sources: " + ", ".join(
             f"{s['path']}:{s['start_line']}-{s['end_line']}" for s in result.sources))
     if result.dropped_turns:
-        parts.append(f"{result.dropped_turns} oldest turns left out (context full)")
+        parts.append(turns_note(result.dropped_turns, result.summarised_turns))
     return f"[{' · '.join(parts)}]"
 

@@ -20,7 +20,8 @@ from .extract import extract_code, extract_code_blocks
 from .history import HistoryEntry, HistoryStore
 from .languages import DEFAULT_LANGUAGE, Language, find_language, get_language
 from .loader import LanguageModel, cache_key, load_language_model
-from .conversation import fit_conversation, with_sources
+from .conversation import (Fitted, conversation_messages, fill_sources, fit_conversation, source_budget,
+                           with_sources)
 from .prompts import build_messages, render_prompt
 from .syntax import SyntaxReport, check_syntax
 from .tasks import WRITE, CodeTask, get_task
@@ -46,8 +47,9 @@ class CodeRequest:
     task: str = WRITE  # see resources/code-tasks.json
     target_language: Optional[str] = None  # translate: the language to translate to
     traceback: Optional[str] = None  # fix: the error the code gives
-    # A follow-up: the earlier turns (user message, answer) of its conversation, oldest first.
-    earlier: tuple[tuple[str, str], ...] = ()
+    # A follow-up: the earlier turns (user message, answer[, one-line summary]) of its conversation,
+    # oldest first (conversation.turns_of).
+    earlier: tuple[tuple[str, ...], ...] = ()
     conversation_id: Optional[int] = None  # None: a new conversation
     replaces: Optional[int] = None  # regenerate / edit and resend: the history id of the turn replaced
     # Project code retrieved for the request: dicts with path, start_line, end_line, symbol, score,
@@ -105,7 +107,8 @@ class GenerationResult:
     device: str
     history_id: Optional[int] = None
     task: str = WRITE
-    dropped_turns: int = 0  # earlier turns left out: the conversation was longer than the model reads
+    dropped_turns: int = 0  # earlier turns not given whole: the conversation was longer than the model reads
+    summarised_turns: int = 0  # of those, the ones given as a line of a summary (the rest left out)
     conversation_id: Optional[int] = None
     turn: int = 0
     sources: tuple[dict[str, Any], ...] = ()  # what the model was given, without the code text
@@ -252,8 +255,8 @@ def _generate(
     answer = task.answer_language(language, target)
     system, user = (m["content"] for m in build_messages(
         request.prompt, language, request.context, request.context_name, task.name, target, request.traceback))
-    messages, dropped, sources = _fit(lm, request, system, user)
-    reply = stream_chat(job, lm, messages, request.max_new_tokens, request.temperature, request.top_p, request.seed)
+    fitted, sources = _fit(lm, request, system, user)
+    reply = stream_chat(job, lm, fitted.messages, request.max_new_tokens, request.temperature, request.top_p, request.seed)
     code, syntax = answer_code(reply.text, task, answer)
     return GenerationResult(
         text=reply.text,
@@ -271,32 +274,39 @@ def _generate(
         stopped=reply.stopped,
         device=job.device.kind,
         task=task.name,
-        dropped_turns=dropped,
+        dropped_turns=fitted.dropped,
+        summarised_turns=fitted.summarised,
         conversation_id=request.conversation_id,
         sources=tuple(_source_record(s) for s in sources),
     )
 
 
-def _fit(lm: LanguageModel, request: CodeRequest, system: str, user: str
-         ) -> tuple[list[dict[str, str]], int, tuple[dict[str, Any], ...]]:
-    """(messages, earlier turns left out, sources given): the lowest-ranked sources go first when the
-    request with its sources would leave less than a quarter of the model's context for the answer."""
+def _fit(lm: LanguageModel, request: CodeRequest, system: str, user: str) -> tuple[Fitted, tuple[dict[str, Any], ...]]:
+    """(the fitted conversation, the sources given): the sources are filled, in their order, to what
+    the model's context leaves after the request, the answer's reserve and the earlier turns (which
+    give way down to half of that room), each counted with the model's own tokenizer."""
+    limit = lm.context_length
     sources = tuple(request.sources)
-    limit = lm.max_positions
-    while True:
-        messages, dropped = fit_conversation(
-            system, request.earlier, with_sources(user, sources),
-            lambda msgs: _count_tokens(lm, msgs), limit, request.max_new_tokens,
-        )
-        if not sources or limit is None:
-            return messages, dropped, sources
-        if _count_tokens(lm, messages) + min(request.max_new_tokens, limit // 4) <= limit:
-            return messages, dropped, sources
-        sources = sources[:-1]
+
+    def count(messages: list[dict[str, str]]) -> int:
+        return _count_tokens(lm, messages)
+
+    if sources and limit is not None:
+        alone = count(conversation_messages(system, (), user))
+        turns = count(conversation_messages(system, request.earlier, user)) - alone
+        budget = source_budget(limit, request.max_new_tokens, alone, turns)
+        sources = fill_sources(sources, budget, lambda text: _count_text(lm, text))
+    fitted = fit_conversation(system, request.earlier, with_sources(user, sources), count, limit,
+                              request.max_new_tokens)
+    return fitted, sources
 
 
 def _source_record(source: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in source.items() if key != "text"}
+
+
+def _count_text(lm: LanguageModel, text: str) -> int:
+    return len(lm.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def _count_tokens(lm: LanguageModel, messages: list[dict[str, str]]) -> int:
@@ -306,7 +316,7 @@ def _count_tokens(lm: LanguageModel, messages: list[dict[str, str]]) -> int:
 
 
 def _fit_new_tokens(lm: LanguageModel, prompt_tokens: int, wanted: int) -> int:
-    limit = lm.max_positions
+    limit = lm.context_length
     if limit is None:
         return wanted
     if prompt_tokens >= limit:
@@ -340,6 +350,7 @@ def _record(history: HistoryStore, request: CodeRequest, result: GenerationResul
         "source_language": get_language(request.language).name,
         "traceback": request.traceback,
         "dropped_turns": result.dropped_turns,
+        "summarised_turns": result.summarised_turns,
     }
     entry = HistoryEntry(
         model_id=result.model_id,

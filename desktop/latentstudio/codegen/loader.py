@@ -12,6 +12,10 @@ from ..models import InstalledModel
 
 log = logging.getLogger(__name__)
 
+# Config fields that name a model's context length, by architecture family (Llama/Qwen, GPT-2, …).
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+NO_LIMIT = 10**7  # transformers' "no limit" tokenizer length is a huge sentinel
+
 
 class LanguageModel:
     """A model with its tokenizer, shaped for the ModelCache (parameters for sizing, `to` for moving)."""
@@ -26,9 +30,14 @@ class LanguageModel:
         return self.model.device
 
     @property
-    def max_positions(self) -> int | None:
-        value = getattr(self.model.config, "max_position_embeddings", None)
-        return int(value) if isinstance(value, int) and value > 0 else None
+    def context_length(self) -> int | None:
+        """Tokens the model reads at most: its config's position limit, or the tokenizer's when
+        that is smaller (None when neither says)."""
+        config = self.model.config
+        limits = [getattr(config, name, None) for name in CONTEXT_FIELDS]
+        limits.append(getattr(self.tokenizer, "model_max_length", None))
+        known = [int(v) for v in limits if isinstance(v, int) and 0 < v < NO_LIMIT]
+        return min(known) if known else None
 
     def parameters(self) -> Iterator[Any]:
         return self.model.parameters()

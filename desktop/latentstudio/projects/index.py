@@ -19,6 +19,7 @@ from .walk import skip_reason, walk_project
 log = logging.getLogger(__name__)
 
 COMMIT_EVERY = 200  # files per transaction: a kill loses at most this much work
+CHECK_EVERY = 1000  # files between checkpoints when few of them changed (a Stop answers within these)
 EMBED_BATCH = 64
 
 Progress = Callable[[int, Optional[int], str], None]
@@ -51,7 +52,7 @@ def refresh(store: ProjectStore, root: Path, progress: Progress = _no_progress,
     committed stays, and the next refresh goes on from there)."""
     start = time.perf_counter()
     root = Path(root)
-    walked = walk_project(root)
+    walked = walk_project(root, checkpoint, lambda found: progress(found, None, f"Finding files… {found} found"))
     report = RefreshReport(skipped=Counter(walked.skipped))
     known = store.files()
     seen: set[str] = set()
@@ -64,10 +65,9 @@ def refresh(store: ProjectStore, root: Path, progress: Progress = _no_progress,
                 store.put_file(db, *item)
         pending.clear()
 
-    for done, rel in enumerate(walked.files, 1):
-        key = rel.as_posix()
+    for done, key in enumerate(walked.files, 1):
         seen.add(key)
-        path = root / rel
+        path = root / key
         try:
             stat = path.stat()
         except OSError:
@@ -75,7 +75,10 @@ def refresh(store: ProjectStore, root: Path, progress: Progress = _no_progress,
             continue
         old = known.get(key)
         if old is not None and old[1] == stat.st_size and old[2] == stat.st_mtime:
-            report.unchanged += 1
+            if old[4] == "ok":
+                report.unchanged += 1
+            else:  # skipped when it was read (binary, huge, …): not opened again until it changes
+                report.skipped[old[5] or "skipped"] += 1
         else:
             item = _read_file(path, key, stat.st_size, stat.st_mtime, old[3] if old else None)
             if item is None:  # same content, touched: only the stamp changes
@@ -89,8 +92,9 @@ def refresh(store: ProjectStore, root: Path, progress: Progress = _no_progress,
                 else:
                     report.changed += 1
                 pending.append(item)
-        if len(pending) >= COMMIT_EVERY:
-            flush()
+        if len(pending) >= COMMIT_EVERY or done % CHECK_EVERY == 0:
+            if pending:
+                flush()
             checkpoint()
         if done % 100 == 0 or done == total:
             progress(done, total, f"Reading files… {done}/{total}")
@@ -132,14 +136,15 @@ def embed_pending(store: ProjectStore, embed: Callable[[list[str]], "object"], m
                   batch: int = EMBED_BATCH) -> int:
     """Embed every chunk without a vector of `model`, committing each batch; returns how many."""
     total = store.pending_count(model)
-    done = 0
+    done = after = 0
     while True:
-        rows = store.pending(model, batch)
+        rows = store.pending(model, batch, after)
         if not rows:
             return done
-        vectors = embed([text for _, text in rows])
-        store.put_vectors(model, [h for h, _ in rows], vectors)
-        done += len(rows)
+        after = rows[-1][0]
+        texts = {digest: text for _, digest, text in rows}  # one per content: same hash, same vector
+        vectors = embed(list(texts.values()))
+        store.put_vectors(model, list(texts), vectors)
+        done += len(texts)
         progress(done, total, f"Embedding chunks… {done}/{total}")
         checkpoint()  # Stop ends here; a search waiting runs here
-

@@ -1,6 +1,6 @@
 """Find the chunks a request needs: keyword rank (FTS5 bm25) and vector rank (cosine), fused by
 weighted reciprocal rank; keywords weigh more when the request names identifiers, and chunks whose
-symbol the request names are boosted. Then filled to a token budget."""
+symbol the request names are boosted. (The code job fills what it is given to the model's context.)"""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from .store import ProjectStore
 
 CANDIDATES = 50
 RRF_K = 60
-# Weight of the vector rank (keywords get 1 - it). 0.7 was chosen on click and held on requests
-# (tests/benchmarks/code_retrieval.py, docs/benchmarks.md: fused beats either rank alone there);
-# requests that name identifiers lean on words instead (0.3: not yet measured on its own set).
-VECTOR_WEIGHT = 0.7
-VECTOR_WEIGHT_WITH_IDENTIFIERS = 0.3
+# Weight of the vector rank (keywords get 1 - it), measured over a grid of 0.0-1.0 with the real
+# all-MiniLM-L6-v2, chosen on click and jinja2 and reported on requests, packaging and attrs
+# (tests/benchmarks/code_retrieval.py --parts weights, docs/benchmarks.md): requests in plain words
+# do best at 0.8; requests that name identifiers lean more on words, at 0.6.
+VECTOR_WEIGHT = 0.8
+VECTOR_WEIGHT_WITH_IDENTIFIERS = 0.6
 SYMBOL_BOOST = 1.0 / RRF_K  # as much as a first place in one of the two ranks
 STOPWORDS = frozenset(
     "a an and are as at be by do does for from how i in is it its me my of on or that the this to was what "
@@ -112,8 +113,10 @@ def fuse(keyword: list[int], vector: list[tuple[int, float]], vector_weight: flo
 
 
 def search(store: ProjectStore, text: str, query_vector: Optional[np.ndarray], model: Optional[str],
-           limit: int = 10, mode: str = "fused", vectors: Optional[tuple[np.ndarray, np.ndarray]] = None) -> list[Hit]:
-    """The best chunks for `text`. mode: fused, keywords or vectors (the benchmark compares them)."""
+           limit: int = 10, mode: str = "fused", vectors: Optional[tuple[np.ndarray, np.ndarray]] = None,
+           vector_weight: Optional[float] = None) -> list[Hit]:
+    """The best chunks for `text`. mode: fused, keywords or vectors (the benchmark compares them);
+    `vector_weight` overrides the measured weights (the benchmark's grid)."""
     names = identifiers_in(text)
     keyword = keyword_ranks(store, text) if mode != "vectors" else []
     vector: list[tuple[int, float]] = []
@@ -126,7 +129,8 @@ def search(store: ProjectStore, text: str, query_vector: Optional[np.ndarray], m
         rows = store.query(f"SELECT id, symbol FROM chunks WHERE symbol IN ({marks}) OR "
                            f"substr(symbol, instr(symbol, '.') + 1) IN ({marks})", (*names, *names))
         boosted = {row[0] for row in rows}
-    weight = VECTOR_WEIGHT_WITH_IDENTIFIERS if names else VECTOR_WEIGHT
+    weight = vector_weight if vector_weight is not None else (
+        VECTOR_WEIGHT_WITH_IDENTIFIERS if names else VECTOR_WEIGHT)
     if not vector:
         weight = 0.0
     elif not keyword:
@@ -140,16 +144,3 @@ def search(store: ProjectStore, text: str, query_vector: Optional[np.ndarray], m
     return [Hit(c, rows[c][1], rows[c][2], rows[c][3], rows[c][4], score, why, rows[c][5])
             for c, score, why in fused if c in rows]
 
-
-def fill_budget(hits: list[Hit], budget_tokens: int, most: int = 8) -> list[Hit]:
-    """The best hits that fit `budget_tokens` (about 4 characters a token), at most `most`."""
-    chosen, used = [], 0
-    for hit in hits:
-        cost = len(hit.text) // 4 + 16
-        if used + cost > budget_tokens:
-            continue
-        chosen.append(hit)
-        used += cost
-        if len(chosen) >= most:
-            break
-    return chosen

@@ -104,10 +104,10 @@ class ProjectStore:
 
     # -- files and chunks ------------------------------------------------------------------
 
-    def files(self) -> dict[str, tuple[int, int, float, Optional[str], str]]:
-        """path -> (id, size, mtime, hash, status)."""
-        return {row[1]: (row[0], row[2], row[3], row[4], row[5])
-                for row in self.query("SELECT id, path, size, mtime, hash, status FROM files")}
+    def files(self) -> dict[str, tuple[int, int, float, Optional[str], str, Optional[str]]]:
+        """path -> (id, size, mtime, hash, status, reason)."""
+        return {row[1]: row[:1] + row[2:]
+                for row in self.query("SELECT id, path, size, mtime, hash, status, reason FROM files")}
 
     def put_file(self, db: sqlite3.Connection, path: str, size: int, mtime: float, digest: Optional[str],
                  status: str, reason: Optional[str], chunks: Optional[list[Chunk]]) -> None:
@@ -148,13 +148,15 @@ class ProjectStore:
 
     # -- vectors ---------------------------------------------------------------------------
 
-    def pending(self, model: str, limit: int) -> list[tuple[str, str]]:
-        """(hash, text to embed) of chunks without a vector of `model`, one per hash."""
+    def pending(self, model: str, limit: int, after: int = 0) -> list[tuple[int, str, str]]:
+        """(chunk id, hash, text to embed) of up to `limit` chunks after chunk id `after` without a
+        vector of `model`, in id order: a caller walks them by id, so each call reads only rows it has
+        not seen (asking from the start each time re-read every embedded chunk: quadratic)."""
         return self.query(
-            "SELECT c.hash, f.path || ' :: ' || c.symbol || char(10) || c.text FROM chunks c "
-            "JOIN files f ON f.id = c.file_id LEFT JOIN vectors v ON v.hash = c.hash AND v.model = ? "
-            "WHERE v.hash IS NULL GROUP BY c.hash LIMIT ?",
-            (model, limit),
+            "SELECT c.id, c.hash, f.path || ' :: ' || c.symbol || char(10) || c.text FROM chunks c "
+            "JOIN files f ON f.id = c.file_id WHERE c.id > ? AND NOT EXISTS "
+            "(SELECT 1 FROM vectors v WHERE v.hash = c.hash AND v.model = ?) ORDER BY c.id LIMIT ?",
+            (after, model, limit),
         )
 
     def pending_count(self, model: str) -> int:

@@ -1,6 +1,9 @@
 """Which files of a project are indexed: `.gitignore` files honoured (pathspec's git matcher, each
 applying below its folder), default excludes (version control, dependencies, virtual environments,
-build output, secrets), and binary, huge, minified or generated files skipped with a counted reason."""
+build output, secrets), and binary, huge, minified or generated files skipped with a counted reason.
+
+The walk only lists and matches names; a file's content is sniffed (`skip_reason`) when it is read,
+that is when it is new or its size or time changed, so a refresh of an unchanged project opens no file."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import pathspec
 
@@ -27,22 +30,24 @@ DEFAULT_EXCLUDES = (
 DEFAULT_SPEC = pathspec.GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
 
 
+WALK_PROGRESS_EVERY = 2000  # files found between progress reports
+
+
 @dataclass
 class WalkReport:
-    files: list[Path] = field(default_factory=list)  # relative to the root, indexable
-    skipped: Counter = field(default_factory=Counter)  # reason -> count
+    files: list[str] = field(default_factory=list)  # POSIX paths relative to the root, sorted per folder
+    skipped: Counter = field(default_factory=Counter)  # reason -> count (ignored names, excluded folders)
 
 
-def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
+Spec = tuple[str, pathspec.GitIgnoreSpec]  # (folder relative to the root, its .gitignore)
+
+
+def _ignored(rel: str, is_dir: bool, specs: Sequence[Spec]) -> bool:
+    """Whether a default exclude or a .gitignore of the folder or its parents (`specs`) matches."""
     probe = rel + "/" if is_dir else rel
     if DEFAULT_SPEC.match_file(probe):
         return True
-    for base, spec in specs:
-        if base and not probe.startswith(base + "/"):
-            continue
-        if spec.match_file(probe[len(base) + 1:] if base else probe):
-            return True
-    return False
+    return any(spec.match_file(probe[len(base) + 1:] if base else probe) for base, spec in specs)
 
 
 def _read_spec(folder: Path) -> Optional[pathspec.GitIgnoreSpec]:
@@ -53,21 +58,26 @@ def _read_spec(folder: Path) -> Optional[pathspec.GitIgnoreSpec]:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def walk_project(root: Path, cancelled: Callable[[], bool] = lambda: False) -> WalkReport:
-    """The project's indexable files (sorted) and the count of each reason files were left out."""
+def walk_project(root: Path, checkpoint: Callable[[], None] = lambda: None,
+                 progress: Callable[[int], None] = lambda found: None) -> WalkReport:
+    """The project's candidate files and the count of each reason names were left out. `checkpoint`
+    runs once a folder (it may raise to cancel); `progress` hears the count found now and then."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"project folder not found: {root}")
     report = WalkReport()
-    specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    # Each folder's applicable .gitignore files (its own and its parents'), so a name is matched
+    # against those only, not against every .gitignore of the project.
+    applicable: dict[str, tuple[Spec, ...]] = {}
+    reported = 0
     for folder, dirs, names in os.walk(root):
-        if cancelled():
-            break
+        checkpoint()
         here = Path(folder)
         rel_dir = "" if here == root else here.relative_to(root).as_posix()
+        specs = applicable.pop(rel_dir, ())
         spec = _read_spec(here)
         if spec is not None:
-            specs.append((rel_dir, spec))
+            specs = (*specs, (rel_dir, spec))
         kept = []
         for name in sorted(dirs):
             rel = f"{rel_dir}/{name}" if rel_dir else name
@@ -77,17 +87,17 @@ def walk_project(root: Path, cancelled: Callable[[], bool] = lambda: False) -> W
                 report.skipped["ignored"] += 1
             else:
                 kept.append(name)
+                applicable[rel] = specs
         dirs[:] = kept
         for name in sorted(names):
             rel = f"{rel_dir}/{name}" if rel_dir else name
             if _ignored(rel, False, specs):
                 report.skipped["ignored"] += 1
-                continue
-            reason = skip_reason(here / name)
-            if reason:
-                report.skipped[reason] += 1
             else:
-                report.files.append(Path(rel))
+                report.files.append(rel)
+        if len(report.files) - reported >= WALK_PROGRESS_EVERY:
+            reported = len(report.files)
+            progress(reported)
     return report
 
 

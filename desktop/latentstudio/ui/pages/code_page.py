@@ -41,7 +41,7 @@ from ...codegen import (
     get_language,
 )
 from ...codegen.context_file import read_context
-from ...codegen.conversation import turns_of
+from ...codegen.conversation import turns_note, turns_of
 from ...codegen.generation import MAX_NEW_TOKENS_LIMIT, MAX_SEED
 from ...codegen.service import submit_code
 from ...codegen.tasks import WRITE, get_task, load_tasks
@@ -50,7 +50,6 @@ from ...models import MissingModelError, ModelNotFoundError
 from ..theme import status_colour, theme_signals
 from ..widgets.code_highlighter import PygmentsHighlighter
 from ...projects.folders import ProjectFolders
-from ...projects.retrieve import fill_budget
 from ...projects.service import open_store, submit_index, submit_search
 from ..widgets.code_conversation import ConversationBar, TranscriptView
 from ..file_actions import open_at_line
@@ -61,7 +60,6 @@ from .needs_model import NeedsModelPage
 log = logging.getLogger(__name__)
 
 RANDOM_SEED = -1
-SOURCE_BUDGET_TOKENS = 1500  # project code given with a request (the job trims it to the model's context)
 
 
 def _monospace(editor: QPlainTextEdit) -> None:
@@ -350,7 +348,7 @@ class CodePage(NeedsModelPage):
         request = self._asked
         self._set_running(False)
         if event.kind is EventKind.FINISHED and request is not None:
-            found = [hit.to_json(with_text=True) for hit in fill_budget(event.payload, SOURCE_BUDGET_TOKENS)]
+            found = [hit.to_json(with_text=True) for hit in event.payload]  # the job fills them to the context
             self._submit(replace(request, sources=tuple(self.sources.apply(found))))
         elif event.kind is EventKind.FAILED:
             log.error("project search failed: %s", event.payload)
@@ -425,15 +423,14 @@ class CodePage(NeedsModelPage):
             else f"Done (seed {result.seed})"
         )
         if result.dropped_turns:
-            status += (f" · the {result.dropped_turns} oldest turn{'s' if result.dropped_turns != 1 else ''} "
-                       "did not fit the model's context and were left out")
+            status += " · " + turns_note(result.dropped_turns, result.summarised_turns)
         self.status.setText(status)
         self._add_turn(result)
         self.sources.show_sources(result.sources, self.project_picker.current())
         self.prompt.clear()  # ready for the follow-up, as in a chat
         self._set_running(False)
         self.history_panel.refresh()
-        self._show_conversation(result.dropped_turns)
+        self._show_conversation(result.dropped_turns, result.summarised_turns)
 
     def _add_turn(self, result: GenerationResult) -> None:
         """The answered request becomes the conversation's last turn (in place of the one it replaces)."""
@@ -459,9 +456,10 @@ class CodePage(NeedsModelPage):
             self.turns.append(entry)
             self.conversation_id = entry.conversation_id
 
-    def _show_conversation(self, dropped: int = 0) -> None:
+    def _show_conversation(self, dropped: int = 0, summarised: int = 0) -> None:
         self.transcript.show_turns(self.turns)
-        self.conversation_bar.show_state(len(self.turns), self.handle is not None, self.editing is not None, dropped)
+        self.conversation_bar.show_state(len(self.turns), self.handle is not None, self.editing is not None, dropped,
+                                         summarised)
 
     # -- conversation ------------------------------------------------------------------------
 

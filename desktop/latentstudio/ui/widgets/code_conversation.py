@@ -39,15 +39,18 @@ class ConversationBar(QWidget):
         self.edit_button.clicked.connect(self.editRequested)
         self.show_state(0, running=False)
 
-    def show_state(self, turns: int, running: bool, editing: bool = False, dropped: int = 0) -> None:
+    def show_state(self, turns: int, running: bool, editing: bool = False, dropped: int = 0,
+                   summarised: int = 0) -> None:
         if turns == 0:
             text = "New conversation (follow-ups see earlier turns)"
         else:
             text = f"Conversation · {turns} turn{'s' if turns != 1 else ''}"
             if editing:
                 text += " · editing the last turn"
-            if dropped:
-                text += f" · {dropped} oldest left out (context full)"
+            if summarised:
+                text += f" · {summarised} oldest summarised (context full)"
+            if dropped > summarised:
+                text += f" · {dropped - summarised} oldest left out (context full)"
         self.label.setText(text)
         self.new_button.setEnabled(not running and turns > 0)
         self.regenerate_button.setEnabled(not running and turns > 0)
