@@ -68,3 +68,15 @@ def test_the_image_form_of_a_newer_release_is_not_replaced(tmp_path: Path) -> No
     old.write_text(json.dumps({"prompt": "a green star", "steps": 12, "seed": 5}))
     meta = load_form(old)
     assert (meta.prompt, meta.steps, meta.seed) == ("a green star", 12, 5)
+
+
+def test_the_image_form_remembers_the_hires_fix_and_not_the_mask(tmp_path: Path) -> None:
+    path = tmp_path / "image-form.json"
+    mask = tmp_path / "mask.png"
+    save_form(path, ImageRequest("a castle", hires_scale=2.0, hires_strength=0.4, hires_upscaler="esrgan-x4",
+                                 mask=mask, mask_blur=9))
+    meta = load_form(path)
+    assert (meta.hires_scale, meta.hires_strength, meta.hires_upscaler) == (2.0, 0.4, "esrgan-x4")
+    assert meta.mask_blur is None and "mask" not in json.loads(path.read_text())
+    save_form(path, ImageRequest("a castle"))
+    assert load_form(path).hires_scale is None  # off is not remembered as a pass

@@ -46,6 +46,10 @@ def save_form(path: Path, request: ImageRequest) -> None:
         "height": request.height,
         "scheduler": request.scheduler,
         "model": {"id": request.model_id} if request.model_id else None,
+        # As our PNG chunk's record (older releases' readers skip it); a mask belongs to one picture
+        # and is not remembered.
+        "hires": ({"scale": request.hires_scale, "strength": request.hires_strength,
+                   "upscaler": request.hires_upscaler} if request.hires_scale > 1 else None),
     }
     try:
         write_json(path, data)
