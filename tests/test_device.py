@@ -67,3 +67,20 @@ def test_cuda_eviction_moves_models_to_host_then_back() -> None:
     with cache.use("a", make) as model:
         assert next(model.parameters()).device.type == "cuda"
     cache.clear()
+
+
+def test_a_machine_surely_without_gpu_is_told_without_importing_torch() -> None:
+    """The window's device detection imported torch (about 600 MB in an idle window) only to learn
+    what the torch build and the missing driver had already said."""
+    import subprocess
+    import sys
+
+    from latentstudio.engine.device import gpu_possible
+
+    if gpu_possible("auto") is not None:
+        pytest.skip("a GPU may be present here: only torch can tell")
+    probe = ("import sys; from latentstudio.engine.device import detect_device; d = detect_device('auto'); "
+             "print('torch' in sys.modules, d.kind, d.fallback_reason, sep='|')")
+    imported, kind, reason = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                            check=True).stdout.strip().split("|")
+    assert (imported, kind) == ("False", "cpu") and reason

@@ -163,12 +163,30 @@ def gpu_possible(preference: str = "auto") -> Optional[str]:
     return f"PyTorch built for {build}, and a GPU driver is present"
 
 
+def surely_cpu_reason(preference: str = "auto") -> Optional[str]:
+    """Why jobs surely run on the CPU, told without importing torch (as `gpu_possible` decides);
+    None when a GPU may be used and only torch can tell."""
+    if preference == "cpu":
+        return "CPU chosen in Settings"
+    if gpu_possible(preference) is not None:
+        return None
+    if sys.platform == "darwin" or preference == "mps":
+        why = "Metal (MPS) is not available" if preference != "cuda" else "CUDA is not available on macOS"
+    else:
+        build = _torch_gpu_build()
+        why = ("this PyTorch build has no GPU support" if build is None
+               else f"no NVIDIA GPU or driver found (PyTorch built for {build})")
+    return why if preference == "auto" else f"{preference.upper()} chosen in Settings but unavailable; {why}"
+
+
 def detect_device(preference: str = "auto") -> DeviceInfo:
-    """Imports torch: call from the engine thread, not the GUI thread."""
+    """The device jobs run on. Imports torch (seconds and hundreds of MB) only when a GPU may be
+    there: call from the engine thread, not the GUI thread."""
+    reason = surely_cpu_reason(preference)
+    if reason is not None:
+        return DeviceInfo.cpu(reason)
     import torch
 
-    if preference == "cpu":
-        return DeviceInfo.cpu("CPU chosen in Settings")
     reasons: list[str] = []
     if preference in ("auto", "cuda"):
         if torch.cuda.is_available():
