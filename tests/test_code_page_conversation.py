@@ -175,3 +175,21 @@ def test_a_file_saved_in_the_project_refreshes_its_index_while_the_window_is_ope
     (project / "config.py").unlink()
     qtbot.waitUntil(lambda: symbols() == {"start_server"}, timeout=TIMEOUT_MS)
     store.close()
+
+
+def test_a_conversation_too_long_for_the_model_says_its_oldest_turns_were_summarised(
+    qtbot, page: CodePage
+) -> None:
+    from latentstudio.codegen.history import HistoryEntry
+    from latentstudio.codegen.syntax import SyntaxReport
+
+    long_answer = "```python\n" + "def f():\n    return 1\n" * 60 + "```"  # ~300 tokens; the tiny model reads 512
+    page.turns = [HistoryEntry(model_id="tiny-llm", language="python", prompt=f"turn {k}", output=long_answer,
+                               code="", syntax=SyntaxReport("python", checked=False, message=""), turn=k + 1)
+                  for k in range(3)]
+    _ask(qtbot, page, "and one more")
+    dropped = page.result.dropped_turns
+    assert dropped >= 2 and page.result.summarised_turns == dropped
+    assert f"the {dropped} oldest turns were summarised to fit the model's context" in page.status.text()
+    assert f"{dropped} oldest summarised (context full)" in page.conversation_bar.label.text()
+    assert "left out" not in page.conversation_bar.label.text()
