@@ -19,7 +19,7 @@ from latentstudio.models import ModelRegistry
 from latentstudio.paths import Paths
 from latentstudio.projects.chunking import MAX_CHUNK_LINES, chunk_file
 from latentstudio.projects.index import embed_pending, refresh
-from latentstudio.projects.retrieve import identifiers_in, search
+from latentstudio.projects.retrieve import identifiers_in
 from latentstudio.projects.service import submit_index, submit_search
 from latentstudio.projects.store import ProjectStore
 from latentstudio.projects.walk import walk_project
