@@ -30,6 +30,23 @@ def test_a_sentence_transformers_folder_is_a_text_embedding_model(folder: Path) 
     assert detected.details["dimension"] == DIMENSION and detected.details["normalized"]
 
 
+def test_a_modernbert_folder_with_cls_pooling_loads_offline_without_its_own_code(
+    tiny_models: Callable[[str], Path]
+) -> None:
+    """The layout of the stronger code-capable embedders (granite-embedding-small-english-r2,
+    gte-modernbert-base): transformers' own ModernBERT, no auto_map, CLS pooling."""
+    folder = tiny_models("text-embedding-modernbert-tiny")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architectures"] == ["ModernBertModel"] and "auto_map" not in config
+    detected = detect_model(folder)
+    assert (detected.kind, detected.format) == ("text-embedding", "sentence_transformers")
+    assert detected.details["dimension"] == DIMENSION
+    embedder = load_text_embedder(folder, DeviceInfo.cpu("test"), "modernbert")
+    vectors = embedder.encode(["def parse_config(path):", "class Loader:", "def parse_config(path):"])
+    assert vectors.shape == (3, DIMENSION) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors[0], vectors[2], atol=1e-6) and not np.allclose(vectors[0], vectors[1])
+
+
 def test_the_older_folder_layout_is_detected_too(folder: Path, tmp_path: Path) -> None:
     """all-MiniLM-L6-v2 as published: module types of sentence-transformers 2.x, word_embedding_dimension."""
     old = tmp_path / "old"

@@ -32,6 +32,7 @@ BUILDERS: dict[str, Builder] = {
     "safetensors-samples": tiny_formats.write_samples,
     "llm-tiny": tiny_llm.write_tiny_llm,
     "text-embedding-tiny": tiny_text_embedding.write_tiny_text_embedding,
+    "text-embedding-modernbert-tiny": tiny_text_embedding.write_tiny_modernbert_embedding,
     "clip-tiny": tiny_clip.write_clip_tiny,
     "clip-shapes": tiny_clip.write_clip_shapes,
     "diffusion-tiny": tiny_diffusion.write_tiny_diffusion,

@@ -57,3 +57,29 @@ def write_tiny_text_embedding(folder: Path) -> None:
     import shutil
 
     shutil.rmtree(encoder_dir)
+
+
+def write_tiny_modernbert_embedding(folder: Path) -> None:
+    """The layout of the ModernBERT embedders (granite-embedding-*-r2, gte-modernbert-base): a
+    ModernBERT encoder that transformers ships (no code in the folder) and CLS pooling."""
+    import shutil
+
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import ModernBertConfig, ModernBertModel
+
+    torch.manual_seed(0)
+    tokenizer = _tokenizer()
+    encoder_dir = folder.parent / f".{folder.name}-encoder"
+    config = ModernBertConfig(
+        vocab_size=len(tokenizer), hidden_size=DIMENSION, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
+        cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
+    )
+    ModernBertModel(config).save_pretrained(encoder_dir)
+    tokenizer.save_pretrained(encoder_dir)
+    encoder = models.Transformer(str(encoder_dir), max_seq_length=128)
+    pooling = models.Pooling(DIMENSION, pooling_mode="cls")
+    SentenceTransformer(modules=[encoder, pooling, models.Normalize()], device="cpu").save(str(folder))
+    shutil.rmtree(encoder_dir)
