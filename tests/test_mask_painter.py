@@ -151,3 +151,28 @@ def test_the_image_page_paints_a_mask_and_generates_with_it(qtbot, ctx, tiny_mod
         assert page.settings.painted is None and page.settings.mask_label.text().startswith("none")
     finally:
         services.bridge.detach()
+
+
+def test_the_image_page_runs_a_hires_fix(qtbot, ctx, tiny_models) -> None:
+    from latentstudio.ui.page_services import PageServices
+    from latentstudio.ui.pages.image_page import ImagePage
+
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    services = PageServices.create(ctx)
+    page = ImagePage(services)
+    qtbot.addWidget(page)
+    services.bridge.start_engine()
+    page.show()
+    try:
+        assert not page.settings.hires_strength.isEnabled()  # off at ×1
+        page.settings.hires_scale.setValue(2.0)
+        assert page.settings.hires_strength.isEnabled() and page.settings.hires_upscaler.currentData() == "latent"
+        page.prompt.setPlainText("a red circle")
+        page.settings.steps.setValue(2)
+        page.generate()
+        qtbot.waitUntil(lambda: page.gallery.list.count() == 1, timeout=120000)
+        with Image.open(page.gallery.paths()[0]) as result:
+            assert result.size == (128, 128)  # the tiny model's 64 px, twice
+            assert "Hires upscale: 2" in result.info["parameters"]
+    finally:
+        services.bridge.detach()

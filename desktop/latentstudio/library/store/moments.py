@@ -30,7 +30,7 @@ class MomentRows:
         """(image ids, times, unit vectors as rows) of every indexed video's moments for `model`;
         a video present twice (a copy) has its moments under each image id."""
         rows = self.connection().execute(
-            "SELECT i.id, m.time, m.data FROM moments m JOIN images i ON i.hash = m.hash "
+            "SELECT i.id, m.time, m.data FROM moments m CROSS JOIN images i ON i.hash = m.hash "
             "WHERE m.model = ? AND i.status = 'ok' ORDER BY i.id, m.time", (model,)).fetchall()
         if not rows:
             return np.empty(0, np.int64), np.empty(0, np.float32), np.empty((0, 0), np.float32)
@@ -40,12 +40,14 @@ class MomentRows:
         return ids, times, matrix.astype(np.float32)
 
     def moments_stamp(self, model: str) -> tuple:
-        """Changes when the searchable videos or the model's moments do (cheaper than reading them)."""
-        db = self.connection()
-        videos = db.execute("SELECT COUNT(*), TOTAL(id), TOTAL(mtime) FROM images "
-                            "WHERE status = 'ok' AND format = 'video'").fetchone()
-        moments = db.execute("SELECT COUNT(*) FROM moments WHERE model = ?", (model,)).fetchone()
-        return (*videos, *moments)
+        """Changes when the searchable videos or the model's moments do; costs in proportion to the
+        moments, not to the library (a photo library without videos pays one empty look-up)."""
+        # CROSS JOIN keeps the moments the outer loop (SQLite's hint): the planner would otherwise
+        # walk every picture of the library.
+        return tuple(self.connection().execute(
+            "SELECT COUNT(*), TOTAL(i.id), TOTAL(i.mtime), (SELECT COUNT(*) FROM moments WHERE model = ?) "
+            "FROM (SELECT DISTINCT hash FROM moments WHERE model = ?) AS v CROSS JOIN images i "
+            "ON i.hash = v.hash WHERE i.status = 'ok'", (model, model)).fetchone())
 
     def prune_moments(self) -> int:
         """Drop the moments of videos no library file holds any more."""
