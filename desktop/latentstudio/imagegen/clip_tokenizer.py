@@ -20,7 +20,8 @@ MAX_LENGTH = 77
 def clip_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
     """(vocab, merges) exactly as OpenAI's CLIP tokenizer and HF's vocab.json/merges.txt hold them."""
     tokens = clip_bpe.base_tokens() + [BOS, EOS]
-    return {token: index for index, token in enumerate(tokens)}, list(clip_bpe.merges())
+    pairs = [tuple(merge.split(" ")) for merge in clip_bpe.merges()]
+    return {token: index for index, token in enumerate(tokens)}, pairs  # type: ignore[return-value]
 
 
 def build_clip_tokenizer(pad_token: str = EOS) -> Any:
