@@ -100,3 +100,27 @@ def test_a_picture_that_cannot_be_read_is_reported_in_the_window(qtbot, page: Im
     qtbot.waitUntil(lambda: page.status.text().startswith("Upscale failed: broken.png cannot be read"), timeout=TIMEOUT_MS)
     assert page.upscale(UpscaleRequest(tmp_path / "gone.png")) is None
     assert page.status.text().startswith("Cannot upscale:") and "gone.png does not exist" in page.status.text()
+
+
+def test_upscaling_is_at_hand_before_any_image_model_is_installed(qtbot, ctx: AppContext,
+                                                                   tiny_models: Callable[[str], Path],
+                                                                   photo: Path) -> None:
+    ctx.registry.import_path(tiny_models("upscaler-tiny") / "compact-x2.safetensors", kind="upscaler",
+                             model_id="compact-x2")
+    services = PageServices.create(ctx)
+    page = ImagePage(services)
+    qtbot.addWidget(page)
+    services.bridge.start_engine()
+    page.show()
+    try:
+        assert not page.shows_tools  # no image model: the card asks for one …
+        assert page.card_upscale.isVisible()  # … and upscaling is still offered
+        qtbot.mouseClick(page.card_upscale, Qt.MouseButton.LeftButton)
+        dialog = page._upscale_dialog
+        assert dialog is not None and dialog.isVisible() and dialog.model.currentData() == "compact-x2"
+        dialog.picture.setText(str(photo))
+        dialog.accept()
+        qtbot.waitUntil(lambda: page.card.message.text().startswith("Saved"), timeout=TIMEOUT_MS)  # said on the card
+        assert "2×" in page.card.message.text()
+    finally:
+        services.bridge.detach()

@@ -411,12 +411,12 @@ class ImagePage(NeedsModelPage):
         try:
             [handle] = submit_upscales(self.ctx, [request])
         except (ValueError, FileNotFoundError, MissingModelError, ModelNotFoundError) as exc:
-            self.status.setText(f"Cannot upscale: {exc}")
+            self._tell_upscale(f"Cannot upscale: {exc}")
             return None
         self.queue.engine = self.ctx.engine
         self._upscales.add(handle.id)
         self.bridge.watch(handle, self._on_upscale_event)
-        self.status.setText(f"Queued: {handle.name}")
+        self._tell_upscale(f"Queued: {handle.name}")
         self.queue.refresh()
         return handle
 
@@ -429,14 +429,14 @@ class ImagePage(NeedsModelPage):
             self.cancel_button.setEnabled(True)
             self.progress.setFormat("%v / %m tiles")
             self.progress.setRange(0, 0)
-            self.status.setText(f"{handle.name}…")
+            self._tell_upscale(f"{handle.name}…")
         elif kind is EventKind.PROGRESS and handle is self._current:
             progress = event.payload
             if progress.total:
                 self.progress.setRange(0, int(progress.total))
                 self.progress.setValue(int(progress.done))
             else:
-                self.status.setText(f"{handle.name}: {progress.message}")
+                self._tell_upscale(f"{handle.name}: {progress.message}")
         elif kind is EventKind.PREVIEW and isinstance(event.payload, TilePreview):
             self.preview.show_array(event.payload.image)
         elif kind.final:
@@ -450,12 +450,12 @@ class ImagePage(NeedsModelPage):
                 self._upscaled(event.payload)
             else:
                 self.preview.clear_preview()
-                self.status.setText(f"Cancelled: {handle.name}" if kind is EventKind.CANCELLED
+                self._tell_upscale(f"Cancelled: {handle.name}" if kind is EventKind.CANCELLED
                                     else f"Upscale failed: {event.payload}")  # the traceback is in the log
 
     def _upscaled(self, result: UpscaledImage) -> None:
         self.preview.show_file(result.path)
-        self.status.setText(f"Saved {result.path.name} ({result.scale:g}×, {result.width}×{result.height}, "
+        self._tell_upscale(f"Saved {result.path.name} ({result.scale:g}×, {result.width}×{result.height}, "
                             f"{result.seconds:.1f} s)")
         run_in_background(lambda: _load_result(result.path), self._add_to_gallery)
 
@@ -579,6 +579,20 @@ class ImagePage(NeedsModelPage):
         problem = reveal(path)
         if problem:
             self.status.setText(problem)
+
+    def card_extras(self) -> list[QWidget]:
+        """Upscaling needs no image model: it stays at hand while the page asks for one."""
+        self.card_upscale = QPushButton("Upscale a picture…")
+        self.card_upscale.setObjectName("card-upscale")
+        self.card_upscale.setToolTip("Enlarge a picture with an upscaler model (no image model needed)")
+        self.card_upscale.clicked.connect(lambda: self.upscale_picture(self._opened_picture))
+        return [self.card_upscale]
+
+    def _tell_upscale(self, text: str) -> None:
+        """How an upscale goes, in the status line; on the card too while it hides the page's tools."""
+        self.status.setText(text)
+        if not self.shows_tools:
+            self.card.message.setText(text)
 
     def paint_mask(self) -> Optional[MaskDialog]:
         """Open the mask painter on the init image; OK hands the mask and border to the form."""

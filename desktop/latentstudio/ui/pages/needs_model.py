@@ -34,8 +34,10 @@ class NeedsModelPage(QWidget):
         card_holder = QWidget()
         card_layout = QVBoxLayout(card_holder)
         card_layout.addWidget(self.card)
-        card_layout.addStretch(1)
         self.content = self.build_content()
+        for widget in self.card_extras():
+            card_layout.addWidget(widget)
+        card_layout.addStretch(1)
         self._stack = QStackedLayout(self)
         self._stack.addWidget(card_holder)
         self._stack.addWidget(self.content)
@@ -62,6 +64,10 @@ class NeedsModelPage(QWidget):
 
     def build_content(self) -> QWidget:
         raise NotImplementedError
+
+    def card_extras(self) -> list[QWidget]:
+        """What the page offers below its missing-model card (what works without that model)."""
+        return []
 
     def refresh_models(self) -> None:
         self._stack.setCurrentIndex(1 if self.has_model else 0)
