@@ -586,7 +586,12 @@ class ImagePage(NeedsModelPage):
         self.card_upscale.setObjectName("card-upscale")
         self.card_upscale.setToolTip("Enlarge a picture with an upscaler model (no image model needed)")
         self.card_upscale.clicked.connect(lambda: self.upscale_picture(self._opened_picture))
-        return [self.card_upscale]
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.card_upscale)
+        layout.addStretch(1)
+        return [row]
 
     def _tell_upscale(self, text: str) -> None:
         """How an upscale goes, in the status line; on the card too while it hides the page's tools."""
