@@ -111,7 +111,8 @@ def test_ok_saves_the_mask_and_refuses_an_empty_one(qtbot, picture: Path, tmp_pa
     assert again.canvas.to_picture(QPointF(again.canvas._picture_rect().topLeft())) == QPointF(0, 0)
 
 
-def test_the_image_page_paints_a_mask_and_generates_with_it(qtbot, ctx, tiny_models, tmp_path: Path) -> None:
+@pytest.fixture
+def page(qtbot, ctx, tiny_models):
     from latentstudio.ui.page_services import PageServices
     from latentstudio.ui.pages.image_page import ImagePage
 
@@ -121,58 +122,48 @@ def test_the_image_page_paints_a_mask_and_generates_with_it(qtbot, ctx, tiny_mod
     qtbot.addWidget(page)
     services.bridge.start_engine()
     page.show()
-    try:
-        assert page.paint_mask() is None and "Choose an init image first" in page.status.text()
-        init = tmp_path / "harbour.png"
-        rng = np.random.default_rng(3)
-        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(init)
-        page.use_as_init_image(init)
-        dialog = page.paint_mask()
-        assert dialog is not None
-        dialog.canvas.set_brush(12)
-        qtbot.mouseClick(dialog.canvas, Qt.MouseButton.LeftButton, pos=_widget_point(dialog, 20, 20))
-        dialog.sides[2].setValue(16)
-        dialog.accept()
-        assert page.settings.mask_label.text() == "mask · feather 4 px · border 0,0,16,0"
-        request = page.settings.request("a red circle", "")
-        assert request.mask is not None and request.outpaint == (0, 0, 16, 0) and request.mask_blur == 4
-
-        page.prompt.setPlainText("a red circle")
-        page.settings.steps.setValue(2)
-        page.settings.seed.setText("5")
-        page.generate()
-        qtbot.waitUntil(lambda: page.gallery.list.count() == 1, timeout=120000)
-        result = np.asarray(Image.open(page.gallery.paths()[0]).convert("RGB"))
-        assert result.shape == (64, 80, 3)  # the border added on the right
-        original = np.asarray(Image.open(init).convert("RGB"))
-        assert np.array_equal(result[40:, :40], original[40:, :40])  # far from the mask: untouched
-
-        page.settings.init_image.setText("")  # a mask belongs to its picture
-        assert page.settings.painted is None and page.settings.mask_label.text().startswith("none")
-    finally:
-        services.bridge.detach()
+    yield page
+    services.bridge.detach()
 
 
-def test_the_image_page_runs_a_hires_fix(qtbot, ctx, tiny_models) -> None:
-    from latentstudio.ui.page_services import PageServices
-    from latentstudio.ui.pages.image_page import ImagePage
+def test_the_image_page_paints_a_mask_and_generates_with_it(qtbot, page, tmp_path: Path) -> None:
+    assert page.paint_mask() is None and "Choose an init image first" in page.status.text()
+    init = tmp_path / "harbour.png"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(init)
+    page.use_as_init_image(init)
+    dialog = page.paint_mask()
+    assert dialog is not None
+    dialog.canvas.set_brush(12)
+    qtbot.mouseClick(dialog.canvas, Qt.MouseButton.LeftButton, pos=_widget_point(dialog, 20, 20))
+    dialog.sides[2].setValue(16)
+    dialog.accept()
+    assert page.settings.mask_label.text() == "mask · feather 4 px · border 0,0,16,0"
+    request = page.settings.request("a red circle", "")
+    assert request.mask is not None and request.outpaint == (0, 0, 16, 0) and request.mask_blur == 4
 
-    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
-    services = PageServices.create(ctx)
-    page = ImagePage(services)
-    qtbot.addWidget(page)
-    services.bridge.start_engine()
-    page.show()
-    try:
-        assert not page.settings.hires_strength.isEnabled()  # off at ×1
-        page.settings.hires_scale.setValue(2.0)
-        assert page.settings.hires_strength.isEnabled() and page.settings.hires_upscaler.currentData() == "latent"
-        page.prompt.setPlainText("a red circle")
-        page.settings.steps.setValue(2)
-        page.generate()
-        qtbot.waitUntil(lambda: page.gallery.list.count() == 1, timeout=120000)
-        with Image.open(page.gallery.paths()[0]) as result:
-            assert result.size == (128, 128)  # the tiny model's 64 px, twice
-            assert "Hires upscale: 2" in result.info["parameters"]
-    finally:
-        services.bridge.detach()
+    page.prompt.setPlainText("a red circle")
+    page.settings.steps.setValue(2)
+    page.settings.seed.setText("5")
+    page.generate()
+    qtbot.waitUntil(lambda: page.gallery.list.count() == 1, timeout=120000)
+    result = np.asarray(Image.open(page.gallery.paths()[0]).convert("RGB"))
+    assert result.shape == (64, 80, 3)  # the border added on the right
+    original = np.asarray(Image.open(init).convert("RGB"))
+    assert np.array_equal(result[40:, :40], original[40:, :40])  # far from the mask: untouched
+
+    page.settings.init_image.setText("")  # a mask belongs to its picture
+    assert page.settings.painted is None and page.settings.mask_label.text().startswith("none")
+
+
+def test_the_image_page_runs_a_hires_fix(qtbot, page) -> None:
+    assert not page.settings.hires_strength.isEnabled()  # off at ×1
+    page.settings.hires_scale.setValue(2.0)
+    assert page.settings.hires_strength.isEnabled() and page.settings.hires_upscaler.currentData() == "latent"
+    page.prompt.setPlainText("a red circle")
+    page.settings.steps.setValue(2)
+    page.generate()
+    qtbot.waitUntil(lambda: page.gallery.list.count() == 1, timeout=120000)
+    with Image.open(page.gallery.paths()[0]) as result:
+        assert result.size == (128, 128)  # the tiny model's 64 px, twice
+        assert "Hires upscale: 2" in result.info["parameters"]

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..cli_progress import ProgressBars
 from ..engine import Cancelled, EventKind, JobEvent
@@ -145,21 +145,16 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
     )
     started = time.perf_counter()
     handles = submit_images(ctx, request, on_event=ProgressBars(enabled=not args.json))
-    results = []
-    try:
-        for handle in handles:
-            results.append(handle.result())
-            for note in results[-1].notes:
-                print(f"note: {note}", file=sys.stderr, flush=True)
-            if not args.json and args.best_of is None:
-                print(results[-1].path, flush=True)
-    except Cancelled:
-        print("error: generation was cancelled", file=sys.stderr)
+
+    def said(result: Any) -> None:
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr, flush=True)
+        if not args.json and args.best_of is None:
+            print(result.path, flush=True)
+
+    results = _results_of(handles, "generation", said)
+    if results is None:
         return 1
-    finally:
-        for handle in handles:
-            if not handle.done():
-                handle.cancel()
     _wait_for_library(results)
     if args.best_of is not None:
         results = ranked(results)
@@ -178,6 +173,24 @@ def cmd_generate_image(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
+def _results_of(handles: list, what: str, each: Callable[[Any], None]) -> Optional[list]:
+    """Every job's result in order, `each` told of it as it comes; None (said) when one was
+    cancelled. Jobs not done when this ends (Ctrl-C) are cancelled."""
+    results: list = []
+    try:
+        for handle in handles:
+            results.append(handle.result())
+            each(results[-1])
+    except Cancelled:
+        print(f"error: {what} was cancelled", file=sys.stderr)
+        return None
+    finally:
+        for handle in handles:
+            if not handle.done():
+                handle.cancel()
+    return results
+
+
 def cmd_upscale(args: argparse.Namespace, ctx: Any) -> int:
     from .service import submit_upscales
     from .upscale import UpscaleRequest
@@ -185,19 +198,9 @@ def cmd_upscale(args: argparse.Namespace, ctx: Any) -> int:
     started = time.perf_counter()
     requests = [UpscaleRequest(path, args.model_id, args.scale, args.tile) for path in args.images]
     handles = submit_upscales(ctx, requests, on_event=ProgressBars(enabled=not args.json))
-    results = []
-    try:
-        for handle in handles:
-            results.append(handle.result())
-            if not args.json:
-                print(results[-1].path, flush=True)
-    except Cancelled:
-        print("error: upscaling was cancelled", file=sys.stderr)
+    results = _results_of(handles, "upscaling", lambda r: None if args.json else print(r.path, flush=True))
+    if results is None:
         return 1
-    finally:
-        for handle in handles:
-            if not handle.done():
-                handle.cancel()
     _wait_for_library(results)
     if args.json:
         print(json.dumps({
