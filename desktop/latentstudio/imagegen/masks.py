@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .request import MASK_THRESHOLD
+MASK_THRESHOLD = 127  # a mask pixel above this (after converting to L) repaints
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
 OUTPAINT_FILL_BLUR = 16  # pixels: the edge-extended border is smoothed so no streaks are painted over

@@ -20,7 +20,6 @@ MAX_MASKED_PADDING = 512
 MAX_OUTPAINT = 2048  # pixels added on one side
 MAX_HIRES_SCALE = 4.0
 LATENT_UPSCALER = "latent"  # hires fix by interpolating the latents, as A1111's "Latent"
-MASK_THRESHOLD = 127  # a mask pixel above this (after converting to L) repaints
 # PNG keeps the settings in text chunks (ours and A1111's); JPEG and WebP in EXIF UserComment.
 FILE_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 
@@ -146,7 +145,7 @@ class ImageRequest:
             raise ValueError("a mask marks what to repaint in an init image: give an init image too")
         if not mask.is_file():
             raise FileNotFoundError(f"mask {mask} does not exist")
-        from .masks import mask_is_empty
+        from .masks import MASK_THRESHOLD, mask_is_empty  # PIL: only when there is a mask
 
         if mask_is_empty(mask):
             raise ValueError(

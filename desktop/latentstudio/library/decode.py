@@ -14,61 +14,21 @@ import contextlib
 import errno
 import io
 import os
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path, PurePath
-from typing import BinaryIO, Iterator, Optional, Union
+from typing import BinaryIO, Iterator, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..image_formats import heif_orientation, register_heif
+from .decoded import MAX_PIXELS, ORIENTATION_TRANSPOSE, DecodedImage, DecodeError, exif_time
 from .file_kinds import RAW_SUFFIXES
+from .raw_decode import decode_raw
 
-MAX_PIXELS = 180_000_000  # about PIL's own decompression-bomb limit; far above any camera
-EXIF_IFD = 0x8769
-DATETIME_ORIGINAL = 36867
-DATETIME = 306
 HEIF_SUFFIXES = (".heic", ".heif")
 HEIF_MISSING = "HEIF support missing: install pillow-heif to read HEIC/HEIF photos"
 AVIF_MISSING = "AVIF is not readable by this installation's image library (Pillow 11.3 or later reads it)"
-# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
-ORIENTATION_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 DRAFT_FORMATS = ("jpeg", "heif")  # JPEG: DCT scaling; HEIF: an embedded thumbnail, when large enough
-
-
-class DecodeError(Exception):
-    """A file that cannot be used; str(error) is the reason shown to the user."""
-
-
-@dataclass
-class DecodedImage:
-    image: Image.Image  # RGB, oriented, possibly reduced by draft mode
-    width: int  # full-resolution, oriented dimensions
-    height: int
-    format: str  # lower-case PIL format name, e.g. "jpeg"
-    taken: Optional[float]  # EXIF capture time (POSIX seconds, the camera's clock read as UTC)
-
-
-def exif_time(image: Image.Image) -> Optional[float]:
-    """The EXIF capture time (else the file's EXIF DateTime), the camera's clock read as UTC."""
-    try:
-        exif = image.getexif()
-        value = exif.get_ifd(EXIF_IFD).get(DATETIME_ORIGINAL) or exif.get(DATETIME)
-        if not value:
-            return None
-        text = str(value).strip("\x00 ").strip()
-        return datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
-    except (ValueError, TypeError, KeyError, OSError, SyntaxError):
-        return None
 
 
 def _orientation(image: Image.Image) -> int:
@@ -178,8 +138,6 @@ def decode_image_bytes(data: bytes, name: str, min_side: int = 0, max_pixels: in
 
 def _decode(source: Union[Path, BinaryIO], suffix: str, min_side: int, max_pixels: int) -> DecodedImage:
     if suffix.lower() in RAW_SUFFIXES:
-        from .raw_decode import decode_raw  # it builds on this module
-
         with _reasons(suffix):
             return decode_raw(source, min_side, max_pixels)
     register_heif()

@@ -13,7 +13,7 @@ from typing import BinaryIO, Optional, Union
 import numpy as np
 from PIL import Image
 
-from .decode import ORIENTATION_TRANSPOSE, DecodedImage, DecodeError, exif_time
+from .decoded import ORIENTATION_TRANSPOSE, DecodedImage, DecodeError, exif_time
 from .file_kinds import RAW_FORMAT
 
 # LibRaw's flip → the EXIF orientation it stands for (the preview is stored as the sensor saw it).

@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 import numpy as np
 from PIL import Image
 
-from .decode import MAX_PIXELS, DecodeError
+from .decoded import MAX_PIXELS, DecodeError
 
 MOMENT_EVERY = 4.0  # seconds: at least one moment this often …
 MAX_MOMENTS = 48  # … up to this many per video; a longer video spaces them out evenly
