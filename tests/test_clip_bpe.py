@@ -27,6 +27,10 @@ PROMPTS = [
     "numbers 3.14159 and 1,000,000 and v2.0",
     "Straße ﬁne ligatures ½ ⅔",
     "Привет мир, γειά σου κόσμε",
+    # ASCII, tokenized without ftfy and the regex module: every kind of ASCII piece
+    "it's a `backtick` ~tilde~ {braces} [brackets] |pipe| <b>bold</b> 'single' \"double\"",
+    "under_score and hyphen-ated CAPS'LL 'D I'M THEY'VE YOU'RE",
+    "100% of $5 @home #tag ^caret *star* +plus =eq /slash\\back ;semi? 9am 2024",
 ]
 
 
@@ -40,7 +44,7 @@ def test_token_ids_match_open_clip(context_length: int) -> None:
     for prompt, a, b in zip(PROMPTS, ours, theirs):
         assert a.tolist() == b.tolist(), prompt
     # Truncated rows still end with the end token, which the text tower pools at.
-    assert ours[11, -1] == ClipBpeTokenizer(context_length).end_id
+    assert ours[PROMPTS.index("x" * 300), -1] == ClipBpeTokenizer(context_length).end_id
 
 
 def test_single_string_and_word_cache() -> None:
@@ -56,6 +60,17 @@ def test_tokenizer_does_not_import_torch() -> None:
         "from latentstudio.models.clip_bpe import ClipBpeTokenizer\n"
         "ClipBpeTokenizer()(['a red circle'])\n"
         "print(sorted(m for m in ('torch', 'open_clip') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_an_ascii_query_needs_neither_ftfy_nor_the_regex_module() -> None:
+    code = (
+        "import sys\n"
+        "from latentstudio.models.clip_bpe import ClipBpeTokenizer\n"
+        "ClipBpeTokenizer()(['a red circle at 9pm, it\\'s raining'])\n"
+        "print(sorted(m for m in ('ftfy', 'regex') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -11,7 +11,6 @@ import logging
 import platform
 import sqlite3
 import sys
-from importlib import metadata
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from . import __version__
@@ -67,6 +66,8 @@ PACKAGES = (
 
 
 def _versions() -> dict[str, Optional[str]]:
+    from importlib import metadata  # 35 ms: only `doctor` and `--version` ask
+
     versions: dict[str, Optional[str]] = {"python": platform.python_version(), "latent-studio": __version__}
     for name in PACKAGES:
         if name in versions:
@@ -188,7 +189,7 @@ def build_parser(modules: Sequence[str] = tuple(COMMAND_MODULES)) -> argparse.Ar
         prog="latent-studio",
         description="Search your photos by description, generate images and code — offline.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_versions()['latent-studio']}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = sub.add_parser("gui", help="open the window (the default)")

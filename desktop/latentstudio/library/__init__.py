@@ -4,7 +4,6 @@ Its entry points are re-exported here under names that shadow none of its module
 (`search_library`, not `search`, which is the module that ranks pictures)."""
 
 from .photo_library import Library
-from .indexer import IndexReport
 from .scan import ScanReport
 from .search import SearchFilters, SearchHit, SearchRequest
 from .service import (
@@ -19,7 +18,6 @@ from .service import (
 )
 
 __all__ = [
-    "IndexReport",
     "Library",
     "ScanReport",
     "SearchFilters",

@@ -14,7 +14,6 @@ from ..engine import JobHandle, Priority
 from ..engine.jobs import EventCallback
 from ..models.image_encoding.encoder import image_encoder_in_job
 from ..models.text_encoding.encoder import LOADING_MESSAGE, text_encoder_in_job
-from .indexer import IndexReport, index_job
 from .scan import ScanProgress, ScanReport, content_hash
 from .search import SearchFilters, SearchHit, SearchRequest, build_query, listing, rank, tag_listing
 from .store import PENDING
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from ..engine import Engine, JobContext
     from ..models import ModelRegistry
     from ..models.clip_exports import ClipExports
+    from .indexer import IndexReport
     from .photo_library import Library
 
 DEFAULT_SEARCH_TIMEOUT_S = 300.0
@@ -89,7 +89,9 @@ def index_library(
     installed = registry.resolve("clip", model_id)
     ids = list(image_ids) if image_ids is not None else None
 
-    def run(job: "JobContext") -> IndexReport:
+    def run(job: "JobContext") -> "IndexReport":
+        from .indexer import index_job  # the picture towers and decoders: not on a search's path
+
         report = index_job(job, library, installed, ids, batch_size=batch_size)
         if report.encoder == "torch":
             exports.submit(installed, on_cpu=not job.device.is_gpu)
