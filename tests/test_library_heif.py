@@ -108,6 +108,7 @@ def test_every_indexed_type_can_be_chosen_and_filtered(qtbot, ctx, tiny_models, 
 
     patterns = file_dialog_filter()
     assert all(f"*{suffix}" in patterns and f"*{suffix.upper()}" in patterns for suffix in IMAGE_SUFFIXES)
+    assert "*.cr2" not in patterns and "*.CR2" in file_dialog_filter(raw=True)  # RAW where the decoder reads it
     panel = SearchFiltersPanel(0.2)
     qtbot.addWidget(panel)
     offered = {panel.file_type.itemText(i): i for i in range(panel.file_type.count())}

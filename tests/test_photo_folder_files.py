@@ -170,6 +170,11 @@ def test_a_photo_folder_is_indexed_whole_and_videos_are_found_at_their_moment(ca
     kinds = store.status()["kinds"]
     assert kinds == {"raw": 1, "video": 2, "moments": 3, "paired": 2, "rated": 0}
 
+    # A RAW from elsewhere is an example to search by (decoded from its preview, then encoded).
+    example = make_dng(folder.parent / "elsewhere.ARW", shape("green", "triangle", seed=11, size=256), preview=256)
+    similar = search(ctx, image=example, filters=SearchFilters(folder=folder))
+    assert similar[0].path == folder / "DSC_0100.NEF"
+
 
 def test_a_cancelled_video_resumes_at_its_next_moment(camera_folder, monkeypatch) -> None:
     ctx, folder = camera_folder

@@ -66,10 +66,11 @@ def type_formats(name: str) -> tuple[str, ...]:
                      + ", ".join(kind.suffixes[0].lstrip(".") for kind in IMAGE_TYPES) + ", raw, video")
 
 
-def file_dialog_filter() -> str:
-    """A file dialog's name filter for every picture the library reads (both cases: some
-    platforms' dialogs match case-sensitively, and cameras write .JPG, phones .HEIC)."""
-    patterns = [f"*{suffix}" for kind in IMAGE_TYPES for suffix in kind.suffixes]
+def file_dialog_filter(raw: bool = False) -> str:
+    """A file dialog's name filter for every picture the image library opens, and camera RAW too
+    where the library's decoder reads the file (`raw`), in both cases: some platforms' dialogs
+    match case-sensitively, and cameras write .JPG and .CR2, phones .HEIC."""
+    patterns = [f"*{suffix}" for kind in IMAGE_TYPES + ((RAW_TYPE,) if raw else ()) for suffix in kind.suffixes]
     return "Images (" + " ".join(patterns + [p.upper() for p in patterns]) + ")"
 IGNORED_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
 IGNORED_DIRS = frozenset({"@eadir", "$recycle.bin", "system volume information", "__macosx", "lost+found"})

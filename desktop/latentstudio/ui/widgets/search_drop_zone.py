@@ -94,7 +94,7 @@ class SearchDropZone(QFrame):
         self.cleared.emit()
 
     def _choose(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Find images like…", "", file_dialog_filter())
+        name, _ = QFileDialog.getOpenFileName(self, "Find images like…", "", file_dialog_filter(raw=True))
         if name:
             self.choose_image(Path(name))
 
