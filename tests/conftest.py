@@ -161,3 +161,33 @@ def code_page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
     services.bridge.start_engine()
     yield widget
     services.bridge.detach()
+
+
+@pytest.fixture
+def open_image_page(qtbot, ctx: AppContext):
+    """`open_image_page()` → the Image page on this test's context, shown, its engine's events
+    attached (the models installed before the call are listed); detached at the test's end."""
+    from latentstudio.ui.page_services import PageServices
+    from latentstudio.ui.pages.image_page import ImagePage
+
+    bridges = []
+
+    def open_page():
+        services = PageServices.create(ctx)
+        page = ImagePage(services)
+        qtbot.addWidget(page)
+        services.bridge.start_engine()
+        page.show()
+        bridges.append(services.bridge)
+        return page
+
+    yield open_page
+    for bridge in bridges:
+        bridge.detach()
+
+
+@pytest.fixture
+def tiny_image_model(ctx: AppContext, tiny_models: Callable[[str], Path]) -> str:
+    """The tiny diffusion model installed as `tiny`, linked to the session's cached copy."""
+    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
+    return "tiny"

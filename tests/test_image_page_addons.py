@@ -11,7 +11,6 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from latentstudio.context import AppContext
-from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.image_page import ImagePage
 from tests.support import tool_files as tf
 
@@ -19,19 +18,12 @@ TIMEOUT_MS = 240_000
 
 
 @pytest.fixture
-def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
+def page(ctx: AppContext, tiny_models: Callable[[str], Path], tiny_image_model, open_image_page):
     addons = tiny_models("addons-tiny")
-    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
     for name in ("kohya-style", "second-style", "sdxl-style"):
         ctx.registry.import_path(addons / f"{name}.safetensors", kind="lora")
     ctx.registry.import_path(addons / "tiny-emb.safetensors", kind="embedding")
-    services = PageServices.create(ctx)
-    widget = ImagePage(services)
-    qtbot.addWidget(widget)
-    services.bridge.start_engine()
-    widget.show()
-    yield widget
-    services.bridge.detach()
+    return open_image_page()
 
 
 def choose(combo, text: str) -> None:

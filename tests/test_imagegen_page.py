@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from PIL import Image
@@ -25,15 +24,8 @@ TIMEOUT_MS = 240_000
 
 
 @pytest.fixture
-def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
-    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
-    services = PageServices.create(ctx)
-    widget = ImagePage(services)
-    qtbot.addWidget(widget)
-    services.bridge.start_engine()
-    widget.show()
-    yield widget
-    services.bridge.detach()
+def page(tiny_image_model, open_image_page):
+    return open_image_page()
 
 
 def test_generate_from_the_form_updates_preview_and_gallery(qtbot, page: ImagePage) -> None:

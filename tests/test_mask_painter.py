@@ -32,11 +32,17 @@ def _mask_array(dialog: MaskDialog) -> np.ndarray:
     return np.asarray(Image.open(saved).convert("L"))
 
 
-def test_painting_erasing_inverting_and_the_brush_keys(qtbot, picture: Path, tmp_path: Path) -> None:
-    dialog = MaskDialog(picture, tmp_path / "masks")
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitExposed(dialog)
+@pytest.fixture
+def dialog(qtbot, picture: Path, tmp_path: Path) -> MaskDialog:
+    """The painter open on the picture, on screen."""
+    opened = MaskDialog(picture, tmp_path / "masks")
+    qtbot.addWidget(opened)
+    opened.show()
+    qtbot.waitExposed(opened)
+    return opened
+
+
+def test_painting_erasing_inverting_and_the_brush_keys(qtbot, dialog: MaskDialog) -> None:
     canvas = dialog.canvas
     canvas.set_brush(10)
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=_widget_point(dialog, 30, 50))
@@ -66,11 +72,7 @@ def test_painting_erasing_inverting_and_the_brush_keys(qtbot, picture: Path, tmp
     assert not canvas.has_mask()
 
 
-def test_dragging_an_edge_outpaints_in_steps_of_eight(qtbot, picture: Path, tmp_path: Path) -> None:
-    dialog = MaskDialog(picture, tmp_path / "masks")
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitExposed(dialog)
+def test_dragging_an_edge_outpaints_in_steps_of_eight(qtbot, dialog: MaskDialog) -> None:
     canvas = dialog.canvas
     right_edge = canvas._canvas_rect().right()
     middle = canvas._canvas_rect().center().y()
@@ -112,18 +114,8 @@ def test_ok_saves_the_mask_and_refuses_an_empty_one(qtbot, picture: Path, tmp_pa
 
 
 @pytest.fixture
-def page(qtbot, ctx, tiny_models):
-    from latentstudio.ui.page_services import PageServices
-    from latentstudio.ui.pages.image_page import ImagePage
-
-    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
-    services = PageServices.create(ctx)
-    page = ImagePage(services)
-    qtbot.addWidget(page)
-    services.bridge.start_engine()
-    page.show()
-    yield page
-    services.bridge.detach()
+def page(tiny_image_model, open_image_page):
+    return open_image_page()
 
 
 def test_the_image_page_paints_a_mask_and_generates_with_it(qtbot, page, tmp_path: Path) -> None:

@@ -16,22 +16,14 @@ from latentstudio.context import AppContext
 from latentstudio.engine import JobState
 from latentstudio.imagegen.metadata import read_metadata
 from latentstudio.imagegen.upscale import UpscaleRequest
-from latentstudio.ui.page_services import PageServices
 from latentstudio.ui.pages.image_page import ImagePage
 
 TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def page(qtbot, ctx: AppContext, tiny_models: Callable[[str], Path]):
-    ctx.registry.import_path(tiny_models("diffusion-tiny") / "diffusers", kind="diffusion", model_id="tiny", link=True)
-    services = PageServices.create(ctx)
-    widget = ImagePage(services)
-    qtbot.addWidget(widget)
-    services.bridge.start_engine()
-    widget.show()
-    yield widget
-    services.bridge.detach()
+def page(tiny_image_model, open_image_page):
+    return open_image_page()
 
 
 @pytest.fixture
@@ -104,23 +96,16 @@ def test_a_picture_that_cannot_be_read_is_reported_in_the_window(qtbot, page: Im
 
 def test_upscaling_is_at_hand_before_any_image_model_is_installed(qtbot, ctx: AppContext,
                                                                    tiny_models: Callable[[str], Path],
-                                                                   photo: Path) -> None:
+                                                                   photo: Path, open_image_page) -> None:
     ctx.registry.import_path(tiny_models("upscaler-tiny") / "compact-x2.safetensors", kind="upscaler",
                              model_id="compact-x2")
-    services = PageServices.create(ctx)
-    page = ImagePage(services)
-    qtbot.addWidget(page)
-    services.bridge.start_engine()
-    page.show()
-    try:
-        assert not page.shows_tools  # no image model: the card asks for one …
-        assert page.card_upscale.isVisible()  # … and upscaling is still offered
-        qtbot.mouseClick(page.card_upscale, Qt.MouseButton.LeftButton)
-        dialog = page._upscale_dialog
-        assert dialog is not None and dialog.isVisible() and dialog.model.currentData() == "compact-x2"
-        dialog.picture.setText(str(photo))
-        dialog.accept()
-        qtbot.waitUntil(lambda: page.card.message.text().startswith("Saved"), timeout=TIMEOUT_MS)  # said on the card
-        assert "2×" in page.card.message.text()
-    finally:
-        services.bridge.detach()
+    page = open_image_page()
+    assert not page.shows_tools  # no image model: the card asks for one …
+    assert page.card_upscale.isVisible()  # … and upscaling is still offered
+    qtbot.mouseClick(page.card_upscale, Qt.MouseButton.LeftButton)
+    dialog = page._upscale_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.model.currentData() == "compact-x2"
+    dialog.picture.setText(str(photo))
+    dialog.accept()
+    qtbot.waitUntil(lambda: page.card.message.text().startswith("Saved"), timeout=TIMEOUT_MS)  # said on the card
+    assert "2×" in page.card.message.text()
