@@ -1,8 +1,10 @@
 """The library's files beyond what the image library opens: camera RAW and videos, by name ending,
-and the format each is recorded under. Imports nothing: the store, the scan and the decoders all
-read these."""
+and the format each is recorded under. Imports nothing of the project: the store, the scan and the
+decoders all read these."""
 
 from __future__ import annotations
+
+import os
 
 RAW_FORMAT = "raw"
 # The RAW formats LibRaw reads that cameras write (Canon, Nikon, Sony, Fujifilm, Olympus/OM,
@@ -15,4 +17,4 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".3gp", ".mts
 
 
 def is_video(path: str) -> bool:
-    return path[path.rfind("."):].lower() in VIDEO_SUFFIXES if "." in path else False
+    return os.path.splitext(path)[1].lower() in VIDEO_SUFFIXES

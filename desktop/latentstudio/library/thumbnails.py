@@ -15,7 +15,7 @@ from PIL import Image
 from ..atomic_files import atomic_write
 from .decode import DecodeError, decode_image
 from .scan import content_hash
-from .file_kinds import VIDEO_SUFFIXES
+from .file_kinds import is_video
 
 THUMBNAIL_SIZE = 256
 
@@ -60,7 +60,7 @@ def ensure_thumbnail(root: Path, source: Path) -> Optional[Path]:
         existing = existing_thumbnail(root, digest)
         if existing is not None:
             return existing
-        if source.suffix.lower() in VIDEO_SUFFIXES:
+        if is_video(str(source)):
             from .video_decode import sample_moments  # PyAV: only for videos
 
             first = next(sample_moments(source, THUMBNAIL_SIZE), None)
