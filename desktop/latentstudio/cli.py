@@ -99,6 +99,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         "models": [m.to_json() for m in ctx.registry.list()],
         "text_search": {m.id: _text_tower(m) for m in ctx.registry.list("clip")},
         "picture_encoding": {m.id: _picture_tower(m, device) for m in ctx.registry.list("clip")},
+        "code_search": {m.id: _code_embedder(m) for m in ctx.registry.list("text-embedding")},
         "defaults": ctx.registry.defaults(),
         "settings_problems": ctx.settings.problems,
         "cluster": cluster_support(),
@@ -126,6 +127,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F82
         print(f"Text search with {model_id}: {tower['reason']}")
     for model_id, tower in report["picture_encoding"].items():
         print(f"Indexing with {model_id}: {tower['reason']}")
+    for model_id, embedder in report["code_search"].items():
+        print(f"Code search with {model_id}: {embedder['reason']}")
     cluster = report["cluster"]
     if cluster["installed"]:
         print("Cluster:    supported (" + ", ".join(f"{n} {v}" for n, v in cluster["versions"].items()) + ")")
@@ -168,6 +171,14 @@ def _picture_tower(installed, device) -> dict:
         return {"ready": False, "exportable": False,
                 "reason": f"torch picture tower on the {device.kind.upper()} (faster than onnxruntime on the CPU)"}
     return _checked(onnx_tower.status(installed), lambda: onnx_tower.load_image_encoder(installed), "picture tower")
+
+
+def _code_embedder(installed) -> dict:
+    """Which text-embedding model answers code searches with this model: the ONNX export or torch, and why."""
+    from .projects import onnx_embedder
+
+    return _checked(onnx_embedder.status(installed), lambda: onnx_embedder.load_onnx_embedder(installed),
+                    "text-embedding model")
 
 
 def cmd_gui(args: argparse.Namespace, ctx: "AppContext") -> int:  # noqa: F821

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .models.download_service import DownloadService
     from .projects.watch import ProjectWatch
     from .models.clip_exports import ClipExports
+    from .projects.embedder_exports import EmbedderExports
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class AppContext:
         self._controller: Optional["LibraryController"] = None
         self._history: Optional["HistoryStore"] = None
         self._clip_exports: Optional["ClipExports"] = None
+        self._embedder_exports: Optional["EmbedderExports"] = None
         self._project_watch: Optional["ProjectWatch"] = None
         self._lock = threading.Lock()
         self._closed = False
@@ -103,6 +105,16 @@ class AppContext:
 
                 self._clip_exports = ClipExports(lambda: self.engine)
             return self._clip_exports
+
+    @property
+    def embedder_exports(self) -> "EmbedderExports":
+        """ONNX exports of the text-embedding models (code search without torch), queued once per model."""
+        with self._lock:
+            if self._embedder_exports is None:
+                from .projects.embedder_exports import EmbedderExports
+
+                self._embedder_exports = EmbedderExports(lambda: self.engine)
+            return self._embedder_exports
 
     @property
     def project_watch(self) -> "ProjectWatch":

@@ -5,11 +5,10 @@ pictures are encoded on the CPU, where it replaces torch."""
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable
 
-from ..engine import JobHandle, Priority
 from .clip_loader import clip_in_job
+from .export_jobs import ExportJobs
 from .image_encoding import onnx_tower as image_tower
 from .onnx_exports import ExportStatus
 from .registry import InstalledModel
@@ -56,31 +55,11 @@ def export_in_job(job: "JobContext", installed: InstalledModel) -> dict[str, Exp
     return done
 
 
-class ClipExports:
-    """Owned by the application context; `engine` gives the engine (started on first need)."""
+class ClipExports(ExportJobs):
+    """Owned by the application context; `engine` gives the engine (started on first need).
+    `submit(installed, on_cpu)`: `on_cpu`, the pictures are encoded on the CPU (so the picture
+    tower is wanted too)."""
 
     def __init__(self, engine: Callable[[], "Engine"]):
-        self._engine = engine
-        self._pending: dict[str, JobHandle] = {}
-        self._lock = threading.Lock()
-
-    def submit(self, installed: InstalledModel, on_cpu: bool) -> Optional[JobHandle]:
-        """Queue the export job unless no tower needs one or it is already queued; `on_cpu`: the
-        pictures are encoded on the CPU (so the picture tower is wanted too)."""
-        if not towers_to_export(installed, on_cpu):
-            return None
-        with self._lock:
-            handle = self._pending.get(installed.id)
-            if handle is not None and not handle.done():
-                return handle
-            handle = self._pending[installed.id] = self._engine().submit(
-                lambda job: export_in_job(job, installed), priority=Priority.BACKGROUND,
-                name=JOB_NAME, kind="clip-export",
-            )
-            return handle
-
-    def pending(self, model_id: str) -> Optional[JobHandle]:
-        """The export job queued for this model, if one is still running or waiting."""
-        with self._lock:
-            handle = self._pending.get(model_id)
-        return handle if handle is not None and not handle.done() else None
+        super().__init__(engine, lambda installed, on_cpu: bool(towers_to_export(installed, on_cpu)),
+                         export_in_job, JOB_NAME, "clip-export")

@@ -1,14 +1,16 @@
-"""What the two exported CLIP towers share: where each lives, the record of what it was made from,
-the file checks made before it answers, and publishing a new export.
+"""What the exported models share: where each lives, the record of what it was made from, the
+file checks made before it answers, and publishing a new export.
 
-Each tower (`text_encoding`, `image_encoding`) is exported once per model into the model's
-registry folder, `<models>/clip/<id>/<tower>-onnx/`, with a record (`export.json`) of the model
-files it came from, the exporting versions, the SHA-256 of the ONNX files, the size and time the
-files had when that hash was last checked, and the torch tower's vectors for probe inputs.
+Each exported part — a CLIP tower (`text_encoding`, `image_encoding`), or a whole text-embedding
+model (`projects.onnx_embedder`) — is exported once per model into the model's registry folder
+(`<models>/clip/<id>/<tower>-onnx/`, `<models>/text-embedding/<id>/onnx/`), with a record
+(`export.json`) of the model files it came from, the exporting versions, the SHA-256 of the ONNX
+files, the size and time the files had when that hash was last checked, and the torch model's
+vectors for probe inputs.
 
 Loading hashes the files only when their size or time changed since the last check (hashing
 ViT-B-32's text tower cost 0.27 s at every start); the probes are run at every load. A check that
-fails makes the export unusable (logged and recorded): the torch tower answers and the export is
+fails makes the export unusable (logged and recorded): the torch model answers and the export is
 made again. Never a wrong answer.
 """
 
@@ -91,22 +93,46 @@ def available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+# The files of a sentence-transformers folder that decide its vectors, besides its weights and
+# its modules' configs: the encoder's config, the module list, the tokenizer.
+SENTENCE_TRANSFORMERS_FILES = ("config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json",
+                               "tokenizer_config.json", "special_tokens_map.json")
+
+
+def _sentence_transformers_files(folder: Path) -> list[Path]:
+    """The weights (`*.safetensors`, the encoder's and any Dense module's) and configs of a
+    sentence-transformers folder, as they are now; modules.json names the module folders."""
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    module_folders = sorted({folder / str(m.get("path", "")) for m in modules if m.get("path")})
+    files = [folder / name for name in SENTENCE_TRANSFORMERS_FILES] + sorted(folder.glob("*.safetensors"))
+    for module in module_folders:
+        files += [module / "config.json"] + sorted(module.glob("*.safetensors"))
+    return [path for path in files if path.is_file()]
+
+
 def source_files(installed: InstalledModel) -> list[Path]:
-    """The model files the towers are made from."""
+    """The model files the exports are made from."""
     if installed.format == "open_clip_hub":
         from .clip_loader import HUB_CONFIG, HUB_WEIGHTS
 
         return [installed.path / HUB_CONFIG, installed.path / HUB_WEIGHTS]
+    if installed.format == "sentence_transformers":
+        return _sentence_transformers_files(installed.path)
     return [installed.path]
 
 
 def fingerprint(installed: InstalledModel) -> list[list[Any]]:
-    """Name, size and modification time of each source file (following links): cheap to check at
-    every load, and it changes when the model is replaced."""
+    """Name (in the model's folder), size and modification time of each source file (following
+    links): cheap to check at every load, and it changes when the model is replaced."""
+    try:
+        paths = source_files(installed)
+    except ValueError as exc:  # an unreadable modules.json
+        raise OSError(f"modules.json cannot be read ({exc})") from exc
+    root = installed.path if installed.path.is_dir() else installed.path.parent
     prints: list[list[Any]] = []
-    for path in source_files(installed):
+    for path in paths:
         st = path.stat()
-        prints.append([path.name, st.st_size, st.st_mtime_ns])
+        prints.append([path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
     return prints
 
 
@@ -157,7 +183,7 @@ def exporting_versions() -> dict[str, Optional[str]]:
     from importlib import metadata
 
     versions: dict[str, Optional[str]] = {}
-    for name in ("torch", "open-clip-torch", "onnx", "onnxruntime"):
+    for name in ("torch", "open-clip-torch", "sentence-transformers", "transformers", "onnx", "onnxruntime"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

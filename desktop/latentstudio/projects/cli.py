@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from ..cli_progress import ProgressBars
 from .folders import ProjectFolders
-from .service import IndexReport, open_store, submit_index, submit_search
+from .service import KIND, IndexReport, open_store, submit_index, submit_search
 from .store import ProjectStore
 
 
@@ -50,6 +50,7 @@ def cmd_add(args: argparse.Namespace, ctx) -> int:
     if not args.no_index:
         report = index_project(ctx, project.path, None, show_progress=True)
         print(report.describe(), file=sys.stderr)
+        finish_export(ctx, None)
     return 0
 
 
@@ -90,7 +91,8 @@ def index_project(ctx, folder: Path, model_id: Optional[str], show_progress: boo
         raise FileNotFoundError(f"project folder not found: {folder}")
     store = open_store(ctx.paths.home, folder)
     bars = ProgressBars(show_progress and sys.stderr.isatty(), unit="it")
-    handle = submit_index(ctx.engine, ctx.registry, store, folder, model_id, on_event=bars)
+    handle = submit_index(ctx.engine, ctx.registry, store, folder, model_id, on_event=bars,
+                          exports=ctx.embedder_exports)
     try:
         return handle.result()
     except KeyboardInterrupt:
@@ -106,7 +108,16 @@ def project_hits(ctx, folder: Path, query: str, limit: int, model_id: Optional[s
                  show_progress: bool = True) -> list[Any]:
     index_project(ctx, folder, model_id, show_progress)
     store = open_store(ctx.paths.home, Path(folder).expanduser().resolve())
-    return submit_search(ctx.engine, ctx.registry, store, query, limit, model_id, mode).result()
+    return submit_search(ctx.engine, ctx.registry, store, query, limit, model_id, mode,
+                         exports=ctx.embedder_exports).result()
+
+
+def finish_export(ctx, model_id: Optional[str]) -> None:
+    """Wait for the ONNX export queued because the torch model had to run (once per model), so
+    the next code search needs no torch; Ctrl+C leaves it for another time."""
+    ctx.embedder_exports.finish(
+        ctx.registry.resolve(KIND, model_id).id,
+        lambda: print("Preparing fast code search for the next runs (once per model)…", file=sys.stderr))
 
 
 def cmd_code_search(args: argparse.Namespace, ctx) -> int:
@@ -115,10 +126,12 @@ def cmd_code_search(args: argparse.Namespace, ctx) -> int:
     hits = project_hits(ctx, args.project, args.query, args.limit, args.model_id, args.mode, not args.json)
     if args.json:
         print(json.dumps({"hits": [hit.to_json() for hit in hits]}, indent=2))
-        return 0
-    if not hits:
-        print("no matching code", file=sys.stderr)
-    for hit in hits:
-        symbol = f"  {hit.symbol}" if hit.symbol else ""
-        print(f"{hit.score:.4f}  {hit.path}:{hit.start_line}-{hit.end_line}{symbol}  ({hit.matched})")
+    else:
+        if not hits:
+            print("no matching code", file=sys.stderr)
+        for hit in hits:
+            symbol = f"  {hit.symbol}" if hit.symbol else ""
+            print(f"{hit.score:.4f}  {hit.path}:{hit.start_line}-{hit.end_line}{symbol}  ({hit.matched})")
+    sys.stdout.flush()
+    finish_export(ctx, args.model_id)
     return 0

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Sequence
 
 import numpy as np
 
 from ..engine import DeviceInfo
 from ..models import InstalledModel
+
+if TYPE_CHECKING:
+    from ..engine import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,12 @@ class TextEmbedder:
 
 def cache_key(model: InstalledModel) -> str:
     return f"text-embedding:{model.id}"
+
+
+def torch_embedder_in_job(job: "JobContext", installed: InstalledModel) -> ContextManager[TextEmbedder]:
+    """`with torch_embedder_in_job(job, installed) as embedder:` — loaded once on the job's device,
+    kept resident by the engine's model cache."""
+    return job.models.use(cache_key(installed), lambda: load_text_embedder(installed.path, job.device, installed.id))
 
 
 def load_text_embedder(path: Path, device: DeviceInfo, model_id: str = "") -> TextEmbedder:

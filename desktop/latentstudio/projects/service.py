@@ -1,6 +1,8 @@
 """Project indexing and search as engine jobs: indexing at BACKGROUND priority (a checkpoint per
 batch of files and per embedding batch, so a search or a generation goes first), a search at
-INTERACTIVE priority (embed the request, rank the chunks)."""
+INTERACTIVE priority (embed the request, rank the chunks). Both embed with the onnxruntime export
+of the model when it is ready (indexing only on the CPU), else with torch, after which the export
+is queued on `exports` (`embedder_exports.EmbedderExports`), once per model."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ import numpy as np
 from ..engine import Engine, JobContext, JobHandle, Priority
 from ..engine.jobs import EventCallback
 from ..models import InstalledModel, ModelRegistry
+from .embedder_choice import Embedder, ExportQueue, embedder_in_job
 from .folders import ProjectFolders
-from .embedder import TextEmbedder, cache_key, load_text_embedder
 from .index import EMBED_BATCH, RefreshReport, embed_pending, refresh
 from .retrieve import Hit, search
 from .store import ProjectStore
@@ -49,11 +51,7 @@ class IndexReport:
         return "; ".join([text, *self.notes])
 
 
-def _embedder(job: JobContext, installed: InstalledModel):
-    return job.models.use(cache_key(installed), lambda: load_text_embedder(installed.path, job.device, installed.id))
-
-
-def check_dimension(store: ProjectStore, model: str, embedder: TextEmbedder) -> Optional[str]:
+def check_dimension(store: ProjectStore, model: str, embedder: Embedder) -> Optional[str]:
     """Vectors stored for this model id with another dimension (the folder was replaced by another
     model of the same name) are dropped, to be made again; the note says why."""
     stored = store.stored_dimensions().get(model)
@@ -64,14 +62,16 @@ def check_dimension(store: ProjectStore, model: str, embedder: TextEmbedder) -> 
             f"{embedder.dimension}: they are embedded again")
 
 
-def run_index(job: JobContext, store: ProjectStore, root: Path, installed: InstalledModel) -> IndexReport:
+def run_index(job: JobContext, store: ProjectStore, root: Path, installed: InstalledModel,
+              exports: Optional[ExportQueue] = None) -> IndexReport:
     job.progress(0, None, f"Reading {root.name}…")
     report = IndexReport(refresh(store, root, job.progress, job.checkpoint), model=installed.id)
     stored = store.stored_dimensions().get(installed.id)
     if store.pending_count(installed.id) == 0 and stored in (None, installed.extra.get("dimension")):
         return report
     job.progress(0, None, f"Loading {installed.id}…")
-    with _embedder(job, installed) as embedder:
+    # Many chunks: onnxruntime only on the CPU (on a GPU torch is faster).
+    with embedder_in_job(job, installed, exports, lambda: job.surely_cpu or not job.device.is_gpu) as embedder:
         note = check_dimension(store, installed.id, embedder)
         if note:
             log.warning(note)
@@ -81,19 +81,21 @@ def run_index(job: JobContext, store: ProjectStore, root: Path, installed: Insta
 
 
 def submit_index(engine: Engine, registry: ModelRegistry, store: ProjectStore, root: Path,
-                 model_id: Optional[str] = None, on_event: Optional[EventCallback] = None) -> JobHandle:
+                 model_id: Optional[str] = None, on_event: Optional[EventCallback] = None,
+                 exports: Optional[ExportQueue] = None) -> JobHandle:
     """Refresh and embed a project; MissingModelError now when no text-embedding model is installed."""
     installed = registry.resolve(KIND, model_id)
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"project folder not found: {root}")
-    return engine.submit(lambda job: run_index(job, store, root, installed), priority=Priority.BACKGROUND,
+    return engine.submit(lambda job: run_index(job, store, root, installed, exports), priority=Priority.BACKGROUND,
                          name=f"Index {root.name}", kind="project-index", on_event=on_event,
                          memory_bytes=installed.size_bytes)
 
 
 def run_search(job: JobContext, store: ProjectStore, text: str, installed: InstalledModel,
-               limit: int, mode: str = "fused", root: Optional[Path] = None) -> list[Hit]:
+               limit: int, mode: str = "fused", root: Optional[Path] = None,
+               exports: Optional[ExportQueue] = None) -> list[Hit]:
     """Rank the chunks for `text`. With `root`, the index is refreshed first (size and mtime, so it
     is quick): deleted files are purged and never cited, and a few changed chunks are embedded here;
     more are left to the background index."""
@@ -101,7 +103,7 @@ def run_search(job: JobContext, store: ProjectStore, text: str, installed: Insta
         refresh(store, root, checkpoint=job.checkpoint)
     vector: Optional[np.ndarray] = None
     if mode != "keywords":
-        with _embedder(job, installed) as embedder:
+        with embedder_in_job(job, installed, exports, lambda: True) as embedder:  # queries: always the CPU
             if root is not None and 0 < store.pending_count(installed.id) <= EMBED_BATCH:
                 embed_pending(store, embedder.encode, installed.id, checkpoint=job.checkpoint)
             vector = embedder.encode([text])[0]
@@ -110,8 +112,8 @@ def run_search(job: JobContext, store: ProjectStore, text: str, installed: Insta
 
 def submit_search(engine: Engine, registry: ModelRegistry, store: ProjectStore, text: str, limit: int = 10,
                   model_id: Optional[str] = None, mode: str = "fused", root: Optional[Path] = None,
-                  on_event: Optional[EventCallback] = None) -> JobHandle:
+                  on_event: Optional[EventCallback] = None, exports: Optional[ExportQueue] = None) -> JobHandle:
     installed = registry.resolve(KIND, model_id)
-    return engine.submit(lambda job: run_search(job, store, text, installed, limit, mode, root),
+    return engine.submit(lambda job: run_search(job, store, text, installed, limit, mode, root, exports),
                          priority=Priority.INTERACTIVE, name="Search code", kind="project-search",
                          on_event=on_event, memory_bytes=installed.size_bytes)

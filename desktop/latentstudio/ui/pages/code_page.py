@@ -327,7 +327,7 @@ class CodePage(NeedsModelPage):
             request.validate()
             store = open_store(self.ctx.paths.home, project)
             handle = submit_search(self.ctx.engine, self.ctx.registry, store, request.prompt or request.task,
-                                   root=project)
+                                   root=project, exports=self.ctx.embedder_exports)
         except (MissingModelError, ModelNotFoundError):
             self.project_picker.state.setText("No text-embedding model (Models page): asked without project code")
             self._submit(request)
@@ -709,7 +709,8 @@ class CodePage(NeedsModelPage):
             self.index_handle.cancel()  # what it committed stays; the new index goes on from there
         try:
             store = open_store(self.ctx.paths.home, project)
-            handle = submit_index(self.ctx.engine, self.ctx.registry, store, project)
+            handle = submit_index(self.ctx.engine, self.ctx.registry, store, project,
+                                  exports=self.ctx.embedder_exports)
         except (MissingModelError, ModelNotFoundError) as exc:
             self.project_picker.state.setText(f"{exc}".split(". ")[0] + ": the request goes without project code")
             return
