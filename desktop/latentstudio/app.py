@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Optional, Sequence
 
 from .context import AppContext
+from .process_exit import exit_now
 from .process_start import ms_since_process_start
 
 CLOSE_WAIT_S = 0.5  # for running jobs to reach a checkpoint once the window closes
@@ -48,17 +48,6 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
         log.info("closing while a job finishes its step: it is rolled back and done again next time")
     exit_now(code)
     return code
-
-
-def exit_now(code: int) -> None:
-    """End the process once the window closed and the stores are closed, without the interpreter's
-    teardown: with torch loaded it takes about a second, and it waits for or aborts on native
-    threads still inside a job's step (a batch of pictures, an export). Committed work is on
-    disk; a step in flight is rolled back by SQLite and done again next time."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

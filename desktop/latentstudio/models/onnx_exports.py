@@ -70,6 +70,9 @@ class Tower:
     label: str  # "text tower", for `doctor` and the log
     made_after: str  # when an export is made, for "not prepared yet: made after …"
     choice_env: str  # "torch" there: never use this export (comparisons, troubleshooting)
+    # Packing the weight matrices for the CPU's GEMM at session start pays off over many batches;
+    # a query tower runs once per process (ViT-B-32's text tower: 0.2 s of its 0.43 s start).
+    prepack_weights: bool = True
 
     def export_folder(self, installed: InstalledModel) -> Path:
         return installed.folder / self.folder
@@ -281,12 +284,14 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
-def new_session(path: Path, threads: int = 0) -> Any:
+def new_session(path: Path, threads: int = 0, prepack_weights: bool = True) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     # Idle intra-op threads would spin, taking cycles from decoding on the same cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not prepack_weights:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -335,15 +340,21 @@ def cached_in_job(job: "JobContext", key: str, load: Callable[[], T], message: s
 
 
 def save_with_external_weights(traced: Path, staging: Path, tower: Tower) -> Path:
-    """The graph in one file and its weights in another: onnxruntime maps an external weights file
-    instead of copying it out of the protobuf (ViT-B-32's text tower: session in 0.2 s and 212 MB,
-    not 0.5 s and 400 MB)."""
-    import onnx
+    """The traced graph as onnxruntime's basic optimisations leave it (constants folded, redundant
+    nodes removed: the same on every CPU, so done once here instead of at every session start),
+    with its weights in a file beside it, which onnxruntime maps instead of copying out of the
+    protobuf. ViT-B-32's text tower: session 0.2 s and 212 MB instead of 0.5 s and 400 MB with the
+    weights inside; with the graph already optimised, 0.13 s instead of 0.22 s."""
+    import onnxruntime as ort
 
-    model = onnx.load(str(traced))
     path = staging / tower.onnx_file
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=tower.weights_file, size_threshold=1024)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(path)
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", tower.weights_file)
+    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    ort.InferenceSession(str(traced), options, providers=["CPUExecutionProvider"])
     traced.unlink()
     return path
 
@@ -412,7 +423,7 @@ def open_checked(
     record = read_record(folder) or {}
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="latent-onnx-load") as pool:
         changed = pool.submit(files_changed, folder, tower, record)
-        session = pool.submit(new_session, folder / tower.onnx_file)
+        session = pool.submit(new_session, folder / tower.onnx_file, 0, tower.prepack_weights)
         extra = alongside(record)
         try:
             loaded = session.result()

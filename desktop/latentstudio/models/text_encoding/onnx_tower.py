@@ -22,7 +22,7 @@ from ..registry import InstalledModel
 log = logging.getLogger(__name__)
 
 TOWER = Tower("text-onnx", "text.onnx", "text.onnx.data", "text tower", "the next index or search",
-              "LATENT_STUDIO_TEXT_TOWER")
+              "LATENT_STUDIO_TEXT_TOWER", prepack_weights=False)
 PROBE_TEXTS = ("a photo of a dog on the beach", "東京の夜景, ½ café")
 
 
