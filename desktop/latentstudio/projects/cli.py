@@ -84,15 +84,17 @@ def cmd_remove(args: argparse.Namespace, ctx) -> int:
     return 0
 
 
-def index_project(ctx, folder: Path, model_id: Optional[str], show_progress: bool) -> IndexReport:
-    """Index or refresh a project on the engine, with a progress bar; Ctrl-C stops (what was done stays)."""
+def index_project(ctx, folder: Path, model_id: Optional[str], show_progress: bool,
+                  queue_export: bool = True) -> IndexReport:
+    """Index or refresh a project on the engine, with a progress bar; Ctrl-C stops (what was done stays).
+    `queue_export`: when torch embedded, queue the model's ONNX export after the index."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise FileNotFoundError(f"project folder not found: {folder}")
     store = open_store(ctx.paths.home, folder)
     bars = ProgressBars(show_progress and sys.stderr.isatty(), unit="it")
     handle = submit_index(ctx.engine, ctx.registry, store, folder, model_id, on_event=bars,
-                          exports=ctx.embedder_exports)
+                          exports=ctx.embedder_exports if queue_export else None)
     try:
         return handle.result()
     except KeyboardInterrupt:
@@ -106,7 +108,8 @@ def index_project(ctx, folder: Path, model_id: Optional[str], show_progress: boo
 
 def project_hits(ctx, folder: Path, query: str, limit: int, model_id: Optional[str], mode: str = "fused",
                  show_progress: bool = True) -> list[Any]:
-    index_project(ctx, folder, model_id, show_progress)
+    # The search queues the export, after its answer: queued by the index, it would run first.
+    index_project(ctx, folder, model_id, show_progress, queue_export=False)
     store = open_store(ctx.paths.home, Path(folder).expanduser().resolve())
     return submit_search(ctx.engine, ctx.registry, store, query, limit, model_id, mode,
                          exports=ctx.embedder_exports).result()
