@@ -64,3 +64,21 @@ def test_tokenizing_imports_neither_torch_nor_for_ascii_ftfy_and_regex() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_merges_kept_as_plain_text_beside_the_export(tmp_path) -> None:
+    """A cold query reads the merges from a plain copy; a copy cut short, or made from another
+    vocabulary file, is made again instead of being believed."""
+    from latentstudio.models import clip_bpe
+
+    expected = ClipBpeTokenizer()(PROMPTS)
+    assert np.array_equal(ClipBpeTokenizer(77, tmp_path)(PROMPTS), expected)
+    cache = tmp_path / clip_bpe.MERGES_CACHE
+    lines = cache.read_text(encoding="utf-8").split("\n")
+    assert lines[0].startswith(clip_bpe.VOCABULARY_FILE) and len(lines) == clip_bpe.MERGE_COUNT + 1
+
+    for damaged in ("\n".join(lines[:1000]), "\n".join(["another-vocabulary 1 2 3", *lines[1:]])):
+        cache.write_text(damaged, encoding="utf-8")
+        clip_bpe.merges.cache_clear()
+        assert np.array_equal(ClipBpeTokenizer(77, tmp_path)(PROMPTS), expected)
+        assert cache.read_text(encoding="utf-8").split("\n") == lines  # made again

@@ -13,15 +13,23 @@ import functools
 import gzip
 import html
 import importlib.util
+import logging
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
+
+from ..atomic_files import atomic_write
+
+log = logging.getLogger(__name__)
 
 VOCABULARY_FILE = "bpe_simple_vocab_16e6.txt.gz"
 # The original CLIP tokenizer keeps this many merges (49152 tokens less 256 bytes and 2 specials).
 MERGE_COUNT = 49152 - 256 - 2
+# The merges as plain text, kept beside a model's exported text tower: a cold query reads them in
+# 5 ms instead of 47 ms to decompress and split the package's file.
+MERGES_CACHE = "clip-merges.txt"
 DEFAULT_CONTEXT_LENGTH = 77
 # open_clip's SimpleTokenizer names its specials so; HF's vocab.json calls them <|startoftext|> …
 START, END = "<start_of_text>", "<end_of_text>"
@@ -54,30 +62,46 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(zip(printable, (chr(c) for c in codes)))
 
 
-@functools.lru_cache(maxsize=1)
-def merges() -> list[str]:
+@functools.lru_cache(maxsize=4)
+def merges(cache_folder: Optional[Path] = None) -> list[str]:
     """The merges in rank order, each as the file writes it: the two parts and a space between
-    (kept as text: splitting 48,894 lines into pairs cost a cold query about 150 ms)."""
-    lines = gzip.decompress(vocabulary_file().read_bytes()).decode("utf-8").split("\n")
-    return lines[1 : MERGE_COUNT + 1]
+    (kept as text: splitting 48,894 lines into pairs cost a cold query about 150 ms). With
+    `cache_folder`, read from (or written to) its plain-text copy, which names the size and time
+    of the file it came from on its first line."""
+    source = vocabulary_file()
+    st = source.stat()
+    stamp = f"{VOCABULARY_FILE} {st.st_size} {st.st_mtime_ns} {MERGE_COUNT}"
+    cache = cache_folder / MERGES_CACHE if cache_folder is not None else None
+    if cache is not None and cache.is_file():
+        lines = cache.read_text(encoding="utf-8").split("\n")
+        if lines[0] == stamp and len(lines) == MERGE_COUNT + 1:
+            return lines[1:]
+    lines = gzip.decompress(source.read_bytes()).decode("utf-8").split("\n")[1 : MERGE_COUNT + 1]
+    if cache is not None:
+        try:
+            with atomic_write(cache) as fh:
+                fh.write("\n".join([stamp, *lines]))
+        except OSError as exc:  # a read-only model folder: the package's file is read each time
+            log.info("could not keep the CLIP merges in %s: %s", cache, exc)
+    return lines
 
 
-def base_tokens() -> list[str]:
+def base_tokens(cache_folder: Optional[Path] = None) -> list[str]:
     """Every token but the two specials, in id order: bytes, bytes ending a word, then merges
     (byte-level tokens hold no spaces, so a merge's token is its line without the space)."""
     byte_tokens = list(bytes_to_unicode().values())
-    return byte_tokens + [t + "</w>" for t in byte_tokens] + [m.replace(" ", "") for m in merges()]
+    return byte_tokens + [t + "</w>" for t in byte_tokens] + [m.replace(" ", "") for m in merges(cache_folder)]
 
 
 class ClipBpeTokenizer:
     """Text → (N, context_length) int64 token ids, identical to open_clip's SimpleTokenizer
     with its default settings (clean="lower", no reduction mask, no extra special tokens)."""
 
-    def __init__(self, context_length: int = DEFAULT_CONTEXT_LENGTH):
+    def __init__(self, context_length: int = DEFAULT_CONTEXT_LENGTH, cache_folder: Optional[Path] = None):
         self.context_length = context_length
-        self.encoder = {token: i for i, token in enumerate(base_tokens() + [START, END])}
+        self.encoder = {token: i for i, token in enumerate(base_tokens(cache_folder) + [START, END])}
         self.start_id, self.end_id = self.encoder[START], self.encoder[END]
-        self.ranks = {pair: rank for rank, pair in enumerate(merges())}  # "left right" → rank
+        self.ranks = {pair: rank for rank, pair in enumerate(merges(cache_folder))}  # "left right" → rank
         self.byte_encoder = bytes_to_unicode()
         self._cache = {START: START, END: END}
 

@@ -66,7 +66,7 @@ def _export(clip: ClipModel, installed: InstalledModel, staging: Path) -> dict[s
     import torch
 
     length = onnx_tower.context_length(installed)
-    tokenizer = ClipBpeTokenizer(length)
+    tokenizer = ClipBpeTokenizer(length, staging)  # its merges kept in the export, for cold queries
     traced = staging / "traced.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes, not ours to act on

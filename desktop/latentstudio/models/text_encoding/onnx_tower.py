@@ -69,7 +69,7 @@ def load_text_encoder(installed: InstalledModel, expected_sha256: Optional[str] 
     is made and the files checked."""
     record, session, tokenizer, probes_needed = open_checked(
         installed, TOWER, status(installed), expected_sha256,
-        lambda record: ClipBpeTokenizer(int(record["context_length"])))
+        lambda record: ClipBpeTokenizer(int(record["context_length"]), TOWER.export_folder(installed)))
     folder = TOWER.export_folder(installed)
     encoder = OnnxTextEncoder(session, tokenizer, int(record["embed_dim"]),
                               (folder / TOWER.weights_file).stat().st_size, installed.id)
