@@ -234,6 +234,22 @@ def test_move_reorders_queued_jobs(engine: Engine) -> None:
     assert order == ["c", "a", "b"]
 
 
+@pytest.mark.parametrize("release_models", [True, False])
+def test_shutdown_releases_models_unless_the_process_ends(cpu_device: DeviceInfo, release_models: bool) -> None:
+    """A process that ends right after (the CLI, the window) does not free each model first."""
+    eng = Engine(device=cpu_device).start()
+
+    def load(job):
+        with job.cpu_models.use("tower", lambda: np.zeros(4, dtype=np.float32)):
+            pass
+
+    eng.submit(load).result(timeout=5)
+    assert "tower" in eng.cpu_models
+    eng.shutdown(timeout=5, release_models=release_models)
+    assert not eng.running
+    assert ("tower" in eng.cpu_models) is not release_models
+
+
 def test_shutdown_cancels_queued_and_joins_thread(cpu_device: DeviceInfo) -> None:
     eng = Engine(device=cpu_device).start()
     started = threading.Event()

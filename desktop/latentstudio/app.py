@@ -43,7 +43,7 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
         errors.uninstall()
         window.bridge.detach()
         wait_for_background()
-        stopped = ctx.close(timeout=CLOSE_WAIT_S)
+        stopped = ctx.close(timeout=CLOSE_WAIT_S, release_models=False)
     if not stopped:
         log.info("closing while a job finishes its step: it is rolled back and done again next time")
     exit_now(code)

@@ -220,7 +220,9 @@ def build_parser(modules: Sequence[str] = tuple(COMMAND_MODULES)) -> argparse.Ar
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, process_ends: bool = False) -> int:
+    """Run one command; `process_ends`: the process ends right after, so loaded models are not
+    released one by one."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(command_modules(argv))
     args = parser.parse_args(argv)
@@ -254,7 +256,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
-        ctx.close()
+        ctx.close(release_models=not process_ends)
 
 
 def run() -> None:
@@ -262,7 +264,7 @@ def run() -> None:
     teardown once the stores are closed (0.1 s of a 0.5 s text search)."""
     from .process_exit import exit_now
 
-    exit_now(main())
+    exit_now(main(process_ends=True))
 
 
 if __name__ == "__main__":

@@ -181,11 +181,12 @@ class AppContext:
         if self._engine is not None:
             self._engine.cpu_models.idle_unload_s = self.settings.idle_unload_minutes * 60
 
-    def close(self, timeout: Optional[float] = 30.0) -> bool:
-        """Stop downloads and the engine (running jobs stop at their next checkpoint), then close
-        the stores they write to. A job still running after `timeout` seconds (one uninterruptible
-        step) is left to end with the process: its store stays open, and what it had not
-        committed is rolled back by SQLite, as after a crash. False when work is still running
+    def close(self, timeout: Optional[float] = 30.0, release_models: bool = True) -> bool:
+        """Stop downloads and the engine (running jobs stop at their next checkpoint; models are
+        released unless the process ends right after), then close the stores they write to. A
+        job still running after `timeout` seconds (one uninterruptible step) is left to end with
+        the process: its store stays open, and what it had not committed is rolled back by
+        SQLite, as after a crash. False when work is still running
         (that job, or device detection importing torch)."""
         stopped = True
         with self._lock:
@@ -203,7 +204,7 @@ class AppContext:
         if downloads is not None:
             downloads.shutdown(timeout)
         if engine is not None:
-            engine.shutdown(timeout)
+            engine.shutdown(timeout, release_models)
             stopped = not engine.running and not engine.detecting_device
             if engine.running:
                 library = None

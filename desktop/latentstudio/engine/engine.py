@@ -63,6 +63,7 @@ class Engine:
         self._order = itertools.count()
         self._running: list[JobHandle] = []  # stack: nested while a job runs others in place
         self._stopping = False
+        self._release_models = True
         self._thread: Optional[threading.Thread] = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -73,10 +74,12 @@ class Engine:
             self._thread.start()
         return self
 
-    def shutdown(self, timeout: Optional[float] = 30.0) -> None:
-        """Cancel queued jobs, ask running ones to stop, release models and join the thread."""
+    def shutdown(self, timeout: Optional[float] = 30.0, release_models: bool = True) -> None:
+        """Cancel queued jobs, ask running ones to stop, release models (unless the process ends
+        right after: freeing a loaded text tower took a cold search 50 ms) and join the thread."""
         with self._cond:
             self._stopping = True
+            self._release_models = release_models
             queued = [entry[2] for entry in self._queue]
             self._queue.clear()
             running = list(self._running)
@@ -90,7 +93,7 @@ class Engine:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.error("inference thread did not stop within %s s", timeout)
-        elif self._thread is None and self._models is not None:
+        elif self._thread is None and self._models is not None and release_models:
             self._models.clear()
 
     @property
@@ -259,7 +262,7 @@ class Engine:
                 continue
             self._execute(handle)
         for cache in (self._models, self._cpu_models):
-            if cache is not None:
+            if cache is not None and self._release_models:
                 cache.clear()
 
     def _pop(self, accept: Callable[[int], bool]) -> Optional[JobHandle]:
