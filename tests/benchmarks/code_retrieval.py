@@ -11,10 +11,16 @@ all-MiniLM-L6-v2 (a sentence-transformers folder; never used by the test suite).
 - throughput: chunks embedded per second while indexing the quality packages.
 - refresh: a 10,000-file project (small generated modules) indexed, then one file edited:
   the time of the refresh and re-embedding that follows.
-- latency: a warm query (model loaded, in-process, median of 20) and a cold CLI `code-search`.
+- onnx: the model exported to ONNX (`projects.onnx_export`, timed) and the held-out package
+  indexed and searched with it and with torch: chunks/s of each, R@10 / MRR@10 of each (vectors
+  alone and fused), how many queries get the same top 10, the worst cosine between the two
+  paths' chunk vectors.
+- latency: a warm query (model loaded, in-process, median of 20; torch and the ONNX export) and a
+  cold CLI `code-search` (new processes, bytecode cached, median of `--cold-runs`), with the ONNX
+  export (the default once made) and with torch (`LATENT_STUDIO_CODE_EMBEDDER=torch`, as before).
 
 Usage: python tests/benchmarks/code_retrieval.py --model DIR [--packages click,requests]
-       [--parts quality,weights,refresh,latency] [--weight-tuning click,jinja2]
+       [--parts quality,weights,refresh,onnx,latency] [--weight-tuning click,jinja2]
        [--weight-held-out requests,packaging,attr]
 """
 
@@ -36,8 +42,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "desktop"))
 
 from latentstudio.engine import DeviceInfo  # noqa: E402
-from latentstudio.projects import retrieve  # noqa: E402
+from latentstudio.models import ModelRegistry, onnx_exports  # noqa: E402
+from latentstudio.projects import onnx_embedder, retrieve  # noqa: E402
 from latentstudio.projects.embedder import load_text_embedder  # noqa: E402
+from latentstudio.projects.onnx_export import export_embedder  # noqa: E402
 from latentstudio.projects.index import embed_pending, refresh  # noqa: E402
 from latentstudio.projects.store import ProjectStore  # noqa: E402
 
@@ -196,36 +204,99 @@ def refresh_bench(embedder, work: Path, files: int) -> None:
     store.close()
 
 
-def latency(embedder, model_dir: Path, work: Path, package: str) -> None:
+def exported(embedder, model_dir: Path, work: Path):
+    """The model exported into a scratch registry (timed) and loaded as the app loads it."""
+    installed = ModelRegistry(work / "models").import_path(model_dir, kind="text-embedding", model_id=MODEL_ID,
+                                                           link=True)
+    start = time.perf_counter()
+    state = export_embedder(embedder, installed)
+    assert state.ready, state.reason
+    record = onnx_exports.read_record(onnx_embedder.TOWER.export_folder(installed))
+    print(f"- export: {time.perf_counter() - start:.1f} s (recorded {record['seconds']} s; parity over "
+          f"{record['parity']['texts']} texts, worst cosine {record['parity']['min_cosine']})")
+    start = time.perf_counter()
+    fast = onnx_embedder.load_onnx_embedder(installed)
+    print(f"- ONNX model loaded and checked in {time.perf_counter() - start:.2f} s")
+    return fast
+
+
+def onnx_parity(embedder, fast, work: Path, package: str) -> None:
+    """The held-out package indexed and searched with torch and with the ONNX export."""
+    root = work / f"q-{package}"
+    queries = make_corpus(package, root)
+    stores = {}
+    for name, model in (("torch", embedder), ("onnx", fast)):
+        stores[name] = store = ProjectStore(work / f"{package}-{name}.sqlite3")
+        _, chunks, embed_s = index(store, root, model)
+        print(f"- {name}: {chunks} chunks embedded in {embed_s:.1f} s = {chunks / embed_s:.0f} chunks/s")
+    ids = {name: store.chunk_vectors(MODEL_ID) for name, store in stores.items()}
+    assert list(ids["torch"][0]) == list(ids["onnx"][0])
+    worst = onnx_exports.cosines(ids["torch"][1], ids["onnx"][1]).min()
+    print(f"- chunk vectors: worst cosine between torch and ONNX {worst:.6f} over {len(ids['torch'][0])} chunks")
+    vectors = {"torch": embedder.encode([q for q, _, _ in queries]), "onnx": fast.encode([q for q, _, _ in queries])}
+    print(f"- query vectors: worst cosine {onnx_exports.cosines(vectors['torch'], vectors['onnx']).min():.6f}")
+    print("| path | queries | mode | R@10 | MRR@10 |\n| --- | --- | --- | --- | --- |")
+    for mode in ("vectors", "fused"):
+        for name in ("torch", "onnx"):
+            r, mrr = evaluate(stores[name], None, queries, mode, None, vectors[name])
+            print(f"| {name} | {len(queries)} | {mode} | {r:.3f} | {mrr:.3f} |")
+    same = 0
+    for (query, _, _), v_torch, v_onnx in zip(queries, vectors["torch"], vectors["onnx"]):
+        tops = [[(h.path, h.start_line) for h in retrieve.search(stores[name], query, v, MODEL_ID, limit=10,
+                                                                  vectors=ids[name])]
+                for name, v in (("torch", v_torch), ("onnx", v_onnx))]
+        same += tops[0] == tops[1]
+    print(f"- fused top 10 identical (same chunks, same order) for {same} of {len(queries)} queries")
+    for store in stores.values():
+        store.close()
+
+
+def cold_cli(env: dict[str, str], cli: list[str], root: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cli + ["code-search", "parse the response headers", "--project", str(root), "--json"],
+                       env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def latency(embedder, fast, model_dir: Path, work: Path, package: str, runs: int) -> None:
     root = work / f"q-{package}"
     store = ProjectStore(work / f"{package}.sqlite3")
     vectors = store.chunk_vectors(MODEL_ID)
-    times = []
-    for query in ["parse the response headers", "session_send retries", "encode the url parameters"] * 7:
+    for name, model in (("torch", embedder), ("ONNX", fast)):
+        if model is None:
+            continue
+        times = []
+        for query in ["parse the response headers", "session_send retries", "encode the url parameters"] * 7:
+            start = time.perf_counter()
+            vector = model.encode([query])[0]
+            retrieve.search(store, query, vector, MODEL_ID, limit=10, vectors=vectors)
+            times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        vector = embedder.encode([query])[0]
-        retrieve.search(store, query, vector, MODEL_ID, limit=10, vectors=vectors)
-        times.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    retrieve.search(store, "parse the response headers", embedder.encode(["x"])[0], MODEL_ID, limit=10)
-    with_load = time.perf_counter() - start
-    print(f"- warm query ({package}, {len(vectors[0])} chunks): median {statistics.median(times) * 1000:.0f} ms, "
-          f"max {max(times) * 1000:.0f} ms; with the vectors read from SQLite: {with_load * 1000:.0f} ms")
+        retrieve.search(store, "parse the response headers", model.encode(["x"])[0], MODEL_ID, limit=10)
+        with_load = time.perf_counter() - start
+        print(f"- warm query, {name} ({package}, {len(vectors[0])} chunks): median "
+              f"{statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; with the vectors read "
+              f"from SQLite: {with_load * 1000:.0f} ms")
     store.close()
     home = work / "home"
     env = {**os.environ, "LATENT_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     cli = [sys.executable, "-m", "latentstudio"]
     subprocess.run(cli + ["models", "import", str(model_dir), "--kind", "text-embedding", "--link"], env=env,
                    check=True, capture_output=True)
+    start = time.perf_counter()
     subprocess.run(cli + ["code-search", "x", "--project", str(root), "--json"], env=env, check=True,
-                   capture_output=True)  # index once
-    cold = []
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run(cli + ["code-search", "parse the response headers", "--project", str(root), "--json"],
-                       env=env, check=True, capture_output=True)
-        cold.append(time.perf_counter() - start)
-    print(f"- cold CLI code-search (new process, index fresh): median {statistics.median(cold):.2f} s")
+                   capture_output=True)  # index once (torch), then the export the command waits for
+    print(f"- first CLI code-search (index with torch, then the export it waits for): "
+          f"{time.perf_counter() - start:.1f} s")
+    torch_env = {**env, onnx_embedder.TOWER.choice_env: "torch"}
+    for name, run_env in (("ONNX export", env), ("torch (before)", torch_env), ("ONNX export", env)):
+        print(f"  load average {os.getloadavg()[0]:.2f}")
+        cold = cold_cli(run_env, cli, root, runs)
+        print(f"- cold CLI code-search, {name} (new process, index fresh): median {statistics.median(cold):.2f} s, "
+              f"min {min(cold):.2f}, max {max(cold):.2f} over {runs} runs")
 
 
 def main() -> int:
@@ -233,7 +304,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, required=True, help="the all-MiniLM-L6-v2 folder")
     parser.add_argument("--packages", default="click,requests", help="tuning package, then held-out ones")
     parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--parts", default="quality,refresh,latency", help="also: weights")
+    parser.add_argument("--parts", default="quality,refresh,onnx,latency", help="also: weights")
+    parser.add_argument("--cold-runs", type=int, default=7, help="latency: new processes per measured path")
     parser.add_argument("--weight-tuning", default="click,jinja2", help="weights: packages the weights are chosen on")
     parser.add_argument("--weight-held-out", default="requests,packaging,attr", help="weights: packages reported")
     args = parser.parse_args()
@@ -249,8 +321,11 @@ def main() -> int:
             weights(embedder, args.weight_tuning.split(","), args.weight_held_out.split(","), work)
         if "refresh" in parts:
             refresh_bench(embedder, work, args.files)
+        fast = exported(embedder, args.model, work) if parts & {"onnx", "latency"} else None
+        if "onnx" in parts:
+            onnx_parity(embedder, fast, work, packages[-1])
         if "latency" in parts:
-            latency(embedder, args.model, work, packages[-1])
+            latency(embedder, fast, args.model, work, packages[-1], args.cold_runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"load average after: {os.getloadavg()}")
