@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 TOWER = Tower("onnx", "embedder.onnx", "embedder.onnx.data", "text-embedding model",
               "the next project index or code search", "LATENT_STUDIO_CODE_EMBEDDER")
-PROBE_TEXTS = ("def parse_config(path):\n    return json.loads(path.read_text())", "東京の夜景, ½ café — naïve résumé")
+PROBE_TEXTS = ("def parse_config(path):\n    return json.loads(path.read_text())",
+               "東京の夜景, ½ café — naïve résumé")
 TOKENIZER_FILE = "tokenizer.json"
 # The graph's inputs, in this order; token_type_ids only for models that take them (BERT, not ModernBERT).
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")

@@ -116,8 +116,8 @@ def _export(embedder: TextEmbedder, installed: InstalledModel, staging: Path) ->
     tokenizer = onnx_embedder.read_tokenizer(installed.path, settings)
     other = _first_other_ids(model, tokenizer, list(PARITY_TEXTS))
     if other >= 0:
-        return {"status": onnx_exports.FAILED,
-                "reason": f"tokenizer.json alone gives other token ids than the model's tokenizer ({PARITY_TEXTS[other][:40]!r})"}
+        return {"status": onnx_exports.FAILED, "reason": "tokenizer.json alone gives other token ids than "
+                f"the model's tokenizer ({PARITY_TEXTS[other][:40]!r})"}
     expected = embedder.encode(list(PARITY_TEXTS), batch_size=4)
     fast = onnx_embedder.OnnxTextEmbedder(onnx_exports.new_session(path), tokenizer, inputs, embedder.dimension,
                                           0, installed.id)
