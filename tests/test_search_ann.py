@@ -194,6 +194,43 @@ def test_a_restart_catches_the_saved_copy_up_instead_of_reading_every_vector(pat
     library.close()
 
 
+def test_a_saved_copy_is_read_mapped_and_copied_into_memory_at_its_first_write(paths) -> None:
+    """faiss aborts the process on a write to mapped lists: removing, adding and saving over the
+    mapped file must first copy them, and give what the in-memory index gives."""
+    rng = np.random.default_rng(11)
+    library = Library(paths, ann_from_rows=ANN_FROM)
+    vectors = clustered(rng, 2000)
+    ids = add_images(library, Path("/lib/a"), vectors)
+    library.vector_index(MODEL)
+    library.save_index(MODEL)
+    expected = [ids_of(search(library, q)) for q in queries(vectors, 5)]
+
+    restarted = Library(paths, ann_from_rows=ANN_FROM)
+    index = restarted.vector_index(MODEL)
+    assert restarted.full_reads == 0 and index.ann.mapped
+    assert [ids_of(search(restarted, q)) for q in queries(vectors, 5)] == expected
+    assert index.ann.mapped  # searching writes nothing
+
+    with restarted.store.transaction() as db:  # one picture's vector changes
+        digest = db.execute("SELECT hash FROM images WHERE id = ?", (ids[0],)).fetchone()[0]
+        db.execute("DELETE FROM vectors WHERE hash = ?", (digest,))
+        db.execute("INSERT INTO vectors(hash, model, dim, data) VALUES(?, ?, ?, ?)",
+                   (digest, MODEL, DIM, vector_blob(-vectors[0])))
+    index = restarted.vector_index(MODEL)
+    assert not index.ann.mapped and len(index) == 2000
+    assert search(restarted, -vectors[0], limit=1)[0].image_id == ids[0]
+
+    reopened = Library(paths, ann_from_rows=ANN_FROM)
+    fresh = reopened.vector_index(MODEL)  # mapped again, then saved over its own file
+    fresh.saved = False
+    fresh.save(restarted.saved_index_folder(MODEL))
+    assert not fresh.ann.mapped
+    again = Library(paths, ann_from_rows=ANN_FROM)
+    assert len(again.vector_index(MODEL)) == 2000 and again.full_reads == 0
+    for opened in (library, restarted, reopened, again):
+        opened.close()
+
+
 def test_a_float16_exact_matrix_scores_in_float32_chunks(paths, monkeypatch) -> None:
     from latentstudio.library import vectors as vectors_module
 

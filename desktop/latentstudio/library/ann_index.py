@@ -4,6 +4,10 @@ An inverted file splits the unit vectors into `nlist` clusters; a query scans on
 `nprobe` clusters nearest to it, over 8-bit scalar-quantized codes (a quarter of float32:
 1M × 512 takes 512 MiB). Inner product on unit vectors is the cosine. Image ids are the
 faiss ids, and a hash-table direct map lets single vectors be removed and read back.
+
+A saved index is read by mapping its file (1M vectors: 0.09 s instead of 0.77 s to read 537 MB).
+Mapped lists are read-only — faiss aborts the process on a write to them — so the first add or
+remove copies them into memory, as does `unmap` before the file is replaced.
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ def probe_count(lists: int) -> int:
 
 
 class AnnIndex:
-    def __init__(self, index, trained_rows: int):
+    def __init__(self, index, trained_rows: int, mapped: bool = False):
         self.index = index
         self.trained_rows = trained_rows  # library size the clusters were chosen for
         self.nprobe = probe_count(index.nlist)
+        self.mapped = mapped  # the inverted lists are views of the saved file
 
     @classmethod
     def train(cls, sample: np.ndarray, rows: int) -> "AnnIndex":
@@ -75,8 +80,25 @@ class AnnIndex:
         """Codes and ids held in the inverted lists, plus the centroids."""
         return len(self) * (self.index.code_size + 8) + self.index.nlist * self.dim * 4
 
+    def unmap(self) -> None:
+        """Copy mapped inverted lists into memory (in order, so the direct map's offsets hold)."""
+        import faiss
+
+        if not self.mapped:
+            return
+        mapped = self.index.invlists
+        lists = faiss.ArrayInvertedLists(self.index.nlist, self.index.code_size)
+        for number in range(self.index.nlist):
+            size = mapped.list_size(number)
+            if size:
+                lists.add_entries(number, size, mapped.get_ids(number), mapped.get_codes(number))
+        self.index.replace_invlists(lists, True)
+        lists.this.disown()  # the index frees it; the mapped lists and their mapping are freed now
+        self.mapped = False
+
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         if len(ids):
+            self.unmap()
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.ascontiguousarray(ids, dtype=np.int64))
 
@@ -85,6 +107,7 @@ class AnnIndex:
 
         if not len(ids):
             return 0
+        self.unmap()
         return int(self.index.remove_ids(faiss.IDSelectorArray(np.ascontiguousarray(ids, dtype=np.int64))))
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
@@ -120,4 +143,4 @@ class AnnIndex:
     def read(cls, path: Path, trained_rows: int) -> "AnnIndex":
         import faiss
 
-        return cls(faiss.read_index(str(path)), trained_rows)
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), trained_rows, mapped=True)

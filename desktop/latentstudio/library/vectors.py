@@ -245,6 +245,8 @@ class VectorIndex:
                 (staging / "seq").write_text(str(self.seq))
                 (staging / "version").write_text(str(self.version))
                 old = folder.with_name(f".{folder.name}-old")
+                if self.ann is not None:
+                    self.ann.unmap()  # a mapped file cannot be renamed or removed on Windows
                 if folder.exists():
                     shutil.rmtree(old, ignore_errors=True)
                     os.replace(folder, old)
