@@ -240,15 +240,8 @@ def cmd_search(args: argparse.Namespace, ctx) -> int:
 def finish_exports(ctx, model: str) -> None:
     """Wait for the ONNX exports queued because the torch model had to run (once per model), so
     the next runs need no torch; Ctrl+C leaves them for another time."""
-    export = ctx.clip_exports.pending(model)
-    if export is None:
-        return
-    print("Preparing fast search for the next runs (once per model)…", file=sys.stderr)
-    try:
-        export.result()
-    except KeyboardInterrupt:
-        export.cancel()
-        export.wait()
+    ctx.clip_exports.finish(model, lambda: print("Preparing fast search for the next runs (once per model)…",
+                                                 file=sys.stderr))
 
 
 def _nothing_found(ctx, model_id: Optional[str], filters: SearchFilters) -> str:
