@@ -39,6 +39,14 @@ def test_catalogue_lists_the_required_models(catalogue: Catalogue):
     for entry in catalogue.for_kind("diffusion"):
         assert "model_index.json" in {f.save_as for f in entry.files}
         assert all(not f.save_as.endswith(".bin") for f in entry.files)
+    # text-embedding: whole sentence-transformers folders (pooling and tokenizer.json, which the
+    # torch-free code search reads), a small default and a stronger choice.
+    embedders = catalogue.for_kind("text-embedding")
+    assert len(embedders) >= 2
+    for entry in embedders:
+        assert {"modules.json", "1_Pooling/config.json", "tokenizer.json", "model.safetensors"} <= {
+            f.save_as for f in entry.files}
+    assert [e.id for e in embedders if e.default_for] == ["all-minilm-l6-v2"]
 
 
 def test_default_pick_follows_device_and_memory(catalogue: Catalogue):
