@@ -239,6 +239,14 @@ def test_missing_repository_file_is_reported(ctx: AppContext, hub: FakeHub, tiny
         download_for_app(ctx, broken)
 
 
+def test_an_optional_file_the_repository_lacks_is_skipped(ctx: AppContext, hub: FakeHub, tiny_lm):
+    entry = make_entry(tiny_lm)
+    extra = CatalogueFile("special_tokens_map.json", 1, "special_tokens_map.json", optional=True)
+    installed = download_for_app(ctx, CatalogueEntry(**{**entry.__dict__, "files": entry.files + (extra,)}))
+    assert not (installed.path / "special_tokens_map.json").exists()
+    assert {p.name for p in installed.path.iterdir()} >= {f.save_as for f in entry.files}
+
+
 def test_queue_runs_downloads_as_jobs_and_cancels(ctx: AppContext, hub: FakeHub, entry, tiny_lm):
     queue = DownloadQueue(lambda e, report, flags: download_for_app(ctx, e, report, flags, FAST_RETRY))
     events = []

@@ -45,6 +45,7 @@ class CatalogueFile:
     size: int  # approximate: the hub's figure is used when downloading
     save_as: str  # path inside the installed model folder
     sha256: Optional[str] = None  # optional pin, checked in addition to the hub's hash
+    optional: bool = False  # a file some revisions lack (a tokenizer's extras): skipped when absent
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def _entry(raw: dict[str, Any]) -> CatalogueEntry:
                     size=int(item.get("size", 0)),
                     save_as=safe_relative_path(str(item.get("save_as", path))),
                     sha256=item.get("sha256"),
+                    optional=bool(item.get("optional", False)),
                 )
             )
         if not files:

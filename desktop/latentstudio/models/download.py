@@ -250,6 +250,8 @@ def fetch_plan(entry: CatalogueEntry, endpoint: Optional[str] = None) -> Downloa
     files = []
     for item in entry.files:
         sibling = siblings.get(item.path)
+        if (sibling is None or sibling.size is None) and item.optional:
+            continue
         if sibling is None or sibling.size is None:
             raise DownloadError(f"{entry.repo} has no file {item.path} (at {info.sha[:10]})")
         files.append(
