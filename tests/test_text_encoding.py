@@ -139,7 +139,7 @@ def test_probes_run_again_only_for_changed_files_or_another_runtime(tower, monke
     _, installed = tower
     runs = []
     real = ox.check_probes
-    monkeypatch.setattr(onnx_tower, "check_probes", lambda *a: runs.append(1) or real(*a))
+    monkeypatch.setattr(ox, "check_probes", lambda *a: runs.append(1) or real(*a))
     onnx_tower.load_text_encoder(installed)
     assert runs == []  # they passed at export, with these files, on this runtime
     monkeypatch.setattr(ox, "runtime", lambda: "onnxruntime 99.0 on this machine")

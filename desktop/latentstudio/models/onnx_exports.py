@@ -459,3 +459,19 @@ def check_probes(installed: InstalledModel, tower: Tower, record: dict[str, Any]
     except OSError:
         log.warning("could not record the passed probes of %s", folder)
     return worst
+
+
+def probes_checked(installed: InstalledModel, tower: Tower, record: dict[str, Any], needed: bool,
+                   run: Callable[[dict[str, Any]], np.ndarray]) -> str:
+    """Words for the log on how a loaded export was checked: its probes run now when `needed`
+    (`check_probes`, which raises when they disagree), else passed before."""
+    if not needed:
+        return "probes passed before with these files and this runtime"
+    return f"probe cosine {check_probes(installed, tower, record, run):.5f}"
+
+
+def parity_failure(worst: float) -> Optional[dict[str, Any]]:
+    """The FAILED record of an export whose worst cosine with the torch model is too low, or None."""
+    if worst >= MIN_COSINE:
+        return None
+    return {"status": FAILED, "reason": f"parity check failed (cosine {worst:.5f} < {MIN_COSINE})"}

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..models import InstalledModel
-from ..models.onnx_exports import ExportStatus, Tower, check_probes, invalidate, open_checked
+from ..models.onnx_exports import ExportStatus, Tower, invalidate, open_checked, probes_checked
 from ..models.onnx_exports import status as export_status
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,7 @@ def load_onnx_embedder(installed: InstalledModel, expected_sha256: Optional[str]
     folder = TOWER.export_folder(installed)
     embedder = OnnxTextEmbedder(session, read, record["inputs"], int(record["dimension"]),
                                 (folder / TOWER.weights_file).stat().st_size, installed.id)
-    checked = "probes passed before with these files and this runtime"
-    if probes_needed:
-        worst = check_probes(installed, TOWER, record, lambda probe: embedder.encode(list(probe["texts"])))
-        checked = f"probe cosine {worst:.5f}"
+    checked = probes_checked(installed, TOWER, record, probes_needed, lambda probe: embedder.encode(list(probe["texts"])))
     log.info("code search with %s: the ONNX text-embedding model (%s)", installed.id, checked)
     return embedder
 

@@ -122,9 +122,8 @@ def _export(embedder: TextEmbedder, installed: InstalledModel, staging: Path) ->
     fast = onnx_embedder.OnnxTextEmbedder(onnx_exports.new_session(path), tokenizer, inputs, embedder.dimension,
                                           0, installed.id)
     worst = float(onnx_exports.cosines(fast.encode(list(PARITY_TEXTS), batch_size=4), expected).min())
-    if not worst >= onnx_exports.MIN_COSINE:
-        return {"status": onnx_exports.FAILED,
-                "reason": f"parity check failed (cosine {worst:.5f} < {onnx_exports.MIN_COSINE})"}
+    if failure := onnx_exports.parity_failure(worst):
+        return failure
     probe = embedder.encode(list(onnx_embedder.PROBE_TEXTS))
     return {
         "status": onnx_exports.READY,

@@ -66,9 +66,8 @@ def _export(clip: ClipModel, installed: InstalledModel, staging: Path) -> dict[s
     encoder = onnx_tower.OnnxImageEncoder(onnx_exports.new_session(path), clip.spec, expected.shape[1],
                                           (staging / onnx_tower.TOWER.weights_file).stat().st_size, installed.id)
     worst = float(onnx_exports.cosines(encoder.encode_pixels(pictures), expected).min())
-    if not worst >= onnx_exports.MIN_COSINE:
-        return {"status": onnx_exports.FAILED,
-                "reason": f"parity check failed (cosine {worst:.5f} < {onnx_exports.MIN_COSINE})"}
+    if failure := onnx_exports.parity_failure(worst):
+        return failure
     return {
         "status": onnx_exports.READY,
         "embed_dim": int(expected.shape[1]),

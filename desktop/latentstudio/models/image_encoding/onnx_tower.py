@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..clip_loader import PixelSpec
-from ..onnx_exports import ExportStatus, OnnxEncoder, Tower, check_probes, open_checked, open_clip_config
+from ..onnx_exports import ExportStatus, OnnxEncoder, Tower, open_checked, open_clip_config, probes_checked
 from ..onnx_exports import status as export_status
 from ..registry import InstalledModel
 
@@ -92,10 +92,7 @@ def load_image_encoder(installed: InstalledModel, expected_sha256: Optional[str]
                                                         lambda record: spec_from_json(record["spec"]))
     encoder = OnnxImageEncoder(session, spec, int(record["embed_dim"]),
                                (TOWER.export_folder(installed) / TOWER.weights_file).stat().st_size, installed.id)
-    checked = "probes passed before with these files and this runtime"
-    if probes_needed:
-        worst = check_probes(installed, TOWER, record,
+    checked = probes_checked(installed, TOWER, record, probes_needed,
                              lambda probe: encoder.encode_pixels(patterned_pictures(spec.size, int(probe["pictures"]))))
-        checked = f"probe cosine {worst:.5f}"
     log.info("pictures for %s: the ONNX picture tower (%s)", installed.id, checked)
     return encoder

@@ -82,9 +82,8 @@ def _export(clip: ClipModel, installed: InstalledModel, staging: Path) -> dict[s
                                         (staging / onnx_tower.TOWER.weights_file).stat().st_size, installed.id)
     got = encoder.encode_text(list(PARITY_PROMPTS))
     worst = float(onnx_exports.cosines(got, expected).min())
-    if not worst >= onnx_exports.MIN_COSINE:
-        return {"status": onnx_exports.FAILED,
-                "reason": f"parity check failed (cosine {worst:.5f} < {onnx_exports.MIN_COSINE})"}
+    if failure := onnx_exports.parity_failure(worst):
+        return failure
     probe = clip.encode_text(list(onnx_tower.PROBE_TEXTS))
     return {
         "status": onnx_exports.READY,

@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..clip_bpe import DEFAULT_CONTEXT_LENGTH, ClipBpeTokenizer
-from ..onnx_exports import ExportStatus, OnnxEncoder, Tower, check_probes, model_config, open_checked
+from ..onnx_exports import ExportStatus, OnnxEncoder, Tower, model_config, open_checked, probes_checked
 from ..onnx_exports import open_clip_config
 from ..onnx_exports import status as export_status
 from ..registry import InstalledModel
@@ -73,10 +73,7 @@ def load_text_encoder(installed: InstalledModel, expected_sha256: Optional[str] 
     folder = TOWER.export_folder(installed)
     encoder = OnnxTextEncoder(session, tokenizer, int(record["embed_dim"]),
                               (folder / TOWER.weights_file).stat().st_size, installed.id)
-    checked = "probes passed before with these files and this runtime"
-    if probes_needed:
-        worst = check_probes(installed, TOWER, record, lambda probe: encoder.encode_text(list(probe["texts"])))
-        checked = f"probe cosine {worst:.5f}"
+    checked = probes_checked(installed, TOWER, record, probes_needed, lambda probe: encoder.encode_text(list(probe["texts"])))
     # Said once per load: the packaged app's smoke check reads it to know torch was not needed.
     log.info("text queries for %s: the ONNX text tower (%s)", installed.id, checked)
     return encoder
