@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Optional, Sequence
 
 from .context import AppContext
 from .process_exit import exit_now
@@ -48,13 +47,3 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
         log.info("closing while a job finishes its step: it is rolled back and done again next time")
     exit_now(code)
     return code
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .cli import main as cli_main
-
-    return cli_main(["gui", *(argv or sys.argv[1:])])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

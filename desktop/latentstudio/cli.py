@@ -267,5 +267,12 @@ def run() -> None:
     exit_now(main(process_ends=True))
 
 
+def run_window() -> None:
+    """The `latent-studio-gui` launcher (no console window on Windows): `latent-studio gui`."""
+    from .process_exit import exit_now
+
+    exit_now(main(["gui", *sys.argv[1:]], process_ends=True))
+
+
 if __name__ == "__main__":
     run()
