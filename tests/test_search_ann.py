@@ -231,6 +231,29 @@ def test_a_saved_copy_is_read_mapped_and_copied_into_memory_at_its_first_write(p
         opened.close()
 
 
+def test_a_saved_copy_that_cannot_be_mapped_is_read_whole(paths, monkeypatch) -> None:
+    import faiss
+
+    rng = np.random.default_rng(12)
+    library = Library(paths, ann_from_rows=ANN_FROM)
+    add_images(library, Path("/lib/a"), clustered(rng, 2000))
+    library.vector_index(MODEL)
+    library.save_index(MODEL)
+    read_index = faiss.read_index
+
+    def no_mapping(path, flags=0):
+        if flags & faiss.IO_FLAG_MMAP_IFC:
+            raise RuntimeError("Error: 'Not implemented'")
+        return read_index(path, flags)
+
+    monkeypatch.setattr(faiss, "read_index", no_mapping)
+    restarted = Library(paths, ann_from_rows=ANN_FROM)
+    index = restarted.vector_index(MODEL)
+    assert restarted.full_reads == 0 and len(index) == 2000 and not index.ann.mapped
+    restarted.close()
+    library.close()
+
+
 def test_a_float16_exact_matrix_scores_in_float32_chunks(paths, monkeypatch) -> None:
     from latentstudio.library import vectors as vectors_module
 

@@ -12,11 +12,14 @@ remove copies them into memory, as does `unmap` before the file is replaced.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 TRAIN_PER_LIST = 30  # k-means sample size per cluster: enough for stable centroids, quick to train
 MAX_LISTS = 4096
@@ -143,4 +146,8 @@ class AnnIndex:
     def read(cls, path: Path, trained_rows: int) -> "AnnIndex":
         import faiss
 
-        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), trained_rows, mapped=True)
+        try:
+            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), trained_rows, mapped=True)
+        except RuntimeError as exc:  # a system faiss cannot map files on: read it whole
+            log.info("reading %s whole: it cannot be mapped here (%s)", path, exc)
+            return cls(faiss.read_index(str(path)), trained_rows)
