@@ -20,16 +20,10 @@ if TYPE_CHECKING:
 JOB_NAME = "Prepare fast search"
 
 
-def _wanted(status: ExportStatus) -> bool:
-    """No checked export for the model's current files yet, and one can be made. (An export that
-    is ready stays exportable, i.e. could be made again: that alone is no reason to.)"""
-    return status.exportable and not status.ready
-
-
 def towers_to_export(installed: InstalledModel, on_cpu: bool) -> list[str]:
     """"text" and/or "picture": the towers this model needs exported now."""
-    wanted = ["text"] if _wanted(text_tower.status(installed)) else []
-    if on_cpu and _wanted(image_tower.status(installed)):
+    wanted = ["text"] if text_tower.status(installed).wanted else []
+    if on_cpu and image_tower.status(installed).wanted:
         wanted.append("picture")
     return wanted
 

@@ -95,6 +95,12 @@ class ExportStatus:
     def to_json(self) -> dict[str, Any]:
         return {"ready": self.ready, "exportable": self.exportable, "reason": self.reason}
 
+    @property
+    def wanted(self) -> bool:
+        """No checked export for the model's current files yet, and one can be made. (An export
+        that is ready stays exportable, i.e. could be made again: that alone is no reason to.)"""
+        return self.exportable and not self.ready
+
 
 def available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None

@@ -21,8 +21,7 @@ JOB_NAME = "Prepare fast code search"
 def needs_export(installed: InstalledModel, on_cpu: bool) -> bool:
     """No checked export for the model's current files yet, and one can be made. Wanted on every
     device: queries run on the CPU."""
-    state = onnx_embedder.status(installed)
-    return state.exportable and not state.ready
+    return onnx_embedder.status(installed).wanted
 
 
 def export_in_job(job: "JobContext", installed: InstalledModel) -> ExportStatus:
