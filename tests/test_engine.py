@@ -67,6 +67,26 @@ def test_higher_priority_job_runs_at_next_checkpoint(engine: Engine) -> None:
     assert timeline == ["step0", "step1", "query", "step2", "step3", "step4"]
 
 
+def test_a_checkpoint_settles_the_jobs_own_work_before_another_job_runs(engine: Engine) -> None:
+    timeline: list[str] = []
+    in_loop, go_on = threading.Event(), threading.Event()
+
+    def long_job(job):
+        job.checkpoint(settle=lambda: timeline.append("settled, nothing waiting"))
+        in_loop.set()
+        go_on.wait(5)
+        job.checkpoint(settle=lambda: timeline.append("settled"))
+
+    handle = engine.submit(long_job, Priority.BACKGROUND, name="long")
+    assert in_loop.wait(5)
+    first = engine.submit(lambda job: timeline.append("query 1"), Priority.INTERACTIVE)
+    second = engine.submit(lambda job: timeline.append("query 2"), Priority.INTERACTIVE)
+    go_on.set()
+    handle.result(timeout=5)
+    first.result(timeout=5), second.result(timeout=5)
+    assert timeline == ["settled", "query 1", "query 2"]  # once, before the first; never when none waits
+
+
 def test_equal_priority_does_not_preempt(engine: Engine) -> None:
     timeline: list[str] = []
     in_loop, go_on = threading.Event(), threading.Event()

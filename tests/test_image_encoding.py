@@ -9,11 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from latentstudio import cli
+from latentstudio.engine import Priority
 from latentstudio.engine import device as device_module
 from latentstudio.library import add_folders, search_library, submit_index
 from latentstudio.models import onnx_exports as ox
@@ -67,6 +70,38 @@ def test_onnx_and_torch_picture_towers_give_the_same_top_10(shapes, tiny_models)
         torch_top, onnx_top = _top(ctx, query, "shapes"), _top(ctx, query, "shapes-onnx")
         assert [n for n, _ in onnx_top] == [n for n, _ in torch_top], query
         assert np.allclose([s for _, s in onnx_top], [s for _, s in torch_top], atol=1e-3), query
+
+
+def test_a_search_during_indexing_runs_once_the_batch_ahead_is_encoded(shapes, tiny_models, monkeypatch) -> None:
+    ctx, _ = shapes
+    _twin(ctx, tiny_models, "shapes-ahead")
+    lock, running, started = threading.Lock(), [0], []
+    seen: list[tuple[int, int]] = []  # (batches started, runs under way) when the search ran
+    run, start = onnx_tower.OnnxImageEncoder.run, onnx_tower.OnnxImageEncoder.start_encoding
+
+    def counted_run(self, batch):
+        with lock:
+            running[0] += 1
+        try:
+            time.sleep(0.2)  # a real model's pace: a run is still under way when the batch before is stored
+            return run(self, batch)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    def counted_start(self, pixels):
+        started.append(len(pixels))
+        if len(started) == 1:  # the search arrives while the first batch encodes
+            ctx.engine.submit(lambda job: seen.append((len(started), running[0])), Priority.INTERACTIVE)
+        return start(self, pixels)
+
+    monkeypatch.setattr(onnx_tower.OnnxImageEncoder, "run", counted_run)
+    monkeypatch.setattr(onnx_tower.OnnxImageEncoder, "start_encoding", counted_start)
+    report = submit_index(ctx, "shapes-ahead", batch_size=8).result(120)
+    assert (report.encoded, report.encoder) == (72, "onnxruntime")
+    # It ran at the first checkpoint: the first batch stored, the second started ahead and finished.
+    assert seen == [(2, 0)]
+    assert started == [8] * 9
 
 
 def test_the_first_index_uses_torch_then_exports_both_towers_as_their_own_job(ctx, tiny_models, tmp_path) -> None:

@@ -275,10 +275,11 @@ class Engine:
         self._queue.remove(entry)
         return entry[2]
 
-    def _run_preempting(self, current: JobHandle) -> None:
+    def _run_preempting(self, current: JobHandle, settle: Optional[Callable[[], None]] = None) -> None:
         """Run, in place, every waiting job more urgent than `current`; then give a turn to a
         waiting job of the same priority and another kind (a code generation while an image
-        renders), which runs to its end before `current` goes on."""
+        renders), which runs to its end before `current` goes on. `settle` is called once before
+        the first of them runs."""
         while True:
             with self._cond:
                 handle = self._pop(lambda waiting: waiting < int(current.priority))
@@ -286,6 +287,9 @@ class Engine:
                     handle = self._pop_turn(current)
             if handle is None:
                 return
+            if settle is not None:
+                settle()
+                settle = None
             self._execute(handle)
 
     def _pop_turn(self, current: JobHandle) -> Optional[JobHandle]:

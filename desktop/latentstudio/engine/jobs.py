@@ -248,11 +248,13 @@ class JobContext:
         """Models that run on the CPU whatever the device; using them detects no device."""
         return self._engine.cpu_models
 
-    def checkpoint(self) -> None:
-        """Raise Cancelled if cancelled; otherwise run any waiting higher-priority job here."""
+    def checkpoint(self, settle: Optional[Callable[[], None]] = None) -> None:
+        """Raise Cancelled if cancelled; otherwise run any waiting higher-priority job here.
+        `settle` (it must not raise) is called before such a job runs: it waits for this job's
+        work still running on other threads, so the job that preempts has the processor."""
         if self.cancelled:
             raise Cancelled(f"job {self.handle.name!r} was cancelled")
-        self._engine._run_preempting(self.handle)
+        self._engine._run_preempting(self.handle, settle)
         if self.cancelled:
             raise Cancelled(f"job {self.handle.name!r} was cancelled")
 

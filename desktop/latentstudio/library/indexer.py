@@ -1,9 +1,9 @@
-"""The index job: decode on a thread pool while the inference thread encodes batches.
+"""The index job: decode on a thread pool while batches are encoded.
 
 Runs as a BACKGROUND engine job. After every batch the vectors are committed and the job
-checkpoints (a search typed meanwhile runs right there; Cancel stops here). An
-interrupted run loses at most the batch in flight: the next run picks up the images that
-still have no vector.
+checkpoints (a search typed meanwhile runs right there; Cancel stops here). The onnxruntime
+tower encodes the next batch meanwhile, on its own threads. An interrupted run loses at most
+the two batches in flight: the next run picks up the images that still have no vector.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..models.clip_loader import PixelSpec
 from ..models.image_encoding.encoder import PictureEncoder, image_encoder_in_job
-from ..models.image_encoding.onnx_tower import OnnxImageEncoder
+from ..models.image_encoding.onnx_tower import Encoding, OnnxImageEncoder
 from ..models.registry import InstalledModel
 from .decode import DecodeError, decode_image
 from .store import DecodedInfo, ImageRow
@@ -31,6 +31,7 @@ from .video_index import encode_videos
 
 if TYPE_CHECKING:
     from ..engine import JobContext
+    from ..engine.residency import ModelCache
     from .photo_library import Library
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,41 @@ def default_workers(gpu: bool, encoder: str = "torch") -> int:
     return max(1, min(4, cores // 2))
 
 
+@dataclass
+class Batch:
+    """Decoded pictures on their way to the store, the new ones' vectors being computed."""
+
+    fresh: list[tuple[ImageRow, DecodedInfo]] = field(default_factory=list)
+    pixels: Optional[np.ndarray] = None  # of the new ones
+    encoding: Optional[Encoding] = None  # their vectors, under way
+    reused: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = field(default_factory=list)
+    failed: list[tuple[ImageRow, str]] = field(default_factory=list)
+
+    def settle(self) -> None:
+        if self.encoding is not None:
+            self.encoding.wait()
+
+
+def start_encoding(clip: PictureEncoder, pixels: np.ndarray, cache: "ModelCache") -> Encoding:
+    """The onnxruntime tower encodes on its own threads, so the next batch can start before this
+    one is stored; torch encodes here, on the inference thread that owns the device."""
+    if isinstance(clip, OnnxImageEncoder):
+        return clip.start_encoding(pixels)
+    return Encoding.finished(cache.call_with_oom_retry(lambda: clip.encode_pixels(pixels), "encode images"))
+
+
+def collect_vectors(batch: Batch, clip: PictureEncoder, cache: "ModelCache") -> np.ndarray:
+    """The batch's new vectors; after out-of-memory, other models are evicted and it is encoded again."""
+    assert batch.pixels is not None and batch.encoding is not None
+    pixels, under_way = batch.pixels, [batch.encoding]
+
+    def collect() -> np.ndarray:
+        encoding = under_way.pop() if under_way else start_encoding(clip, pixels, cache)
+        return encoding.vectors()
+
+    return cache.call_with_oom_retry(collect, "encode images")
+
+
 def encode_rows(
     job: "JobContext",
     library: "Library",
@@ -145,36 +181,49 @@ def encode_rows(
                     return
                 queue.append((row, pool.submit(prepare, row, clip.spec, library.thumbnails)))
 
-        refill()
-        while queue:
-            batch: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = []
-            failed: list[tuple[ImageRow, str]] = []
-            while queue and len(batch) < batch_size:
+        def take_batch() -> Batch:
+            """The next decoded batch, its new pictures' encoding started."""
+            batch = Batch()
+            decoded: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = []
+            while queue and len(decoded) < batch_size:
                 row, future = queue.popleft()
                 refill()
                 outcome = future.result()
                 if isinstance(outcome, str):
-                    failed.append((row, outcome))
+                    batch.failed.append((row, outcome))
                 else:
-                    batch.append((row, outcome[0], outcome[1]))
-            stored = library.store.stored_vectors(model, [row.hash for row, _, _ in batch if row.hash])
-            reused = [(row, info, stored[row.hash]) for row, info, _ in batch if row.hash in stored]
-            fresh = [item for item in batch if item[0].hash not in stored]
-            encoded: list[tuple[ImageRow, DecodedInfo, np.ndarray]] = []
-            if fresh:
-                pixels = np.stack([item[2] for item in fresh])
-                vectors = cache.call_with_oom_retry(lambda: clip.encode_pixels(pixels), "encode images")
-                encoded = [(row, info, vector) for (row, info, _), vector in zip(fresh, vectors)]
-            library.store.record_batch(model, encoded + reused, failed)
+                    decoded.append((row, outcome[0], outcome[1]))
+            stored = library.store.stored_vectors(model, [row.hash for row, _, _ in decoded if row.hash])
+            batch.reused = [(row, info, stored[row.hash]) for row, info, _ in decoded if row.hash in stored]
+            batch.fresh = [(row, info) for row, info, _ in decoded if row.hash not in stored]
+            if batch.fresh:
+                batch.pixels = np.stack([item[2] for item in decoded if item[0].hash not in stored])
+                batch.encoding = start_encoding(clip, batch.pixels, cache)
+            return batch
+
+        refill()
+        # The onnxruntime tower encodes the next batch while this one is stored and checkpointed;
+        # torch encodes on this thread, where working ahead would only risk one batch more.
+        in_flight: deque[Batch] = deque()
+        depth = 2 if isinstance(clip, OnnxImageEncoder) else 1
+        while queue or in_flight:
+            while queue and len(in_flight) < depth:
+                in_flight.append(take_batch())
+            batch = in_flight.popleft()
+            vectors = collect_vectors(batch, clip, cache) if batch.fresh else []
+            encoded = [(row, info, vector) for (row, info), vector in zip(batch.fresh, vectors)]
+            library.store.record_batch(model, encoded + batch.reused, batch.failed)
             report.encoded += len(encoded)
-            report.reused += len(reused)
-            report.skipped += [(row.path, reason) for row, reason in failed]
+            report.reused += len(batch.reused)
+            report.skipped += [(row.path, reason) for row, reason in batch.failed]
             done = report.encoded + report.reused + len(report.skipped)
             report.seconds = time.perf_counter() - start
             rate = report.images_per_second
             eta = format_eta((report.total - done) / rate) if rate else "…"
             job.progress(done, report.total, f"{done}/{report.total} images · {rate:.1f} images/s · ETA {eta}")
-            job.checkpoint()
+            # A search typed meanwhile runs here once the batch ahead is encoded, so that it has
+            # the cores (after Cancel, that batch ends on its own threads; nothing waits for it).
+            job.checkpoint(settle=in_flight[0].settle if in_flight else None)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     report.seconds = time.perf_counter() - start

@@ -11,7 +11,8 @@ import dataclasses
 import functools
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
@@ -68,12 +69,36 @@ class OnnxImageEncoder(OnnxEncoder):
         return ThreadPoolExecutor(max_workers=self.cores, thread_name_prefix="latent-encode")
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """The batch in parts run side by side, one per core (the session runs each on one thread)."""
+        return self.start_encoding(pixels).vectors()
+
+    def start_encoding(self, pixels: np.ndarray) -> "Encoding":
+        """The batch in parts run side by side, one per core (the session runs each on one
+        thread). A batch started before the previous one's vectors are collected keeps every core
+        busy across the batches' ends: a core whose part finished first takes up the next batch
+        instead of waiting for the other part."""
         pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-        parts = min(self.cores, len(pixels))
-        if parts < 2:
-            return self.run(pixels)
-        return np.concatenate(list(self._runners.map(self.run, np.array_split(pixels, parts))))
+        parts = np.array_split(pixels, max(1, min(self.cores, len(pixels))))
+        return Encoding([self._runners.submit(self.run, part) for part in parts])
+
+
+class Encoding:
+    """A batch's vectors being computed on other threads."""
+
+    def __init__(self, parts: list["Future[np.ndarray]"]):
+        self._parts = parts
+
+    @classmethod
+    def finished(cls, vectors: np.ndarray) -> "Encoding":
+        part: Future[np.ndarray] = Future()
+        part.set_result(vectors)
+        return cls([part])
+
+    def wait(self) -> None:
+        """Until every part has ended (an error is kept for `vectors`)."""
+        futures.wait(self._parts)
+
+    def vectors(self) -> np.ndarray:
+        return np.concatenate([part.result() for part in self._parts])
 
 
 def spec_to_json(spec: PixelSpec) -> dict[str, Any]:
