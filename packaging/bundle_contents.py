@@ -24,9 +24,8 @@ ICON_ICO = REPO / "resources" / "icons" / "latent-studio.ico"
 # transformers read no data files of their own (their configs come from the model folders and
 # from resources/). timm (open_clip's towers for ConvNeXt and some SigLIP models) keeps small
 # tables next to its code: class names in data/_info, pruned-model layouts in models/_pruned.
-# qtawesome loads its icon fonts and their charmaps (fonts/*.ttf, *.json) on the first icon.
 # kernels (required by transformers 5.2x) reads _internals/python_depends.json when imported.
-DATA_PACKAGES = ("latentstudio", "open_clip", "timm", "qtawesome", "kernels")
+DATA_PACKAGES = ("latentstudio", "open_clip", "timm", "kernels")
 
 # Folders of this repository copied verbatim to the same place inside the bundle; the app finds
 # them through `latentstudio.models.catalogue.resources_dir()` (`sys._MEIPASS/resources`).
@@ -148,6 +147,7 @@ REQUIRED_IN_BUILD_LINUX = (
     "open_clip/model_configs/ViT-B-32.json",
     "resources/models.json",
     "resources/icons/latent-studio.png",
+    "resources/icons/phosphor-1.3.0-subset.ttf",
     "torchvision/_C_stable.so",
 )
 

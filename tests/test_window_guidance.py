@@ -35,8 +35,7 @@ def _controls(page: QWidget) -> list[QWidget]:
             continue
         if isinstance(widget, QLineEdit) and isinstance(widget.parent(), (QComboBox, QAbstractSpinBox)):
             continue  # the editor inside a combo or spin box: the box carries the tooltip
-        if type(widget).__module__.startswith("PySide6") or type(widget).__module__.startswith("latentstudio") \
-                or type(widget).__module__.startswith("superqt"):
+        if type(widget).__module__.startswith(("PySide6", "latentstudio")):
             found.append(widget)
     return found
 
@@ -125,7 +124,7 @@ def test_a_folded_side_section_stays_folded_after_a_restart(qtbot, ctx: AppConte
     sections = {s.objectName(): s for s in window.show_page("search").findChildren(SideSection)}
     assert set(sections) == {"section-filters", "section-tags", "section-folders"}
     assert all(s.isExpanded() for s in sections.values())
-    sections["section-tags"].collapse(animate=False)
+    sections["section-tags"].collapse()
     window.close()
     again = MainWindow(ctx)
     qtbot.addWidget(again)

@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(saved)
         for section in page.findChildren(SideSection):
             if self._state.value(f"sections/{section.objectName()}", "true") == "false":
-                section.collapse(animate=False)
+                section.collapse()
         for toggle in self._panel_toggles(page):
             if self._state.value(f"panels/{toggle.objectName()}", "true") == "false":
                 toggle.setChecked(False)

@@ -1,5 +1,4 @@
-"""Side panels: a titled section that folds away (superqt's QCollapsible, with our icons), and the
-button that shows or hides a whole panel.
+"""Side panels: a titled section that folds away, and the button that shows or hides a whole panel.
 
 The main window remembers whether each section was open and each panel shown (by their object
 names, "section-…" and "toggle-…"), like the splitters.
@@ -9,34 +8,48 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QToolButton, QWidget
-from superqt import QCollapsible
+from PySide6.QtWidgets import QFrame, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from ..icons import icon
 from ..theme import theme_signals
 
 
-class SideSection(QCollapsible):
+class SideSection(QFrame):
+    """A bold title with a caret; clicking it folds the content away or brings it back."""
+
     def __init__(self, name: str, title: str, content: QWidget, tooltip: str,
                  parent: Optional[QWidget] = None):
-        super().__init__(title, parent, expandedIcon=icon("expanded"), collapsedIcon=icon("collapsed"))
+        super().__init__(parent)
         self.setObjectName(f"section-{name}")
-        self.setDuration(120)
-        button = self.toggleButton()
-        font = button.font()
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self._button = QPushButton(title)
+        self._button.setStyleSheet("text-align: left; border: none; outline: none;")
+        self._button.setToolTip(tooltip)
+        font = self._button.font()
         font.setBold(True)
-        button.setFont(font)
-        button.setToolTip(tooltip)
-        self.layout().setContentsMargins(0, 4, 0, 4)
-        self.content().layout().setContentsMargins(0, 0, 0, 0)
-        self.addWidget(content)
-        self.expand(animate=False)
+        self._button.setFont(font)
+        self._button.clicked.connect(lambda: self.collapse() if self.isExpanded() else self.expand())
+        self._content = content
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 4)
+        layout.addWidget(self._button)
+        layout.addWidget(content)
+        self._redraw_icons()
         theme_signals().changed.connect(self._redraw_icons)
 
-    def _redraw_icons(self) -> None:  # the carets in the new colours
-        self.setExpandedIcon(icon("expanded"))
-        self.setCollapsedIcon(icon("collapsed"))
-        self.toggleButton().setIcon(icon("expanded" if self.isExpanded() else "collapsed"))
+    def isExpanded(self) -> bool:  # noqa: N802 (Qt's naming, as the widgets around it)
+        return not self._content.isHidden()
+
+    def expand(self) -> None:
+        self._content.show()
+        self._redraw_icons()
+
+    def collapse(self) -> None:
+        self._content.hide()
+        self._redraw_icons()
+
+    def _redraw_icons(self) -> None:  # the caret, in the palette's colours
+        self._button.setIcon(icon("expanded" if self.isExpanded() else "collapsed"))
 
 
 def panel_toggle(name: str, text: str, tooltip: str) -> QToolButton:
