@@ -43,20 +43,32 @@ def child(close_while_indexing: bool, type_after_s: float) -> int:
 
     from latentstudio.app import run_gui
     from latentstudio.context import AppContext
+    from latentstudio.ui import main_window
 
     app = QApplication(sys.argv[:1])
     state: dict[str, float] = {}
+    windows = []
+
+    def first_paint(window) -> None:  # as the window's own signal says it, not at the next poll
+        state["shown_ms"] = ms_since_process_start()
+        windows.append(window)
+        if not close_while_indexing:
+            QTimer.singleShot(int(type_after_s * 1000), lambda: window.pages["search"].query.setText(QUERY))
+
+    build = main_window.MainWindow.__init__
+
+    def init(window, *args, **kwargs) -> None:
+        build(window, *args, **kwargs)
+        window.firstPainted.connect(lambda: first_paint(window))
+
+    main_window.MainWindow.__init__ = init
 
     def poll() -> None:
-        window = next((w for w in app.topLevelWidgets() if type(w).__name__ == "MainWindow"), None)
-        if window is None or not window._painted:
+        if not windows:
             return
-        page = window.pages.get("search")
-        if "shown_ms" not in state:
-            state["shown_ms"] = ms_since_process_start()
-            if not close_while_indexing:
-                QTimer.singleShot(int(type_after_s * 1000), lambda: page.query.setText(QUERY))
-        elif close_while_indexing:
+        window = windows[0]
+        page = window.pages["search"]
+        if close_while_indexing:
             handle = page.controller.index.handle  # the library's owner runs the index job
             progress = handle.progress if handle is not None else None
             done, total = (progress.done, progress.total or 0) if progress is not None else (0, 0)
