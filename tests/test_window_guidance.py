@@ -214,7 +214,7 @@ def test_the_edit_menu_works_on_the_focused_text_box_and_about_names_the_icons(q
 
 
 def test_the_map_and_the_rail_icons_follow_the_theme(qtbot, ctx: AppContext) -> None:
-    from PySide6.QtGui import QPalette
+    from PySide6.QtGui import QIcon, QPalette
     from PySide6.QtWidgets import QApplication
 
     from latentstudio.ui.theme import apply_theme
@@ -228,8 +228,8 @@ def test_the_map_and_the_rail_icons_follow_the_theme(qtbot, ctx: AppContext) -> 
     window.show()
     icon = window.nav.button(1).icon()
 
-    def ink() -> int:  # the darkest (light theme) or lightest (dark theme) pixel of the icon
-        image = icon.pixmap(24, 24).toImage()
+    def ink(mode: QIcon.Mode = QIcon.Mode.Normal) -> int:  # the icon's lightest opaque pixel
+        image = icon.pixmap(24, 24, mode).toImage()
         values = [image.pixelColor(x, y) for x in range(24) for y in range(24)]
         return max((c.lightness() for c in values if c.alpha() > 200), default=-1)
 
@@ -244,6 +244,8 @@ def test_the_map_and_the_rail_icons_follow_the_theme(qtbot, ctx: AppContext) -> 
         assert canvas.render_points().pixelColor(5, 5).lightness() > 180
         icon = window.nav.button(1).icon()
         assert 0 <= ink() < 120, "rail icons are drawn dark on the light theme"
+        assert 0 <= ink(QIcon.Mode.Active) < 120, "under the pointer too (a light hover background)"
+        assert ink(QIcon.Mode.Selected) > 180, "on the highlight, in its text colour"
         assert QApplication.palette().color(QPalette.ColorRole.Base).lightness() > 180
     finally:
         apply_theme("system")

@@ -54,8 +54,10 @@ def font_family() -> str:
 
 
 class GlyphIconEngine(QIconEngine):
-    """One glyph, centred at 7/8 of the icon's height: the text colour when off, the highlighted
-    text colour when on, selected or under the pointer, the disabled text colour when disabled."""
+    """One glyph, centred at 7/8 of the icon's height: the text colour, the highlighted text colour
+    when on or selected (on the highlight), the disabled text colour when disabled. Under the
+    pointer it keeps the text colour: hover backgrounds are light in the light theme, where the
+    highlighted text colour (white) would vanish."""
 
     def __init__(self, glyph: str, normal: QColor, on: QColor, disabled: QColor):
         super().__init__()
@@ -64,7 +66,7 @@ class GlyphIconEngine(QIconEngine):
     def colour(self, mode: QIcon.Mode, state: QIcon.State) -> QColor:
         if mode == QIcon.Mode.Disabled:
             return self.disabled
-        if state == QIcon.State.On or mode in (QIcon.Mode.Active, QIcon.Mode.Selected):
+        if state == QIcon.State.On or mode == QIcon.Mode.Selected:
             return self.on
         return self.normal
 
