@@ -14,6 +14,13 @@ from ..icons import icon
 from ..theme import theme_signals
 
 
+# A flat title; reached with Tab, it shows a frame in the highlight colour (Space folds it).
+TITLE_STYLE = """
+QPushButton { text-align: left; border: 1px solid transparent; border-radius: 3px; padding: 1px 2px; }
+QPushButton:focus { border-color: palette(highlight); }
+"""
+
+
 class SideSection(QFrame):
     """A bold title with a caret; clicking it folds the content away or brings it back."""
 
@@ -23,7 +30,7 @@ class SideSection(QFrame):
         self.setObjectName(f"section-{name}")
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self._button = QPushButton(title)
-        self._button.setStyleSheet("text-align: left; border: none; outline: none;")
+        self._button.setStyleSheet(TITLE_STYLE)
         self._button.setToolTip(tooltip)
         font = self._button.font()
         font.setBold(True)
