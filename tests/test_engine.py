@@ -82,8 +82,8 @@ def test_a_checkpoint_settles_the_jobs_own_work_before_another_job_runs(engine: 
     first = engine.submit(lambda job: timeline.append("query 1"), Priority.INTERACTIVE)
     second = engine.submit(lambda job: timeline.append("query 2"), Priority.INTERACTIVE)
     go_on.set()
-    handle.result(timeout=5)
-    first.result(timeout=5), second.result(timeout=5)
+    for job in (handle, first, second):
+        job.result(timeout=5)
     assert timeline == ["settled", "query 1", "query 2"]  # once, before the first; never when none waits
 
 

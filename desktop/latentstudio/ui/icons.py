@@ -10,6 +10,7 @@ package's Qt compatibility layer out of the window's start (about 0.2 s of impor
 from __future__ import annotations
 
 import functools
+import logging
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QIconEngine, QPainter, QPalette, QPixmap
@@ -41,15 +42,21 @@ GLYPHS = {
     "collapsed": 0xF0C4,  # caret-right
 }
 
+log = logging.getLogger(__name__)
+
 FONT_FILE = "phosphor-1.3.0-subset.ttf"
 ICON_LICENCE = "Phosphor Icons 1.3 (MIT licence)"
 
 
 @functools.cache
 def font_family() -> str:
-    """The icon font, added to the application once; "" when it cannot be read (icons draw nothing)."""
-    font_id = QFontDatabase.addApplicationFont(str(resources_dir() / "icons" / FONT_FILE))
+    """The icon font, added to the application once; "" when it cannot be read (icons draw nothing,
+    the buttons keep their words)."""
+    path = resources_dir() / "icons" / FONT_FILE
+    font_id = QFontDatabase.addApplicationFont(str(path))
     families = QFontDatabase.applicationFontFamilies(font_id) if font_id != -1 else []
+    if not families:
+        log.warning("cannot load the icon font %s: the window shows no icons", path)
     return families[0] if families else ""
 
 
