@@ -45,7 +45,7 @@ def child(close_while_indexing: bool, type_after_s: float) -> int:
     from latentstudio.context import AppContext
     from latentstudio.ui import main_window
 
-    app = QApplication(sys.argv[:1])
+    _app = QApplication(sys.argv[:1])  # before the timer below; run_gui uses this one
     state: dict[str, float] = {}
     windows = []
 
