@@ -251,6 +251,25 @@ def test_the_map_and_the_rail_icons_follow_the_theme(qtbot, ctx: AppContext) -> 
         apply_theme("system")
 
 
+def test_an_icon_copied_and_changed_by_qt_keeps_its_glyph(qtbot) -> None:
+    """Qt detaches a shared icon before changing it, which clones its engine: a Python-made icon
+    engine crashed the process there (a segmentation fault)."""
+    from PySide6.QtGui import QIcon, QPixmap
+    from PySide6.QtWidgets import QPushButton
+
+    from latentstudio.ui.icons import icon
+
+    button = QPushButton("Search")
+    qtbot.addWidget(button)
+    button.setIcon(icon("search"))
+    copy = QIcon(button.icon())
+    copy.addPixmap(QPixmap(4, 4))  # detaches the copy from the button's icon
+    image = copy.pixmap(24, 24).toImage()
+    assert sum(image.pixelColor(x, y).alpha() > 200 for x in range(24) for y in range(24)) > 20
+    original = button.icon().pixmap(24, 24).toImage()
+    assert original == image
+
+
 def test_a_late_timer_after_close_starts_no_new_work(qtbot, ctx: AppContext, tiny_models) -> None:
     """A typing pause that ends as the window closes must not start a new inference thread (which
     would outlive the window) nor reopen the library."""

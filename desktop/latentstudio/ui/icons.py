@@ -1,6 +1,6 @@
 """The window's icons: Phosphor line icons (MIT licence), drawn from the glyphs of Phosphor's icon
-font in the palette's colours so they read in the light and the dark theme. Icons are drawn when
-asked for, so widgets ask again when the palette changes (see `NavigationRail.changeEvent`).
+font in the palette's colours so they read in the light and the dark theme. An icon is drawn in the
+colours of the palette it is asked under, so widgets ask again when the palette changes (see `NavigationRail.changeEvent`).
 
 The font is `resources/icons/phosphor-1.3.0-subset.ttf`: the glyphs below, cut from Phosphor 1.3.0
 (see the README beside it). Drawing them here instead of through an icon-font package keeps that
@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import logging
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QIconEngine, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ..models.catalogue import resources_dir
@@ -60,52 +60,53 @@ def font_family() -> str:
     return families[0] if families else ""
 
 
-class GlyphIconEngine(QIconEngine):
-    """One glyph, centred at 7/8 of the icon's height: the text colour, the highlighted text colour
-    when on or selected (on the highlight), the disabled text colour when disabled. Under the
-    pointer it keeps the text colour: hover backgrounds are light in the light theme, where the
-    highlighted text colour (white) would vanish."""
+# Drawn ahead at these sizes (and twice them, for high-density screens): Qt scales the nearest
+# larger one down for any other size. The rail's icons are 24 px, the sections' carets 16 px.
+SIZES = (16, 24, 32)
 
-    def __init__(self, glyph: str, normal: QColor, on: QColor, disabled: QColor):
-        super().__init__()
-        self.glyph, self.normal, self.on, self.disabled = glyph, normal, on, disabled
 
-    def colour(self, mode: QIcon.Mode, state: QIcon.State) -> QColor:
-        if mode == QIcon.Mode.Disabled:
-            return self.disabled
-        if state == QIcon.State.On or mode == QIcon.Mode.Selected:
-            return self.on
-        return self.normal
-
-    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
-        if not font_family():
-            return
-        font = QFont(font_family())
-        font.setPixelSize(max(1, round(0.875 * rect.height())))
-        painter.save()
-        painter.setFont(font)
-        painter.setPen(self.colour(mode, state))
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), self.glyph)
-        painter.restore()
-
-    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
-        pixmap = QPixmap(size)
-        pixmap.fill(Qt.GlobalColor.transparent)
+def glyph_pixmap(glyph: str, size: int, colour: QColor) -> QPixmap:
+    """One glyph, centred at 7/8 of the pixmap's height, in `colour` on transparent."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    family = font_family()
+    if family:
+        font = QFont(family)
+        font.setPixelSize(max(1, round(0.875 * size)))
         painter = QPainter(pixmap)
-        self.paint(painter, QRect(QPoint(0, 0), size), mode, state)
+        painter.setFont(font)
+        painter.setPen(colour)
+        painter.drawText(QRect(0, 0, size, size), int(Qt.AlignmentFlag.AlignCenter), glyph)
         painter.end()
-        return pixmap
+    return pixmap
 
-    def clone(self) -> "GlyphIconEngine":
-        return GlyphIconEngine(self.glyph, self.normal, self.on, self.disabled)
+
+@functools.lru_cache(maxsize=256)
+def _glyph_icon(glyph: str, normal: int, on: int, disabled: int) -> QIcon:
+    """The text colour; the highlighted text colour when on or selected (on the highlight); the
+    disabled text colour when disabled. Under the pointer (Active) it keeps the text colour: hover
+    backgrounds are light in the light theme, where the highlighted text colour (white) would vanish.
+
+    A plain QIcon of pixmaps rather than a Python QIconEngine: Qt copies icons (a detached copy
+    clones the engine), and a clone made in Python is freed under Qt's feet."""
+    colours = {mode: QColor.fromRgba(rgba) for mode, rgba in (("normal", normal), ("on", on), ("disabled", disabled))}
+    result = QIcon()
+    for size in {*SIZES, *(2 * s for s in SIZES)}:
+        for mode, off_colour, on_colour in (
+            (QIcon.Mode.Normal, "normal", "on"), (QIcon.Mode.Active, "normal", "on"),
+            (QIcon.Mode.Selected, "on", "on"), (QIcon.Mode.Disabled, "disabled", "disabled"),
+        ):
+            result.addPixmap(glyph_pixmap(glyph, size, colours[off_colour]), mode, QIcon.State.Off)
+            result.addPixmap(glyph_pixmap(glyph, size, colours[on_colour]), mode, QIcon.State.On)
+    return result
 
 
 def icon(name: str) -> QIcon:
     """The icon for `name`, in the current palette's colours (checked: the highlight's text colour)."""
     palette = QApplication.palette()
-    return QIcon(GlyphIconEngine(
+    return _glyph_icon(
         chr(GLYPHS[name]),
-        palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.ButtonText),
-        palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.HighlightedText),
-        palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText),
-    ))
+        palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.ButtonText).rgba(),
+        palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.HighlightedText).rgba(),
+        palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText).rgba(),
+    )
