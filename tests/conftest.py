@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +25,18 @@ import pytest
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo, Engine
 from latentstudio.paths import HOME_ENV, Paths
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Ray, started in this process by the cluster tests, puts its own crash handler in place of
+    Python's, and it prints nothing: a later segmentation fault ended the run without a word.
+    Python's handler goes back after each test, so a crash shows every thread's stack."""
+    if "ray" in sys.modules:
+        from _pytest.faulthandler import fault_handler_stderr_fd_key  # the stream pytest gave it
+
+        faulthandler.disable()  # enable() alone keeps the handlers it believes are in place
+        faulthandler.enable(file=item.config.stash[fault_handler_stderr_fd_key], all_threads=True)
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` deselection: a lane without GPU tests never imports torch here
