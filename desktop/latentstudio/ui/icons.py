@@ -27,17 +27,6 @@ GLYPHS = {
     "duplicates": 0xF114,  # copy
     "models": 0xF120,  # cube
     "settings": 0xF19C,  # gear-six
-    "generate": 0xF2DF,  # sparkle
-    "stop": 0xF2F7,  # stop
-    "folder-add": 0xF18D,  # folder-plus
-    "rescan": 0xF045,  # arrows-clockwise
-    "remove": 0xF36D,  # x
-    "jobs": 0xF2F1,  # stack
-    "open": 0xF18C,  # folder-open
-    "copy": 0xF0F7,  # clipboard
-    "save": 0xF181,  # floppy-disk
-    "download": 0xF14C,  # download-simple
-    "import": 0xF345,  # upload-simple
     "expanded": 0xF0C2,  # caret-down
     "collapsed": 0xF0C4,  # caret-right
 }
