@@ -82,6 +82,26 @@ def test_window_shows_before_torch_is_imported(fresh_home) -> None:
     assert "heavy-modules-at-first-paint: none" in result.stdout, result.stdout
 
 
+def test_the_other_pages_are_built_after_the_first_paint_and_never_after_close(qtbot, ctx: AppContext) -> None:
+    """A window closed before its other pages were built builds none later: built on a closed
+    window (its services gone), a page raised "Signal source has been deleted" and the process
+    crashed ("shared QObject was deleted directly")."""
+    from latentstudio.ui.main_window import OTHER_PAGES_AFTER_MS
+
+    shown, closed = MainWindow(ctx), MainWindow(ctx)
+    for win in (shown, closed):
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: shown._painted and closed._painted, timeout=5000)
+    first = set(closed.pages)
+    closed.close()
+    qtbot.waitUntil(lambda: len(shown.pages) == len(PAGES), timeout=OTHER_PAGES_AFTER_MS + 10_000)
+    qtbot.wait(200)
+    assert set(closed.pages) == first and len(first) < len(PAGES)
+    shown.close()
+
+
 def test_job_progress_and_cancel_in_jobs_panel(qtbot, window: MainWindow) -> None:
     window.attach_engine()
     qtbot.waitUntil(lambda: "CPU" in window.device_label.text(), timeout=5000)

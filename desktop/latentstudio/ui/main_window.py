@@ -191,6 +191,11 @@ class MainWindow(QMainWindow):
 
         self._painted = False
         self.installEventFilter(self)
+        # The pages not shown yet are built after the first paint, one per turn of the event loop;
+        # the timer is the window's, stopped when it closes (a closed window's services are gone).
+        self._page_builder = QTimer(self)
+        self._page_builder.setSingleShot(True)
+        self._page_builder.timeout.connect(self.build_remaining_pages)
 
     def _place_jobs_panel(self) -> None:
         """Docked where the page leaves it room; else floating over the window's right edge: a dock
@@ -369,11 +374,11 @@ class MainWindow(QMainWindow):
         return self.pages[name]
 
     def build_remaining_pages(self) -> None:
-        """Build the pages not shown yet, one per turn of the event loop."""
+        """Build the next page not shown yet, and ask for the one after on the next turn."""
         missing = [spec.name for spec in PAGES if spec.name not in self.pages]
         if missing:
             self.page(missing[0])
-            QTimer.singleShot(0, self.build_remaining_pages)
+            self._page_builder.start(0)
 
     def _navigate(self, row: int) -> None:
         if row < 0:
@@ -408,10 +413,11 @@ class MainWindow(QMainWindow):
         if watched is self and not self._painted and event.type() == QEvent.Type.Paint:
             self._painted = True
             self.firstPainted.emit()
-            QTimer.singleShot(OTHER_PAGES_AFTER_MS, self.build_remaining_pages)
+            self._page_builder.start(OTHER_PAGES_AFTER_MS)
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._page_builder.stop()
         self._save_state()
         self.bridge.detach()
         super().closeEvent(event)
