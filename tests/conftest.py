@@ -25,13 +25,25 @@ import pytest
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo, Engine
 from latentstudio.paths import HOME_ENV, Paths
+from tests.support import own_process
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Tests that start Ray run in a pytest process of their own (see `support/own_process.py`)."""
+    return True if own_process.run_elsewhere(item) else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if own_process.in_child():
+        config.pluginmanager.register(own_process.ReportSender(config), "own-process-reports")
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Ray, started in this process by the cluster tests, puts its own crash handler in place of
-    Python's, and it prints nothing: a later segmentation fault ended the run without a word.
-    Python's handler goes back after each test, so a crash shows every thread's stack."""
+    """Ray, started by the cluster tests, puts its own crash handler in place of Python's, and it
+    prints nothing: a segmentation fault ended a run without a word. Python's handler goes back
+    after each test, so a crash shows every thread's stack."""
     if "ray" in sys.modules:
         from _pytest.faulthandler import fault_handler_stderr_fd_key  # the stream pytest gave it
 
