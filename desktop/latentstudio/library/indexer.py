@@ -195,9 +195,10 @@ def encode_rows(
                     decoded.append((row, outcome[0], outcome[1]))
             stored = library.store.stored_vectors(model, [row.hash for row, _, _ in decoded if row.hash])
             batch.reused = [(row, info, stored[row.hash]) for row, info, _ in decoded if row.hash in stored]
-            batch.fresh = [(row, info) for row, info, _ in decoded if row.hash not in stored]
-            if batch.fresh:
-                batch.pixels = np.stack([item[2] for item in decoded if item[0].hash not in stored])
+            fresh = [item for item in decoded if item[0].hash not in stored]
+            if fresh:
+                batch.fresh = [(row, info) for row, info, _ in fresh]
+                batch.pixels = np.stack([pixels for _, _, pixels in fresh])
                 batch.encoding = start_encoding(clip, batch.pixels, cache)
             return batch
 

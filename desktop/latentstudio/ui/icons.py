@@ -1,6 +1,7 @@
 """The window's icons: Phosphor line icons (MIT licence), drawn from the glyphs of Phosphor's icon
 font in the palette's colours so they read in the light and the dark theme. An icon is drawn in the
-colours of the palette it is asked under, so widgets ask again when the palette changes (see `NavigationRail.changeEvent`).
+colours of the palette it is asked under, so widgets ask again when the palette changes (see
+`NavigationRail.changeEvent`).
 
 The font is `resources/icons/phosphor-1.3.0-subset.ttf`: the glyphs below, cut from Phosphor 1.3.0
 (see the README beside it). Drawing them here instead of through an icon-font package keeps that
@@ -78,15 +79,15 @@ def _glyph_icon(glyph: str, normal: int, on: int, disabled: int) -> QIcon:
 
     A plain QIcon of pixmaps rather than a Python QIconEngine: Qt copies icons (a detached copy
     clones the engine), and a clone made in Python is freed under Qt's feet."""
-    colours = {mode: QColor.fromRgba(rgba) for mode, rgba in (("normal", normal), ("on", on), ("disabled", disabled))}
     result = QIcon()
     for size in {*SIZES, *(2 * s for s in SIZES)}:
+        drawn = {rgba: glyph_pixmap(glyph, size, QColor.fromRgba(rgba)) for rgba in {normal, on, disabled}}
         for mode, off_colour, on_colour in (
-            (QIcon.Mode.Normal, "normal", "on"), (QIcon.Mode.Active, "normal", "on"),
-            (QIcon.Mode.Selected, "on", "on"), (QIcon.Mode.Disabled, "disabled", "disabled"),
+            (QIcon.Mode.Normal, normal, on), (QIcon.Mode.Active, normal, on),
+            (QIcon.Mode.Selected, on, on), (QIcon.Mode.Disabled, disabled, disabled),
         ):
-            result.addPixmap(glyph_pixmap(glyph, size, colours[off_colour]), mode, QIcon.State.Off)
-            result.addPixmap(glyph_pixmap(glyph, size, colours[on_colour]), mode, QIcon.State.On)
+            result.addPixmap(drawn[off_colour], mode, QIcon.State.Off)
+            result.addPixmap(drawn[on_colour], mode, QIcon.State.On)
     return result
 
 
