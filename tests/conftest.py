@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import sys
 import threading
@@ -35,15 +36,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Cycles are collected on the main (GUI) thread only, between tests, as the window does with
+    # `GuiThreadGarbageCollector`: collected on an inference thread, a cycle holding a widget of an
+    # earlier test deleted it there (a segmentation fault, "Garbage-collecting" under a model load).
+    gc.disable()
     if own_process.in_child():
         config.pluginmanager.register(own_process.ReportSender(config), "own-process-reports")
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Ray, started by the cluster tests, puts its own crash handler in place of Python's, and it
+    """Cycles left by the test are collected here, on the main thread (see `pytest_configure`).
+
+    Ray, started by the cluster tests, puts its own crash handler in place of Python's, and it
     prints nothing: a segmentation fault ended a run without a word. Python's handler goes back
     after each test, so a crash shows every thread's stack."""
+    gc.collect()
     if "ray" in sys.modules:
         from _pytest.faulthandler import fault_handler_stderr_fd_key  # the stream pytest gave it
 

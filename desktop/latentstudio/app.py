@@ -19,11 +19,13 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
 
     from .ui.background import wait_for_background
     from .ui.error_reporting import ErrorReporter
+    from .ui.garbage_collection import GuiThreadGarbageCollector
     from .ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Latent Studio")
     app.setOrganizationName("Latent Studio")
+    collector = GuiThreadGarbageCollector(app)
     window = MainWindow(ctx)
     errors = ErrorReporter(window.show_error, window).install()
 
@@ -40,6 +42,7 @@ def run_gui(ctx: AppContext, quit_after_shown: bool = False) -> int:
         code = app.exec()
     finally:
         errors.uninstall()
+        collector.stop()
         window.bridge.detach()
         wait_for_background()
         stopped = ctx.close(timeout=CLOSE_WAIT_S, release_models=False)
