@@ -26,7 +26,10 @@ import pytest
 from latentstudio.context import AppContext
 from latentstudio.engine import DeviceInfo, Engine
 from latentstudio.paths import HOME_ENV, Paths
+from latentstudio.ui.garbage_collection import collect_due
 from tests.support import own_process
+
+_GC_THRESHOLDS = gc.get_threshold()  # Python's own, read before it is switched off
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -46,12 +49,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Cycles left by the test are collected here, on the main thread (see `pytest_configure`).
+    """Cycles left by the tests are collected here, on the main thread, when Python would have
+    (see `pytest_configure`).
 
     Ray, started by the cluster tests, puts its own crash handler in place of Python's, and it
     prints nothing: a segmentation fault ended a run without a word. Python's handler goes back
     after each test, so a crash shows every thread's stack."""
-    gc.collect()
+    collect_due(_GC_THRESHOLDS)  # a full collection after every test tripled the suite's time
     if "ray" in sys.modules:
         from _pytest.faulthandler import fault_handler_stderr_fd_key  # the stream pytest gave it
 

@@ -16,6 +16,19 @@ from PySide6.QtCore import QObject, QTimer
 CHECK_MS = 500
 
 
+def collect_due(thresholds: tuple[int, int, int]) -> None:
+    """Collect the oldest generation whose count, and every younger one's, passed its threshold
+    (as Python's automatic collection would have, only here and now)."""
+    counts = gc.get_count()
+    generation = -1
+    for candidate in range(3):
+        if counts[candidate] <= thresholds[candidate]:
+            break
+        generation = candidate
+    if generation >= 0:
+        gc.collect(generation)
+
+
 class GuiThreadGarbageCollector(QObject):
     """Turns automatic collection off until `stop`; collects each generation on this thread once
     its count passes Python's own threshold for it."""
@@ -30,14 +43,7 @@ class GuiThreadGarbageCollector(QObject):
         self._timer.start(CHECK_MS)
 
     def check(self) -> None:
-        counts = gc.get_count()
-        generation = -1
-        for candidate in range(3):
-            if counts[candidate] <= self._thresholds[candidate]:
-                break
-            generation = candidate
-        if generation >= 0:
-            gc.collect(generation)
+        collect_due(self._thresholds)
 
     def stop(self) -> None:
         self._timer.stop()
